@@ -1,0 +1,98 @@
+"""``create_app(settings)``: the one module that wires the application together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.cors import CORSConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler, Middleware
+
+from burgerbegroting import __version__
+from burgerbegroting.db import create_engine
+from burgerbegroting.settings import Settings
+from burgerbegroting.web.errors import EXCEPTION_HANDLERS
+from burgerbegroting.web.health import health
+from burgerbegroting.web.middleware import ReadOnlyTransactionMiddleware, security_headers_middleware
+
+FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Every controller of every feature. Features add their controllers here, nowhere else."""
+    handlers: list[ControllerRouterHandler] = [
+        health,
+        create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
+    ]
+    return handlers
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the Litestar application for ``settings``; nothing is read from the environment here."""
+    logging.getLogger("burgerbegroting").setLevel(settings.log_level)
+    engine = create_engine(settings.database_url)
+    alchemy = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        create_all=False,
+    )
+    middleware: list[Middleware] = [
+        security_headers_middleware(hsts=not settings.is_development and settings.env != "test"),
+        ReadOnlyTransactionMiddleware,
+    ]
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_secure=settings.secure_cookies,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        # The JSON API authenticates with bearer tokens, which a cross-site form cannot send.
+        exclude=["/api/", "/health"],
+    )
+    cors = (
+        CORSConfig(allow_origins=list(settings.cors_origins), allow_credentials=False)
+        if settings.cors_origins
+        else None
+    )
+    state: dict[str, Any] = {"settings": settings}
+
+    async def dispose_engine() -> None:
+        await engine.dispose()
+
+    return Litestar(
+        route_handlers=route_handlers(),
+        plugins=[SQLAlchemyPlugin(config=alchemy)],
+        middleware=middleware,
+        csrf_config=csrf,
+        cors_config=cors,
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
+        template_config=TemplateConfig(
+            directory=FRONTEND_DIR / "templates", engine=JinjaTemplateEngine
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="Burgerbegroting API", version=__version__, path="/schema"
+        ),
+        state=State(state),
+        on_shutdown=[dispose_engine],
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory`` (used by ``burgerbegroting serve --workers N``)."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,128 @@
+"""The ``burgerbegroting`` command: serve, db, demo, users, tally."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from burgerbegroting.settings import Settings, SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(database_url: str) -> object:
+    """An Alembic config pointing at the project's migrations and ``database_url``."""
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` (creating the SQLite folder if needed)."""
+    from alembic import command
+
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), revision)  # type: ignore[arg-type]
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if settings.is_development:
+        print(
+            "Let op: ontwikkelmodus met een vaste ontwikkel-sleutel (BB_ENV=development). "
+            "Niet voor productie.",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        "burgerbegroting.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=settings.is_production,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade_database(settings.database_url, args.revision)
+    print(f"Database bijgewerkt tot {args.revision}.")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from burgerbegroting.demo import load_demo
+
+    upgrade_database(settings.database_url)
+    return load_demo(settings)
+
+
+def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from burgerbegroting.accounts.cli import create_user_command
+
+    return create_user_command(settings, email=args.email, roles=args.role, name=args.name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from burgerbegroting.voting.tally.cli import add_tally_parser
+
+    parser = argparse.ArgumentParser(prog="burgerbegroting", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_cmd_serve)
+
+    dbp = sub.add_parser("db", help="database maintenance")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True)
+    upgrade = dbsub.add_parser("upgrade", help="run migrations")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(handler=_cmd_db)
+
+    demo = sub.add_parser("demo", help="load demo data (safe to re-run)")
+    demo.set_defaults(handler=_cmd_demo)
+
+    users = sub.add_parser("users", help="manage accounts")
+    usub = users.add_subparsers(dest="users_command", required=True)
+    create = usub.add_parser("create", help="create an account (password from stdin or prompt)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", action="append", required=True,
+                        choices=["resident", "moderator", "admin", "council", "auditor"])
+    create.add_argument("--name", default=None, help="display name (default: part before @)")
+    create.set_defaults(handler=_cmd_users)
+
+    add_tally_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "tally":
+        from burgerbegroting.voting.tally.cli import run_tally
+
+        return run_tally(args)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Configuratiefout: {exc}", file=sys.stderr)
+        return 2
+    handler = args.handler
+    result: int = handler(args, settings)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

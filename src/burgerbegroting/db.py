@@ -1,0 +1,121 @@
+"""Declarative base, naming convention, and engine set-up (SQLite pragmas, write transactions).
+
+SQLite: WAL, ``foreign_keys=ON``, ``busy_timeout`` and ``synchronous=FULL`` on every connection, and
+``BEGIN IMMEDIATE`` for every transaction that may write. A deferred ``BEGIN`` that reads and then
+writes fails at once with "database is locked" when another writer got in between (see NOTES.md:
+47-49 of 50 concurrent first votes lost), whatever the busy timeout. Python's sqlite3 driver issues its
+own ``BEGIN`` lazily, so we take that over with SQLAlchemy's documented event recipe.
+
+Read-only work (GET pages, exports) runs inside ``read_only()`` and begins deferred, so readers never
+queue behind the write lock. Everything else is a write transaction by default: forgetting to mark a
+read costs a little concurrency, forgetting to mark a write would lose votes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+_read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("bb_read_only", default=False)
+
+
+class Base(DeclarativeBase):
+    """Base of every model. All tables share one metadata with a constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Run the enclosed database work in deferred (read) transactions on SQLite."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def set_read_only(value: bool) -> contextvars.Token[bool]:
+    """Mark the current context read-only (used by the request middleware)."""
+    return _read_only.set(value)
+
+
+def reset_read_only(token: contextvars.Token[bool]) -> None:
+    _read_only.reset(token)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take BEGIN away from the driver so we can choose IMMEDIATE ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
+
+
+def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create the async engine for ``database_url`` with the project's connection rules."""
+    if is_sqlite(database_url):
+        engine = create_async_engine(
+            database_url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _install_sqlite_hooks(engine.sync_engine)
+        return engine
+    return create_async_engine(database_url, echo=echo, pool_pre_ping=True, pool_size=10)

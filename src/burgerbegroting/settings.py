@@ -1,0 +1,142 @@
+"""Typed settings read from ``BB_*`` environment variables.
+
+Nothing here runs at import time: ``Settings.from_env()`` is called by the CLI or by tests, and the
+result is handed to ``create_app``. Production refuses to start without a real secret and an explicit
+database URL; development uses a fixed, loudly labelled secret so a fresh checkout just works.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_SECRET = "DEVELOPMENT-ONLY-SECRET-never-use-in-production-0123456789abcdef"
+_MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a configuration the app may start with."""
+
+
+def _project_root() -> Path:
+    # src/burgerbegroting/settings.py -> project root (editable install, the supported set-up).
+    return Path(__file__).resolve().parents[2]
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the app needs to know about its environment."""
+
+    env: str = "development"
+    database_url: str = ""
+    secret_key: str = DEV_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    municipality: str = "Gemeente Voorbeeld"
+    primary_colour: str = "#01689b"
+    var_dir: Path = field(default_factory=lambda: _project_root() / "var")
+    resident_token_minutes: int = 30
+    staff_token_minutes: int = 15
+    voter_session_minutes: int = 30
+    confirm_token_hours: int = 48
+    login_attempts_per_window: int = 10
+    registration_attempts_per_window: int = 5
+    code_attempts_per_window: int = 10
+    rate_limit_window_seconds: int = 900
+    max_concurrent_hashes: int = 4
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "noreply@burgerbegroting.example"
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver.local")
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` everywhere but plain-HTTP local development and tests."""
+        return not self.is_development and self.env != "test"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``BB_*`` variables (``os.environ`` by default) and validate them."""
+        env = os.environ if environ is None else environ
+        mode = env.get("BB_ENV", "development").strip() or "development"
+        if mode not in {"development", "test", "production"}:
+            raise SettingsError(f"BB_ENV must be development, test or production, got {mode!r}")
+        var_dir = Path(env.get("BB_VAR_DIR") or (_project_root() / "var"))
+        database_url = env.get("BB_DATABASE_URL", "").strip()
+        secret = env.get("BB_SECRET_KEY", "").strip()
+        if mode == "production":
+            if not secret or secret == DEV_SECRET or len(secret) < _MIN_SECRET_LENGTH:
+                raise SettingsError(
+                    "BB_SECRET_KEY must be set to a random secret of at least "
+                    f"{_MIN_SECRET_LENGTH} characters in production"
+                )
+            if not database_url:
+                raise SettingsError("BB_DATABASE_URL must be set explicitly in production")
+        if not secret:
+            secret = DEV_SECRET
+        if not database_url:
+            database_url = f"sqlite+aiosqlite:///{var_dir / 'burgerbegroting.sqlite3'}"
+        base_url = env.get("BB_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+        default_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver.local")
+        return cls(
+            env=mode,
+            database_url=database_url,
+            secret_key=secret,
+            base_url=base_url,
+            municipality=env.get("BB_MUNICIPALITY", "Gemeente Voorbeeld"),
+            primary_colour=env.get("BB_PRIMARY_COLOUR", "#01689b"),
+            var_dir=var_dir,
+            resident_token_minutes=_int(env, "BB_RESIDENT_TOKEN_MINUTES", 30),
+            staff_token_minutes=_int(env, "BB_STAFF_TOKEN_MINUTES", 15),
+            voter_session_minutes=_int(env, "BB_VOTER_SESSION_MINUTES", 30),
+            confirm_token_hours=_int(env, "BB_CONFIRM_TOKEN_HOURS", 48),
+            login_attempts_per_window=_int(env, "BB_LOGIN_ATTEMPTS", 10),
+            registration_attempts_per_window=_int(env, "BB_REGISTRATION_ATTEMPTS", 5),
+            code_attempts_per_window=_int(env, "BB_CODE_ATTEMPTS", 10),
+            rate_limit_window_seconds=_int(env, "BB_RATE_LIMIT_WINDOW_SECONDS", 900),
+            max_concurrent_hashes=_int(env, "BB_MAX_CONCURRENT_HASHES", 4),
+            redis_url=env.get("BB_REDIS_URL") or None,
+            smtp_url=env.get("BB_SMTP_URL") or None,
+            mail_from=env.get("BB_MAIL_FROM", "noreply@burgerbegroting.example"),
+            allowed_hosts=_list(env, "BB_ALLOWED_HOSTS", default_hosts),
+            cors_origins=_list(env, "BB_CORS_ORIGINS", ()),
+            log_level=env.get("BB_LOG_LEVEL", "INFO"),
+        )

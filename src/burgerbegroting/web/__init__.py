@@ -1,0 +1,1 @@
+"""Web layer shared by features: templates, error pages and problem details, middleware."""

@@ -1,0 +1,162 @@
+"""One table maps domain errors to HTTP; API paths get RFC 9457 problem details, pages an error page.
+
+Every message shown here is Dutch and safe: unexpected exceptions are logged (without request bodies,
+so no passwords or codes reach the log) and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from burgerbegroting.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
+
+logger = logging.getLogger("burgerbegroting.web")
+
+PROBLEM_JSON = "application/problem+json"
+
+# Domain error class -> (status, short Dutch title). Most specific first.
+STATUS_FOR_ERROR: tuple[tuple[type[DomainError], int, str], ...] = (
+    (ValidationFailed, 422, "Ongeldige invoer"),
+    (NotFound, 404, "Niet gevonden"),
+    (Conflict, 409, "Conflict"),
+    (NotAuthenticated, 401, "Niet ingelogd"),
+    (Forbidden, 403, "Geen toegang"),
+    (RateLimited, 429, "Te veel pogingen"),
+    (DomainError, 400, "Ongeldig verzoek"),
+)
+
+# Dutch wording for framework-level HTTP errors (their own messages are English).
+DUTCH_HTTP: dict[int, tuple[str, str]] = {
+    400: ("Ongeldig verzoek", "Het verzoek kon niet worden verwerkt. Controleer de invoer."),
+    401: ("Niet ingelogd", "U bent niet (meer) ingelogd. Log in en probeer het opnieuw."),
+    403: ("Geen toegang", "U heeft geen toegang tot deze pagina of handeling."),
+    404: ("Niet gevonden", "De pagina of het gegeven dat u zoekt bestaat niet."),
+    405: ("Methode niet toegestaan", "Deze handeling is hier niet mogelijk."),
+    409: ("Conflict", "De handeling past niet bij de huidige toestand."),
+    413: ("Te groot", "Het verzoek is te groot."),
+    415: ("Verkeerd formaat", "Het formaat van het verzoek wordt niet ondersteund."),
+    422: ("Ongeldige invoer", "De invoer is ongeldig. Controleer de velden."),
+    429: ("Te veel pogingen", "U heeft het te vaak geprobeerd. Wacht even en probeer het opnieuw."),
+    500: ("Er ging iets mis", "Er ging aan onze kant iets mis. Probeer het later opnieuw."),
+}
+
+
+def wants_problem_json(request: Request[Any, Any, Any]) -> bool:
+    """API paths, the health check, and clients that ask for JSON get problem details."""
+    path = request.url.path
+    if path.startswith("/api/") or path == "/health" or path.startswith("/schema"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    errors: dict[str, str] | list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    if wants_problem_json(request):
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.url.path,
+        }
+        if errors:
+            body["errors"] = errors
+        return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Template(
+        template_name="error.html",
+        context={"status": status, "title": title, "detail": detail, "errors": errors or {}},
+        status_code=status,
+        headers=headers,
+    )  # type: ignore[return-value]
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    for cls, status, title in STATUS_FOR_ERROR:
+        if isinstance(exc, cls):
+            headers = None
+            if isinstance(exc, RateLimited):
+                headers = {"Retry-After": str(exc.retry_after)}
+            return problem_response(
+                request,
+                status=status,
+                title=title,
+                detail=exc.message,
+                errors=exc.fields or None,
+                headers=headers,
+            )
+    raise AssertionError("DomainError is the last row of the table")  # pragma: no cover
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    out: list[dict[str, Any]] = []
+    for item in extra:
+        if isinstance(item, dict):
+            out.append({k: item[k] for k in ("key", "message", "source") if k in item})
+    return out
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    title, detail = DUTCH_HTTP.get(status, DUTCH_HTTP[400 if status < 500 else 500])
+    errors: list[dict[str, Any]] | None = None
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc) or None
+        status = 400
+        title, detail = DUTCH_HTTP[400]
+        detail = "De invoer is ongeldig of onvolledig. Controleer de velden en probeer het opnieuw."
+    elif isinstance(exc, NotAuthorizedException):
+        title, detail = DUTCH_HTTP[401]
+    elif isinstance(exc, PermissionDeniedException):
+        title, detail = DUTCH_HTTP[403]
+    elif isinstance(exc, NotFoundException):
+        title, detail = DUTCH_HTTP[404]
+    return problem_response(
+        request, status=status, title=title, detail=detail, errors=errors, headers=exc.headers
+    )
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Log the exception type and path only: never request bodies (passwords, codes, ballots).
+    logger.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
+    title, detail = DUTCH_HTTP[500]
+    return problem_response(
+        request, status=HTTP_500_INTERNAL_SERVER_ERROR, title=title, detail=detail
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DomainError: domain_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: internal_error_handler,
+}
