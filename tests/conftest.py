@@ -1,4 +1,4 @@
-"""Shared fixtures: every app test runs on SQLite and on PostgreSQL, on databases built from migrations.
+"""Shared fixtures: every app test runs on SQLite and PostgreSQL, on databases built from migrations.
 
 PostgreSQL comes from ``BB_TEST_POSTGRES_URL`` (an admin URL such as
 ``postgresql+asyncpg://postgres@127.0.0.1:54329/postgres``; ``scripts/with-postgres`` starts a

@@ -27,7 +27,10 @@ from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
-from burgerbegroting.web.middleware import ReadOnlyTransactionMiddleware, security_headers_middleware
+from burgerbegroting.web.middleware import (
+    ReadOnlyTransactionMiddleware,
+    security_headers_middleware,
+)
 
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 

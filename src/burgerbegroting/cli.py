@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from burgerbegroting.settings import Settings, SettingsError
@@ -98,8 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     usub = users.add_subparsers(dest="users_command", required=True)
     create = usub.add_parser("create", help="create an account (password from stdin or prompt)")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", action="append", required=True,
-                        choices=["resident", "moderator", "admin", "council", "auditor"])
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=["resident", "moderator", "admin", "council", "auditor"],
+    )
     create.add_argument("--name", default=None, help="display name (default: part before @)")
     create.set_defaults(handler=_cmd_users)
 
@@ -119,9 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"Configuratiefout: {exc}", file=sys.stderr)
         return 2
-    handler = args.handler
-    result: int = handler(args, settings)
-    return result
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEV_SECRET = "DEVELOPMENT-ONLY-SECRET-never-use-in-production-0123456789abcdef"
+DEV_SECRET = "DEVELOPMENT-ONLY-SECRET-never-use-in-production-0123456789abcdef"  # noqa: S105 - the labelled development secret
 _MIN_SECRET_LENGTH = 32
 
 

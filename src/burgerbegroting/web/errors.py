@@ -1,7 +1,8 @@
-"""One table maps domain errors to HTTP; API paths get RFC 9457 problem details, pages an error page.
+"""One table maps domain errors to HTTP.
 
-Every message shown here is Dutch and safe: unexpected exceptions are logged (without request bodies,
-so no passwords or codes reach the log) and answered with a generic 500.
+API paths get RFC 9457 problem details, pages an error page. Every message shown here is Dutch and
+safe: unexpected exceptions are logged (without request bodies, so no passwords or codes reach the
+log) and answered with a generic 500.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from burgerbegroting.errors import (
     Conflict,
@@ -95,7 +97,7 @@ def problem_response(
         context={"status": status, "title": title, "detail": detail, "errors": errors or {}},
         status_code=status,
         headers=headers,
-    )  # type: ignore[return-value]
+    )
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
@@ -155,7 +157,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from burgerbegroting import db
@@ -24,7 +25,7 @@ def security_headers_middleware(*, hsts: bool) -> type:
             self.app = app
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await self.app(scope, receive, send)
                 return
 
@@ -47,13 +48,13 @@ def security_headers_middleware(*, hsts: bool) -> type:
 
 
 class ReadOnlyTransactionMiddleware:
-    """Safe methods read in deferred transactions; every other request writes with BEGIN IMMEDIATE."""
+    """Safe methods read in deferred transactions; other requests write with BEGIN IMMEDIATE."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method", "GET") in SAFE_METHODS:
+        if scope["type"] == ScopeType.HTTP and scope.get("method", "GET") in SAFE_METHODS:
             token = db.set_read_only(True)
             try:
                 await self.app(scope, receive, send)
