@@ -239,7 +239,7 @@ _Affine = tuple[int, int, int]
 
 
 def _empty_run() -> _Run:
-    return _empty_run()
+    return _Run((), (), (), 0)
 
 
 def _run_mes(prep: _Prepared, start_num: int, start_den: int, *, track: bool = False) -> _Run:
@@ -359,10 +359,12 @@ def _run_mes(prep: _Prepared, start_num: int, start_den: int, *, track: bool = F
             old_level, u = divmod(key, base)
             u = max(u, 1)
             rest = value[old_level] - unit_price * u
-            if rest <= 0:
+            rest_slope = slope[old_level] - unit_slope * u if track else 0
+            # Paying exactly all one has leaves no money now but, when tracking, still some
+            # for a larger budget: such a voter keeps a level of its own with value 0.
+            if rest < 0 or rest == 0 and rest_slope == 0:
                 moves[key] = 0
                 continue
-            rest_slope = slope[old_level] - unit_slope * u if track else 0
             new_level = seen.get((rest, rest_slope))
             if new_level is None:
                 new_level = len(value)
@@ -507,7 +509,7 @@ def _build_outcome(
         cost = prep.costs[p]
         detail: list[tuple[str, str]] = [("round", str(buy.round))]
         if cost == 0:
-            detail.append(("price_per_voter", "0/1"))
+            detail.append(("price_per_point" if prep.cumulative else "price_per_voter", "0/1"))
         elif prep.cumulative:
             detail += [
                 ("price_per_point", _fraction(buy.rho)),
