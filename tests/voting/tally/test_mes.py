@@ -345,12 +345,12 @@ def test_mes_trace_is_a_priceability_certificate(election: Election) -> None:
             paid += pay
         assert paid == cost[pid]
     assert all(money >= 0 for money in left)
-    for pid in cost:
+    for pid, price in cost.items():
         if pid not in outcome.selected:
             supporters_money = sum(
                 (m for m, b in zip(left, voters, strict=True) if utility(b, pid) > 0), Fraction(0)
             )
-            assert supporters_money < cost[pid] or not any(utility(b, pid) for b in voters)
+            assert supporters_money < price or not any(utility(b, pid) for b in voters)
 
 
 @FAST

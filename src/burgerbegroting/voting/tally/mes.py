@@ -362,7 +362,7 @@ def _run_mes(prep: _Prepared, start_num: int, start_den: int, *, track: bool = F
             rest_slope = slope[old_level] - unit_slope * u if track else 0
             # Paying exactly all one has leaves no money now but, when tracking, still some
             # for a larger budget: such a voter keeps a level of its own with value 0.
-            if rest < 0 or rest == 0 and rest_slope == 0:
+            if rest < 0 or (rest == 0 and rest_slope == 0):
                 moves[key] = 0
                 continue
             new_level = seen.get((rest, rest_slope))
