@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from burgerbegroting.voting.tally.model import (
-    Ballot,
     BallotType,
     Election,
     Outcome,
@@ -100,15 +99,21 @@ def _prepare(election: Election, tie_break: TieBreak) -> _Prepared:
     if election.budget < 0:
         raise TallyError("The budget must not be negative.")
     cumulative = election.ballot_type is BallotType.CUMULATIVE
-    groups: dict[tuple[tuple[int, int], ...], int] = {}
+    # Identical ballots are counted once with their total weight: first on the raw ids (cheap),
+    # then on the canonical form (the same ballot may list its projects in another order).
+    raw: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
     voters = 0
     for ballot in election.ballots:
         if ballot.weight < 0:
             raise TallyError("A ballot weight must not be negative.")
         voters += ballot.weight
-        key = _ballot_key(ballot, index, cumulative)
-        if key and ballot.weight:
-            groups[key] = groups.get(key, 0) + ballot.weight
+        raw_key = (ballot.projects, ballot.points)
+        raw[raw_key] = raw.get(raw_key, 0) + ballot.weight
+    groups: dict[tuple[tuple[int, int], ...], int] = {}
+    for (raw_projects, raw_points), weight in raw.items():
+        key = _ballot_key(raw_projects, raw_points, index, cumulative)
+        if key and weight:
+            groups[key] = groups.get(key, 0) + weight
     group_weight: list[int] = []
     group_items: list[tuple[int, ...]] = []
     group_utils: list[tuple[int, ...]] = []
@@ -153,7 +158,7 @@ def _prepare(election: Election, tie_break: TieBreak) -> _Prepared:
 
 
 def _ballot_key(
-    ballot: Ballot, index: dict[str, int], cumulative: bool
+    projects: tuple[str, ...], points: tuple[int, ...], index: dict[str, int], cumulative: bool
 ) -> tuple[tuple[int, int], ...]:
     """A canonical form of one ballot: sorted (project index, utility) pairs.
 
@@ -162,13 +167,13 @@ def _ballot_key(
     """
     utilities: dict[int, int] = {}
     if cumulative:
-        if len(ballot.points) != len(ballot.projects):
+        if len(points) != len(projects):
             raise TallyError("A cumulative ballot needs one points value per project.")
-        for pid, pts in zip(ballot.projects, ballot.points, strict=True):
+        for pid, pts in zip(projects, points, strict=True):
             p = _project_index(index, pid)
             utilities[p] = utilities.get(p, 0) + pts
         return tuple(sorted((p, u) for p, u in utilities.items() if u > 0))
-    for pid in ballot.projects:
+    for pid in projects:
         utilities[_project_index(index, pid)] = 1
     return tuple(sorted(utilities.items()))
 
