@@ -1,0 +1,1 @@
+"""Accounts: users, roles, argon2 passwords, JWT sessions, guards, rate limits."""
