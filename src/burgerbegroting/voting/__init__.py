@@ -1,0 +1,1 @@
+"""Voting: eligibility, ballot casting, receipts, the ballot log and the counting engine."""
