@@ -1,0 +1,490 @@
+"""Reading and writing pabulib ``.pb`` files, exactly and without losing anything.
+
+The format (pabulib.org; ``pb_file_format.md`` in equalshares/equalshares-compute-tool): three
+sections ``META``, ``PROJECTS`` and ``VOTES``, each a line with the section name followed by a
+header line and rows, fields separated by ``;`` with CSV quoting. Files may start with a BOM
+and use CRLF line ends.
+
+``read_pabulib`` keeps every section exactly as written (all fields, in order, as strings) in a
+:class:`PabulibFile`, so that ``read_pabulib(write_pabulib(f)) == f``. The :attr:`election`
+interprets it:
+
+- money: ``budget``, project ``cost`` and the cap lists are decimals ("1234.50" or "1234,50"),
+  parsed exactly; ``decimals`` is the largest number of digits after the decimal separator
+  among them and every amount becomes an integer number of ``10 ** -decimals`` units (so a file
+  with whole amounts counts in whole currency units);
+- ids are arbitrary strings (surrounding spaces ignored); the ``vote`` field lists them
+  separated by commas, and for cumulative ballots the ``points`` field holds integer points in
+  the same order;
+- a project id repeated inside one ballot: approval and choose-1 count it once, cumulative
+  ballots add its points up, ordinal ballots keep its first (best) position. Projects with
+  zero points total are no support;
+- themes: the first entry of the project's ``category``/``categories`` field; districts: its
+  ``neighborhood``/``district`` field;
+- caps as Amsterdam publishes them: META ``categories`` with ``budget_per_category`` and
+  ``neighborhoods`` with ``budget_per_neighborhood``, comma-separated lists in the same order;
+- identical ballots are grouped into one :class:`Ballot` with a weight, in order of first
+  appearance (approval ballots compared as sets).
+
+Anything malformed raises :class:`PabulibError`, whose message names the line and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from burgerbegroting.voting.tally.model import (
+    Ballot,
+    BallotType,
+    Cap,
+    CapKind,
+    Election,
+    Project,
+    TallyError,
+)
+
+__all__ = [
+    "PabulibError",
+    "PabulibFile",
+    "from_election",
+    "read_election",
+    "read_pabulib",
+    "write_pabulib",
+]
+
+SECTIONS = ("meta", "projects", "votes")
+_DECIMAL = re.compile(r"([0-9]+)(?:[.,]([0-9]+))?")
+_INTEGER = re.compile(r"-?[0-9]+")
+THEME_FIELDS = ("category", "categories")
+DISTRICT_FIELDS = ("neighborhood", "neighbourhood", "district")
+CAP_KEYS: tuple[tuple[CapKind, tuple[str, ...], tuple[str, ...]], ...] = (
+    (CapKind.THEME, ("categories",), ("budget_per_category",)),
+    (
+        CapKind.DISTRICT,
+        ("neighborhoods", "neighbourhoods", "districts"),
+        ("budget_per_neighborhood", "budget_per_neighbourhood", "budget_per_district"),
+    ),
+)
+
+
+class PabulibError(TallyError):
+    """A pabulib file that cannot be read; the message names the line and what is wrong."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+
+
+@dataclass(frozen=True)
+class PabulibFile:
+    """A pabulib file as written: every section's header and rows, all fields as strings.
+
+    ``*_lines`` give each row's (last) line number in the source, for error messages; they are
+    not part of equality. The interpreted election is :attr:`election`.
+    """
+
+    meta: tuple[tuple[str, str], ...]
+    project_fields: tuple[str, ...]
+    projects: tuple[tuple[str, ...], ...]
+    vote_fields: tuple[str, ...]
+    votes: tuple[tuple[str, ...], ...]
+    meta_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    project_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    vote_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+
+    @cached_property
+    def meta_dict(self) -> dict[str, str]:
+        """META as a dict (keys and values stripped; a repeated key keeps its last value)."""
+        return {k.strip(): v.strip() for k, v in self.meta}
+
+    @property
+    def vote_type(self) -> BallotType:
+        """The ballot type named by META ``vote_type``."""
+        raw = self.meta_dict.get("vote_type")
+        line = self.meta_line("vote_type")
+        if raw is None:
+            raise PabulibError("META has no vote_type", line)
+        try:
+            return BallotType(raw.lower())
+        except ValueError:
+            raise PabulibError(
+                f"vote_type {raw!r} is not supported; expected one of "
+                + ", ".join(t.value for t in BallotType),
+                line,
+            ) from None
+
+    @property
+    def threshold(self) -> int | None:
+        """META ``min_project_score_threshold`` (the greedy-threshold minimum score), if any."""
+        raw = self.meta_dict.get("min_project_score_threshold")
+        if raw is None or raw == "":
+            return None
+        if not _INTEGER.fullmatch(raw):
+            raise PabulibError(
+                f"min_project_score_threshold {raw!r} is not a whole number",
+                self.meta_line("min_project_score_threshold"),
+            )
+        return int(raw)
+
+    @cached_property
+    def election(self) -> Election:
+        """The election this file describes (see the module docstring for the policies)."""
+        return _build_election(self)
+
+    def meta_line(self, key: str) -> int | None:
+        """The source line of META ``key`` (its last occurrence), if known."""
+        found = None
+        for (k, _), line in zip(self.meta, self.meta_lines, strict=False):
+            if k.strip() == key:
+                found = line
+        return found
+
+
+# --------------------------------------------------------------------------------------------
+# Reading.
+
+
+def read_pabulib(source: str | bytes) -> PabulibFile:
+    """Parse the text (or UTF-8 bytes) of a pabulib file; raise PabulibError if malformed."""
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PabulibError(f"the file is not UTF-8 text (byte {exc.start})") from None
+    text = source.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True)
+    section = ""
+    header: tuple[str, ...] | None = None
+    seen: list[str] = []
+    meta: list[tuple[str, str]] = []
+    meta_lines: list[int] = []
+    rows: dict[str, list[tuple[str, ...]]] = {"projects": [], "votes": []}
+    lines: dict[str, list[int]] = {"projects": [], "votes": []}
+    headers: dict[str, tuple[str, ...]] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            name = row[0].strip().lower() if len(row) == 1 else ""
+            # A section marker is a one-field line naming the next section; sections come in
+            # the fixed order META, PROJECTS, VOTES, so data can never be taken for a marker
+            # (the PROJECTS and META sections always have two or more fields per row).
+            if name in SECTIONS and section != "votes" and name not in seen:
+                expected = SECTIONS[len(seen)]
+                if name != expected:
+                    raise PabulibError(f"expected section {expected.upper()}, found {row[0]}", line)
+                seen.append(name)
+                section = name
+                header = None
+                continue
+            if not section:
+                raise PabulibError("the file must start with META", line)
+            if len(row) == 1 and not row[0].strip() and (header is None or len(header) > 1):
+                continue  # a line of spaces
+            if header is None:
+                header = tuple(row)
+                _check_header(section, header, line)
+                headers[section] = header
+                continue
+            fields = tuple(row)
+            if len(fields) != len(header):
+                extra = fields[len(header) :]
+                if not extra or any(f.strip() for f in extra):
+                    raise PabulibError(
+                        f"{section.upper()} row has {len(fields)} fields, "
+                        f"its header has {len(header)}",
+                        line,
+                    )
+                fields = fields[: len(header)]  # trailing empty fields, e.g. a final ";"
+            if section == "meta":
+                meta.append((fields[0], fields[1]))
+                meta_lines.append(line)
+            else:
+                rows[section].append(fields)
+                lines[section].append(line)
+    except csv.Error as exc:
+        raise PabulibError(f"badly quoted field ({exc})", reader.line_num) from None
+    for name in SECTIONS:
+        if name not in headers:
+            where = reader.line_num or 1
+            raise PabulibError(f"section {name.upper()} (with its header line) is missing", where)
+    return PabulibFile(
+        meta=tuple(meta),
+        project_fields=headers["projects"],
+        projects=tuple(rows["projects"]),
+        vote_fields=headers["votes"],
+        votes=tuple(rows["votes"]),
+        meta_lines=tuple(meta_lines),
+        project_lines=tuple(lines["projects"]),
+        vote_lines=tuple(lines["votes"]),
+    )
+
+
+def _check_header(section: str, header: tuple[str, ...], line: int) -> None:
+    names = [h.strip() for h in header]
+    if len(set(names)) != len(names):
+        raise PabulibError(f"{section.upper()} header names a column twice", line)
+    required = {"meta": ("key", "value"), "projects": ("project_id", "cost"), "votes": ("vote",)}
+    if section == "meta":
+        if len(names) != 2:
+            raise PabulibError("META header must be 'key;value'", line)
+        return
+    for column in required[section]:
+        if column not in names:
+            raise PabulibError(f"{section.upper()} header has no {column!r} column", line)
+
+
+def read_election(source: str | bytes | Path) -> tuple[PabulibFile, Election]:
+    """Read a pabulib file from a path (``Path``), its text or its bytes; return the file
+    and its election. Raises PabulibError (also for an unreadable path)."""
+    if isinstance(source, Path):
+        try:
+            data: str | bytes = source.read_bytes()
+        except OSError as exc:
+            raise PabulibError(f"cannot read {source}: {exc.strerror}") from None
+    else:
+        data = source
+    parsed = read_pabulib(data)
+    return parsed, parsed.election
+
+
+def _parse_money(raw: str, what: str, line: int | None) -> tuple[int, str]:
+    """A non-negative decimal as (integer part, fraction digits)."""
+    match = _DECIMAL.fullmatch(raw.strip())
+    if match is None:
+        raise PabulibError(f"{what} {raw!r} is not a non-negative decimal number", line)
+    return int(match.group(1)), match.group(2) or ""
+
+
+def _scale(value: tuple[int, str], decimals: int) -> int:
+    whole, frac = value
+    # Exact: "12.5" with decimals 2 is 12 * 100 + int("50").
+    return int(f"{whole}{frac.ljust(decimals, '0')}")
+
+
+def _build_election(pb: PabulibFile) -> Election:
+    ballot_type = pb.vote_type
+    meta = pb.meta_dict
+    budget_line = pb.meta_line("budget")
+    if "budget" not in meta:
+        raise PabulibError("META has no budget")
+    budget_raw = _parse_money(meta["budget"], "budget", budget_line)
+    amounts: list[tuple[int, str]] = [budget_raw]
+
+    pfields = [f.strip() for f in pb.project_fields]
+    col = {name: i for i, name in enumerate(pfields)}
+    id_col, cost_col = col["project_id"], col["cost"]
+    name_col = col.get("name")
+    theme_col = next((col[f] for f in THEME_FIELDS if f in col), None)
+    district_col = next((col[f] for f in DISTRICT_FIELDS if f in col), None)
+    raw_projects: list[tuple[str, tuple[int, str], str, str | None, str | None]] = []
+    seen: set[str] = set()
+    plines = pb.project_lines or (None,) * len(pb.projects)
+    for row, line in zip(pb.projects, plines, strict=True):
+        pid = row[id_col].strip()
+        if not pid:
+            raise PabulibError("project_id is empty", line)
+        if "," in pid:
+            raise PabulibError(f"project_id {pid!r} contains a comma", line)
+        if pid in seen:
+            raise PabulibError(f"project_id {pid!r} appears twice", line)
+        seen.add(pid)
+        cost = _parse_money(row[cost_col], f"cost of project {pid!r}", line)
+        amounts.append(cost)
+        theme = None
+        if theme_col is not None:
+            first = row[theme_col].split(",")[0].strip()
+            theme = first if first and first.lower() != "none" else None
+        district = None
+        if district_col is not None:
+            value = row[district_col].strip()
+            district = value if value and value.lower() != "none" else None
+        name = row[name_col] if name_col is not None else ""
+        raw_projects.append((pid, cost, name, theme, district))
+
+    raw_caps: list[tuple[CapKind, str, tuple[int, str]]] = []
+    for kind, list_keys, budget_keys in CAP_KEYS:
+        budget_key = next((k for k in budget_keys if k in meta), None)
+        if budget_key is None:
+            continue
+        line = pb.meta_line(budget_key)
+        list_key = next((k for k in list_keys if k in meta), None)
+        if list_key is None:
+            raise PabulibError(f"{budget_key} needs the META list {list_keys[0]}", line)
+        keys = [k.strip() for k in meta[list_key].split(",")]
+        limits = [v.strip() for v in meta[budget_key].split(",")]
+        if len(keys) != len(limits):
+            raise PabulibError(
+                f"{budget_key} has {len(limits)} amounts but {list_key} names {len(keys)}", line
+            )
+        for key, limit in zip(keys, limits, strict=True):
+            amount = _parse_money(limit, f"{budget_key} for {key!r}", line)
+            amounts.append(amount)
+            raw_caps.append((kind, key, amount))
+
+    decimals = max(len(frac) for _, frac in amounts)
+    projects = tuple(
+        Project(pid, _scale(cost, decimals), name=name, theme=theme, district=district)
+        for pid, cost, name, theme, district in raw_projects
+    )
+    caps = tuple(Cap(kind, key, _scale(value, decimals)) for kind, key, value in raw_caps)
+    ballots = _group_ballots(pb, ballot_type, seen)
+    return Election(
+        budget=_scale(budget_raw, decimals),
+        projects=projects,
+        ballots=ballots,
+        ballot_type=ballot_type,
+        decimals=decimals,
+        caps=caps,
+    )
+
+
+def _group_ballots(pb: PabulibFile, ballot_type: BallotType, known: set[str]) -> tuple[Ballot, ...]:
+    vfields = [f.strip() for f in pb.vote_fields]
+    vote_col = vfields.index("vote")
+    points_col = vfields.index("points") if "points" in vfields else None
+    cumulative = ballot_type is BallotType.CUMULATIVE
+    ordinal = ballot_type is BallotType.ORDINAL
+    if cumulative and points_col is None and pb.votes:
+        raise PabulibError("cumulative VOTES need a 'points' column", None)
+    counts: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
+    vlines = pb.vote_lines or (None,) * len(pb.votes)
+    # The hot loop of reading a big file: plain string operations, one dict per ballot.
+    for row, line in zip(pb.votes, vlines, strict=True):
+        raw = row[vote_col]
+        ids = [s.strip() for s in raw.split(",")] if raw.strip() else []
+        for pid in ids:
+            if pid not in known:
+                if not pid:
+                    raise PabulibError(f"vote {raw!r} has an empty project id", line)
+                raise PabulibError(f"vote names project {pid!r}, which is not in PROJECTS", line)
+        key: tuple[tuple[str, ...], tuple[int, ...]]
+        if cumulative:
+            assert points_col is not None
+            raw_points = row[points_col]
+            pts = [s.strip() for s in raw_points.split(",")] if raw_points.strip() else []
+            if len(pts) != len(ids):
+                raise PabulibError(
+                    f"vote names {len(ids)} projects but points has {len(pts)} values", line
+                )
+            total: dict[str, int] = {}
+            for pid, p in zip(ids, pts, strict=True):
+                if not _INTEGER.fullmatch(p):
+                    raise PabulibError(f"points value {p!r} is not a whole number", line)
+                total[pid] = total.get(pid, 0) + int(p)
+            if any(v < 0 for v in total.values()):
+                raise PabulibError("points must not be negative", line)
+            items = sorted((pid, v) for pid, v in total.items() if v > 0)
+            key = (tuple(pid for pid, _ in items), tuple(v for _, v in items))
+        elif ordinal:
+            key = (tuple(dict.fromkeys(ids)), ())
+        else:
+            key = (tuple(sorted(set(ids))), ())
+        counts[key] = counts.get(key, 0) + 1
+    return tuple(Ballot(projects, points, weight) for (projects, points), weight in counts.items())
+
+
+# --------------------------------------------------------------------------------------------
+# Writing.
+
+
+def write_pabulib(pb: PabulibFile) -> str:
+    """The file's text: sections in order, ``;``-separated, quoted where needed, CRLF line ends
+    (so that quoted fields holding a line break survive any reader)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(["META"])
+    writer.writerow(["key", "value"])
+    writer.writerows(pb.meta)
+    writer.writerow(["PROJECTS"])
+    writer.writerow(pb.project_fields)
+    writer.writerows(pb.projects)
+    writer.writerow(["VOTES"])
+    writer.writerow(pb.vote_fields)
+    writer.writerows(pb.votes)
+    return out.getvalue()
+
+
+def _money(units: int, decimals: int) -> str:
+    if decimals == 0:
+        return str(units)
+    whole, frac = divmod(units, 10**decimals)
+    return f"{whole}.{frac:0{decimals}d}"
+
+
+def from_election(
+    election: Election,
+    *,
+    meta: dict[str, str] | None = None,
+    voter_ids: bool = True,
+) -> PabulibFile:
+    """A pabulib file for an election (e.g. our own round for the audit export).
+
+    ``meta`` adds or overrides META entries (description, country, unit, …); ``budget``,
+    ``vote_type``, ``num_projects``, ``num_votes`` and the cap lists come from the election.
+    Weighted ballots are written as that many rows, voters numbered from 1. Reading the result
+    gives back the same election (same projects, caps and grouped ballots).
+    """
+    for project in election.projects:
+        pid = project.id
+        if not pid or pid != pid.strip() or "," in pid:
+            raise PabulibError(f"project id {pid!r} cannot be written to a pabulib file")
+    d = election.decimals
+    voters = sum(b.weight for b in election.ballots)
+    entries: dict[str, str] = {
+        "num_projects": str(len(election.projects)),
+        "num_votes": str(voters),
+        "budget": _money(election.budget, d),
+        "vote_type": str(election.ballot_type),
+    }
+    for kind, list_key, budget_key in (
+        (CapKind.THEME, "categories", "budget_per_category"),
+        (CapKind.DISTRICT, "neighborhoods", "budget_per_neighborhood"),
+    ):
+        caps = [c for c in election.caps if c.kind is kind]
+        if caps:
+            entries[list_key] = ",".join(c.key for c in caps)
+            entries[budget_key] = ",".join(_money(c.limit, d) for c in caps)
+    entries.update(meta or {})
+    project_fields = ["project_id", "cost", "name"]
+    has_theme = any(p.theme is not None for p in election.projects)
+    has_district = any(p.district is not None for p in election.projects)
+    if has_theme:
+        project_fields.append("category")
+    if has_district:
+        project_fields.append("neighborhood")
+    projects = []
+    for p in election.projects:
+        row = [p.id, _money(p.cost, d), p.name]
+        if has_theme:
+            row.append(p.theme or "")
+        if has_district:
+            row.append(p.district or "")
+        projects.append(tuple(row))
+    cumulative = election.ballot_type is BallotType.CUMULATIVE
+    vote_fields = (
+        (["voter_id"] if voter_ids else []) + ["vote"] + (["points"] if cumulative else [])
+    )
+    votes = []
+    n = 0
+    for ballot in election.ballots:
+        for _ in range(ballot.weight):
+            n += 1
+            row = [str(n)] if voter_ids else []
+            row.append(",".join(ballot.projects))
+            if cumulative:
+                row.append(",".join(str(p) for p in ballot.points))
+            votes.append(tuple(row))
+    return PabulibFile(
+        meta=tuple(entries.items()),
+        project_fields=tuple(project_fields),
+        projects=tuple(projects),
+        vote_fields=tuple(vote_fields),
+        votes=tuple(votes),
+    )
