@@ -1,5 +1,6 @@
 """Imports every feature's models so ``Base.metadata`` is complete (Alembic, tests)."""
 
+import burgerbegroting.accounts.models  # noqa: F401
 from burgerbegroting.db import Base
 
 __all__ = ["Base"]

@@ -1,0 +1,357 @@
+"""Accounts over HTTP: the JSON API under ``/api/v1/auth`` and the Dutch pages.
+
+Pages: ``/inloggen``, ``/registreren`` (→ ``/registreren/verstuurd``), ``/bevestigen`` (GET shows a
+button, POST confirms: mail scanners that follow links must not use up or act on the link),
+``/uitloggen`` (POST; GET shows the button) and ``/uitgelogd``. Forms re-render with the Dutch
+messages of the service on bad input and the status of the error; success redirects (303) after an
+explicit commit, because the session plugin only commits 2xx responses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+from litestar.response import Redirect, Response, Template
+from litestar.security.jwt import Token
+
+from burgerbegroting.accounts import service, tokens
+from burgerbegroting.accounts.auth import CurrentUser, current_user
+from burgerbegroting.accounts.guards import requires_login
+from burgerbegroting.accounts.middleware import (
+    clear_session_cookie,
+    session_cookie,
+    token_ids,
+)
+from burgerbegroting.accounts.schemas import (
+    ConfirmRequest,
+    LoginRequest,
+    LoginResponse,
+    MessageResponse,
+    RegisterRequest,
+    UserResponse,
+)
+from burgerbegroting.errors import DomainError, RateLimited, ValidationFailed
+from burgerbegroting.i18n import _
+from burgerbegroting.mail import send_mail
+from burgerbegroting.settings import Settings
+from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.errors import STATUS_FOR_ERROR
+from burgerbegroting.web.pages import render
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _settings(request: AnyRequest) -> Settings:
+    settings: Settings = request.app.state["settings"]
+    return settings
+
+
+def _client_ip(request: AnyRequest) -> str:
+    # Behind a proxy uvicorn's --proxy-headers (on in production) puts the real address here.
+    return request.client.host if request.client else "unknown"
+
+
+def _require_json(request: AnyRequest) -> None:
+    """Unsafe API calls must be JSON: a cross-site HTML form can post ``text/plain`` that looks
+    like JSON, but cannot send ``application/json`` without a CORS preflight."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPException(status_code=415, detail="application/json required")
+
+
+def _user_response(user: CurrentUser) -> UserResponse:
+    return UserResponse(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        roles=sorted(role.value for role in user.roles),
+    )
+
+
+async def _revoke_current(request: AnyRequest, db_session: DbSession) -> None:
+    token = request.scope.get("auth")
+    if isinstance(token, Token):
+        await service.revoke_tokens(db_session, token_ids(token), token.exp.astimezone(UTC))
+
+
+class AuthApiController(Controller):
+    """``/api/v1/auth``: register, confirm, login, logout, me."""
+
+    path = "/api/v1/auth"
+    tags = ("auth",)
+
+    @post("/register", status_code=202, summary="Register a resident account")
+    async def register(
+        self, request: AnyRequest, db_session: DbSession, data: RegisterRequest
+    ) -> MessageResponse:
+        """Always the same answer, whether or not the address had an account (the mail says)."""
+        _require_json(request)
+        settings = _settings(request)
+        mail = await service.register(
+            db_session,
+            settings,
+            email=data.email,
+            password=data.password,
+            display_name=data.display_name,
+            client_ip=_client_ip(request),
+        )
+        await db_session.commit()
+        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
+        return MessageResponse(
+            detail=_(
+                "Controleer uw e-mail: wij hebben een bericht gestuurd naar %(email)s.",
+                email=mail.to,
+            )
+        )
+
+    @post("/confirm", status_code=200, summary="Confirm an e-mail address with the mailed token")
+    async def confirm(
+        self, request: AnyRequest, db_session: DbSession, data: ConfirmRequest
+    ) -> MessageResponse:
+        _require_json(request)
+        await service.confirm_email(db_session, _settings(request), data.token)
+        return MessageResponse(detail=_("Uw e-mailadres is bevestigd. U kunt nu inloggen."))
+
+    @post("/login", status_code=200, summary="Log in; returns a JWT and sets the session cookie")
+    async def login(
+        self, request: AnyRequest, db_session: DbSession, data: LoginRequest
+    ) -> Response[LoginResponse]:
+        _require_json(request)
+        settings = _settings(request)
+        user = await service.login(
+            db_session,
+            settings,
+            email=data.email,
+            password=data.password,
+            client_ip=_client_ip(request),
+        )
+        token = tokens.issue_session_token(
+            settings, user_id=user.id, staff=service.user_is_staff(user)
+        )
+        body = LoginResponse(
+            token=token.encoded,
+            token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
+            expires_at=token.expires_at,
+            user=_user_response(service.to_current_user(user)),
+        )
+        return Response(body, cookies=[session_cookie(settings, token)])
+
+    @post(
+        "/logout",
+        status_code=200,
+        guards=[requires_login],
+        summary="Revoke the presented bearer token (and its session)",
+    )
+    async def logout(self, request: AnyRequest, db_session: DbSession) -> Response[MessageResponse]:
+        await _revoke_current(request, db_session)
+        return Response(
+            MessageResponse(detail=_("U bent uitgelogd.")),
+            cookies=[clear_session_cookie(_settings(request))],
+        )
+
+    @get("/me", guards=[requires_login], summary="The logged-in user")
+    async def me(self, request: AnyRequest) -> UserResponse:
+        user = current_user(request)
+        assert user is not None  # requires_login guarantees it
+        return _user_response(user)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+_FORM_LIMIT = 4096  # characters per form value; the service's own limits are far below
+
+
+class FormInputError(Exception):
+    """The form itself is malformed (unknown fields, files, repeated fields)."""
+
+
+async def _read_form(request: AnyRequest, fields: frozenset[str]) -> dict[str, str]:
+    """The form's string values for ``fields``; ``FormInputError`` for anything else."""
+    form = await request.form()
+    values: dict[str, str] = {}
+    for key in form:
+        if key == "_csrf_token":
+            continue
+        items = form.getall(key)
+        if key not in fields or len(items) != 1 or isinstance(items[0], UploadFile):
+            raise FormInputError(key)
+        value = items[0]
+        if not isinstance(value, str) or len(value) > _FORM_LIMIT:
+            raise FormInputError(key)
+        values[key] = value
+    return {name: values.get(name, "") for name in fields}
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths: ``//evil.example`` and ``/\\evil`` are other sites to a browser."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in value for ch in "\r\n\t"):
+        return "/"
+    return value
+
+
+def _status_for(error: DomainError) -> int:
+    for cls, status, _title in STATUS_FOR_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def _form_error_page(
+    request: AnyRequest,
+    template: str,
+    error: DomainError,
+    values: dict[str, str],
+    extra: dict[str, Any] | None = None,
+    *,
+    status: int | None = None,
+) -> Template:
+    errors: dict[str, str] = dict(error.fields) or {"": error.message}
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return render(
+        request,
+        template,
+        {"errors": errors, "values": values, "message": error.message, **(extra or {})},
+        status_code=status or _status_for(error),
+        headers=headers,
+    )
+
+
+def _bad_form(request: AnyRequest, template: str, extra: dict[str, Any] | None = None) -> Template:
+    error = ValidationFailed(
+        _("Het formulier bevat velden die wij niet kennen of niet verwachten. Probeer het opnieuw.")
+    )
+    return _form_error_page(request, template, error, {}, extra, status=400)
+
+
+class AccountPagesController(Controller):
+    """The Dutch account pages."""
+
+    include_in_schema = False
+
+    @get("/inloggen")
+    async def login_form(
+        self,
+        request: AnyRequest,
+        next_path: Annotated[str | None, Parameter(query="next")] = None,
+        bevestigd: str | None = None,
+    ) -> Template:
+        return render(
+            request,
+            "accounts/login.html",
+            {
+                "errors": {},
+                "values": {},
+                "next_path": _safe_next(next_path),
+                "confirmed": bevestigd == "1",
+            },
+        )
+
+    @post("/inloggen")
+    async def login(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
+        settings = _settings(request)
+        template = "accounts/login.html"
+        try:
+            form = await _read_form(request, frozenset({"email", "password", "next_path"}))
+        except FormInputError:
+            return _bad_form(request, template, {"next_path": "/"})
+        next_path = _safe_next(form["next_path"])
+        try:
+            user = await service.login(
+                db_session,
+                settings,
+                email=form["email"],
+                password=form["password"],
+                client_ip=_client_ip(request),
+            )
+        except DomainError as error:
+            return _form_error_page(
+                request, template, error, {"email": form["email"]}, {"next_path": next_path}
+            )
+        token = tokens.issue_session_token(
+            settings, user_id=user.id, staff=service.user_is_staff(user)
+        )
+        await db_session.commit()
+        return Redirect(next_path, status_code=303, cookies=[session_cookie(settings, token)])
+
+    @get("/registreren")
+    async def register_form(self, request: AnyRequest) -> Template:
+        return render(request, "accounts/register.html", {"errors": {}, "values": {}})
+
+    @post("/registreren")
+    async def register(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
+        settings = _settings(request)
+        template = "accounts/register.html"
+        try:
+            form = await _read_form(request, frozenset({"email", "password", "display_name"}))
+        except FormInputError:
+            return _bad_form(request, template)
+        try:
+            mail = await service.register(
+                db_session,
+                settings,
+                email=form["email"],
+                password=form["password"],
+                display_name=form["display_name"],
+                client_ip=_client_ip(request),
+            )
+        except DomainError as error:
+            values = {"email": form["email"], "display_name": form["display_name"]}
+            return _form_error_page(request, template, error, values)
+        await db_session.commit()
+        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
+        return Redirect("/registreren/verstuurd?" + urlencode({"email": mail.to}), status_code=303)
+
+    @get("/registreren/verstuurd")
+    async def registered(self, request: AnyRequest, email: str | None = None) -> Template:
+        shown = email if email and len(email) <= 254 else None
+        return render(request, "accounts/registered.html", {"email": shown})
+
+    @get("/bevestigen")
+    async def confirm_form(self, request: AnyRequest, token: str | None = None) -> Template:
+        # Showing a button, not confirming: link scanners in mail filters fetch every link.
+        if not token:
+            return render(
+                request,
+                "accounts/confirm.html",
+                {"token": "", "errors": {"": _("Deze link is onvolledig: het token ontbreekt.")}},
+                status_code=400,
+            )
+        return render(request, "accounts/confirm.html", {"token": token, "errors": {}})
+
+    @post("/bevestigen")
+    async def confirm(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
+        template = "accounts/confirm.html"
+        try:
+            form = await _read_form(request, frozenset({"token"}))
+        except FormInputError:
+            return _bad_form(request, template, {"token": ""})
+        try:
+            await service.confirm_email(db_session, _settings(request), form["token"])
+        except DomainError as error:
+            return _form_error_page(request, template, error, {}, {"token": ""})
+        await db_session.commit()
+        return Redirect("/inloggen?bevestigd=1", status_code=303)
+
+    @get("/uitloggen")
+    async def logout_form(self, request: AnyRequest) -> Template:
+        return render(request, "accounts/logout.html", {})
+
+    @post("/uitloggen")
+    async def logout(self, request: AnyRequest, db_session: DbSession) -> Redirect:
+        await _revoke_current(request, db_session)
+        await db_session.commit()
+        return Redirect(
+            "/uitgelogd", status_code=303, cookies=[clear_session_cookie(_settings(request))]
+        )
+
+    @get("/uitgelogd")
+    async def logged_out(self, request: AnyRequest) -> Template:
+        return render(request, "accounts/logged_out.html", {"at": datetime.now(UTC)})

@@ -1,0 +1,147 @@
+"""Rate limits that every worker shares and a client cannot dodge by dropping cookies.
+
+Keys name what is limited (``login:ip:203.0.113.7``, ``login:email:a@b.nl``, ``code:ip:…``); they
+are stored as SHA-256 digests so the table holds no readable addresses. Counting is a *sliding
+window* approximated from two fixed windows (Cloudflare's method): with ``p`` hits in the previous
+window, ``c`` in the current one and a fraction ``f`` of the current window elapsed, the estimate is
+``p·(1−f) + c``. It is computed in integers (multiplied by the window length), so it is exact, and
+it does not allow the double burst a plain fixed window allows at the boundary.
+
+Every attempt counts, refused ones included: a client that keeps hammering stays refused.
+
+The counters live in the database (``rate_limit_hits``), incremented with one atomic
+``INSERT … ON CONFLICT … DO UPDATE … RETURNING`` that SQLite (≥ 3.35) and PostgreSQL both run.
+``BB_REDIS_URL`` is not implemented yet (no Redis client is installed); ``RateLimitStore`` is the
+protocol a Redis store would implement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.accounts.models import RateLimitHit
+from burgerbegroting.db import utcnow
+from burgerbegroting.errors import RateLimited
+from burgerbegroting.i18n import _
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Hits in the previous and the current fixed window, the current one including this hit."""
+
+    previous: int
+    current: int
+
+
+class RateLimitStore(Protocol):
+    """Where counters live. ``increment`` must be atomic across processes."""
+
+    async def increment(self, key: str, window_start: int, window: int) -> Counts:
+        """Add one hit to ``key`` in the window starting at ``window_start``; return both counts."""
+        ...
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class DatabaseRateLimitStore:
+    """Counters in ``rate_limit_hits`` through the given session.
+
+    ``increment`` **commits** the session: an attempt must stay counted when the request it belongs
+    to fails and rolls back (a wrong password is exactly that case). Call it before any other
+    write in the request.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def increment(self, key: str, window_start: int, window: int) -> Counts:
+        digest = _digest(key)
+        now = utcnow()
+        # Rows older than two windows no longer count; deleting them here keeps the table small
+        # without a scheduler.
+        await self.session.execute(delete(RateLimitHit).where(RateLimitHit.expires_at < now))
+        values = {
+            "key": digest,
+            "window_start": window_start,
+            "count": 1,
+            "expires_at": datetime.fromtimestamp(window_start, UTC) + timedelta(seconds=2 * window),
+        }
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(RateLimitHit)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["key", "window_start"],
+                set_={"count": RateLimitHit.count + 1},
+            )
+            .returning(RateLimitHit.count)
+        )
+        current = (await self.session.execute(statement)).scalar_one()
+        previous = (
+            await self.session.execute(
+                select(RateLimitHit.count).where(
+                    RateLimitHit.key == digest,
+                    RateLimitHit.window_start == window_start - window,
+                )
+            )
+        ).scalar_one_or_none() or 0
+        await self.session.commit()
+        return Counts(previous=previous, current=current)
+
+
+def retry_after_seconds(counts: Counts, limit: int, window: int, elapsed: int) -> int:
+    """Seconds until one more attempt would be allowed again (at least 1).
+
+    The next attempt adds one to the current count, so it passes when
+    ``p·(W − e') + (c + 1)·W ≤ limit·W``. Integer arithmetic throughout.
+    """
+    p, c = counts.previous, counts.current
+    if c + 1 <= limit and p > 0:
+        # Later in this same window, once the previous window's weight has decayed enough.
+        e_needed = window - ((limit - c - 1) * window) // p
+        return max(1, e_needed - elapsed)
+    # In the next window the current count becomes "previous" and one new hit is added.
+    e_next = window - ((limit - 1) * window) // c if c > 0 else 0
+    return max(1, window - elapsed + e_next)
+
+
+async def hit(
+    target: AsyncSession | RateLimitStore,
+    key: str,
+    limit: int,
+    window: int,
+    *,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Count one attempt for ``key``; raise ``RateLimited`` when more than ``limit`` attempts
+    fell within the last ``window`` seconds.
+
+    ``target`` is a session (the database store; it commits, see ``DatabaseRateLimitStore``) or
+    any ``RateLimitStore``. The message defaults to a general Dutch "too many attempts".
+    """
+    store: RateLimitStore = (
+        DatabaseRateLimitStore(target) if isinstance(target, AsyncSession) else target
+    )
+    moment = int((now or utcnow()).timestamp())
+    window_start = moment - moment % window
+    elapsed = moment - window_start
+    counts = await store.increment(key, window_start, window)
+    # estimate = p·(W−e)/W + c, compared with limit, all multiplied by W.
+    if counts.previous * (window - elapsed) + counts.current * window > limit * window:
+        raise RateLimited(
+            message
+            or _("U heeft het te vaak geprobeerd. Wacht even en probeer het daarna opnieuw."),
+            retry_after=retry_after_seconds(counts, limit, window, elapsed),
+        )
