@@ -23,6 +23,8 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
 
 from burgerbegroting import __version__
+from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
+from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
@@ -39,6 +41,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
     """Every controller of every feature. Features add their controllers here, nowhere else."""
     handlers: list[ControllerRouterHandler] = [
         health,
+        AuthApiController,
+        AccountPagesController,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
     ]
     return handlers
@@ -76,8 +80,11 @@ def create_app(settings: Settings) -> Litestar:
     async def dispose_engine() -> None:
         await engine.dispose()
 
+    auth = create_auth(settings, engine)
+
     return Litestar(
         route_handlers=route_handlers(),
+        on_app_init=[auth.on_app_init],
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         middleware=middleware,
         csrf_config=csrf,
