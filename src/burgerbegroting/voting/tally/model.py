@@ -186,7 +186,8 @@ def check_election(election: Election) -> dict[str, int]:
     """Validate what every rule relies on; return each project's index by id.
 
     Raises ``TallyError`` for duplicate ids, negative money or weights, ballots naming unknown
-    projects and cumulative ballots whose points do not line up with their projects.
+    projects and cumulative ballots whose points are negative or do not line up with their
+    projects.
     """
     index: dict[str, int] = {}
     for i, project in enumerate(election.projects):
@@ -209,6 +210,8 @@ def check_election(election: Election) -> dict[str, int]:
         if cumulative:
             if len(ballot.points) != len(ballot.projects):
                 raise TallyError("A cumulative ballot needs one points value per project.")
+            if any(pts < 0 for pts in ballot.points):
+                raise TallyError("Points on a cumulative ballot must not be negative.")
         elif ballot.points:
             raise TallyError(f"Only cumulative ballots carry points, not {election.ballot_type}.")
     for cap in election.caps:
