@@ -27,12 +27,14 @@ from burgerbegroting.accounts.controllers import AccountPagesController, AuthApi
 from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
+from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
 from burgerbegroting.web.middleware import (
     ReadOnlyTransactionMiddleware,
     security_headers_middleware,
 )
+from burgerbegroting.web.pages import LanguageMiddleware, configure_jinja, phase_banner_hook
 
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 
@@ -43,6 +45,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         health,
         AuthApiController,
         AccountPagesController,
+        ShellController,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
     ]
     return handlers
@@ -61,6 +64,7 @@ def create_app(settings: Settings) -> Litestar:
     middleware: list[Middleware] = [
         security_headers_middleware(hsts=not settings.is_development and settings.env != "test"),
         ReadOnlyTransactionMiddleware,
+        LanguageMiddleware,
     ]
     csrf = CSRFConfig(
         secret=settings.secret_key,
@@ -91,8 +95,11 @@ def create_app(settings: Settings) -> Litestar:
         cors_config=cors,
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
         template_config=TemplateConfig(
-            directory=FRONTEND_DIR / "templates", engine=JinjaTemplateEngine
+            directory=FRONTEND_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=configure_jinja,
         ),
+        before_request=phase_banner_hook(alchemy),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Burgerbegroting API", version=__version__, path="/schema"

@@ -1,0 +1,171 @@
+"""Pages that belong to no feature: home, accessibility statement, privacy, language, theme."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from burgerbegroting import i18n
+from burgerbegroting.errors import ValidationFailed
+from burgerbegroting.settings import Settings
+from burgerbegroting.web.pages import page_shell, render
+
+AnyRequest = Request[Any, Any, Any]
+
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+DEFAULT_PRIMARY = "#01689b"
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+_MAX_NEXT_LENGTH = 2000
+
+
+def safe_next_path(raw: object) -> str:
+    """A same-origin path to go back to, or ``/``.
+
+    Only absolute paths on this site are accepted: no scheme or host, no ``//host`` or
+    ``/\\host`` (browsers read both as another site), no control characters. This is what keeps
+    the language switch from being an open redirect.
+    """
+    if not isinstance(raw, str) or not raw or len(raw) > _MAX_NEXT_LENGTH:
+        return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw) or "\\" in raw:
+        return "/"
+    if not raw.startswith("/") or raw.startswith("//"):
+        return "/"
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return raw
+
+
+def _relative_luminance(colour: str) -> float:
+    # WCAG 2.1 relative luminance; used only to pick readable colours, never in a decision.
+    hex_digits = colour.lstrip("#")
+    if len(hex_digits) == 3:
+        hex_digits = "".join(ch * 2 for ch in hex_digits)
+    channels = [int(hex_digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG contrast ratio between two ``#rrggbb`` colours (1 to 21)."""
+    la, lb = _relative_luminance(a), _relative_luminance(b)
+    light, dark = max(la, lb), min(la, lb)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _darken(colour: str, factor: float) -> str:
+    hex_digits = colour.lstrip("#")
+    if len(hex_digits) == 3:
+        hex_digits = "".join(ch * 2 for ch in hex_digits)
+    rgb = [round(int(hex_digits[i : i + 2], 16) * factor) for i in (0, 2, 4)]
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def readable_on_white(colour: str, minimum: float = 4.5) -> str:
+    """``colour``, darkened just enough to reach ``minimum`` contrast against white (WCAG 1.4.3)."""
+    candidate = colour.lower()
+    factor = 1.0
+    while contrast_ratio(candidate, "#ffffff") < minimum and factor > 0:
+        factor = round(factor - 0.05, 2)
+        candidate = _darken(colour, max(factor, 0.0))
+    return candidate
+
+
+def theme_css(primary_colour: str) -> str:
+    """Custom properties that put the municipality's colour on the NL Design System components.
+
+    The configured colour is darkened where needed so text on it (white) and links in it keep a
+    contrast of at least 4.5:1. Anything that is not a hex colour falls back to the default: the
+    value comes from configuration, but it still ends up inside a stylesheet.
+    """
+    colour = primary_colour if _HEX_COLOUR.match(primary_colour or "") else DEFAULT_PRIMARY
+    primary = readable_on_white(colour)
+    hover = _darken(primary, 0.8)
+    return (
+        "/* Generated from BB_PRIMARY_COLOUR by burgerbegroting.web.controllers.theme_css */\n"
+        ".bb-theme {\n"
+        f"  --bb-primary: {primary};\n"
+        f"  --bb-primary-hover: {hover};\n"
+        "  --bb-on-primary: #ffffff;\n"
+        f"  --utrecht-button-primary-action-background-color: {primary};\n"
+        f"  --utrecht-button-primary-action-border-color: {primary};\n"
+        "  --utrecht-button-primary-action-color: #ffffff;\n"
+        f"  --utrecht-button-primary-action-hover-background-color: {hover};\n"
+        f"  --utrecht-button-primary-action-hover-border-color: {hover};\n"
+        "  --utrecht-button-primary-action-hover-color: #ffffff;\n"
+        f"  --utrecht-button-secondary-action-color: {primary};\n"
+        f"  --utrecht-button-secondary-action-border-color: {primary};\n"
+        f"  --utrecht-button-subtle-color: {primary};\n"
+        f"  --utrecht-link-color: {primary};\n"
+        f"  --utrecht-link-hover-color: {hover};\n"
+        "}\n"
+    )
+
+
+def _settings(request: AnyRequest) -> Settings:
+    return request.app.state["settings"]  # type: ignore[no-any-return]
+
+
+class ShellController(Controller):
+    """Public pages of the shell; no login needed."""
+
+    tags = ["pages"]  # noqa: RUF012 - Litestar reads this class attribute
+    include_in_schema = False
+
+    @get("/", name="home")
+    async def home(self, request: AnyRequest) -> Template:
+        """The home page: what the burgerbegroting is and the current round, if there is one."""
+        return render(request, "pages/home.html", {"round": page_shell(request).phase_banner})
+
+    @get("/toegankelijkheid", name="accessibility")
+    async def accessibility(self, request: AnyRequest) -> Template:
+        """The accessibility statement (required for Dutch government websites)."""
+        return render(request, "pages/toegankelijkheid.html")
+
+    @get("/privacy", name="privacy")
+    async def privacy(self, request: AnyRequest) -> Template:
+        """The privacy statement (AVG)."""
+        return render(request, "pages/privacy.html")
+
+    @post("/taal", name="language", status_code=HTTP_303_SEE_OTHER)
+    async def switch_language(self, request: AnyRequest) -> Redirect:
+        """Remember the chosen language in a cookie and go back to the page it was chosen on."""
+        form = await request.form()
+        choice = form.get("taal")
+        language = i18n.normalise_language(choice if isinstance(choice, str) else None)
+        if language is None:
+            raise ValidationFailed(
+                "Kies Nederlands of Engels.", fields={"taal": "Deze taal wordt niet ondersteund."}
+            )
+        settings = _settings(request)
+        return Redirect(
+            safe_next_path(form.get("next")),
+            status_code=HTTP_303_SEE_OTHER,
+            cookies=[
+                Cookie(
+                    key=i18n.LANGUAGE_COOKIE,
+                    value=language,
+                    max_age=LANGUAGE_COOKIE_SECONDS,
+                    path="/",
+                    httponly=True,
+                    secure=settings.secure_cookies,
+                    samesite="lax",
+                )
+            ],
+        )
+
+    @get("/static-theme.css", name="theme_css", media_type="text/css")
+    async def theme(self, request: AnyRequest) -> Response[str]:
+        """The municipality's colour as CSS custom properties (CSP forbids inline styles)."""
+        return Response(
+            theme_css(_settings(request).primary_colour),
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )

@@ -1,0 +1,375 @@
+"""The page shell every HTML page shares: ``render(...)``, the Jinja set-up and the language.
+
+Feature controllers return ``render(request, "feature/page.html", {...})``. The common context
+(municipality, current user, language, CSRF token, current path, navigation and the phase banner
+of the current round) is computed from the request by :func:`page_shell`, which ``base.html`` also
+calls itself, so pages rendered without ``render`` (the error pages of ``web/errors.py``) still get
+the full layout.
+
+The phase banner needs a database query, and templates render synchronously, so
+:func:`phase_banner_hook` loads it before the route handler runs and leaves it on
+``request.state``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from litestar import Request
+from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
+from litestar.response import Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
+from markupsafe import Markup
+
+from burgerbegroting import i18n
+
+if TYPE_CHECKING:
+    from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+    from burgerbegroting.settings import Settings
+
+logger = logging.getLogger("burgerbegroting.web")
+
+AnyRequest = Request[Any, Any, Any]
+
+# Paths that never render the page shell: no banner query, no Content-Language.
+NON_PAGE_PREFIXES = ("/api/", "/static/", "/static-theme.css", "/health", "/schema")
+
+_SHELL_KEY = "bb_page_shell"
+_BANNER_KEY = "bb_phase_banner"
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    """A navigation link; shown only when its route exists and the user may see it."""
+
+    path: str
+    label: str  # Dutch source text, translated at render time
+    roles: frozenset[str] = frozenset()  # empty: everyone; else any of these roles
+    login: bool = False  # shown only to logged-in users
+
+
+# Candidate links of every feature. A link appears only once its route is registered, so features
+# can land in any order without dead links in the menu.
+NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem("/", i18n.lazy_gettext("Home")),
+    NavItem("/voorstellen", i18n.lazy_gettext("Voorstellen")),
+    NavItem("/stemmen", i18n.lazy_gettext("Stemmen")),
+    NavItem("/uitslag", i18n.lazy_gettext("Uitslag")),
+    NavItem("/mijn-voorstellen", i18n.lazy_gettext("Mijn voorstellen"), login=True),
+    NavItem("/toetsing", i18n.lazy_gettext("Toetsing"), roles=frozenset({"moderator"})),
+    NavItem("/beheer", i18n.lazy_gettext("Beheer"), roles=frozenset({"admin"})),
+)
+
+
+# Phase names as residents read them (rounds.models.Phase values -> Dutch source text).
+PHASE_LABELS: Mapping[str, str] = {
+    "draft": i18n.lazy_gettext("In voorbereiding"),
+    "submission": i18n.lazy_gettext("Voorstellen indienen"),
+    "review": i18n.lazy_gettext("Toetsing door de gemeente"),
+    "voting": i18n.lazy_gettext("Stemmen"),
+    "closed": i18n.lazy_gettext("Stemmen gesloten, wordt geteld"),
+    "published": i18n.lazy_gettext("Uitslag bekend"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PageShell:
+    """Everything ``base.html`` needs besides the page's own content."""
+
+    municipality: str
+    lang: str
+    current_user: Any  # accounts.auth.CurrentUser | None (duck-typed: no import cycle)
+    current_path: str
+    nav: tuple[tuple[str, str, bool], ...]  # (path, translated label, is current)
+    phase_banner: Any  # rounds.service.current_round_summary(...) result, or None
+    languages: tuple[tuple[str, str], ...]  # (code, native name)
+
+
+def request_language(request: AnyRequest) -> str:
+    """The language of ``request``: ``taal`` cookie, else ``Accept-Language``, else Dutch."""
+    return i18n.choose_language(
+        request.cookies.get(i18n.LANGUAGE_COOKIE), request.headers.get("accept-language")
+    )
+
+
+def _settings(request: AnyRequest) -> Settings | None:
+    settings: Settings | None = request.app.state.get("settings")
+    return settings
+
+
+def _route_paths(request: AnyRequest) -> frozenset[str]:
+    app = request.app
+    cached = app.state.get("bb_route_paths")
+    if cached is None:
+        cached = frozenset(route.path for route in app.routes)
+        app.state["bb_route_paths"] = cached
+    paths: frozenset[str] = cached
+    return paths
+
+
+def _user_roles(user: Any) -> frozenset[str]:
+    roles = getattr(user, "roles", None) or ()
+    return frozenset(str(role) for role in roles)
+
+
+def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, str, bool], ...]:
+    paths = _route_paths(request)
+    roles = _user_roles(user)
+    current = request.url.path
+    translate = i18n.translations(lang).gettext
+    items: list[tuple[str, str, bool]] = []
+    for item in NAV_ITEMS:
+        if item.path not in paths:
+            continue
+        if item.login and user is None:
+            continue
+        if item.roles and not (item.roles & roles):
+            continue
+        is_current = current == item.path or (
+            item.path != "/" and current.startswith(item.path + "/")
+        )
+        items.append((item.path, translate(item.label), is_current))
+    return tuple(items)
+
+
+def page_shell(request: AnyRequest) -> PageShell:
+    """The common page context for ``request`` (computed once per request)."""
+    state = request.scope.setdefault("state", {})
+    cached = state.get(_SHELL_KEY)
+    if isinstance(cached, PageShell):
+        return cached
+    settings = _settings(request)
+    user = request.scope.get("user")
+    lang = request_language(request)
+    shell = PageShell(
+        municipality=settings.municipality if settings else "Burgerbegroting",
+        lang=lang,
+        current_user=user,
+        current_path=request.url.path,
+        nav=_navigation(request, user, lang),
+        phase_banner=state.get(_BANNER_KEY),
+        languages=tuple((code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES),
+    )
+    state[_SHELL_KEY] = shell
+    return shell
+
+
+def render(
+    request: AnyRequest,
+    template_name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    cookies: list[Cookie] | None = None,
+) -> Template:
+    """Render ``template_name`` with the page's ``context`` plus the common shell context.
+
+    Adds ``municipality``, ``current_user``, ``lang``, ``csrf_field`` (a hidden input, already
+    safe), ``csrf_token_value``, ``current_path``, ``phase_banner`` and ``shell`` (the whole
+    :class:`PageShell`). Values in ``context`` win over the common ones.
+    """
+    shell = page_shell(request)
+    token = _csrf_token_value(request)
+    common: dict[str, Any] = {
+        "shell": shell,
+        "municipality": shell.municipality,
+        "current_user": shell.current_user,
+        "lang": shell.lang,
+        "current_path": shell.current_path,
+        "phase_banner": shell.phase_banner,
+        "csrf_token_value": token,
+        "csrf_field": Markup('<input type="hidden" name="_csrf_token" value="{}">').format(token),
+    }
+    common.update(context or {})
+    return Template(
+        template_name=template_name,
+        context=common,
+        status_code=status_code,
+        headers=headers,
+        cookies=cookies,
+    )
+
+
+def _csrf_token_value(request: AnyRequest) -> str:
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""
+
+
+# --- Jinja environment -------------------------------------------------------------------------
+
+
+def _context_language(context: Context) -> str:
+    lang = context.get("lang")
+    if isinstance(lang, str) and lang in i18n.LANGUAGES:
+        return lang
+    request = context.get("request")
+    if isinstance(request, Request):
+        return page_shell(request).lang
+    return i18n.get_language()
+
+
+@pass_context
+def _template_gettext(context: Context, message: str) -> str:
+    return i18n.translations(_context_language(context)).gettext(message)
+
+
+@pass_context
+def _template_ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(_context_language(context)).ngettext(singular, plural, n)
+
+
+@pass_context
+def _shell_global(context: Context) -> PageShell | None:
+    request = context.get("request")
+    return page_shell(request) if isinstance(request, Request) else None
+
+
+@pass_context
+def _money_filter(context: Context, cents: int | None) -> str:
+    return i18n.format_money(cents, _context_language(context))
+
+
+@pass_context
+def _datetime_filter(context: Context, value: Any, fmt: str = "medium") -> str:
+    return i18n.format_datetime(value, fmt, _context_language(context))
+
+
+@pass_context
+def _date_filter(context: Context, value: Any, fmt: str = "long") -> str:
+    return i18n.format_date(value, fmt, _context_language(context))
+
+
+@pass_context
+def _number_filter(context: Context, value: Any) -> str:
+    return i18n.format_number(value, _context_language(context))
+
+
+@pass_context
+def _translate_filter(context: Context, message: Any) -> str:
+    # Runtime strings (error titles, domain messages) are looked up but never %-formatted: a
+    # message such as "minimaal 10% van het budget" must not be read as a format string.
+    return i18n.translations(_context_language(context)).gettext(str(message))
+
+
+@pass_context
+def _phase_label(context: Context, phase: Any) -> str:
+    key = str(getattr(phase, "value", phase))
+    label = PHASE_LABELS.get(key, key)
+    return i18n.translations(_context_language(context)).gettext(label)
+
+
+def configure_jinja(engine: JinjaTemplateEngine) -> None:
+    """``TemplateConfig.engine_callback``: i18n extension, formatting filters, shell global.
+
+    Autoescaping is already on (Litestar's Jinja engine enables it for file templates).
+    """
+    env = engine.engine
+    env.autoescape = True
+    env.add_extension("jinja2.ext.i18n")
+    # newstyle: ``_("… %(name)s", name=x)`` escapes ``x`` and fails loudly on a missing variable.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
+    )
+    env.filters["money"] = _money_filter
+    env.filters["datetime"] = _datetime_filter
+    env.filters["date"] = _date_filter
+    env.filters["number"] = _number_filter
+    env.filters["translate"] = _translate_filter
+    env.globals["page_shell"] = _shell_global
+    env.globals["phase_label"] = _phase_label
+
+
+# --- Language middleware and the phase banner ---------------------------------------------------
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value.strip().strip('"')
+    return None
+
+
+class LanguageMiddleware:
+    """Sets the request language (``i18n.gettext`` follows it) and ``Content-Language``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        lang = i18n.choose_language(
+            _cookie(scope, i18n.LANGUAGE_COOKIE), _header(scope, b"accept-language")
+        )
+
+        async def send_with_language(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if content_type.startswith(b"text/html"):
+                    headers.append((b"content-language", lang.encode()))
+                    headers.append((b"vary", b"Accept-Language, Cookie"))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        token = i18n.set_language(lang)
+        try:
+            await self.app(scope, receive, send_with_language)
+        finally:
+            i18n.reset_language(token)
+
+
+def _is_page_request(request: AnyRequest) -> bool:
+    path = request.url.path
+    return not any(path == p.rstrip("/") or path.startswith(p) for p in NON_PAGE_PREFIXES)
+
+
+def phase_banner_hook(
+    alchemy: SQLAlchemyAsyncConfig,
+) -> Callable[[AnyRequest], Awaitable[None]]:
+    """A ``before_request`` hook that loads the current round's summary for the phase banner.
+
+    It uses the request's own session (the one handlers get), so no second connection is opened.
+    ``rounds.service.current_round_summary`` is imported lazily: the shell works before (and
+    without) the rounds feature.
+    """
+
+    async def load_banner(request: AnyRequest) -> None:
+        if not _is_page_request(request):
+            return
+        # Looked up lazily: the shell must work before (and without) the rounds feature.
+        try:
+            rounds_service = importlib.import_module("burgerbegroting.rounds.service")
+        except ImportError:
+            return
+        current_round_summary = getattr(rounds_service, "current_round_summary", None)
+        if current_round_summary is None:
+            return
+        session = alchemy.provide_session(request.app.state, request.scope)
+        summary = await current_round_summary(session)
+        request.scope.setdefault("state", {})[_BANNER_KEY] = summary
+
+    return load_banner
