@@ -31,35 +31,43 @@ from burgerbegroting.errors import (
     RateLimited,
     ValidationFailed,
 )
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 
+# N_ marks the Dutch texts for the translation catalogue; error.html translates them per request.
 logger = logging.getLogger("burgerbegroting.web")
 
 PROBLEM_JSON = "application/problem+json"
 
 # Domain error class -> (status, short Dutch title). Most specific first.
 STATUS_FOR_ERROR: tuple[tuple[type[DomainError], int, str], ...] = (
-    (ValidationFailed, 422, "Ongeldige invoer"),
-    (NotFound, 404, "Niet gevonden"),
-    (Conflict, 409, "Conflict"),
-    (NotAuthenticated, 401, "Niet ingelogd"),
-    (Forbidden, 403, "Geen toegang"),
-    (RateLimited, 429, "Te veel pogingen"),
-    (DomainError, 400, "Ongeldig verzoek"),
+    (ValidationFailed, 422, N_("Ongeldige invoer")),
+    (NotFound, 404, N_("Niet gevonden")),
+    (Conflict, 409, N_("Conflict")),
+    (NotAuthenticated, 401, N_("Niet ingelogd")),
+    (Forbidden, 403, N_("Geen toegang")),
+    (RateLimited, 429, N_("Te veel pogingen")),
+    (DomainError, 400, N_("Ongeldig verzoek")),
 )
 
 # Dutch wording for framework-level HTTP errors (their own messages are English).
 DUTCH_HTTP: dict[int, tuple[str, str]] = {
-    400: ("Ongeldig verzoek", "Het verzoek kon niet worden verwerkt. Controleer de invoer."),
-    401: ("Niet ingelogd", "U bent niet (meer) ingelogd. Log in en probeer het opnieuw."),
-    403: ("Geen toegang", "U heeft geen toegang tot deze pagina of handeling."),
-    404: ("Niet gevonden", "De pagina of het gegeven dat u zoekt bestaat niet."),
-    405: ("Methode niet toegestaan", "Deze handeling is hier niet mogelijk."),
-    409: ("Conflict", "De handeling past niet bij de huidige toestand."),
-    413: ("Te groot", "Het verzoek is te groot."),
-    415: ("Verkeerd formaat", "Het formaat van het verzoek wordt niet ondersteund."),
-    422: ("Ongeldige invoer", "De invoer is ongeldig. Controleer de velden."),
-    429: ("Te veel pogingen", "U heeft het te vaak geprobeerd. Wacht even en probeer het opnieuw."),
-    500: ("Er ging iets mis", "Er ging aan onze kant iets mis. Probeer het later opnieuw."),
+    400: (
+        N_("Ongeldig verzoek"),
+        N_("Het verzoek kon niet worden verwerkt. Controleer de invoer."),
+    ),
+    401: (N_("Niet ingelogd"), N_("U bent niet (meer) ingelogd. Log in en probeer het opnieuw.")),
+    403: (N_("Geen toegang"), N_("U heeft geen toegang tot deze pagina of handeling.")),
+    404: (N_("Niet gevonden"), N_("De pagina of het gegeven dat u zoekt bestaat niet.")),
+    405: (N_("Methode niet toegestaan"), N_("Deze handeling is hier niet mogelijk.")),
+    409: (N_("Conflict"), N_("De handeling past niet bij de huidige toestand.")),
+    413: (N_("Te groot"), N_("Het verzoek is te groot.")),
+    415: (N_("Verkeerd formaat"), N_("Het formaat van het verzoek wordt niet ondersteund.")),
+    422: (N_("Ongeldige invoer"), N_("De invoer is ongeldig. Controleer de velden.")),
+    429: (
+        N_("Te veel pogingen"),
+        N_("U heeft het te vaak geprobeerd. Wacht even en probeer het opnieuw."),
+    ),
+    500: (N_("Er ging iets mis"), N_("Er ging aan onze kant iets mis. Probeer het later opnieuw.")),
 }
 
 
@@ -134,7 +142,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         errors = _validation_errors(exc) or None
         status = 400
         title, detail = DUTCH_HTTP[400]
-        detail = "De invoer is ongeldig of onvolledig. Controleer de velden en probeer het opnieuw."
+        detail = N_(
+            "De invoer is ongeldig of onvolledig. Controleer de velden en probeer het opnieuw."
+        )
     elif isinstance(exc, NotAuthorizedException):
         title, detail = DUTCH_HTTP[401]
     elif isinstance(exc, PermissionDeniedException):
