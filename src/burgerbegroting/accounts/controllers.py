@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.security.jwt import Token
 
@@ -88,7 +88,7 @@ class AuthApiController(Controller):
 
     @post("/register", status_code=202, summary="Register a resident account")
     async def register(
-        self, request: AnyRequest, db_session: DbSession, data: RegisterRequest
+        self, request: AnyRequest, db_session: DbSession, data: JSONBody[RegisterRequest]
     ) -> MessageResponse:
         """Always the same answer, whether or not the address had an account (the mail says)."""
         _require_json(request)
@@ -112,7 +112,7 @@ class AuthApiController(Controller):
 
     @post("/confirm", status_code=200, summary="Confirm an e-mail address with the mailed token")
     async def confirm(
-        self, request: AnyRequest, db_session: DbSession, data: ConfirmRequest
+        self, request: AnyRequest, db_session: DbSession, data: JSONBody[ConfirmRequest]
     ) -> MessageResponse:
         _require_json(request)
         await service.confirm_email(db_session, _settings(request), data.token)
@@ -120,7 +120,7 @@ class AuthApiController(Controller):
 
     @post("/login", status_code=200, summary="Log in; returns a JWT and sets the session cookie")
     async def login(
-        self, request: AnyRequest, db_session: DbSession, data: LoginRequest
+        self, request: AnyRequest, db_session: DbSession, data: JSONBody[LoginRequest]
     ) -> Response[LoginResponse]:
         _require_json(request)
         settings = _settings(request)
@@ -240,8 +240,8 @@ class AccountPagesController(Controller):
     async def login_form(
         self,
         request: AnyRequest,
-        next_path: Annotated[str | None, Parameter(query="next")] = None,
-        bevestigd: str | None = None,
+        next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+        bevestigd: FromQuery[str | None] = None,
     ) -> Template:
         return render(
             request,
@@ -310,12 +310,16 @@ class AccountPagesController(Controller):
         return Redirect("/registreren/verstuurd?" + urlencode({"email": mail.to}), status_code=303)
 
     @get("/registreren/verstuurd")
-    async def registered(self, request: AnyRequest, email: str | None = None) -> Template:
+    async def registered(
+        self, request: AnyRequest, email: FromQuery[str | None] = None
+    ) -> Template:
         shown = email if email and len(email) <= 254 else None
         return render(request, "accounts/registered.html", {"email": shown})
 
     @get("/bevestigen")
-    async def confirm_form(self, request: AnyRequest, token: str | None = None) -> Template:
+    async def confirm_form(
+        self, request: AnyRequest, token: FromQuery[str | None] = None
+    ) -> Template:
         # Showing a button, not confirming: link scanners in mail filters fetch every link.
         if not token:
             return render(
