@@ -1,0 +1,212 @@
+"""The ``tally`` command: count a pabulib file with a named rule.
+
+    burgerbegroting tally FILE.pb --rule RULE [--tie-break lowest-cost|lexicographic|explicit]
+                          [--order ID,ID,...] [--seed S] [--json | --explain]
+    python -m burgerbegroting.voting.tally FILE.pb --rule mes-add1     (nothing but Python)
+
+Output: ``--explain`` (the default) prints the Dutch table; ``--json`` prints one JSON object
+(the outcome's ``to_json`` plus the file's facts and any notes). Bad files or options: a clear
+message on standard error and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from burgerbegroting.voting.tally.explain import explain
+from burgerbegroting.voting.tally.model import Election, Outcome, TallyError
+from burgerbegroting.voting.tally.pabulib import read_election
+from burgerbegroting.voting.tally.rules import CAP_RULES, RULES, count
+from burgerbegroting.voting.tally.tiebreak import TIE_BREAKS, parse_tie_break
+
+__all__ = ["add_tally_parser", "configure_parser", "main", "run_tally"]
+
+EXIT_USAGE = 2
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the tally arguments to ``parser``."""
+    parser.add_argument("file", type=Path, help="pabulib .pb file")
+    parser.add_argument("--rule", required=True, choices=list(RULES), help="counting rule")
+    parser.add_argument(
+        "--tie-break",
+        default="lowest-cost",
+        choices=list(TIE_BREAKS),
+        help="how ties are broken (default: lowest-cost)",
+    )
+    parser.add_argument("--seed", help="published seed of the lot (lowest-cost tie-break)")
+    parser.add_argument(
+        "--order", help="explicit tie-break order: every project id, comma-separated"
+    )
+    parser.add_argument(
+        "--threshold",
+        help="greedy: minimum score to be funded; 'file' takes min_project_score_threshold",
+    )
+    parser.add_argument(
+        "--no-skip", action="store_true", help="greedy: stop at the first project that does not fit"
+    )
+    parser.add_argument(
+        "--skip", action="store_true", help="phragmen: pass over projects that no longer fit"
+    )
+    parser.add_argument(
+        "--ignore-caps", action="store_true", help="ignore theme/district caps in the file"
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument("--explain", action="store_true", help="print a Dutch table (default)")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress", action="store_true", default=None, help="show progress on stderr"
+    )
+    progress.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show progress"
+    )
+
+
+def add_tally_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``tally`` subcommand on an ``add_subparsers()`` object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "tally",
+        help="count a pabulib file",
+        description="Count a pabulib (.pb) file with a named rule, exactly.",
+    )
+    configure_parser(parser)
+    return parser
+
+
+class _Progress:
+    """Progress on stderr, at most a few times per second (the rules know no clock)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        text = f"stap {done} van {total}" if total else f"stap {done}"
+        self.stream.write(f"\rTellen… {text}   ")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * 40 + "\r")
+            self.stream.flush()
+
+
+def _fail(message: str) -> int:
+    print(f"tally: fout: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _options(args: argparse.Namespace, meta: dict[str, str]) -> dict[str, object]:
+    """Rule options from the command line; TallyError for options the rule does not take."""
+    options: dict[str, object] = {}
+    if args.threshold is not None:
+        if args.rule != "greedy":
+            raise TallyError("--threshold only applies to --rule greedy")
+        raw = meta.get("min_project_score_threshold") if args.threshold == "file" else None
+        if args.threshold == "file" and raw is None:
+            raise TallyError("--threshold file: the file has no min_project_score_threshold")
+        value = raw if raw is not None else args.threshold
+        if not value.isdigit():
+            raise TallyError(f"--threshold needs a whole number or 'file', not {value!r}")
+        options["threshold"] = int(value)
+    if args.no_skip:
+        if args.rule != "greedy":
+            raise TallyError("--no-skip only applies to --rule greedy")
+        options["no_skip"] = True
+    if args.skip:
+        if args.rule != "phragmen":
+            raise TallyError("--skip only applies to --rule phragmen")
+        options["skip"] = True
+    return options
+
+
+def _without_caps(election: Election) -> Election:
+    return Election(
+        budget=election.budget,
+        projects=election.projects,
+        ballots=election.ballots,
+        ballot_type=election.ballot_type,
+        decimals=election.decimals,
+    )
+
+
+def run_tally(args: argparse.Namespace) -> int:
+    """Run the tally command for parsed ``args``; return the exit code."""
+    try:
+        pb, election = read_election(args.file)
+    except TallyError as exc:
+        return _fail(f"{args.file}: {exc}")
+    notes: list[str] = []
+    try:
+        explicit = [s.strip() for s in args.order.split(",")] if args.order else []
+        tie_break = parse_tie_break(args.tie_break, seed=args.seed, explicit=explicit)
+        options = _options(args, pb.meta_dict)
+        if election.caps and (args.ignore_caps or args.rule not in CAP_RULES):
+            if not args.ignore_caps:
+                notes.append(
+                    f"De maxima per thema/wijk in het bestand zijn genegeerd: {args.rule} "
+                    "kent geen maxima (alleen greedy past ze toe)."
+                )
+            else:
+                notes.append("De maxima per thema/wijk in het bestand zijn genegeerd.")
+            election = _without_caps(election)
+        if (
+            args.rule == "greedy"
+            and args.threshold is None
+            and "min_project_score_threshold" in pb.meta_dict
+        ):
+            notes.append(
+                "Het bestand noemt een minimumscore (min_project_score_threshold="
+                f"{pb.meta_dict['min_project_score_threshold']}); die is niet toegepast. "
+                "Gebruik --threshold file om hem toe te passen."
+            )
+        show = args.progress if args.progress is not None else sys.stderr.isatty()
+        progress = _Progress(sys.stderr) if show else None
+        try:
+            outcome = count(election, args.rule, tie_break=tie_break, progress=progress, **options)
+        finally:
+            if progress is not None:
+                progress.close()
+    except TallyError as exc:
+        return _fail(str(exc))
+    for note in notes:
+        print(f"tally: let op: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_json(outcome, election, args.file, notes), ensure_ascii=False))
+    else:
+        print(explain(election, outcome, currency=pb.meta_dict.get("currency")), end="")
+        for note in notes:
+            print(f"Let op: {note}")
+    return 0
+
+
+def _json(outcome: Outcome, election: Election, path: Path, notes: list[str]) -> dict[str, object]:
+    data = outcome.to_json()
+    data["file"] = str(path)
+    data["ballot_type"] = str(election.ballot_type)
+    data["decimals"] = election.decimals
+    data["voters"] = sum(b.weight for b in election.ballots)
+    data["notes"] = notes
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m burgerbegroting.voting.tally``: the same command without the web app."""
+    parser = argparse.ArgumentParser(
+        prog="python -m burgerbegroting.voting.tally",
+        description="Count a pabulib (.pb) file with a named rule, exactly.",
+    )
+    configure_parser(parser)
+    return run_tally(parser.parse_args(argv))
