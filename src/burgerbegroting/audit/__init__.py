@@ -1,0 +1,1 @@
+"""The append-only staff action log (who did what, when and why)."""

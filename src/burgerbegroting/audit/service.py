@@ -1,0 +1,100 @@
+"""Writing and reading the staff action log.
+
+``record`` is the only writer; there is deliberately no update or delete function. It adds the
+entry to the caller's session, so the log line commits (or rolls back) together with the action it
+describes: a logged action that did not happen, or an action without its log line, cannot occur.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.audit.models import AuditEntry
+from burgerbegroting.db import utcnow
+
+PAGE_SIZE = 50
+
+
+def _json_safe(details: dict[str, object]) -> dict[str, Any]:
+    # Round-trip through JSON so what is stored is exactly what a reader gets back, and a value
+    # that cannot be stored (a datetime, a Decimal) is turned into text here rather than failing
+    # at flush time. ``default=str`` keeps datetimes readable (ISO format).
+    loaded: dict[str, Any] = json.loads(json.dumps(details, default=str, sort_keys=True))
+    return loaded
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    action: str,
+    subject_type: str,
+    subject_id: int | str,
+    details: dict[str, object],
+    reason: str | None = None,
+) -> AuditEntry:
+    """Append one staff action to the log (in the caller's transaction) and return it.
+
+    ``actor_id`` is None for actions of the system itself (the phase scheduler). ``action`` is a
+    dotted name such as ``round.update`` or ``proposal.review``; ``reason`` is the staff member's
+    own explanation, when the action asks for one.
+    """
+    entry = AuditEntry(
+        occurred_at=utcnow(),
+        actor_id=actor_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        details=_json_safe(details),
+        reason=reason.strip() if reason and reason.strip() else None,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+) -> AuditPage:
+    """Newest first, ``per_page`` at a time (page numbers start at 1)."""
+    page = max(1, page)
+    conditions = []
+    if subject_type:
+        conditions.append(AuditEntry.subject_type == subject_type)
+    if subject_id:
+        conditions.append(AuditEntry.subject_id == subject_id)
+    total = (
+        await session.execute(select(func.count()).select_from(AuditEntry).where(*conditions))
+    ).scalar_one()
+    rows = (
+        await session.execute(
+            select(AuditEntry)
+            .where(*conditions)
+            .order_by(AuditEntry.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    ).scalars()
+    return AuditPage(entries=list(rows), page=page, per_page=per_page, total=total)

@@ -1,0 +1,1 @@
+"""Budget rounds: districts, themes, phases, ballot settings and the frozen, fingerprinted definition."""
