@@ -26,6 +26,8 @@ from burgerbegroting import __version__
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
 from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.db import create_engine
+from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
+from burgerbegroting.proposals.pages import PAGE_CONTROLLERS as PROPOSAL_PAGES
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
@@ -46,6 +48,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AuthApiController,
         AccountPagesController,
         ShellController,
+        *PROPOSAL_API,
+        *PROPOSAL_PAGES,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
     ]
     return handlers

@@ -2,6 +2,7 @@
 
 import burgerbegroting.accounts.models  # noqa: F401
 import burgerbegroting.audit.models  # noqa: F401
+import burgerbegroting.proposals.models  # noqa: F401
 import burgerbegroting.rounds.models  # noqa: F401
 from burgerbegroting.db import Base
 

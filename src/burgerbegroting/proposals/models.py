@@ -1,0 +1,149 @@
+"""Proposals, their (co-)authors and resident supports.
+
+The invariants that matter live in the database: one support per resident per proposal (a UNIQUE
+constraint, because application checks race under concurrent clicks), one credit row per person per
+proposal, non-negative and bounded costs, an accepted proposal always carries the municipal cost,
+and a merged proposal always points at the proposal it was merged into.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from burgerbegroting.db import Base, UTCDateTime, utcnow
+
+# One billion euro in cents: far above any social-domain budget, far below int64 overflow.
+MAX_COST_CENTS = 100_000_000_000
+
+
+class ProposalStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    CHANGES_REQUESTED = "changes_requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+
+
+class AuthorRole(StrEnum):
+    AUTHOR = "author"
+    COAUTHOR = "coauthor"
+
+
+_STATUS_VALUES = ", ".join(f"'{s.value}'" for s in ProposalStatus)
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status_valid"),
+        CheckConstraint(
+            f"estimated_cost_cents IS NULL OR "
+            f"(estimated_cost_cents >= 0 AND estimated_cost_cents <= {MAX_COST_CENTS})",
+            name="estimated_cost_range",
+        ),
+        CheckConstraint(
+            f"municipal_cost_cents IS NULL OR "
+            f"(municipal_cost_cents >= 0 AND municipal_cost_cents <= {MAX_COST_CENTS})",
+            name="municipal_cost_range",
+        ),
+        # Only a draft (or a withdrawn draft) may be incomplete; what reaches a moderator is not.
+        CheckConstraint(
+            "status IN ('draft', 'withdrawn') OR "
+            "(theme_id IS NOT NULL AND estimated_cost_cents IS NOT NULL)",
+            name="complete_unless_draft",
+        ),
+        # The municipal cost is the cost on the ballot: an accepted proposal must have one.
+        CheckConstraint(
+            "status <> 'accepted' OR municipal_cost_cents IS NOT NULL",
+            name="accepted_has_municipal_cost",
+        ),
+        CheckConstraint(
+            "(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"
+        ),
+        CheckConstraint(
+            "merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_self"
+        ),
+        # The gallery filters on round + status and then theme / district; these keep it an
+        # index range scan at thousands of proposals (see docs/performance.md).
+        Index("ix_proposals_round_status", "round_id", "status"),
+        Index("ix_proposals_round_theme", "round_id", "theme_id"),
+        Index("ix_proposals_round_district", "round_id", "district_id"),
+        Index("ix_proposals_round_created", "round_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="RESTRICT"))
+    # NULL means city-wide (stedelijk).
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="RESTRICT"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.DRAFT.value)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    societal_effect: Mapped[str] = mapped_column(Text, default="")
+    target_group: Mapped[str] = mapped_column(String(300), default="")
+    location: Mapped[str | None] = mapped_column(String(300))
+    # Set when an organisation submits under the "Right to Challenge" (uitdaagrecht).
+    organisation_name: Mapped[str | None] = mapped_column(String(200))
+    estimated_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
+    municipal_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
+    feasibility_notes: Mapped[str | None] = mapped_column(Text)
+    public_reasoning: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("proposals.id", ondelete="RESTRICT")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_right_to_challenge(self) -> bool:
+        return self.organisation_name is not None
+
+
+class ProposalAuthor(Base):
+    """Who is credited on a proposal (and may edit it): the author, co-authors, merged-in authors."""
+
+    __tablename__ = "proposal_authors"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "user_id"),
+        CheckConstraint("role IN ('author', 'coauthor')", name="role_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProposalSupport(Base):
+    """A resident's support for a proposal. Withdrawing deletes the row (no soft delete: a
+    ``deleted_at`` column would let NULLs slip past the unique constraint, as in OpenStad)."""
+
+    __tablename__ = "proposal_supports"
+    __table_args__ = (UniqueConstraint("proposal_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

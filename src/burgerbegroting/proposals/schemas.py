@@ -1,0 +1,133 @@
+"""Request and response bodies of the proposals API (msgspec; unknown request fields are a 400).
+
+Length and range rules live in the service (one place, Dutch field messages); the types here keep
+out what cannot be meant (a cost that is not a whole number, a title that is a list).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+
+class ProposalCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: str
+    summary: str = ""
+    description: str = ""
+    theme_id: int | None = None
+    district_id: int | None = None
+    estimated_cost_cents: int | None = None
+    societal_effect: str = ""
+    target_group: str = ""
+    location: str | None = None
+    organisation_name: str | None = None
+    submit: bool = False
+    """False saves a draft; True submits at once (all fields required then)."""
+
+
+class ProposalUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    title: str | msgspec.UnsetType = msgspec.UNSET
+    summary: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType = msgspec.UNSET
+    theme_id: int | msgspec.UnsetType = msgspec.UNSET
+    district_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    """``null`` makes the proposal city-wide."""
+    estimated_cost_cents: int | msgspec.UnsetType = msgspec.UNSET
+    societal_effect: str | msgspec.UnsetType = msgspec.UNSET
+    target_group: str | msgspec.UnsetType = msgspec.UNSET
+    location: str | msgspec.UnsetType | None = msgspec.UNSET
+    organisation_name: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ReviewRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    decision: Literal["in_review", "accepted", "rejected", "changes_requested"]
+    municipal_cost_cents: int | None = None
+    feasibility_notes: str | None = None
+    public_reasoning: str | None = None
+
+
+class MergeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    into_id: int
+    reason: str
+
+
+class CoauthorInvite(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    email: str
+
+
+class CreditOut(msgspec.Struct):
+    user_id: int
+    display_name: str
+    role: str
+
+
+class SupportOut(msgspec.Struct):
+    proposal_id: int
+    supported: bool
+    support_count: int
+
+
+class ProposalSummaryOut(msgspec.Struct):
+    id: int
+    round_id: int
+    title: str
+    summary: str
+    status: str
+    theme_id: int | None
+    theme: str | None
+    district_id: int | None
+    district: str | None
+    city_wide: bool
+    estimated_cost_cents: int | None
+    municipal_cost_cents: int | None
+    organisation_name: str | None
+    right_to_challenge: bool
+    support_count: int
+    created_at: datetime
+    submitted_at: datetime | None
+
+
+class ProposalOut(msgspec.Struct):
+    id: int
+    round_id: int
+    title: str
+    summary: str
+    description: str
+    description_html: str
+    """The description as sanitised HTML (the Markdown subset); safe to embed as is."""
+    societal_effect: str
+    societal_effect_html: str
+    target_group: str
+    location: str | None
+    status: str
+    theme_id: int | None
+    theme: str | None
+    district_id: int | None
+    district: str | None
+    city_wide: bool
+    estimated_cost_cents: int | None
+    municipal_cost_cents: int | None
+    public_reasoning: str | None
+    organisation_name: str | None
+    right_to_challenge: bool
+    merged_into_id: int | None
+    credits: list[CreditOut]
+    support_count: int
+    supported_by_me: bool
+    can_edit: bool
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    reviewed_at: datetime | None
+    feasibility_notes: str | None = None
+    """Internal: present only for moderators."""
+
+
+class ProposalListOut(msgspec.Struct):
+    items: list[ProposalSummaryOut]
+    total: int
+    page: int
+    pages: int
+    page_size: int
