@@ -1,0 +1,334 @@
+"""The pabulib reader and writer: exact money, policies, errors with line numbers, round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from burgerbegroting.voting.tally.model import Ballot, BallotType, Cap, CapKind, Election, Project
+from burgerbegroting.voting.tally.pabulib import (
+    PabulibError,
+    PabulibFile,
+    from_election,
+    read_election,
+    read_pabulib,
+    write_pabulib,
+)
+from tests.voting.tally.strategies import elections
+
+DATA = Path("/work/shared/data/pabulib")
+SHARED = sorted(DATA.glob("*.pb"))
+
+
+def pb(meta: str, projects: str, votes: str) -> str:
+    return f"META\nkey;value\n{meta}\nPROJECTS\n{projects}\nVOTES\n{votes}\n"
+
+
+APPROVAL = pb(
+    "budget;100\nvote_type;approval",
+    "project_id;cost;name\n1;60;Speeltuin\n2;50;Bankjes\n10;0;Gratis",
+    "voter_id;vote\nv1;1,2\nv2;2,1\nv3;10",
+)
+
+
+def test_reads_an_approval_file_and_groups_identical_ballots() -> None:
+    election = read_pabulib(APPROVAL).election
+    assert election.budget == 100
+    assert election.decimals == 0
+    assert election.ballot_type is BallotType.APPROVAL
+    assert [(p.id, p.cost, p.name) for p in election.projects] == [
+        ("1", 60, "Speeltuin"),
+        ("2", 50, "Bankjes"),
+        ("10", 0, "Gratis"),
+    ]
+    # "1,2" and "2,1" are the same approval ballot.
+    assert election.ballots == (Ballot(("1", "2"), (), 2), Ballot(("10",), (), 1))
+
+
+def test_bom_crlf_and_quoted_fields_are_understood() -> None:
+    text = "\ufeff" + pb(
+        'budget;100\nvote_type;approval\ndescription;"Wijk; ""Oost"""',
+        'project_id;cost;name\n"L18/06/XI";5;"naam met ; en\nregelovergang"',
+        "voter_id;vote\n1;L18/06/XI",
+    ).replace("\n", "\r\n")
+    parsed = read_pabulib(text)
+    assert parsed.meta_dict["description"] == 'Wijk; "Oost"'
+    assert parsed.election.projects[0].id == "L18/06/XI"
+    assert parsed.election.projects[0].name == "naam met ; en\r\nregelovergang"
+    assert read_pabulib(text.encode("utf-8")).election == parsed.election
+
+
+def test_decimal_money_is_exact_with_one_common_scale() -> None:
+    text = pb(
+        "budget;1000.5\nvote_type;approval",
+        "project_id;cost\na;0,25\nb;333.10\nc;7",
+        "voter_id;vote\n1;a,b,c",
+    )
+    election = read_pabulib(text).election
+    assert election.decimals == 2
+    assert election.budget == 100050
+    assert [p.cost for p in election.projects] == [25, 33310, 700]
+
+
+def test_duplicate_ids_in_a_ballot_follow_the_documented_policy() -> None:
+    approval = pb(
+        "budget;9\nvote_type;approval", "project_id;cost\na;1\nb;1", "voter_id;vote\n1;a,a,b"
+    )
+    assert read_pabulib(approval).election.ballots == (Ballot(("a", "b")),)
+    cumulative = pb(
+        "budget;9\nvote_type;cumulative",
+        "project_id;cost\na;1\nb;1",
+        "voter_id;vote;points\n1;b,a,b;1,2,3",
+    )
+    assert read_pabulib(cumulative).election.ballots == (Ballot(("a", "b"), (2, 4)),)
+    ordinal = pb(
+        "budget;9\nvote_type;ordinal", "project_id;cost\na;1\nb;1", "voter_id;vote\n1;b,a,b"
+    )
+    assert read_pabulib(ordinal).election.ballots == (Ballot(("b", "a")),)
+
+
+def test_cumulative_zero_points_are_no_support_and_empty_votes_still_count_as_voters() -> None:
+    text = pb(
+        "budget;9\nvote_type;cumulative",
+        "project_id;cost\na;1\nb;1",
+        "voter_id;vote;points\n1;a,b;0,2\n2;;\n3;b;2",
+    )
+    assert read_pabulib(text).election.ballots == (
+        Ballot(("b",), (2,), 2),
+        Ballot((), (), 1),
+    )
+
+
+def test_amsterdam_style_caps_themes_and_districts() -> None:
+    text = pb(
+        "budget;100\nvote_type;approval\ncategories;Armoede,Groen\n"
+        "budget_per_category;40,60.5\nneighborhoods;Noord,Zuid\nbudget_per_neighborhood;70,30",
+        "project_id;cost;category;neighborhood\na;10;Groen,Armoede;Noord\nb;20;;Zuid",
+        "voter_id;vote\n1;a",
+    )
+    election = read_pabulib(text).election
+    assert election.decimals == 1
+    assert election.caps == (
+        Cap(CapKind.THEME, "Armoede", 400),
+        Cap(CapKind.THEME, "Groen", 605),
+        Cap(CapKind.DISTRICT, "Noord", 700),
+        Cap(CapKind.DISTRICT, "Zuid", 300),
+    )
+    a, b = election.projects
+    assert (a.theme, a.district) == ("Groen", "Noord")
+    assert (b.theme, b.district) == (None, "Zuid")
+
+
+def test_real_amsterdam_files_have_their_caps() -> None:
+    _, e166 = read_election(DATA / "Netherlands_Amsterdam_166.pb")
+    assert Cap(CapKind.THEME, "Armoede", 52000) in e166.caps
+    assert len(e166.caps) == 6
+    _, e252 = read_election(DATA / "Netherlands_Amsterdam_252.pb")
+    assert {c.key for c in e252.caps} == {"Oostelijke Eilanden", "Haarlemmerhouttuinen", "Other"}
+    assert all(c.kind is CapKind.DISTRICT for c in e252.caps)
+
+
+def test_threshold_comes_from_meta() -> None:
+    parsed, _ = read_election(DATA / "Poland_Katowice_2020.pb")
+    assert parsed.threshold == 200
+    assert read_pabulib(APPROVAL).threshold is None
+
+
+def test_shared_files_give_the_published_numbers_of_voters_and_projects() -> None:
+    for path in SHARED:
+        parsed, election = read_election(path)
+        assert sum(b.weight for b in election.ballots) == int(parsed.meta_dict["num_votes"])
+        assert len(election.projects) == int(parsed.meta_dict["num_projects"])
+
+
+def test_lodz_has_duplicate_free_grouped_approval_ballots() -> None:
+    _, election = read_election(DATA / "Poland_Lodz_2024.pb")
+    assert sum(b.weight for b in election.ballots) == 66045
+    assert len(election.ballots) < 66045  # identical ballots grouped
+    assert all(len(set(b.projects)) == len(b.projects) for b in election.ballots)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("key;value\nbudget;1\n", 1, "must start with META"),
+        (pb("budget;1", "project_id;cost\na;1", "vote\na"), None, "no vote_type"),
+        (pb("vote_type;approval", "project_id;cost\na;1", "vote\na"), None, "no budget"),
+        (pb("budget;1\nvote_type;scoring", "project_id;cost\na;1", "vote\na"), 4, "scoring"),
+        (pb("budget;1,5e3\nvote_type;approval", "project_id;cost\na;1", "vote\na"), 3, "budget"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;-1", "vote\na"), 7, "cost"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;x", "vote\na"), 7, "'x'"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;1\na;2", "vote\na"), 8, "twice"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\n;1", "vote\na"), 7, "empty"),
+        (pb("budget;1\nvote_type;approval", "id;cost\na;1", "vote\na"), 6, "project_id"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;1;2", "vote\na"), 7, "3 fields"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;1", "voter_id\n1"), 9, "'vote'"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;1", "vote\na\nb"), 11, "'b'"),
+        (pb("budget;1\nvote_type;approval", "project_id;cost\na;1", "vote\na,,a"), 10, "empty"),
+        (
+            pb("budget;1\nvote_type;cumulative", "project_id;cost\na;1", "vote;points\na;1,2"),
+            10,
+            "points has 2",
+        ),
+        (
+            pb("budget;1\nvote_type;cumulative", "project_id;cost\na;1", "vote;points\na;1.5"),
+            10,
+            "whole number",
+        ),
+        (
+            pb("budget;1\nvote_type;cumulative", "project_id;cost\na;1", "vote;points\na;-1"),
+            10,
+            "negative",
+        ),
+        (
+            pb(
+                "budget;1\nvote_type;approval\nbudget_per_category;1,2",
+                "project_id;cost\na;1",
+                "vote\na",
+            ),
+            5,
+            "categories",
+        ),
+        (
+            pb(
+                "budget;1\nvote_type;approval\ncategories;x\nbudget_per_category;1,2",
+                "project_id;cost\na;1",
+                "vote\na",
+            ),
+            6,
+            "2 amounts",
+        ),
+        ("META\nkey;value\nbudget;1\nVOTES\nvote\n", 4, "expected section PROJECTS"),
+        ("META\nkey;value\nbudget;1\nPROJECTS\nproject_id;cost\n", 5, "VOTES"),
+        ('META\nkey;value\nbudget;"1\n', 3, "quot"),
+    ],
+)
+def test_bad_files_name_the_line_and_the_problem(text: str, line: int | None, message: str) -> None:
+    with pytest.raises(PabulibError, match=message) as info:
+        read_pabulib(text).election  # noqa: B018 - reading the election validates it
+    assert info.value.line == line
+    if line is not None:
+        assert str(info.value).startswith(f"line {line}: ")
+
+
+def test_non_utf8_bytes_and_missing_files_are_pabulib_errors() -> None:
+    with pytest.raises(PabulibError, match="UTF-8"):
+        read_pabulib(b"META\nkey;value\nname;\xff\n")
+    with pytest.raises(PabulibError, match="cannot read"):
+        read_election(Path("/nonexistent/file.pb"))
+
+
+@pytest.mark.parametrize("path", SHARED, ids=lambda p: p.name)
+def test_every_shared_file_survives_write_and_read(path: Path) -> None:
+    parsed, election = read_election(path)
+    again = read_pabulib(write_pabulib(parsed))
+    assert again == parsed
+    assert again.election == election
+    assert write_pabulib(again) == write_pabulib(parsed)
+
+
+# Fields as arbitrary text: separators, quotes, line breaks, spaces, non-ASCII.
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def pabulib_files(draw: st.DrawFn) -> PabulibFile:
+    extra_meta = draw(st.lists(st.tuples(TEXT, TEXT), max_size=4))
+    ids = draw(
+        st.lists(
+            st.text("abcXYZ019/-_ ", min_size=1, max_size=5).map(str.strip).filter(bool),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
+    )
+    extra_p = draw(
+        st.lists(
+            TEXT.filter(lambda t: t.strip() not in {"project_id", "cost", ""}),
+            max_size=2,
+            unique_by=str.strip,
+        )
+    )
+    projects = tuple(
+        (pid, str(draw(st.integers(0, 10**6))), *(draw(TEXT) for _ in extra_p)) for pid in ids
+    )
+    extra_v = draw(
+        st.lists(
+            TEXT.filter(lambda t: t.strip() not in {"vote", "voter_id", ""}),
+            max_size=2,
+            unique_by=str.strip,
+        )
+    )
+    votes = tuple(
+        (
+            str(i),
+            ",".join(draw(st.lists(st.sampled_from(ids), max_size=4))),
+            *(draw(TEXT) for _ in extra_v),
+        )
+        for i in range(draw(st.integers(0, 6)))
+    )
+    return PabulibFile(
+        meta=(("budget", str(draw(st.integers(0, 10**7)))), ("vote_type", "approval"), *extra_meta),
+        project_fields=("project_id", "cost", *extra_p),
+        projects=projects,
+        vote_fields=("voter_id", "vote", *extra_v),
+        votes=votes,
+    )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pabulib_files())
+def test_write_then_read_is_lossless(original: PabulibFile) -> None:
+    again = read_pabulib(write_pabulib(original))
+    assert again == original
+    assert again.election == original.election
+
+
+def _canonical(election: Election) -> Election:
+    """The election as the reader groups it: approval ballots as sorted sets, merged."""
+    merged: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
+    for b in election.ballots:
+        if election.ballot_type is BallotType.CUMULATIVE:
+            items = sorted(zip(b.projects, b.points, strict=True))
+            key = (tuple(p for p, _ in items), tuple(v for _, v in items))
+        elif election.ballot_type is BallotType.ORDINAL:
+            key = (b.projects, ())
+        else:
+            key = (tuple(sorted(b.projects)), ())
+        merged[key] = merged.get(key, 0) + b.weight
+    return Election(
+        election.budget,
+        election.projects,
+        tuple(Ballot(p, pts, w) for (p, pts), w in merged.items()),
+        election.ballot_type,
+        election.decimals,
+        election.caps,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(elections(caps=True), st.sampled_from([0, 2]))
+def test_an_election_written_as_pabulib_reads_back_the_same(
+    election: Election, decimals: int
+) -> None:
+    election = Election(
+        election.budget,
+        election.projects,
+        election.ballots,
+        election.ballot_type,
+        decimals,
+        election.caps,
+    )
+    written = write_pabulib(from_election(election, meta={"description": "Wijkbudget; test"}))
+    parsed = read_pabulib(written)
+    assert parsed.meta_dict["description"] == "Wijkbudget; test"
+    assert parsed.election == _canonical(election)
+
+
+def test_from_election_refuses_ids_a_pabulib_vote_cannot_hold() -> None:
+    bad = Election(1, (Project("a,b", 1),), (), BallotType.APPROVAL)
+    with pytest.raises(PabulibError, match="cannot be written"):
+        from_election(bad)
