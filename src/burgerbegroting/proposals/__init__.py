@@ -1,0 +1,1 @@
+"""Proposals: submission, co-authors, supports, review, merge, and the public gallery."""
