@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles, requires_login
@@ -120,7 +120,7 @@ async def _view(
     return proposal_out(view)
 
 
-def _update_input(data: ProposalUpdate) -> service.ProposalInput:
+def _update_input(data: JSONBody[ProposalUpdate]) -> service.ProposalInput:
     values = msgspec.structs.asdict(data)
     given = frozenset(k for k, v in values.items() if v is not msgspec.UNSET)
     kwargs = {k: v for k, v in values.items() if v is not msgspec.UNSET and v is not None}
@@ -139,13 +139,13 @@ class RoundProposalsController(Controller):
         *,
         request: AnyRequest,
         db_session: DbSession,
-        round_id: int,
-        theme: str | None = None,
-        district: str | None = None,
-        status: str | None = None,
-        q: str | None = None,
-        sort: str | None = None,
-        page: str | None = None,
+        round_id: FromPath[int],
+        theme: FromQuery[str | None] = None,
+        district: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        sort: FromQuery[str | None] = None,
+        page: FromQuery[str | None] = None,
     ) -> ProposalListOut:
         """``district=stad`` lists city-wide proposals; sort is newest, supports, title or cost."""
         filters = service.parse_filters(
@@ -164,7 +164,11 @@ class RoundProposalsController(Controller):
 
     @post("", guards=[resident_only], status_code=201, summary="Save a draft or submit a proposal")
     async def create(
-        self, request: AnyRequest, db_session: DbSession, round_id: int, data: ProposalCreate
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        round_id: FromPath[int],
+        data: JSONBody[ProposalCreate],
     ) -> ProposalOut:
         values = msgspec.structs.asdict(data)
         submit = bool(values.pop("submit"))
@@ -186,13 +190,17 @@ class ProposalController(Controller):
 
     @get("", summary="One proposal")
     async def read(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> ProposalOut:
         return await _view(db_session, proposal_id, current_user(request))
 
     @patch("", guards=[resident_only], summary="Edit a proposal (authors, while allowed)")
     async def edit(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int, data: ProposalUpdate
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        data: JSONBody[ProposalUpdate],
     ) -> ProposalOut:
         user = _user(request)
         proposal = await service.update_proposal(
@@ -202,7 +210,7 @@ class ProposalController(Controller):
 
     @post("/submit", guards=[resident_only], status_code=200, summary="Submit a draft")
     async def submit(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> ProposalOut:
         user = _user(request)
         proposal = await service.submit_proposal(db_session, proposal_id=proposal_id, user=user)
@@ -210,7 +218,7 @@ class ProposalController(Controller):
 
     @post("/withdraw", guards=[resident_only], status_code=200, summary="Withdraw a proposal")
     async def withdraw(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> ProposalOut:
         user = _user(request)
         proposal = await service.withdraw_proposal(db_session, proposal_id=proposal_id, user=user)
@@ -226,7 +234,7 @@ class SupportController(Controller):
 
     @put("", status_code=200, summary="Support a proposal (idempotent)")
     async def give(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> SupportOut:
         await service.add_support(db_session, proposal_id=proposal_id, user=_user(request))
         count = await service.support_count(db_session, proposal_id)
@@ -234,7 +242,7 @@ class SupportController(Controller):
 
     @delete("", status_code=200, summary="Withdraw my support (idempotent)")
     async def take(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> SupportOut:
         await service.remove_support(db_session, proposal_id=proposal_id, user=_user(request))
         count = await service.support_count(db_session, proposal_id)
@@ -250,7 +258,11 @@ class CoauthorController(Controller):
 
     @post("", guards=[resident_only], status_code=201, summary="Add a co-author by e-mail")
     async def invite(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int, data: CoauthorInvite
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        data: JSONBody[CoauthorInvite],
     ) -> ProposalOut:
         user = _user(request)
         await service.invite_coauthor(
@@ -267,8 +279,8 @@ class CoauthorController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        proposal_id: int,
-        user_id: int,
+        proposal_id: FromPath[int],
+        user_id: FromPath[int],
     ) -> ProposalOut:
         user = _user(request)
         await service.remove_coauthor(
@@ -286,14 +298,20 @@ class ReviewController(Controller):
 
     @get("/review/proposals", summary="Proposals waiting for review")
     async def queue(
-        self, db_session: DbSession, round_id: Annotated[int | None, QueryParameter(name="round")] = None
+        self,
+        db_session: DbSession,
+        round_id: Annotated[int | None, QueryParameter(name="round")] = None,
     ) -> list[ProposalSummaryOut]:
         rows = await service.review_queue(db_session, round_id=round_id)
         return [summary_out(r) for r in rows]
 
     @post("/proposals/{proposal_id:int}/review", status_code=200, summary="Decide on a proposal")
     async def review(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int, data: ReviewRequest
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        data: JSONBody[ReviewRequest],
     ) -> ProposalOut:
         user = _user(request)
         await service.review_proposal(
@@ -312,7 +330,11 @@ class ReviewController(Controller):
 
     @post("/proposals/{proposal_id:int}/merge", status_code=200, summary="Merge into another")
     async def merge(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int, data: MergeRequest
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        data: JSONBody[MergeRequest],
     ) -> ProposalOut:
         """Merge this proposal into ``into_id``; returns the proposal it was merged into."""
         user = _user(request)

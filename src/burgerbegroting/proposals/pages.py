@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
@@ -254,13 +255,13 @@ class ProposalPagesController(Controller):
         *,
         request: AnyRequest,
         db_session: DbSession,
-        round_id: int,
-        thema: str | None = None,
-        wijk: str | None = None,
-        status: str | None = None,
-        q: str | None = None,
-        sorteer: str | None = None,
-        pagina: str | None = None,
+        round_id: FromPath[int],
+        thema: FromQuery[str | None] = None,
+        wijk: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        sorteer: FromQuery[str | None] = None,
+        pagina: FromQuery[str | None] = None,
     ) -> Template:
         user = current_user(request)
         round_ = await rounds.get_visible_round(
@@ -328,8 +329,8 @@ class ProposalPagesController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        proposal_id: int,
-        melding: str | None = None,
+        proposal_id: FromPath[int],
+        melding: FromQuery[str | None] = None,
     ) -> Template:
         user = current_user(request)
         view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
@@ -366,7 +367,9 @@ class ProposalPagesController(Controller):
     # --- residents ------------------------------------------------------------------------------
 
     @get("/rondes/{round_id:int}/voorstellen/nieuw", guards=[resident_only])
-    async def new_form(self, request: AnyRequest, db_session: DbSession, round_id: int) -> Template:
+    async def new_form(
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
+    ) -> Template:
         round_ = await rounds.get_round(db_session, round_id)
         rounds.assert_phase(round_, Phase.SUBMISSION)
         return await self._form_page(request, db_session, round_id, {}, {}, None)
@@ -375,7 +378,7 @@ class ProposalPagesController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        round_id: int,
+        round_id: FromPath[int],
         values: dict[str, str],
         errors: dict[str, str],
         view: service.ProposalView | None,
@@ -401,7 +404,7 @@ class ProposalPagesController(Controller):
 
     @post("/rondes/{round_id:int}/voorstellen", guards=[resident_only])
     async def create(
-        self, request: AnyRequest, db_session: DbSession, round_id: int
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Template | Redirect:
         try:
             form = await _read_form(request, PROPOSAL_FIELDS)
@@ -429,7 +432,7 @@ class ProposalPagesController(Controller):
 
     @get("/voorstellen/{proposal_id:int}/bewerken", guards=[resident_only])
     async def edit_form(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         user = _user(request)
         view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
@@ -445,7 +448,7 @@ class ProposalPagesController(Controller):
 
     @post("/voorstellen/{proposal_id:int}/bewerken", guards=[resident_only])
     async def edit(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
         user = _user(request)
         view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
@@ -487,7 +490,7 @@ class ProposalPagesController(Controller):
 
     @post("/voorstellen/{proposal_id:int}/indienen", guards=[resident_only])
     async def submit(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Redirect:
         await service.submit_proposal(db_session, proposal_id=proposal_id, user=_user(request))
         await db_session.commit()
@@ -495,7 +498,7 @@ class ProposalPagesController(Controller):
 
     @get("/voorstellen/{proposal_id:int}/intrekken", guards=[resident_only])
     async def withdraw_form(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         view = await service.get_proposal_view(
             db_session, proposal_id=proposal_id, user=_user(request)
@@ -506,7 +509,7 @@ class ProposalPagesController(Controller):
 
     @post("/voorstellen/{proposal_id:int}/intrekken", guards=[resident_only])
     async def withdraw(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Redirect:
         await service.withdraw_proposal(db_session, proposal_id=proposal_id, user=_user(request))
         await db_session.commit()
@@ -514,7 +517,7 @@ class ProposalPagesController(Controller):
 
     @post("/voorstellen/{proposal_id:int}/steunen", guards=[resident_only])
     async def support(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Redirect:
         await service.add_support(db_session, proposal_id=proposal_id, user=_user(request))
         await db_session.commit()
@@ -522,7 +525,7 @@ class ProposalPagesController(Controller):
 
     @post("/voorstellen/{proposal_id:int}/steun-intrekken", guards=[resident_only])
     async def unsupport(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Redirect:
         await service.remove_support(db_session, proposal_id=proposal_id, user=_user(request))
         await db_session.commit()
@@ -539,7 +542,7 @@ class ProposalPagesController(Controller):
 
     @get("/voorstellen/{proposal_id:int}/mede-indieners", guards=[resident_only])
     async def coauthors_form(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         return await self._coauthors_page(request, db_session, proposal_id, {}, {})
 
@@ -547,7 +550,7 @@ class ProposalPagesController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        proposal_id: int,
+        proposal_id: FromPath[int],
         values: dict[str, str],
         errors: dict[str, str],
         status_code: int = 200,
@@ -573,7 +576,7 @@ class ProposalPagesController(Controller):
 
     @post("/voorstellen/{proposal_id:int}/mede-indieners", guards=[resident_only])
     async def invite(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
         try:
             form = await _read_form(request, frozenset({"email"}))
@@ -609,7 +612,11 @@ class ProposalPagesController(Controller):
         guards=[requires_login],
     )
     async def remove_coauthor(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int, user_id: int
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        user_id: FromPath[int],
     ) -> Redirect:
         user = _user(request)
         await service.remove_coauthor(
@@ -649,7 +656,7 @@ class ReviewPagesController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        proposal_id: int,
+        proposal_id: FromPath[int],
         values: dict[str, str] | None,
         errors: dict[str, str],
         status_code: int = 200,
@@ -684,13 +691,13 @@ class ReviewPagesController(Controller):
 
     @get("/voorstellen/{proposal_id:int}/toetsing")
     async def review_form(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         return await self._review_page(request, db_session, proposal_id, None, {})
 
     @post("/voorstellen/{proposal_id:int}/toetsing")
     async def review(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
         fields = frozenset({"decision", "municipal_cost", "feasibility_notes", "public_reasoning"})
         try:
@@ -725,7 +732,7 @@ class ReviewPagesController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        proposal_id: int,
+        proposal_id: FromPath[int],
         values: dict[str, str],
         errors: dict[str, str],
         status_code: int = 200,
@@ -761,13 +768,13 @@ class ReviewPagesController(Controller):
 
     @get("/voorstellen/{proposal_id:int}/samenvoegen")
     async def merge_form(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         return await self._merge_page(request, db_session, proposal_id, {}, {})
 
     @post("/voorstellen/{proposal_id:int}/samenvoegen")
     async def merge(
-        self, request: AnyRequest, db_session: DbSession, proposal_id: int
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
         try:
             form = await _read_form(request, frozenset({"into_id", "reason"}))
