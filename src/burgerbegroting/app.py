@@ -25,9 +25,11 @@ from litestar.types import ControllerRouterHandler, Middleware
 from burgerbegroting import __version__
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
 from burgerbegroting.accounts.middleware import create_auth
+from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
 from burgerbegroting.db import create_engine
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
 from burgerbegroting.proposals.pages import PAGE_CONTROLLERS as PROPOSAL_PAGES
+from burgerbegroting.rounds.controllers import RoundApiController
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
@@ -50,6 +52,9 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ShellController,
         *PROPOSAL_API,
         *PROPOSAL_PAGES,
+        RoundApiController,
+        AuditApiController,
+        AuditPagesController,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
     ]
     return handlers

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting.accounts.models import User
 from burgerbegroting.audit.models import AuditEntry
 from burgerbegroting.db import utcnow
 
@@ -61,6 +62,7 @@ async def record(
 @dataclass(frozen=True, slots=True)
 class AuditPage:
     entries: list[AuditEntry]
+    actor_names: dict[int, str]
     page: int
     per_page: int
     total: int
@@ -97,4 +99,12 @@ async def list_entries(
             .limit(per_page)
         )
     ).scalars()
-    return AuditPage(entries=list(rows), page=page, per_page=per_page, total=total)
+    entries = list(rows)
+    actor_ids = {e.actor_id for e in entries if e.actor_id is not None}
+    names: dict[int, str] = {}
+    if actor_ids:
+        result = await session.execute(
+            select(User.id, User.display_name).where(User.id.in_(actor_ids))
+        )
+        names = {row.id: row.display_name for row in result}
+    return AuditPage(entries=entries, actor_names=names, page=page, per_page=per_page, total=total)

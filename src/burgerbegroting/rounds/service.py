@@ -198,6 +198,7 @@ class RoundSummary:
     title: str
     phase: Phase
     phase_ends_at: datetime | None
+    budget_cents: int
 
 
 # The round the site is "about": an active one (submission … closed) before a published one,
@@ -227,7 +228,11 @@ async def current_round_summary(session: AsyncSession) -> RoundSummary | None:
         return None
     phase = Phase(round_.phase)
     return RoundSummary(
-        id=round_.id, title=round_.title, phase=phase, phase_ends_at=phase_ends_at(round_)
+        id=round_.id,
+        title=round_.title,
+        phase=phase,
+        phase_ends_at=phase_ends_at(round_),
+        budget_cents=round_.total_budget_cents,
     )
 
 
@@ -666,6 +671,10 @@ def validate(round_: Round | None, data: Mapping[str, Any]) -> dict[str, Any]:
     with a Dutch message per field when anything is wrong. Returns the cleaned values."""
     errors = _Errors()
     clean = _normalise(data, errors)
+    if round_ is not None:
+        # A frozen round answers a change to the count's inputs with 409 whatever the value:
+        # the reason the edit fails is that it is too late, not what was typed.
+        _refuse_frozen_changes(round_, {k: v for k, v in clean.items() if k not in errors.fields})
     view = _merged_view(round_, clean)
     _check_consistency(view, errors)
     if errors.fields:
@@ -831,7 +840,6 @@ async def update_round(
     """Change the fields in ``data``; ``Conflict`` for count-affecting fields once frozen."""
     round_ = await _locked_round(session, round_id)
     clean = validate(round_, data)
-    _refuse_frozen_changes(round_, clean)
     before = {key: _frozen_value(round_, key) for key in clean}
     for key in SCALAR_FIELDS:
         if key in clean:
@@ -1056,6 +1064,9 @@ async def accepted_projects(session: AsyncSession, round_id: int) -> list[Propos
         select(Proposal)
         .where(Proposal.round_id == round_id, Proposal.status == ProposalStatus.ACCEPTED.value)
         .order_by(Proposal.id)
+        # Read what the database holds now, not what this session cached: verifying a fingerprint
+        # must see a change made behind the session's back.
+        .execution_options(populate_existing=True)
     )
     return list(result.scalars())
 

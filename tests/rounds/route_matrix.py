@@ -1,0 +1,17 @@
+"""Who may reach the rounds and audit-log routes (read by ``tests/test_route_matrix.py``)."""
+
+from __future__ import annotations
+
+ADMIN = {"admin"}
+STAFF_LOG = {"admin", "auditor"}
+
+EXPECTED: dict[tuple[str, str], str | set[str]] = {
+    ("GET", "/api/v1/rounds"): "anyone",
+    ("POST", "/api/v1/rounds"): ADMIN,
+    ("GET", "/api/v1/rounds/{round_id:int}"): "anyone",
+    ("PATCH", "/api/v1/rounds/{round_id:int}"): ADMIN,
+    ("POST", "/api/v1/rounds/{round_id:int}/phase"): ADMIN,
+    ("GET", "/api/v1/rounds/{round_id:int}/definition"): "anyone",
+    ("GET", "/api/v1/audit-log"): STAFF_LOG,
+    ("GET", "/beheer/logboek"): STAFF_LOG,
+}

@@ -1,0 +1,433 @@
+"""Round rules: validation, phases (by hand and on schedule), freezing and the fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.models import AuditEntry
+from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
+from burgerbegroting.proposals.models import Proposal, ProposalStatus
+from burgerbegroting.rounds import service
+from burgerbegroting.rounds.models import Phase, Round
+from tests.rounds.factories import T0, add_proposal, count, create_user, round_data
+
+
+async def _create(session: AsyncSession, **overrides: Any) -> Round:
+    admin = await create_user(session, Role.ADMIN, email="beheer@example.nl")
+    return await service.create_round(session, round_data(**overrides), actor_id=admin)
+
+
+async def _to_phase(session: AsyncSession, round_id: int, target: Phase) -> Round:
+    round_ = await service.get_round(session, round_id)
+    while round_.phase != target:
+        following = service.next_phase(Phase(round_.phase))
+        assert following is not None
+        round_ = await service.move_phase(
+            session, round_id, following, actor_id=None, reason="test"
+        )
+    return round_
+
+
+def _fields(exc: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
+    return exc.value.fields
+
+
+async def test_create_round_stores_settings_districts_themes_and_logs_it(
+    session: AsyncSession,
+) -> None:
+    round_ = await _create(session)
+    assert round_.phase == Phase.DRAFT
+    assert [d.name for d in round_.districts] == ["Centrum", "Noord", "Zuid"]
+    assert [t.name for t in round_.themes] == [
+        "Eenzaamheid",
+        "Mantelzorg",
+        "Armoede",
+        "Jongerenparticipatie",
+    ]
+    assert round_.themes[1].max_spend_cents == 10_000_000
+    assert round_.counting_rule == "mes-add1"
+    assert round_.fingerprint is None
+    entries = (await session.execute(select(AuditEntry))).scalars().all()
+    assert [(e.action, e.subject_id) for e in entries] == [("round.create", str(round_.id))]
+    assert entries[0].details["fields"]["total_budget_cents"] == 45_000_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"total_budget_cents": 0}, "total_budget_cents"),
+        ({"total_budget_cents": -5}, "total_budget_cents"),
+        ({"total_budget_cents": 10**15}, "total_budget_cents"),
+        ({"title": "  "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"districts": [{"name": "Centrum", "budget_cents": 1}]}, "districts"),
+        (
+            {"districts": [{"name": "Centrum", "budget_cents": 45_000_000}, {"name": "Noord"}]},
+            "districts.1.budget_cents",
+        ),
+        (
+            {"budget_scope": "city"},
+            "districts.0.budget_cents",
+        ),
+        ({"themes": [{"name": "Armoede"}, {"name": "armoede"}]}, "themes.1.name"),
+        (
+            {"themes": [{"name": "Armoede", "max_spend_cents": 50_000_000}]},
+            "themes.0.max_spend_cents",
+        ),
+        ({"voting_starts_at": T0 + timedelta(days=10)}, "voting_starts_at"),
+        ({"review_starts_at": T0}, "review_starts_at"),
+        ({"ballot_type": "approval"}, "approval_max_k"),
+        ({"ballot_type": "approval", "approval_max_k": 0}, "approval_max_k"),
+        ({"ballot_type": "cumulative"}, "cumulative_points"),
+        ({"min_projects": 5, "max_projects": 2}, "max_projects"),
+        ({"min_budget_share_permille": 1001}, "min_budget_share_permille"),
+        ({"ballot_type": "stemwijzer"}, "ballot_type"),
+        ({"counting_rule": "d'hondt"}, "counting_rule"),
+        ({"tie_break": "coin"}, "tie_break"),
+        ({"min_age": 300}, "min_age"),
+        ({"vote_by_code": False, "vote_by_account": False}, "vote_by_code"),
+        ({"supports_enabled": False, "support_threshold": 5}, "support_threshold"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+async def test_invalid_settings_are_refused_per_field_and_nothing_is_written(
+    session: AsyncSession, overrides: dict[str, Any], field: str
+) -> None:
+    admin = await create_user(session, Role.ADMIN)
+    with pytest.raises(ValidationFailed) as exc:
+        await service.create_round(session, round_data(**overrides), actor_id=admin)
+    assert field in _fields(exc), _fields(exc)
+    assert all(message for message in _fields(exc).values())
+    assert await count(session, Round) == 0
+    assert await count(session, AuditEntry) == 0
+
+
+async def test_city_wide_budget_needs_no_district_budgets(session: AsyncSession) -> None:
+    round_ = await _create(
+        session,
+        budget_scope="city",
+        districts=[{"name": "Centrum"}, {"name": "Noord", "eligible": False}],
+    )
+    assert [d.budget_cents for d in round_.districts] == [None, None]
+    assert [d.eligible for d in round_.districts] == [True, False]
+
+
+async def test_update_changes_only_given_fields_and_merges_lists(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    centrum, noord, zuid = round_.districts
+    updated = await service.update_round(
+        session,
+        round_.id,
+        {
+            "description": "Nieuwe tekst",
+            "districts": [
+                {"id": centrum.id, "name": "Binnenstad", "budget_cents": 20_000_000},
+                {"id": zuid.id, "name": "Zuid", "budget_cents": 25_000_000},
+            ],
+        },
+        actor_id=None,
+        reason="Noord valt onder Binnenstad",
+    )
+    assert updated.description == "Nieuwe tekst"
+    assert updated.title == "Burgerbegroting Sociaal Domein 2027"
+    assert [(d.id, d.name) for d in updated.districts] == [
+        (centrum.id, "Binnenstad"),
+        (zuid.id, "Zuid"),
+    ]
+    assert noord.id not in {d.id for d in updated.districts}
+    entry = (
+        await session.execute(select(AuditEntry).where(AuditEntry.action == "round.update"))
+    ).scalar_one()
+    assert entry.reason == "Noord valt onder Binnenstad"
+    assert entry.details["before"]["description"] == "Verdeel mee over zorg en welzijn."
+
+
+async def test_a_theme_with_proposals_cannot_be_removed(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    author = await create_user(session, Role.RESIDENT)
+    armoede = round_.themes[2]
+    await add_proposal(session, round_id=round_.id, author_id=author, theme_id=armoede.id)
+    keep = [{"id": t.id, "name": t.name} for t in round_.themes if t.id != armoede.id]
+    with pytest.raises(Conflict) as exc:
+        await service.update_round(session, round_.id, {"themes": keep}, actor_id=None)
+    assert "Armoede" in exc.value.message
+
+
+async def test_unknown_round_is_not_found(session: AsyncSession) -> None:
+    with pytest.raises(NotFound):
+        await service.get_round(session, 424242)
+    with pytest.raises(NotFound):
+        await service.update_round(session, 424242, {"title": "x"}, actor_id=None)
+
+
+async def test_phases_move_one_step_forward_only(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    with pytest.raises(Conflict):
+        await service.move_phase(session, round_.id, Phase.VOTING, actor_id=None, reason="te vroeg")
+    with pytest.raises(Conflict):
+        await service.move_phase(session, round_.id, Phase.DRAFT, actor_id=None, reason="terug")
+    moved = await service.move_phase(
+        session, round_.id, Phase.SUBMISSION, actor_id=None, reason="start"
+    )
+    assert moved.phase == Phase.SUBMISSION
+    # A repeated click names the same target and is refused instead of skipping a phase.
+    with pytest.raises(Conflict):
+        await service.move_phase(session, round_.id, Phase.SUBMISSION, actor_id=None, reason="x")
+    entry = (
+        await session.execute(select(AuditEntry).where(AuditEntry.action == "round.phase"))
+    ).scalar_one()
+    assert entry.details == {"from": "draft", "to": "submission"}
+    assert entry.reason == "start"
+
+
+async def test_a_round_without_themes_cannot_open(session: AsyncSession) -> None:
+    round_ = await _create(session, themes=[])
+    with pytest.raises(Conflict):
+        await service.move_phase(session, round_.id, Phase.SUBMISSION, actor_id=None, reason="x")
+
+
+async def test_published_is_the_last_phase(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    await _to_phase(session, round_.id, Phase.PUBLISHED)
+    with pytest.raises(Conflict):
+        await service.move_phase(session, round_.id, Phase.PUBLISHED, actor_id=None, reason="x")
+
+
+async def test_opening_voting_freezes_and_fingerprints_the_definition(
+    session: AsyncSession,
+) -> None:
+    round_ = await _create(session)
+    author = await create_user(session, Role.RESIDENT)
+    theme, district = round_.themes[0], round_.districts[1]
+    accepted = await add_proposal(
+        session, round_id=round_.id, author_id=author, theme_id=theme.id, district_id=district.id
+    )
+    await add_proposal(
+        session,
+        round_id=round_.id,
+        author_id=author,
+        theme_id=theme.id,
+        status=ProposalStatus.REJECTED,
+        title="Afgewezen plan",
+    )
+    frozen = await _to_phase(session, round_.id, Phase.VOTING)
+    assert frozen.frozen_at is not None
+    assert frozen.frozen_definition is not None
+    raw = frozen.frozen_definition.encode()
+    assert frozen.fingerprint == hashlib.sha256(raw).hexdigest()
+    definition = json.loads(raw)
+    # Canonical: re-encoding with sorted keys and no whitespace gives the same bytes.
+    assert (
+        json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        == raw
+    )
+    assert definition["budget"] == {"total_cents": 45_000_000, "scope": "districts"}
+    assert definition["counting"] == {"rule": "mes-add1", "tie_break": "lowest-cost"}
+    assert definition["projects"] == [
+        {
+            "id": accepted.id,
+            "title": "Buurtkamer voor ouderen",
+            "cost_cents": 2_500_000,
+            "theme_id": theme.id,
+            "district_id": district.id,
+        }
+    ]
+    assert await service.verify_fingerprint(session, frozen)
+    entry = (
+        await session.execute(
+            select(AuditEntry).where(
+                AuditEntry.action == "round.phase", AuditEntry.details["to"].as_string() == "voting"
+            )
+        )
+    ).scalar_one()
+    assert entry.details["fingerprint"] == frozen.fingerprint
+
+
+async def test_fingerprint_is_stable_and_changes_with_a_frozen_input(
+    session: AsyncSession,
+) -> None:
+    round_ = await _create(session)
+    author = await create_user(session, Role.RESIDENT)
+    proposal = await add_proposal(
+        session, round_id=round_.id, author_id=author, theme_id=round_.themes[0].id
+    )
+    first = await service.fingerprint_now(session, round_)
+    assert await service.fingerprint_now(session, round_) == first
+    # A text that does not affect the count leaves the fingerprint alone …
+    round_.description = "Andere beschrijving"
+    assert await service.fingerprint_now(session, round_) == first
+    # … a project's municipal cost changes it.
+    proposal.municipal_cost_cents = 2_500_001
+    await session.flush()
+    assert await service.fingerprint_now(session, round_) != first
+    proposal.municipal_cost_cents = 2_500_000
+    round_.tie_break = "lexicographic"
+    assert await service.fingerprint_now(session, round_) != first
+
+
+async def test_tampering_after_freeze_is_detected(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    author = await create_user(session, Role.RESIDENT)
+    proposal = await add_proposal(
+        session, round_id=round_.id, author_id=author, theme_id=round_.themes[0].id
+    )
+    frozen = await _to_phase(session, round_.id, Phase.VOTING)
+    assert await service.verify_fingerprint(session, frozen)
+    await session.execute(
+        Proposal.__table__.update().where(Proposal.id == proposal.id).values(municipal_cost_cents=1)
+    )
+    assert not await service.verify_fingerprint(session, frozen)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"total_budget_cents": 50_000_000},
+        {"budget_scope": "city"},
+        {"counting_rule": "greedy"},
+        {"tie_break": "lexicographic"},
+        {"min_age": 16},
+        {"max_projects": 3},
+        {"vote_by_account": True},
+        {"themes": [{"name": "Schuldhulp"}]},
+        {"voting_starts_at": T0 + timedelta(days=61)},
+    ],
+)
+async def test_count_affecting_edits_after_voting_opens_are_conflicts(
+    session: AsyncSession, change: dict[str, Any]
+) -> None:
+    round_ = await _create(session)
+    frozen = await _to_phase(session, round_.id, Phase.VOTING)
+    with pytest.raises(Conflict) as exc:
+        await service.update_round(session, frozen.id, change, actor_id=None)
+    assert "stemmen is geopend" in exc.value.message
+    assert set(exc.value.fields) == set(change)
+    again = await service.get_round(session, frozen.id)
+    assert again.fingerprint == frozen.fingerprint
+    assert await service.verify_fingerprint(session, again)
+
+
+async def test_texts_and_closing_times_stay_editable_after_freeze(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    frozen = await _to_phase(session, round_.id, Phase.VOTING)
+    updated = await service.update_round(
+        session,
+        frozen.id,
+        {
+            "description": "Stemmen kan ook in het buurthuis.",
+            "title": "Burgerbegroting Sociaal Domein 2027 (Teststad)",
+            "closed_starts_at": T0 + timedelta(days=76),
+            # Unchanged count-affecting values are no change, so they pass.
+            "total_budget_cents": 45_000_000,
+            "counting_rule": "mes-add1",
+        },
+        actor_id=None,
+    )
+    assert updated.description == "Stemmen kan ook in het buurthuis."
+    assert updated.closed_starts_at == T0 + timedelta(days=76)
+    assert updated.fingerprint == frozen.fingerprint
+
+
+async def test_schedule_moves_due_rounds_and_freezes_on_the_way(session: AsyncSession) -> None:
+    due = await _create(session)
+    admin = (await session.execute(select(AuditEntry.actor_id))).scalars().first()
+    later = await service.create_round(
+        session,
+        round_data(
+            title="Later",
+            submission_starts_at=T0 + timedelta(days=365),
+            review_starts_at=None,
+            voting_starts_at=None,
+            closed_starts_at=None,
+            published_starts_at=None,
+        ),
+        actor_id=admin,
+    )
+    manual = await service.create_round(
+        session,
+        round_data(
+            title="Handmatig",
+            submission_starts_at=None,
+            review_starts_at=None,
+            voting_starts_at=None,
+            closed_starts_at=None,
+            published_starts_at=None,
+        ),
+        actor_id=admin,
+    )
+    assert await service.advance_due_phases(session, T0 - timedelta(minutes=1)) == []
+
+    moves = await service.advance_due_phases(session, T0 + timedelta(days=61))
+    assert [(m.round_id, m.from_phase, m.to_phase) for m in moves] == [
+        (due.id, Phase.DRAFT, Phase.SUBMISSION),
+        (due.id, Phase.SUBMISSION, Phase.REVIEW),
+        (due.id, Phase.REVIEW, Phase.VOTING),
+    ]
+    moved = await service.get_round(session, due.id)
+    assert moved.phase == Phase.VOTING
+    assert moved.fingerprint is not None
+    assert (await service.get_round(session, later.id)).phase == Phase.DRAFT
+    assert (await service.get_round(session, manual.id)).phase == Phase.DRAFT
+    scheduled = (
+        (
+            await session.execute(
+                select(AuditEntry).where(AuditEntry.action == "round.phase").order_by(AuditEntry.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert [(e.actor_id, e.reason) for e in scheduled] == [(None, "Volgens planning")] * 3
+    # Running again at the same moment does nothing more.
+    assert await service.advance_due_phases(session, T0 + timedelta(days=61)) == []
+
+
+async def test_schedule_skips_a_round_the_rules_refuse(session: AsyncSession) -> None:
+    round_ = await _create(session, themes=[])
+    assert await service.advance_due_phases(session, T0 + timedelta(days=1)) == []
+    assert (await service.get_round(session, round_.id)).phase == Phase.DRAFT
+
+
+async def test_current_round_summary_prefers_an_active_public_round(
+    session: AsyncSession,
+) -> None:
+    assert await service.current_round_summary(session) is None
+    first = await _create(session)
+    assert await service.current_round_summary(session) is None  # drafts are not public
+    await _to_phase(session, first.id, Phase.PUBLISHED)
+    summary = await service.current_round_summary(session)
+    assert summary is not None
+    assert (summary.id, summary.phase, summary.phase_ends_at) == (first.id, Phase.PUBLISHED, None)
+    admin = (await session.execute(select(AuditEntry.actor_id))).scalars().first()
+    second = await service.create_round(session, round_data(title="Tweede"), actor_id=admin)
+    await _to_phase(session, second.id, Phase.REVIEW)
+    summary = await service.current_round_summary(session)
+    assert summary is not None
+    assert (summary.id, summary.title, summary.phase) == (second.id, "Tweede", Phase.REVIEW)
+    assert summary.phase_ends_at == T0 + timedelta(days=60)
+    assert summary.budget_cents == 45_000_000
+
+
+async def test_assert_phase_raises_a_dutch_conflict(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    service.assert_phase(round_, Phase.DRAFT, Phase.SUBMISSION)
+    with pytest.raises(Conflict) as exc:
+        service.assert_phase(round_, Phase.VOTING)
+    assert "stemmen" in exc.value.message
+
+
+def test_canonical_json_refuses_floats() -> None:
+    assert (
+        service.canonical_json({"b": 1, "a": [True, None, "é"]})
+        == '{"a":[true,null,"é"],"b":1}'.encode()
+    )
+    with pytest.raises(TypeError):
+        service.canonical_json({"cost": 1.5})
