@@ -1,0 +1,52 @@
+"""Who may reach the proposals routes (read by ``tests/test_route_matrix.py``).
+
+Guards decide by role only; whether a resident is an *author* of the proposal is the service's
+business (403 there, tested in ``test_controllers.py`` and ``test_pages.py``).
+"""
+
+from __future__ import annotations
+
+R = {"resident"}
+M = {"moderator"}
+P = "/voorstellen/{proposal_id:int}"
+API = "/api/v1/proposals/{proposal_id:int}"
+
+EXPECTED: dict[tuple[str, str], str | set[str]] = {
+    # API
+    ("GET", "/api/v1/rounds/{round_id:int}/proposals"): "anyone",
+    ("POST", "/api/v1/rounds/{round_id:int}/proposals"): R,
+    ("GET", API): "anyone",
+    ("PATCH", API): R,
+    ("POST", f"{API}/submit"): R,
+    ("POST", f"{API}/withdraw"): R,
+    ("PUT", f"{API}/supports"): R,
+    ("DELETE", f"{API}/supports"): R,
+    ("POST", f"{API}/coauthors"): R,
+    ("DELETE", f"{API}/coauthors/{{user_id:int}}"): "login",
+    ("GET", "/api/v1/me/proposals"): "login",
+    ("GET", "/api/v1/review/proposals"): M,
+    ("POST", f"{API}/review"): M,
+    ("POST", f"{API}/merge"): M,
+    # pages
+    ("GET", "/voorstellen"): "anyone",
+    ("GET", "/rondes/{round_id:int}/voorstellen"): "anyone",
+    ("POST", "/rondes/{round_id:int}/voorstellen"): R,
+    ("GET", "/rondes/{round_id:int}/voorstellen/nieuw"): R,
+    ("GET", P): "anyone",
+    ("GET", f"{P}/bewerken"): R,
+    ("POST", f"{P}/bewerken"): R,
+    ("POST", f"{P}/indienen"): R,
+    ("GET", f"{P}/intrekken"): R,
+    ("POST", f"{P}/intrekken"): R,
+    ("POST", f"{P}/steunen"): R,
+    ("POST", f"{P}/steun-intrekken"): R,
+    ("GET", "/mijn-voorstellen"): "login",
+    ("GET", f"{P}/mede-indieners"): R,
+    ("POST", f"{P}/mede-indieners"): R,
+    ("POST", f"{P}/mede-indieners/{{user_id:int}}/verwijderen"): "login",
+    ("GET", "/toetsing"): M,
+    ("GET", f"{P}/toetsing"): M,
+    ("POST", f"{P}/toetsing"): M,
+    ("GET", f"{P}/samenvoegen"): M,
+    ("POST", f"{P}/samenvoegen"): M,
+}
