@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -269,3 +271,60 @@ def test_select_and_radio_group_mark_the_chosen_option(app: Litestar) -> None:
     assert re.search(r'id="soort-1" name="soort" value="b" checked', html)
     assert "<legend" in html
     assert 'aria-describedby="soort-fout"' in html
+
+
+# --- the current round on the home page and in the phase banner ---------------------------------
+
+
+@dataclass(frozen=True)
+class FakeSummary:
+    id: int
+    title: str
+    phase: str
+    phase_ends_at: datetime | None
+    budget_cents: int
+
+
+@pytest.fixture
+def with_round(monkeypatch: pytest.MonkeyPatch) -> FakeSummary:
+    """Replace the rounds feature's summary query; the shell's handling of it is under test."""
+    import burgerbegroting.rounds.service as rounds_service
+
+    summary = FakeSummary(
+        id=7,
+        title="Burgerbegroting Sociaal Domein 2027",
+        phase="submission",
+        phase_ends_at=datetime(2027, 3, 1, 22, 59, tzinfo=UTC),
+        budget_cents=45_000_000,
+    )
+
+    async def fake(session: object) -> FakeSummary:
+        return summary
+
+    monkeypatch.setattr(rounds_service, "current_round_summary", fake)
+    return summary
+
+
+def test_home_shows_the_current_round_with_budget_and_phase(
+    client: TestClient[Litestar], with_round: FakeSummary
+) -> None:
+    html = client.get("/").text
+    assert "Burgerbegroting Sociaal Domein 2027" in html
+    assert "Voorstellen indienen" in html  # the phase, in words
+    assert "€\u00a0450.000,00" in html
+    assert "1 maart 2027 om 23:59" in html  # Amsterdam time
+    assert "Er loopt nu geen burgerbegroting" not in html
+    assert 'href="/rondes/7/voorstellen"' in html
+
+
+def test_phase_banner_is_on_every_page_and_follows_the_language(
+    client: TestClient[Litestar], with_round: FakeSummary
+) -> None:
+    html = client.get("/privacy").text
+    assert 'class="bb-phase-banner"' in html
+    assert "Fase:" in html
+    english = client.get("/privacy", headers={"Accept-Language": "en"}).text
+    assert "Submitting proposals" in english
+    assert "1 March 2027 at 23:59" in english
+    # Not on the API or static assets: the banner query is for pages only.
+    assert "bb-phase-banner" not in client.get("/static-theme.css").text

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from burgerbegroting import i18n
 from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.settings import Settings
-from burgerbegroting.web.pages import page_shell, render
+from burgerbegroting.web.pages import page_shell, render, route_paths
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -109,6 +109,24 @@ def theme_css(primary_colour: str) -> str:
     )
 
 
+def _home_actions(request: AnyRequest, summary: Any) -> list[tuple[str, str, bool]]:
+    """Calls to action for the current round: (href, Dutch label, primary), only for live routes."""
+    if summary is None:
+        return []
+    paths = route_paths(request)
+    phase = str(getattr(summary.phase, "value", summary.phase))
+    actions: list[tuple[str, str, bool]] = []
+    if phase == "submission" and "/rondes/{round_id:int}/voorstellen/nieuw" in paths:
+        actions.append(
+            (f"/rondes/{summary.id}/voorstellen/nieuw", i18n.gettext("Dien een voorstel in"), True)
+        )
+    if "/rondes/{round_id:int}/voorstellen" in paths:
+        actions.append(
+            (f"/rondes/{summary.id}/voorstellen", i18n.gettext("Bekijk de voorstellen"), False)
+        )
+    return actions
+
+
 def _settings(request: AnyRequest) -> Settings:
     return request.app.state["settings"]  # type: ignore[no-any-return]
 
@@ -122,7 +140,12 @@ class ShellController(Controller):
     @get("/", name="home")
     async def home(self, request: AnyRequest) -> Template:
         """The home page: what the burgerbegroting is and the current round, if there is one."""
-        return render(request, "pages/home.html", {"round": page_shell(request).phase_banner})
+        summary = page_shell(request).phase_banner
+        return render(
+            request,
+            "pages/home.html",
+            {"round": summary, "actions": _home_actions(request, summary)},
+        )
 
     @get("/toegankelijkheid", name="accessibility")
     async def accessibility(self, request: AnyRequest) -> Template:

@@ -44,6 +44,7 @@ AnyRequest = Request[Any, Any, Any]
 # Paths that never render the page shell: no banner query, no Content-Language.
 NON_PAGE_PREFIXES = ("/api/", "/static/", "/static-theme.css", "/health", "/schema")
 
+ROUNDS_SERVICE = "burgerbegroting.rounds.service"
 _SHELL_KEY = "bb_page_shell"
 _BANNER_KEY = "bb_phase_banner"
 
@@ -107,7 +108,8 @@ def _settings(request: AnyRequest) -> Settings | None:
     return settings
 
 
-def _route_paths(request: AnyRequest) -> frozenset[str]:
+def route_paths(request: AnyRequest) -> frozenset[str]:
+    """The path templates of every registered route (cached per app)."""
     app = request.app
     cached = app.state.get("bb_route_paths")
     if cached is None:
@@ -123,7 +125,7 @@ def _user_roles(user: Any) -> frozenset[str]:
 
 
 def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, str, bool], ...]:
-    paths = _route_paths(request)
+    paths = route_paths(request)
     roles = _user_roles(user)
     current = request.url.path
     translate = i18n.translations(lang).gettext
@@ -362,8 +364,11 @@ def phase_banner_hook(
             return
         # Looked up lazily: the shell must work before (and without) the rounds feature.
         try:
-            rounds_service = importlib.import_module("burgerbegroting.rounds.service")
-        except ImportError:
+            rounds_service = importlib.import_module(ROUNDS_SERVICE)
+        except ModuleNotFoundError as exc:
+            # Only "the feature is not there" is fine; a broken import inside it must surface.
+            if exc.name not in {ROUNDS_SERVICE, "burgerbegroting.rounds"}:
+                raise
             return
         current_round_summary = getattr(rounds_service, "current_round_summary", None)
         if current_round_summary is None:
