@@ -1,0 +1,312 @@
+"""The Dutch proposal pages: forms without JavaScript, Post/Redirect/Get, errors re-rendered."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from httpx import Response
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.errors import ValidationFailed
+from burgerbegroting.proposals.pages import format_euro_input, parse_euro
+from burgerbegroting.rounds.models import Phase
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import csrf_token, mails
+from tests.proposals.factories import (
+    People,
+    RoundIds,
+    create_proposal,
+    make_people,
+    make_round,
+    move_round,
+    scalar,
+    table_counts,
+)
+
+Client = TestClient[Litestar]
+
+
+@pytest.fixture
+def people(settings: Settings) -> People:
+    return make_people(settings)
+
+
+@pytest.fixture
+def ids(settings: Settings) -> RoundIds:
+    return make_round(settings)
+
+
+def form(ids: RoundIds, **overrides: str) -> dict[str, str]:
+    data = {
+        "title": "Samen koken in Zuid",
+        "summary": "Wekelijks samen koken voor buurtbewoners.",
+        "description": "Een **gezellige** avond.",
+        "theme_id": str(ids.themes[1]),
+        "district_id": str(ids.districts[1]),
+        "estimated_cost": "12.500,50",
+        "societal_effect": "Buren leren elkaar kennen.",
+        "target_group": "Alleenstaanden in Zuid",
+        "location": "",
+        "organisation_name": "",
+        "action": "submit",
+    }
+    data.update(overrides)
+    return data
+
+
+def post(client: Client, url: str, data: dict[str, str], headers: dict[str, str]) -> Response:
+    return client.post(
+        url,
+        data={**data, "_csrf_token": csrf_token(client)},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "cents"),
+    [
+        ("12500", 1_250_000),
+        ("12.500", 1_250_000),
+        ("12.500,50", 1_250_050),
+        ("€ 7,5", 750),
+        ("0,01", 1),
+        ("", None),
+    ],
+)
+def test_parse_euro_reads_dutch_amounts_exactly(raw: str, cents: int | None) -> None:
+    assert parse_euro(raw, "x") == cents
+
+
+@pytest.mark.parametrize("raw", ["-5", "12,345", "1.2.3", "twaalf", "12.50", "1e6", "1" * 25])
+def test_parse_euro_refuses_what_is_not_an_amount(raw: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        parse_euro(raw, "estimated_cost")
+    assert "estimated_cost" in info.value.fields
+
+
+def test_format_euro_input_round_trips() -> None:
+    for cents in (1, 99, 100, 1_250_050, 1_250_000):
+        assert parse_euro(format_euro_input(cents), "x") == cents
+
+
+def test_resident_submits_through_the_form(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    page = client.get(f"/rondes/{ids.round_id}/voorstellen/nieuw", headers=h)
+    assert page.status_code == 200
+    assert 'name="estimated_cost"' in page.text
+    response = post(client, f"/rondes/{ids.round_id}/voorstellen", form(ids), h)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert re.fullmatch(r"/voorstellen/\d+\?melding=ingediend", location)
+    shown = client.get(location)
+    assert "Samen koken in Zuid" in shown.text
+    assert "Uw voorstel is ingediend." in shown.text
+    assert "<strong>gezellige</strong>" in shown.text
+    assert scalar(settings, "SELECT estimated_cost_cents FROM proposals") == 1_250_050
+    assert scalar(settings, "SELECT status FROM proposals") == "submitted"
+
+
+def test_form_errors_are_shown_in_dutch_and_nothing_is_written(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    before = table_counts(settings)
+    response = post(
+        client,
+        f"/rondes/{ids.round_id}/voorstellen",
+        form(ids, estimated_cost="-40", title="x" * 250),
+        h,
+    )
+    assert response.status_code == 422
+    assert "Er is iets niet goed ingevuld" in response.text
+    assert 'href="#estimated_cost"' in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert table_counts(settings) == before
+    unknown_theme = post(
+        client, f"/rondes/{ids.round_id}/voorstellen", form(ids, theme_id="999999"), h
+    )
+    assert unknown_theme.status_code == 422
+    assert "Kies een thema van deze ronde." in unknown_theme.text
+    extra_field = post(
+        client, f"/rondes/{ids.round_id}/voorstellen", {**form(ids), "status": "accepted"}, h
+    )
+    assert extra_field.status_code == 400
+    assert table_counts(settings) == before
+
+
+def test_draft_then_edit_then_submit(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    draft = post(
+        client,
+        f"/rondes/{ids.round_id}/voorstellen",
+        form(ids, action="draft", estimated_cost="", summary=""),
+        h,
+    )
+    assert draft.status_code == 303
+    proposal_id = int(re.findall(r"\d+", draft.headers["location"])[0])
+    assert scalar(settings, "SELECT status FROM proposals") == "draft"
+    assert client.get(f"/voorstellen/{proposal_id}").status_code == 404
+    edit_page = client.get(f"/voorstellen/{proposal_id}/bewerken", headers=h)
+    assert edit_page.status_code == 200
+    assert "Samen koken in Zuid" in edit_page.text
+    incomplete = post(
+        client, f"/voorstellen/{proposal_id}/bewerken", form(ids, estimated_cost="", summary=""), h
+    )
+    assert incomplete.status_code == 422
+    assert scalar(settings, "SELECT status FROM proposals") == "draft"
+    done = post(client, f"/voorstellen/{proposal_id}/bewerken", form(ids, estimated_cost="800"), h)
+    assert done.status_code == 303
+    assert scalar(settings, "SELECT status FROM proposals") == "submitted"
+    assert scalar(settings, "SELECT estimated_cost_cents FROM proposals") == 80_000
+    assert client.get(f"/voorstellen/{proposal_id}").status_code == 200
+    other = people.headers(settings, "other")
+    assert client.get(f"/voorstellen/{proposal_id}/bewerken", headers=other).status_code == 403
+    assert post(client, f"/voorstellen/{proposal_id}/bewerken", form(ids), other).status_code == 403
+
+
+def test_editing_after_voting_opened_is_refused(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    created = create_proposal(client, settings, ids, h)
+    move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
+    move_round(settings, ids.round_id, Phase.VOTING, people.admin)
+    response = post(client, f"/voorstellen/{created['id']}/bewerken", form(ids), h)
+    assert response.status_code == 409
+    assert "De stemming is geopend" in response.text
+    assert client.get(f"/voorstellen/{created['id']}/bewerken", headers=h).status_code == 409
+
+
+def test_gallery_filters_work_as_a_plain_get_form(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    create_proposal(client, settings, ids, h, title="Moestuin in Noord")
+    create_proposal(client, settings, ids, h, title="Sporten in Zuid", district_id=ids.districts[1])
+    page = client.get(f"/rondes/{ids.round_id}/voorstellen")
+    assert page.status_code == 200
+    assert f'<form method="get" action="/rondes/{ids.round_id}/voorstellen"' in page.text
+    assert "Moestuin in Noord" in page.text
+    assert "Sporten in Zuid" in page.text
+    filtered = client.get(
+        f"/rondes/{ids.round_id}/voorstellen?wijk={ids.districts[1]}&thema=&status=&q=&sorteer=nieuw"
+    )
+    assert "Sporten in Zuid" in filtered.text
+    assert "Moestuin in Noord" not in filtered.text
+    assert "1 voorstel gevonden" in filtered.text
+    searched = client.get(f"/rondes/{ids.round_id}/voorstellen?q=moestuin")
+    assert "Moestuin in Noord" in searched.text
+    assert "Sporten in Zuid" not in searched.text
+    bad = client.get(f"/rondes/{ids.round_id}/voorstellen?sorteer=zomaar")
+    assert bad.status_code == 400
+    assert "Onbekende sortering." in bad.text
+
+
+def test_current_gallery_redirects_to_the_current_round(client: Client, ids: RoundIds) -> None:
+    response = client.get("/voorstellen", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/rondes/{ids.round_id}/voorstellen"
+
+
+def test_support_withdraw_and_my_proposals_pages(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    other = people.headers(settings, "other")
+    page = client.get(f"/voorstellen/{created['id']}", headers=other)
+    assert "Ik steun dit voorstel" in page.text
+    assert post(client, f"/voorstellen/{created['id']}/steunen", {}, other).status_code == 303
+    assert "1 inwoner steunt dit voorstel" in client.get(f"/voorstellen/{created['id']}").text
+    assert (
+        post(client, f"/voorstellen/{created['id']}/steun-intrekken", {}, other).status_code == 303
+    )
+    assert scalar(settings, "SELECT count(*) FROM proposal_supports") == 0
+    h = people.headers(settings, "resident")
+    mine = client.get("/mijn-voorstellen", headers=h)
+    assert "Koffieochtend voor ouderen" in mine.text
+    assert client.get(f"/voorstellen/{created['id']}/intrekken", headers=h).status_code == 200
+    assert post(client, f"/voorstellen/{created['id']}/intrekken", {}, h).status_code == 303
+    assert scalar(settings, "SELECT status FROM proposals") == "withdrawn"
+    assert client.get(f"/voorstellen/{created['id']}").status_code == 404
+
+
+def test_coauthor_page_adds_and_removes(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    created = create_proposal(client, settings, ids, h)
+    url = f"/voorstellen/{created['id']}/mede-indieners"
+    unknown = post(client, url, {"email": "onbekend@example.nl"}, h)
+    assert unknown.status_code == 422
+    assert "Er is geen account met dit e-mailadres" in unknown.text
+    added = post(client, url, {"email": "bram@example.nl"}, h)
+    assert added.status_code == 303
+    assert "Bram Jansen" in client.get(f"/voorstellen/{created['id']}").text
+    assert any(m["To"] == "bram@example.nl" for m in mails(settings))
+    removed = post(client, f"{url}/{people.other}/verwijderen", {}, h)
+    assert removed.status_code == 303
+    assert "Bram Jansen" not in client.get(f"/voorstellen/{created['id']}").text
+
+
+def test_moderator_reviews_and_merges_through_forms(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    a = create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    b = create_proposal(
+        client, settings, ids, people.headers(settings, "other"), title="Koffie in Noord"
+    )
+    mod = people.headers(settings, "moderator")
+    queue = client.get("/toetsing", headers=mod)
+    assert queue.status_code == 200
+    assert f"/voorstellen/{a['id']}/toetsing" in queue.text
+    assert client.get("/toetsing", headers=people.headers(settings, "resident")).status_code == 403
+    review_url = f"/voorstellen/{b['id']}/toetsing"
+    assert client.get(review_url, headers=mod).status_code == 200
+    missing = post(
+        client,
+        review_url,
+        {
+            "decision": "accepted",
+            "municipal_cost": "",
+            "feasibility_notes": "",
+            "public_reasoning": "Prima",
+        },
+        mod,
+    )
+    assert missing.status_code == 422
+    assert "kostenraming" in missing.text
+    done = post(
+        client,
+        review_url,
+        {
+            "decision": "accepted",
+            "municipal_cost": "9.000",
+            "feasibility_notes": "intern",
+            "public_reasoning": "Prima plan.",
+        },
+        mod,
+    )
+    assert done.status_code == 303
+    public = client.get(f"/voorstellen/{b['id']}").text
+    assert "Prima plan." in public
+    assert "Haalbaarheid (intern" not in public
+    assert "Haalbaarheid (intern" in client.get(f"/voorstellen/{b['id']}", headers=mod).text
+    merge_url = f"/voorstellen/{a['id']}/samenvoegen"
+    assert client.get(merge_url, headers=mod).status_code == 200
+    no_reason = post(client, merge_url, {"into_id": str(b["id"]), "reason": ""}, mod)
+    assert no_reason.status_code == 422
+    merged = post(client, merge_url, {"into_id": str(b["id"]), "reason": "Hetzelfde idee."}, mod)
+    assert merged.status_code == 303
+    assert merged.headers["location"].startswith(f"/voorstellen/{b['id']}")
+    target = client.get(f"/voorstellen/{b['id']}").text
+    assert "Anna de Vries" in target
+    assert "Bram Jansen" in target
+    source = client.get(f"/voorstellen/{a['id']}").text
+    assert "Dit voorstel is samengevoegd met" in source
