@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.exceptions import HTTPException
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
 from burgerbegroting.accounts.auth import current_user
@@ -93,7 +93,7 @@ class RoundApiController(Controller):
 
     @get("/{round_id:int}", summary="One round")
     async def get_round(
-        self, request: AnyRequest, db_session: DbSession, round_id: int
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> RoundOut:
         round_ = await service.get_visible_round(
             db_session, round_id, include_drafts=sees_drafts(request)
@@ -105,7 +105,7 @@ class RoundApiController(Controller):
         summary="The frozen canonical definition (its SHA-256 is the round's fingerprint)",
     )
     async def get_definition(
-        self, request: AnyRequest, db_session: DbSession, round_id: int
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Response[bytes]:
         """The exact bytes that were hashed, so anyone can check ``sha256(body) == fingerprint``."""
         round_ = await service.get_visible_round(
@@ -141,7 +141,7 @@ class RoundApiController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        round_id: int,
+        round_id: FromPath[int],
         data: JSONBody[RoundPatch],
     ) -> RoundOut:
         require_json(request)
@@ -161,7 +161,7 @@ class RoundApiController(Controller):
         self,
         request: AnyRequest,
         db_session: DbSession,
-        round_id: int,
+        round_id: FromPath[int],
         data: JSONBody[PhaseMoveIn],
     ) -> RoundOut:
         require_json(request)

@@ -1,0 +1,259 @@
+"""The rounds and audit-log API for every role: reading, set-up, phases, 409 after freezing,
+4xx on bad input with nothing written."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, make_user
+from tests.rounds.factories import api_round_data, db_counts
+
+Client = TestClient[Litestar]
+TABLES = ("rounds", "districts", "themes", "audit_log")
+
+
+def _headers(settings: Settings, role: Role) -> dict[str, str]:
+    user_id = make_user(settings, f"{role.value}@example.nl", roles=(role,))
+    return bearer(settings, user_id, staff=role != Role.RESIDENT)
+
+
+@pytest.fixture
+def admin(settings: Settings) -> dict[str, str]:
+    return _headers(settings, Role.ADMIN)
+
+
+def _create(client: Client, admin: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/rounds", json=api_round_data(**overrides), headers=admin)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _move(client: Client, admin: dict[str, str], round_id: int, phase: str) -> Any:
+    return client.post(
+        f"/api/v1/rounds/{round_id}/phase",
+        json={"phase": phase, "reason": f"naar {phase}"},
+        headers=admin,
+    )
+
+
+def _open_voting(client: Client, admin: dict[str, str], round_id: int) -> dict[str, Any]:
+    for phase in ("submission", "review", "voting"):
+        response = _move(client, admin, round_id, phase)
+        assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_admin_creates_a_round_and_everyone_reads_it_once_public(
+    client: Client, admin: dict[str, str]
+) -> None:
+    created = _create(client, admin)
+    assert created["phase"] == "draft"
+    assert created["total_budget_cents"] == 45_000_000
+    assert [d["name"] for d in created["districts"]] == ["Centrum", "Noord", "Zuid"]
+    assert created["voting_starts_at"] == "2027-03-11T09:00:00Z"
+    round_id = created["id"]
+
+    # A draft is invisible to everyone but admins.
+    assert client.get(f"/api/v1/rounds/{round_id}").status_code == 404
+    assert client.get("/api/v1/rounds").json() == []
+    assert client.get(f"/api/v1/rounds/{round_id}", headers=admin).status_code == 200
+    assert [r["id"] for r in client.get("/api/v1/rounds", headers=admin).json()] == [round_id]
+
+    assert _move(client, admin, round_id, "submission").status_code == 200
+    public = client.get(f"/api/v1/rounds/{round_id}")
+    assert public.status_code == 200
+    assert public.json()["phase"] == "submission"
+    assert public.json()["phase_ends_at"] == "2027-02-09T09:00:00Z"
+    assert [r["id"] for r in client.get("/api/v1/rounds").json()] == [round_id]
+
+
+@pytest.mark.parametrize("role", [Role.RESIDENT, Role.MODERATOR, Role.COUNCIL, Role.AUDITOR])
+def test_only_admins_write(client: Client, settings: Settings, role: Role) -> None:
+    headers = _headers(settings, role)
+    assert client.post("/api/v1/rounds", json=api_round_data(), headers=headers).status_code == 403
+    assert client.post("/api/v1/rounds", json=api_round_data()).status_code == 401
+    assert client.patch("/api/v1/rounds/1", json={"title": "x"}, headers=headers).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/rounds/1/phase", json={"phase": "submission", "reason": "x"}, headers=headers
+        ).status_code
+        == 403
+    )
+    assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"total_budget_cents": -100}, 422, "total_budget_cents"),
+        ({"total_budget_cents": 10**14}, 422, "total_budget_cents"),
+        ({"total_budget_cents": "veel"}, 400, None),
+        ({"title": "x" * 500}, 422, "title"),
+        ({"voting_starts_at": "2027-01-01T09:00:00+01:00"}, 422, "voting_starts_at"),
+        ({"voting_starts_at": "2027-03-11T09:00:00"}, 422, "voting_starts_at"),
+        ({"voting_starts_at": "morgen"}, 400, None),
+        ({"ballot_type": "approval", "approval_max_k": 0}, 422, "approval_max_k"),
+        ({"min_projects": 4, "max_projects": 3}, 422, "max_projects"),
+        ({"districts": [{"name": "Centrum", "budget_cents": 5}]}, 422, "districts"),
+        ({"districts": [{"name": "Centrum", "budget_cents": 45_000_000, "kleur": "rood"}]}, 400, None),
+        ({"themes": [{"name": ""}]}, 422, "themes.0.name"),
+        ({"counting_rule": "loting"}, 422, "counting_rule"),
+        ({"onbekend": 1}, 400, None),
+    ],
+)
+def test_bad_input_is_a_clear_4xx_and_nothing_is_written(
+    client: Client,
+    settings: Settings,
+    admin: dict[str, str],
+    body: dict[str, Any],
+    status: int,
+    field: str | None,
+) -> None:
+    response = client.post("/api/v1/rounds", json=api_round_data(**body), headers=admin)
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert problem["detail"]
+    if field is not None:
+        assert field in problem["errors"], problem
+    assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
+
+
+def test_writes_must_be_json(client: Client, settings: Settings, admin: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/rounds",
+        content=b'{"title": "x", "total_budget_cents": 100}',
+        headers={**admin, "content-type": "text/plain"},
+    )
+    assert response.status_code in {400, 415}
+    assert db_counts(settings, "rounds")["rounds"] == 0
+
+
+def test_patch_changes_given_fields_and_logs_the_reason(
+    client: Client, admin: dict[str, str]
+) -> None:
+    created = _create(client, admin)
+    response = client.patch(
+        f"/api/v1/rounds/{created['id']}",
+        json={"description": "Aangepast", "min_age": None, "reason": "leeftijd vervalt"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["description"], body["min_age"], body["title"]) == (
+        "Aangepast",
+        None,
+        created["title"],
+    )
+    log = client.get("/api/v1/audit-log", headers=admin).json()
+    assert [e["action"] for e in log["items"]] == ["round.update", "round.create"]
+    assert log["items"][0]["reason"] == "leeftijd vervalt"
+    assert log["items"][0]["actor_name"] == "Inwoner Test"  # make_user's default display name
+
+
+def test_patch_with_bad_input_changes_nothing(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    created = _create(client, admin)
+    before = db_counts(settings, *TABLES)
+    response = client.patch(
+        f"/api/v1/rounds/{created['id']}",
+        json={"description": "Nieuw", "review_starts_at": "2026-01-01T00:00:00Z"},
+        headers=admin,
+    )
+    assert response.status_code == 422
+    assert "review_starts_at" in response.json()["errors"]
+    assert client.get(f"/api/v1/rounds/{created['id']}", headers=admin).json()["description"] == (
+        created["description"]
+    )
+    assert db_counts(settings, *TABLES) == before
+    assert client.patch("/api/v1/rounds/999999", json={"title": "x"}, headers=admin).status_code == 404
+
+
+def test_phase_moves_need_the_next_phase_and_a_reason(
+    client: Client, admin: dict[str, str]
+) -> None:
+    round_id = _create(client, admin)["id"]
+    assert _move(client, admin, round_id, "voting").status_code == 409
+    assert _move(client, admin, round_id, "gesloten").status_code == 422
+    no_reason = client.post(
+        f"/api/v1/rounds/{round_id}/phase", json={"phase": "submission", "reason": " "}, headers=admin
+    )
+    assert no_reason.status_code == 422
+    assert "reason" in no_reason.json()["errors"]
+    assert client.post(
+        f"/api/v1/rounds/{round_id}/phase", json={"phase": "submission"}, headers=admin
+    ).status_code == 400
+    assert client.get(f"/api/v1/rounds/{round_id}", headers=admin).json()["phase"] == "draft"
+    assert _move(client, admin, round_id, "submission").status_code == 200
+    assert _move(client, admin, round_id, "submission").status_code == 409
+
+
+def test_after_voting_opens_count_edits_are_409_and_the_fingerprint_is_public(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    round_id = _create(client, admin)["id"]
+    assert client.get(f"/api/v1/rounds/{round_id}/definition", headers=admin).status_code == 409
+    opened = _open_voting(client, admin, round_id)
+    assert opened["frozen"] is True
+    fingerprint = opened["fingerprint"]
+    assert len(fingerprint) == 64
+
+    definition = client.get(f"/api/v1/rounds/{round_id}/definition")
+    assert definition.status_code == 200
+    assert hashlib.sha256(definition.content).hexdigest() == fingerprint
+    assert definition.headers["x-round-fingerprint"] == fingerprint
+
+    before = db_counts(settings, *TABLES)
+    for change in (
+        {"total_budget_cents": 1},
+        {"counting_rule": "greedy"},
+        {"themes": [{"name": "Dementie"}]},
+        {"ballot_type": "approval", "approval_max_k": 3},
+    ):
+        response = client.patch(f"/api/v1/rounds/{round_id}", json=change, headers=admin)
+        assert response.status_code == 409, (change, response.text)
+        assert "stemmen is geopend" in response.json()["detail"]
+    assert db_counts(settings, *TABLES) == before
+
+    ok = client.patch(
+        f"/api/v1/rounds/{round_id}", json={"description": "Ook stemmen in de bibliotheek."},
+        headers=admin,
+    )
+    assert ok.status_code == 200
+    assert ok.json()["fingerprint"] == fingerprint
+    assert client.get(f"/api/v1/rounds/{round_id}").json()["fingerprint"] == fingerprint
+
+
+@pytest.mark.parametrize("role", [None, Role.RESIDENT, Role.MODERATOR, Role.COUNCIL])
+def test_audit_log_is_for_admins_and_auditors_only(
+    client: Client, settings: Settings, role: Role | None
+) -> None:
+    headers = _headers(settings, role) if role else {}
+    expected = 401 if role is None else 403
+    assert client.get("/api/v1/audit-log", headers=headers).status_code == expected
+
+
+def test_auditor_reads_the_log_in_pages(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    round_id = _create(client, admin)["id"]
+    _move(client, admin, round_id, "submission")
+    auditor = _headers(settings, Role.AUDITOR)
+    first = client.get("/api/v1/audit-log?per_page=1", headers=auditor).json()
+    assert (first["total"], first["pages"], first["page"]) == (2, 2, 1)
+    assert first["items"][0]["action"] == "round.phase"
+    assert first["items"][0]["details"] == {"from": "draft", "to": "submission"}
+    second = client.get("/api/v1/audit-log?per_page=1&page=2", headers=auditor).json()
+    assert second["items"][0]["action"] == "round.create"
+    assert client.get("/api/v1/audit-log?page=0", headers=auditor).status_code == 400
+    assert client.get("/api/v1/audit-log?per_page=100000", headers=auditor).status_code == 400
