@@ -69,6 +69,8 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/mijn-voorstellen", i18n.lazy_gettext("Mijn voorstellen"), login=True),
     NavItem("/toetsing", i18n.lazy_gettext("Toetsing"), roles=frozenset({"moderator"})),
     NavItem("/beheer", i18n.lazy_gettext("Beheer"), roles=frozenset({"admin"})),
+    NavItem("/beheer/rondes", i18n.lazy_gettext("Rondes"), roles=frozenset({"admin"})),
+    NavItem("/beheer/logboek", i18n.lazy_gettext("Logboek"), roles=frozenset({"admin", "auditor"})),
 )
 
 
