@@ -1,0 +1,75 @@
+"""The demo loader: a round in voting with realistic projects, one account per role, idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from burgerbegroting.db import create_engine
+from burgerbegroting.demo import ACCOUNTS, ROUND_TITLE, load_demo
+from burgerbegroting.settings import Settings
+from tests.conftest import make_settings
+from tests.rounds.factories import db_counts
+
+TABLES = ("users", "user_roles", "rounds", "districts", "themes", "proposals", "audit_log")
+
+
+def _rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                return [tuple(row) for row in (await conn.execute(text(sql))).all()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_demo_loads_a_voting_round_and_is_idempotent(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert load_demo(settings) == 0
+    first = db_counts(settings, *TABLES)
+    output = capsys.readouterr().out
+    for account in ACCOUNTS:
+        assert account.email in output and account.password in output
+
+    ((title, phase, fingerprint),) = _rows(settings, "SELECT title, phase, fingerprint FROM rounds")
+    assert (title, phase) == (ROUND_TITLE, "voting")
+    assert isinstance(fingerprint, str) and len(fingerprint) == 64
+    assert 12 <= first["proposals"] <= 20
+    assert 4 <= first["districts"] <= 6
+    assert first["themes"] == 6
+    roles = {row[0] for row in _rows(settings, "SELECT role FROM user_roles")}
+    assert roles == {"resident", "moderator", "admin", "council", "auditor"}
+    accepted = _rows(
+        settings,
+        "SELECT count(DISTINCT theme_id), count(DISTINCT district_id), count(*), "
+        "min(municipal_cost_cents) FROM proposals WHERE status = 'accepted'",
+    )[0]
+    themes_used, districts_used, n_accepted, cheapest = accepted
+    assert isinstance(themes_used, int) and themes_used >= 4
+    assert isinstance(districts_used, int) and districts_used >= 4
+    assert isinstance(cheapest, int) and cheapest > 0
+    statuses = {row[0] for row in _rows(settings, "SELECT DISTINCT status FROM proposals")}
+    assert {"accepted", "rejected", "in_review"} <= statuses
+    # The projects cost more together than the budget: voters have to choose.
+    ((total_accepted,),) = _rows(
+        settings, "SELECT sum(municipal_cost_cents) FROM proposals WHERE status = 'accepted'"
+    )
+    # (PostgreSQL's sum over BIGINT is NUMERIC, hence the int().)
+    assert int(str(total_accepted)) > 45_000_000
+
+    assert load_demo(settings) == 0
+    assert db_counts(settings, *TABLES) == first
+    assert _rows(settings, "SELECT fingerprint FROM rounds") == [(fingerprint,)]
+
+
+def test_demo_is_refused_in_production(database_url: str, tmp_path: Path) -> None:
+    production = make_settings(database_url, tmp_path / "var", env="production")
+    assert load_demo(production) == 2
+    assert db_counts(production, "users", "rounds") == {"users": 0, "rounds": 0}
