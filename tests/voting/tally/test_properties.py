@@ -188,7 +188,8 @@ def test_greedy_winner_stays_a_winner_with_more_approvals(
     assume(outcome.selected)
     winner = data.draw(st.sampled_from(outcome.selected))
     ballots = list(election.ballots)
-    if ballots and data.draw(st.booleans()):
+    change_existing = data.draw(st.booleans())
+    if ballots and change_existing:
         # An existing ballot adds the winner (if it did not approve it yet).
         i = data.draw(st.integers(0, len(ballots) - 1))
         b = ballots[i]
