@@ -30,6 +30,7 @@ from burgerbegroting.db import create_engine
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
 from burgerbegroting.proposals.pages import PAGE_CONTROLLERS as PROPOSAL_PAGES
 from burgerbegroting.rounds.controllers import RoundApiController
+from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
@@ -115,6 +116,8 @@ def create_app(settings: Settings) -> Litestar:
         ),
         state=State(state),
         on_shutdown=[dispose_engine],
+        # Rounds move on schedule while the app runs (tests drive the scheduler themselves).
+        lifespan=[phase_scheduler(engine)] if settings.env != "test" else [],
         debug=False,
     )
 

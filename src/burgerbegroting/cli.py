@@ -67,6 +67,12 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return load_demo(settings)
 
 
+def _cmd_rounds_tick(args: argparse.Namespace, settings: Settings) -> int:
+    from burgerbegroting.rounds.cli import tick_command
+
+    return tick_command(settings)
+
+
 def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     from burgerbegroting.accounts.cli import create_user_command
 
@@ -106,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--name", default=None, help="display name (default: part before @)")
     create.set_defaults(handler=_cmd_users)
+
+    rounds = sub.add_parser("rounds", help="budget rounds")
+    rsub = rounds.add_subparsers(dest="rounds_command", required=True)
+    tick = rsub.add_parser("tick", help="move rounds whose next phase is due (for cron)")
+    tick.set_defaults(handler=_cmd_rounds_tick)
 
     add_tally_parser(sub)
     return parser

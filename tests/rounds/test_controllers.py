@@ -104,7 +104,11 @@ def test_only_admins_write(client: Client, settings: Settings, role: Role) -> No
         ({"ballot_type": "approval", "approval_max_k": 0}, 422, "approval_max_k"),
         ({"min_projects": 4, "max_projects": 3}, 422, "max_projects"),
         ({"districts": [{"name": "Centrum", "budget_cents": 5}]}, 422, "districts"),
-        ({"districts": [{"name": "Centrum", "budget_cents": 45_000_000, "kleur": "rood"}]}, 400, None),
+        (
+            {"districts": [{"name": "Centrum", "budget_cents": 45_000_000, "kleur": "rood"}]},
+            400,
+            None,
+        ),
         ({"themes": [{"name": ""}]}, 422, "themes.0.name"),
         ({"counting_rule": "loting"}, 422, "counting_rule"),
         ({"onbekend": 1}, 400, None),
@@ -172,11 +176,14 @@ def test_patch_with_bad_input_changes_nothing(
     )
     assert response.status_code == 422
     assert "review_starts_at" in response.json()["errors"]
-    assert client.get(f"/api/v1/rounds/{created['id']}", headers=admin).json()["description"] == (
-        created["description"]
+    assert (
+        client.get(f"/api/v1/rounds/{created['id']}", headers=admin).json()["description"]
+        == (created["description"])
     )
     assert db_counts(settings, *TABLES) == before
-    assert client.patch("/api/v1/rounds/999999", json={"title": "x"}, headers=admin).status_code == 404
+    assert (
+        client.patch("/api/v1/rounds/999999", json={"title": "x"}, headers=admin).status_code == 404
+    )
 
 
 def test_phase_moves_need_the_next_phase_and_a_reason(
@@ -186,13 +193,18 @@ def test_phase_moves_need_the_next_phase_and_a_reason(
     assert _move(client, admin, round_id, "voting").status_code == 409
     assert _move(client, admin, round_id, "gesloten").status_code == 422
     no_reason = client.post(
-        f"/api/v1/rounds/{round_id}/phase", json={"phase": "submission", "reason": " "}, headers=admin
+        f"/api/v1/rounds/{round_id}/phase",
+        json={"phase": "submission", "reason": " "},
+        headers=admin,
     )
     assert no_reason.status_code == 422
     assert "reason" in no_reason.json()["errors"]
-    assert client.post(
-        f"/api/v1/rounds/{round_id}/phase", json={"phase": "submission"}, headers=admin
-    ).status_code == 400
+    assert (
+        client.post(
+            f"/api/v1/rounds/{round_id}/phase", json={"phase": "submission"}, headers=admin
+        ).status_code
+        == 400
+    )
     assert client.get(f"/api/v1/rounds/{round_id}", headers=admin).json()["phase"] == "draft"
     assert _move(client, admin, round_id, "submission").status_code == 200
     assert _move(client, admin, round_id, "submission").status_code == 409
@@ -226,7 +238,8 @@ def test_after_voting_opens_count_edits_are_409_and_the_fingerprint_is_public(
     assert db_counts(settings, *TABLES) == before
 
     ok = client.patch(
-        f"/api/v1/rounds/{round_id}", json={"description": "Ook stemmen in de bibliotheek."},
+        f"/api/v1/rounds/{round_id}",
+        json={"description": "Ook stemmen in de bibliotheek."},
         headers=admin,
     )
     assert ok.status_code == 200
