@@ -350,44 +350,68 @@ def _group_ballots(pb: PabulibFile, ballot_type: BallotType, known: set[str]) ->
     vote_col = vfields.index("vote")
     points_col = vfields.index("points") if "points" in vfields else None
     cumulative = ballot_type is BallotType.CUMULATIVE
-    ordinal = ballot_type is BallotType.ORDINAL
     if cumulative and points_col is None and pb.votes:
         raise PabulibError("cumulative VOTES need a 'points' column", None)
+    # Real files repeat the same vote field many times: count the raw fields first (the only
+    # per-row work), then interpret each distinct one once.
+    raw_counts: dict[tuple[str, str], int] = {}
+    if cumulative:
+        assert points_col is not None
+        for row in pb.votes:
+            raw_key = (row[vote_col], row[points_col])
+            raw_counts[raw_key] = raw_counts.get(raw_key, 0) + 1
+    else:
+        for row in pb.votes:
+            raw_key = (row[vote_col], "")
+            raw_counts[raw_key] = raw_counts.get(raw_key, 0) + 1
     counts: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
-    vlines = pb.vote_lines or (None,) * len(pb.votes)
-    # The hot loop of reading a big file: plain string operations, one dict per ballot.
-    for row, line in zip(pb.votes, vlines, strict=True):
-        raw = row[vote_col]
-        ids = [s.strip() for s in raw.split(",")] if raw.strip() else []
-        for pid in ids:
-            if pid not in known:
-                if not pid:
-                    raise PabulibError(f"vote {raw!r} has an empty project id", line)
-                raise PabulibError(f"vote names project {pid!r}, which is not in PROJECTS", line)
-        key: tuple[tuple[str, ...], tuple[int, ...]]
-        if cumulative:
-            assert points_col is not None
-            raw_points = row[points_col]
-            pts = [s.strip() for s in raw_points.split(",")] if raw_points.strip() else []
-            if len(pts) != len(ids):
-                raise PabulibError(
-                    f"vote names {len(ids)} projects but points has {len(pts)} values", line
-                )
-            total: dict[str, int] = {}
-            for pid, p in zip(ids, pts, strict=True):
-                if not _INTEGER.fullmatch(p):
-                    raise PabulibError(f"points value {p!r} is not a whole number", line)
-                total[pid] = total.get(pid, 0) + int(p)
-            if any(v < 0 for v in total.values()):
-                raise PabulibError("points must not be negative", line)
-            items = sorted((pid, v) for pid, v in total.items() if v > 0)
-            key = (tuple(pid for pid, _ in items), tuple(v for _, v in items))
-        elif ordinal:
-            key = (tuple(dict.fromkeys(ids)), ())
-        else:
-            key = (tuple(sorted(set(ids))), ())
-        counts[key] = counts.get(key, 0) + 1
+    for (raw, raw_points), n in raw_counts.items():
+        try:
+            key = _ballot_key(raw, raw_points, ballot_type, known)
+        except PabulibError as exc:
+            raise PabulibError(
+                str(exc), _first_line(pb, vote_col, points_col, raw, raw_points)
+            ) from None
+        counts[key] = counts.get(key, 0) + n
     return tuple(Ballot(projects, points, weight) for (projects, points), weight in counts.items())
+
+
+def _first_line(
+    pb: PabulibFile, vote_col: int, points_col: int | None, raw: str, raw_points: str
+) -> int | None:
+    """The line of the first vote row with these fields (for an error message)."""
+    for i, row in enumerate(pb.votes):
+        if row[vote_col] == raw and (points_col is None or row[points_col] == raw_points):
+            return pb.vote_lines[i] if pb.vote_lines else None
+    return None  # pragma: no cover - the fields came from some row
+
+
+def _ballot_key(
+    raw: str, raw_points: str, ballot_type: BallotType, known: set[str]
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """One vote field (and points field) in normal form; PabulibError (without a line) if bad."""
+    ids = [s.strip() for s in raw.split(",")] if raw.strip() else []
+    for pid in ids:
+        if pid not in known:
+            if not pid:
+                raise PabulibError(f"vote {raw!r} has an empty project id")
+            raise PabulibError(f"vote names project {pid!r}, which is not in PROJECTS")
+    if ballot_type is BallotType.CUMULATIVE:
+        pts = [s.strip() for s in raw_points.split(",")] if raw_points.strip() else []
+        if len(pts) != len(ids):
+            raise PabulibError(f"vote names {len(ids)} projects but points has {len(pts)} values")
+        total: dict[str, int] = {}
+        for pid, p in zip(ids, pts, strict=True):
+            if not _INTEGER.fullmatch(p):
+                raise PabulibError(f"points value {p!r} is not a whole number")
+            total[pid] = total.get(pid, 0) + int(p)
+        if any(v < 0 for v in total.values()):
+            raise PabulibError("points must not be negative")
+        items = sorted((pid, v) for pid, v in total.items() if v > 0)
+        return (tuple(pid for pid, _ in items), tuple(v for _, v in items))
+    if ballot_type is BallotType.ORDINAL:
+        return (tuple(dict.fromkeys(ids)), ())
+    return (tuple(sorted(set(ids))), ())
 
 
 # --------------------------------------------------------------------------------------------
