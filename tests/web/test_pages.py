@@ -59,6 +59,7 @@ def test_pages_have_no_inline_scripts_or_styles(client: TestClient[Litestar], pa
 
 def test_home_without_a_round_says_so_in_dutch(client: TestClient[Litestar]) -> None:
     html = client.get("/").text
+    assert '<a class="bb-nav__link" href="/" aria-current="page">Home</a>' in html
     assert "Er loopt nu geen burgerbegroting" in html
 
 

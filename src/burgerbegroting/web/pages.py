@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,13 +58,16 @@ class NavItem:
     label: str  # Dutch source text, translated at render time
     roles: frozenset[str] = frozenset()  # empty: everyone; else any of these roles
     login: bool = False  # shown only to logged-in users
+    also_current: str | None = None  # regex of other paths that belong to this item
 
 
 # Candidate links of every feature. A link appears only once its route is registered, so features
 # can land in any order without dead links in the menu.
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/", i18n.lazy_gettext("Home")),
-    NavItem("/voorstellen", i18n.lazy_gettext("Voorstellen")),
+    NavItem(
+        "/voorstellen", i18n.lazy_gettext("Voorstellen"), also_current=r"^/rondes/\d+/voorstellen"
+    ),
     NavItem("/stemmen", i18n.lazy_gettext("Stemmen")),
     NavItem("/uitslag", i18n.lazy_gettext("Uitslag")),
     NavItem("/mijn-voorstellen", i18n.lazy_gettext("Mijn voorstellen"), login=True),
@@ -139,8 +143,10 @@ def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, s
             continue
         if item.roles and not (item.roles & roles):
             continue
-        is_current = current == item.path or (
-            item.path != "/" and current.startswith(item.path + "/")
+        is_current = (
+            current == item.path
+            or (item.path != "/" and current.startswith(item.path + "/"))
+            or (item.also_current is not None and re.match(item.also_current, current) is not None)
         )
         items.append((item.path, translate(item.label), is_current))
     return tuple(items)
