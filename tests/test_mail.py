@@ -92,8 +92,8 @@ class FakeSMTP:
 @pytest.fixture
 def fake_smtp(monkeypatch: pytest.MonkeyPatch) -> type[FakeSMTP]:
     FakeSMTP.instances = []
-    monkeypatch.setattr(mail.smtplib, "SMTP", FakeSMTP)
-    monkeypatch.setattr(mail.smtplib, "SMTP_SSL", FakeSMTP)
+    monkeypatch.setattr("burgerbegroting.mail.smtplib.SMTP", FakeSMTP)
+    monkeypatch.setattr("burgerbegroting.mail.smtplib.SMTP_SSL", FakeSMTP)
     return FakeSMTP
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -29,7 +30,7 @@ IP = "192.0.2.10"
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path / "var")
 
 
@@ -357,8 +358,8 @@ async def test_login_rehashes_when_parameters_changed(
 
 
 async def test_login_is_limited_per_account_across_addresses(
-    session: AsyncSession, database_url: str, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
     settings = make_settings(database_url, tmp_path / "var", login_attempts_per_window=3)
     await service.create_user(
         session, email="g@example.nl", password="acht-tek", roles={Role.RESIDENT}, confirmed=True
