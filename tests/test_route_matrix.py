@@ -147,10 +147,10 @@ def test_every_route_answers_every_role_as_expected(
         if access is None:
             continue  # reported by test_every_route_is_in_the_matrix
         for role in ROLES:
-            headers = {"x-csrftoken": csrf}
+            headers: dict[str, str] = {"x-csrftoken": csrf or ""}
             if role is not None:
                 headers["Authorization"] = bearer_for(settings, role, user_ids[role])
-            body = {} if method in {"POST", "PUT", "PATCH"} else None
+            body: dict[str, object] | None = {} if method in {"POST", "PUT", "PATCH"} else None
             response = client.request(
                 method, concrete_path(path), headers=headers, json=body, follow_redirects=False
             )
