@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -138,14 +139,22 @@ def test_gettext_follows_the_current_language() -> None:
 # --- the catalogue -----------------------------------------------------------------------------
 
 
+def _entries(messages: Any) -> dict[object, object]:
+    # Plural entries have tuple/list ids and strings; make them comparable.
+    def norm(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {norm(m.id): norm(m.string) for m in messages if m.id}
+
+
 def test_compiled_catalogue_is_up_to_date_with_the_po_file() -> None:
     catalog = _read_po()
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    fresh = {m.id: m.string for m in read_mo(buffer) if m.id}
+    fresh = _entries(read_mo(buffer))
     with MO.open("rb") as handle:
-        shipped = {m.id: m.string for m in read_mo(handle) if m.id}
+        shipped = _entries(read_mo(handle))
     assert shipped == fresh, "run: .venv/bin/pybabel compile -d src/burgerbegroting/locale"
 
 
