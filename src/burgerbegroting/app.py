@@ -30,6 +30,7 @@ from burgerbegroting.db import create_engine
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
 from burgerbegroting.proposals.pages import PAGE_CONTROLLERS as PROPOSAL_PAGES
 from burgerbegroting.rounds.controllers import RoundApiController
+from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesController
 from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import ShellController
@@ -54,6 +55,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         *PROPOSAL_API,
         *PROPOSAL_PAGES,
         RoundApiController,
+        RoundPagesController,
+        RoundAdminPagesController,
         AuditApiController,
         AuditPagesController,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
@@ -281,9 +281,14 @@ async def test_tampering_after_freeze_is_detected(session: AsyncSession) -> None
     )
     frozen = await _to_phase(session, round_.id, Phase.VOTING)
     assert await service.verify_fingerprint(session, frozen)
+    # Behind the session's back: the cached Proposal object keeps its old cost.
     await session.execute(
-        Proposal.__table__.update().where(Proposal.id == proposal.id).values(municipal_cost_cents=1)
+        update(Proposal)
+        .where(Proposal.id == proposal.id)
+        .values(municipal_cost_cents=1)
+        .execution_options(synchronize_session=False)
     )
+    assert proposal.municipal_cost_cents == 2_500_000
     assert not await service.verify_fingerprint(session, frozen)
 
 

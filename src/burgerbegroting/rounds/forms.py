@@ -1,0 +1,249 @@
+"""The admin round form: from posted strings to the service's data, and back for re-display.
+
+Money is typed in euros (``450.000`` or ``1.250,50``), the minimum budget share in percent (one
+decimal), times as ``datetime-local`` values in Europe/Amsterdam; everything is converted exactly
+(Decimal, integer cents / per-mille, UTC). Districts and themes are rows ``district_name_0``,
+``district_budget_0``, … with a hidden id for existing rows: a blank new row is ignored, a blank
+name on an existing row removes it. Without JavaScript, more rows come from saving and editing again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from burgerbegroting.i18n import _
+from burgerbegroting.rounds.models import Round
+from burgerbegroting.rounds.service import EDITABLE_WHEN_FROZEN, SCHEDULE_FIELDS
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+EXTRA_ROWS = 3
+MAX_ROWS = 100
+SCHEDULE_NAMES = tuple(name for _, name in SCHEDULE_FIELDS)
+BOOLEAN_FIELDS = ("blank_ballot_allowed", "vote_by_code", "vote_by_account", "supports_enabled")
+INT_FIELDS = (
+    "approval_max_k",
+    "cumulative_points",
+    "min_projects",
+    "max_projects",
+    "min_age",
+    "support_threshold",
+)
+CHOICE_FIELDS = ("budget_scope", "ballot_type", "counting_rule", "tie_break")
+_ROW = re.compile(r"^(district|theme)_(id|name|budget|eligible|cap)_(\d{1,3})$")
+_THOUSANDS = re.compile(r"^\d{1,3}(\.\d{3})+$")
+
+# Service field name -> form field id, for error messages next to the right input.
+FORM_ID = {"total_budget_cents": "total_budget", "min_budget_share_permille": "min_budget_share"}
+
+
+@dataclass
+class ParsedForm:
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    district_rows: list[int] = field(default_factory=list)  # service index -> form row
+    theme_rows: list[int] = field(default_factory=list)
+
+
+def parse_euros(text: str) -> int | None:
+    """``"450.000"`` / ``"1.250,50"`` / ``"€ 99"`` → cents; None when it is not an amount."""
+    cleaned = text.replace("€", "").replace(" ", "").replace("\u00a0", "").strip()
+    if not cleaned:
+        return None
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    elif _THOUSANDS.match(cleaned):
+        cleaned = cleaned.replace(".", "")
+    if not re.fullmatch(r"\d{1,15}(\.\d{1,2})?", cleaned):
+        return None
+    try:
+        return int(Decimal(cleaned) * 100)
+    except InvalidOperation:  # pragma: no cover - the pattern already excludes this
+        return None
+
+
+def format_euros(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    euros, rest = divmod(cents, 100)
+    whole = f"{euros:,}".replace(",", ".")
+    return f"{whole},{rest:02d}" if rest else whole
+
+
+def parse_local_time(text: str) -> datetime | None:
+    """A ``datetime-local`` value (``2027-03-01T09:00``) in Amsterdam time → aware datetime."""
+    naive = datetime.fromisoformat(text)
+    if naive.tzinfo is not None:
+        raise ValueError("offset not expected")
+    return naive.replace(tzinfo=AMSTERDAM)
+
+
+def format_local_time(value: datetime | None) -> str:
+    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def _money(form: ParsedForm, name: str, key: str, text: str, *, required: bool) -> None:
+    if not text.strip():
+        if required:
+            form.errors[name] = _("Vul een bedrag in.")
+        else:
+            form.data[key] = None
+        return
+    cents = parse_euros(text)
+    if cents is None:
+        form.errors[name] = _("Vul een bedrag in euro's in, bijvoorbeeld 450.000 of 1.250,50.")
+    else:
+        form.data[key] = cents
+
+
+def parse_round_form(raw: dict[str, str], *, frozen: bool) -> ParsedForm:
+    """Turn the posted fields into service data; a frozen round's form only has its editable
+    fields, so nothing else is read (and nothing else can be changed)."""
+    form = ParsedForm(values=dict(raw))
+    data = form.data
+    data["title"] = raw.get("title", "")
+    data["description"] = raw.get("description", "")
+    for name in SCHEDULE_NAMES:
+        if frozen and name not in EDITABLE_WHEN_FROZEN:
+            continue
+        text = raw.get(name, "").strip()
+        try:
+            data[name] = parse_local_time(text) if text else None
+        except ValueError:
+            form.errors[name] = _("Vul een datum en tijd in, bijvoorbeeld 2027-03-01 09:00.")
+    if frozen:
+        return form
+
+    _money(form, "total_budget", "total_budget_cents", raw.get("total_budget", ""), required=True)
+    for name in CHOICE_FIELDS:
+        data[name] = raw.get(name, "")
+    for name in BOOLEAN_FIELDS:
+        data[name] = raw.get(name) == "1"
+    for name in INT_FIELDS:
+        text = raw.get(name, "").strip()
+        if not text:
+            data[name] = 0 if name == "min_projects" else None
+        elif re.fullmatch(r"-?\d{1,9}", text):
+            data[name] = int(text)
+        else:
+            form.errors[name] = _("Vul een geheel getal in.")
+    share = raw.get("min_budget_share", "").strip().replace(",", ".")
+    if not share:
+        data["min_budget_share_permille"] = 0
+    elif re.fullmatch(r"\d{1,3}(\.\d)?", share):
+        data["min_budget_share_permille"] = int(Decimal(share) * 10)
+    else:
+        form.errors["min_budget_share"] = _("Vul een percentage in, bijvoorbeeld 50 of 12,5.")
+
+    districts: list[dict[str, Any]] = []
+    themes: list[dict[str, Any]] = []
+    rows = sorted({int(m.group(3)) for key in raw if (m := _ROW.match(key))})
+    for row in rows[:MAX_ROWS]:
+        for kind, items, row_map in (
+            ("district", districts, form.district_rows),
+            ("theme", themes, form.theme_rows),
+        ):
+            raw_id = raw.get(f"{kind}_id_{row}", "").strip()
+            name = raw.get(f"{kind}_name_{row}", "").strip()
+            if not name:
+                continue  # a blank row: new and empty, or an existing one being removed
+            item: dict[str, Any] = {"name": name, "id": int(raw_id) if raw_id.isdigit() else None}
+            money_field = "budget" if kind == "district" else "cap"
+            money_key = "budget_cents" if kind == "district" else "max_spend_cents"
+            text = raw.get(f"{kind}_{money_field}_{row}", "").strip()
+            if text:
+                cents = parse_euros(text)
+                if cents is None:
+                    form.errors[f"{kind}_{money_field}_{row}"] = _(
+                        "Vul een bedrag in euro's in, bijvoorbeeld 50.000."
+                    )
+                item[money_key] = cents
+            else:
+                item[money_key] = None
+            if kind == "district":
+                item["eligible"] = raw.get(f"district_eligible_{row}") == "1"
+            items.append(item)
+            row_map.append(row)
+    data["districts"] = districts
+    data["themes"] = themes
+    return form
+
+
+def form_errors(form: ParsedForm, fields: dict[str, str]) -> dict[str, str]:
+    """The service's field errors under the form's field ids."""
+    out: dict[str, str] = {}
+    for key, message in fields.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] in {"districts", "themes"} and parts[1].isdigit():
+            kind = "district" if parts[0] == "districts" else "theme"
+            rows = form.district_rows if kind == "district" else form.theme_rows
+            index = int(parts[1])
+            row = rows[index] if index < len(rows) else index
+            suffix = {"name": "name", "budget_cents": "budget", "max_spend_cents": "cap"}.get(
+                parts[2], "name"
+            )
+            out[f"{kind}_{suffix}_{row}"] = message
+        elif key in {"districts", "themes"}:
+            out[key] = message
+        else:
+            out[FORM_ID.get(key, key)] = message
+    return out
+
+
+def values_from_round(round_: Round | None) -> dict[str, str]:
+    """The form's initial values: a round's settings, or the defaults for a new round."""
+    if round_ is None:
+        return {
+            "budget_scope": "city",
+            "ballot_type": "knapsack",
+            "counting_rule": "greedy",
+            "tie_break": "lowest-cost",
+            "min_projects": "0",
+            "blank_ballot_allowed": "1",
+            "vote_by_code": "1",
+        }
+    values: dict[str, str] = {
+        "title": round_.title,
+        "description": round_.description,
+        "total_budget": format_euros(round_.total_budget_cents),
+        "min_budget_share": _percent(round_.min_budget_share_permille),
+    }
+    for name in CHOICE_FIELDS:
+        values[name] = str(getattr(round_, name))
+    for name in INT_FIELDS:
+        value = getattr(round_, name)
+        values[name] = "" if value is None else str(value)
+    for name in BOOLEAN_FIELDS:
+        values[name] = "1" if getattr(round_, name) else ""
+    for name in SCHEDULE_NAMES:
+        values[name] = format_local_time(getattr(round_, name))
+    for row, district in enumerate(round_.districts):
+        values[f"district_id_{row}"] = str(district.id)
+        values[f"district_name_{row}"] = district.name
+        values[f"district_budget_{row}"] = format_euros(district.budget_cents)
+        values[f"district_eligible_{row}"] = "1" if district.eligible else ""
+    for row, theme in enumerate(round_.themes):
+        values[f"theme_id_{row}"] = str(theme.id)
+        values[f"theme_name_{row}"] = theme.name
+        values[f"theme_cap_{row}"] = format_euros(theme.max_spend_cents)
+    return values
+
+
+def _percent(permille: int) -> str:
+    whole, tenth = divmod(permille, 10)
+    return f"{whole},{tenth}" if tenth else str(whole)
+
+
+def row_count(values: dict[str, str], kind: str) -> int:
+    """Rows to show: every filled row plus a few blank ones for additions."""
+    used = [
+        int(m.group(3))
+        for key in values
+        if (m := _ROW.match(key)) and m.group(1) == kind and values[key]
+    ]
+    return min(MAX_ROWS, (max(used) + 1 if used else 0) + EXTRA_ROWS)

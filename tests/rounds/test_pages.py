@@ -1,0 +1,316 @@
+"""The round pages: public overview and round page, admin list, round form, phase form, log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.rounds.factories import api_round_data, db_counts
+
+Client = TestClient[Litestar]
+TABLES = ("rounds", "districts", "themes", "audit_log")
+
+
+def _headers(settings: Settings, role: Role) -> dict[str, str]:
+    user_id = make_user(settings, f"{role.value}@example.nl", roles=(role,))
+    return bearer(settings, user_id, staff=role != Role.RESIDENT)
+
+
+@pytest.fixture
+def admin(settings: Settings) -> dict[str, str]:
+    return _headers(settings, Role.ADMIN)
+
+
+def _api_round(client: Client, admin: dict[str, str], phase: str = "draft") -> dict[str, Any]:
+    created: dict[str, Any] = client.post(
+        "/api/v1/rounds", json=api_round_data(), headers=admin
+    ).json()
+    for step in ("submission", "review", "voting", "closed", "published"):
+        if created["phase"] == phase:
+            break
+        created = client.post(
+            f"/api/v1/rounds/{created['id']}/phase",
+            json={"phase": step, "reason": "test"},
+            headers=admin,
+        ).json()
+    return created
+
+
+def _form(client: Client, **fields: str) -> dict[str, str]:
+    return {"_csrf_token": csrf_token(client), **fields}
+
+
+NEW_ROUND = {
+    "title": "Wijkbudget Zorg 2028",
+    "description": "Proef met wijkbudgetten.",
+    "total_budget": "120.000",
+    "budget_scope": "districts",
+    "district_id_0": "",
+    "district_name_0": "Noord",
+    "district_budget_0": "70.000",
+    "district_eligible_0": "1",
+    "district_id_1": "",
+    "district_name_1": "Zuid",
+    "district_budget_1": "50.000,00",
+    "district_eligible_1": "1",
+    "district_id_2": "",
+    "district_name_2": "",
+    "district_budget_2": "",
+    "theme_id_0": "",
+    "theme_name_0": "Mantelzorg",
+    "theme_cap_0": "40.000",
+    "theme_id_1": "",
+    "theme_name_1": "Schuldhulp",
+    "theme_cap_1": "",
+    "submission_starts_at": "2028-02-01T09:00",
+    "review_starts_at": "2028-03-01T09:00",
+    "voting_starts_at": "2028-04-01T09:00",
+    "closed_starts_at": "2028-04-15T17:00",
+    "published_starts_at": "",
+    "ballot_type": "approval",
+    "approval_max_k": "3",
+    "cumulative_points": "",
+    "min_projects": "1",
+    "max_projects": "",
+    "min_budget_share": "12,5",
+    "blank_ballot_allowed": "1",
+    "counting_rule": "mes-add1",
+    "tie_break": "lowest-cost",
+    "min_age": "16",
+    "vote_by_code": "1",
+    "support_threshold": "",
+}
+
+
+def test_public_pages_show_rounds_but_not_drafts(client: Client, admin: dict[str, str]) -> None:
+    draft = _api_round(client, admin)
+    assert client.get(f"/rondes/{draft['id']}").status_code == 404
+    assert draft["title"] not in client.get("/rondes").text
+
+    voting = _api_round(client, admin, "voting")
+    overview = client.get("/rondes")
+    assert overview.status_code == 200
+    assert f'href="/rondes/{voting["id"]}"' in overview.text
+    page = client.get(f"/rondes/{voting['id']}")
+    assert page.status_code == 200
+    assert '<html lang="nl"' in page.text
+    assert voting["fingerprint"] in page.text
+    assert "€ 450.000,00" in page.text or "€\xa0450.000,00" in page.text
+    assert "Mantelzorg" in page.text
+    # 11 March 2027 09:00 UTC is 10:00 in Amsterdam (winter time).
+    assert "11 maart 2027 om 10:00" in page.text
+
+
+def test_admin_creates_a_round_with_the_form(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    assert client.get("/beheer/rondes/nieuw", headers=admin).status_code == 200
+    response = client.post(
+        "/beheer/rondes/nieuw",
+        data=_form(client, **NEW_ROUND),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    api = client.get("/api/v1/rounds", headers=admin).json()
+    (created,) = api
+    assert created["total_budget_cents"] == 12_000_000
+    assert [(d["name"], d["budget_cents"]) for d in created["districts"]] == [
+        ("Noord", 7_000_000),
+        ("Zuid", 5_000_000),
+    ]
+    assert [(t["name"], t["max_spend_cents"]) for t in created["themes"]] == [
+        ("Mantelzorg", 4_000_000),
+        ("Schuldhulp", None),
+    ]
+    assert created["submission_starts_at"] == "2028-02-01T08:00:00Z"  # CET → UTC
+    assert created["min_budget_share_permille"] == 125
+    assert (created["ballot_type"], created["approval_max_k"], created["min_age"]) == (
+        "approval",
+        3,
+        16,
+    )
+    assert created["vote_by_account"] is False
+    assert db_counts(settings, "audit_log")["audit_log"] == 1
+    listing = client.get(response.headers["location"], headers=admin)
+    assert "Wijkbudget Zorg 2028" in listing.text
+    assert "opgeslagen" in listing.text
+
+
+@pytest.mark.parametrize(
+    ("change", "field_id", "message"),
+    [
+        ({"total_budget": "veel geld"}, "total_budget", "bedrag in euro"),
+        ({"district_budget_1": "10.000"}, "districts", "tellen op tot"),
+        ({"voting_starts_at": "2028-01-01T09:00"}, "voting_starts_at", "moet na"),
+        ({"approval_max_k": "0"}, "approval_max_k", "minstens 1"),
+        ({"title": ""}, "title", "Vul dit veld in"),
+        ({"min_budget_share": "150"}, "min_budget_share", "promillage"),
+    ],
+)
+def test_bad_form_input_is_shown_per_field_and_nothing_is_written(
+    client: Client,
+    settings: Settings,
+    admin: dict[str, str],
+    change: dict[str, str],
+    field_id: str,
+    message: str,
+) -> None:
+    response = client.post(
+        "/beheer/rondes/nieuw",
+        data=_form(client, **{**NEW_ROUND, **change}),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert 'id="foutoverzicht"' in response.text
+    assert f'href="#{field_id}"' in response.text
+    assert message in response.text
+    # What was typed is kept.
+    assert 'value="Noord"' in response.text
+    assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
+
+
+def test_unknown_form_fields_are_refused(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    response = client.post(
+        "/beheer/rondes/nieuw",
+        data=_form(client, **NEW_ROUND, is_admin="1"),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert db_counts(settings, "rounds")["rounds"] == 0
+
+
+def test_frozen_round_form_offers_only_editable_fields(
+    client: Client, admin: dict[str, str]
+) -> None:
+    voting = _api_round(client, admin, "voting")
+    url = f"/beheer/rondes/{voting['id']}/bewerken"
+    page = client.get(url, headers=admin)
+    assert page.status_code == 200
+    assert 'name="total_budget"' not in page.text
+    assert 'name="closed_starts_at"' in page.text
+    assert voting["fingerprint"] in page.text
+    response = client.post(
+        url,
+        data=_form(
+            client,
+            title=voting["title"],
+            description="Stemmen kan ook in de bibliotheek.",
+            closed_starts_at="2027-03-27T18:00",
+            published_starts_at="",
+            reason="extra stemlocatie",
+        ),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    after = client.get(f"/api/v1/rounds/{voting['id']}").json()
+    assert after["description"] == "Stemmen kan ook in de bibliotheek."
+    assert after["closed_starts_at"] == "2027-03-27T17:00:00Z"
+    assert after["fingerprint"] == voting["fingerprint"]
+    # A count-affecting field smuggled into the frozen form is refused, not applied.
+    smuggled = client.post(
+        url,
+        data=_form(client, title=voting["title"], total_budget="1"),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert smuggled.status_code in {303, 400, 409}
+    assert client.get(f"/api/v1/rounds/{voting['id']}").json()["total_budget_cents"] == 45_000_000
+
+
+def test_edit_form_round_trips_existing_values(client: Client, admin: dict[str, str]) -> None:
+    draft = _api_round(client, admin)
+    url = f"/beheer/rondes/{draft['id']}/bewerken"
+    page = client.get(url, headers=admin)
+    assert 'value="450.000"' in page.text
+    assert 'value="Centrum"' in page.text
+    values = {
+        **{k: v for k, v in NEW_ROUND.items() if not k.startswith(("district_", "theme_"))},
+        "title": draft["title"],
+        "total_budget": "450.000",
+        "budget_scope": "city",
+        "district_id_0": str(draft["districts"][0]["id"]),
+        "district_name_0": "Centrum-Oost",
+        "district_budget_0": "",
+        "district_eligible_0": "1",
+        "theme_id_0": str(draft["themes"][0]["id"]),
+        "theme_name_0": draft["themes"][0]["name"],
+        "theme_cap_0": "",
+        "reason": "wijken samengevoegd",
+    }
+    response = client.post(url, data=_form(client, **values), headers=admin, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    after = client.get(f"/api/v1/rounds/{draft['id']}", headers=admin).json()
+    assert [(d["id"], d["name"]) for d in after["districts"]] == [
+        (draft["districts"][0]["id"], "Centrum-Oost")
+    ]
+    assert len(after["themes"]) == 1
+    log = client.get("/api/v1/audit-log", headers=admin).json()
+    assert log["items"][0]["reason"] == "wijken samengevoegd"
+
+
+def test_phase_form_needs_a_reason_and_moves_one_step(
+    client: Client, admin: dict[str, str]
+) -> None:
+    draft = _api_round(client, admin)
+    url = f"/beheer/rondes/{draft['id']}/fase"
+    page = client.get(url, headers=admin)
+    assert page.status_code == 200
+    assert 'value="submission"' in page.text
+    missing = client.post(
+        url,
+        data=_form(client, phase="submission", reason=""),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert missing.status_code == 422
+    assert 'href="#reason"' in missing.text
+    skip = client.post(
+        url,
+        data=_form(client, phase="voting", reason="snel"),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert skip.status_code == 409
+    ok = client.post(
+        url,
+        data=_form(client, phase="submission", reason="start"),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    assert client.get(f"/api/v1/rounds/{draft['id']}").json()["phase"] == "submission"
+    # The phase shows on every page (the banner) once the round is public.
+    assert "Voorstellen indienen" in client.get("/rondes").text
+
+
+def test_admin_pages_are_for_admins_only(client: Client, settings: Settings) -> None:
+    assert client.get("/beheer/rondes", follow_redirects=False).status_code in {302, 303, 401}
+    resident = _headers(settings, Role.RESIDENT)
+    assert client.get("/beheer/rondes", headers=resident).status_code == 403
+    assert client.get("/beheer/rondes/nieuw", headers=resident).status_code == 403
+
+
+def test_audit_log_page_for_auditors(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    _api_round(client, admin, "submission")
+    auditor = _headers(settings, Role.AUDITOR)
+    page = client.get("/beheer/logboek", headers=auditor)
+    assert page.status_code == 200
+    assert "round.phase" in page.text
+    assert "round.create" in page.text
+    assert (
+        client.get("/beheer/logboek", headers=_headers(settings, Role.COUNCIL)).status_code == 403
+    )
