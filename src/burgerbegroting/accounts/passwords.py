@@ -108,7 +108,10 @@ class PasswordService:
         Without it an attacker learns which e-mail addresses have accounts from response times.
         """
         if self._dummy_hash is None:
-            self._dummy_hash = await self.hash("dummy password that nobody has")
+            # The first time, hashing is the work (one hash costs what one verification costs);
+            # the result is never compared with any account.
+            self._dummy_hash = await self.hash(password)
+            return
         await self.verify(self._dummy_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
