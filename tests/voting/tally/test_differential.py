@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pabutools.election import Additive_Cardinal_Sat as PointsSat
 from pabutools.election import (
     AdditiveSatisfaction,
     ApprovalBallot,
@@ -29,7 +30,6 @@ from pabutools.election import (
     CumulativeProfile,
     Instance,
 )
-from pabutools.election import Additive_Cardinal_Sat as PointsSat
 from pabutools.election import Project as PabuProject
 from pabutools.fractions import frac
 from pabutools.rules import (
