@@ -100,7 +100,7 @@ def test_public_pages_show_rounds_but_not_drafts(client: Client, admin: dict[str
     page = client.get(f"/rondes/{voting['id']}")
     assert page.status_code == 200
     assert '<html lang="nl"' in page.text
-    assert voting["fingerprint"] in page.text
+    assert voting["fingerprint"] in page.text.replace("<wbr>", "")
     assert "€ 450.000,00" in page.text or "€\xa0450.000,00" in page.text
     assert "Mantelzorg" in page.text
     # 11 March 2027 09:00 UTC is 10:00 in Amsterdam (winter time).
@@ -199,7 +199,7 @@ def test_frozen_round_form_offers_only_editable_fields(
     assert page.status_code == 200
     assert 'name="total_budget"' not in page.text
     assert 'name="closed_starts_at"' in page.text
-    assert voting["fingerprint"] in page.text
+    assert voting["fingerprint"] in page.text.replace("<wbr>", "")
     response = client.post(
         url,
         data=_form(

@@ -1,7 +1,7 @@
 """The admin round form: from posted strings to the service's data, and back for re-display.
 
 Money is typed in euros (``450.000`` or ``1.250,50``), the minimum budget share in percent (one
-decimal), times as ``datetime-local`` values in Europe/Amsterdam; everything is converted exactly
+decimal), times as ``2027-03-01 09:00`` in Europe/Amsterdam; everything is converted exactly
 (Decimal, integer cents / per-mille, UTC). Districts and themes are rows ``district_name_0``,
 ``district_budget_0``, … with a hidden id for existing rows: a blank new row is ignored, a blank
 name on an existing row removes it. Without JavaScript, more rows come from saving and editing again.
@@ -75,16 +75,28 @@ def format_euros(cents: int | None) -> str:
     return f"{whole},{rest:02d}" if rest else whole
 
 
+_DUTCH_DATE = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})[ T](\d{1,2}):(\d{2})$")
+
+
 def parse_local_time(text: str) -> datetime | None:
-    """A ``datetime-local`` value (``2027-03-01T09:00``) in Amsterdam time → aware datetime."""
-    naive = datetime.fromisoformat(text)
-    if naive.tzinfo is not None:
-        raise ValueError("offset not expected")
+    """``2027-03-01 09:00`` (or ``2027-03-01T09:00``, or ``1-3-2027 09:00``) in Amsterdam time
+    → an aware datetime; ``ValueError`` when it is not a date and time.
+
+    A plain text field rather than ``datetime-local``: the browser widget differs per browser,
+    shows no focus ring on its inner parts in Chromium, and is awkward with the keyboard."""
+    match = _DUTCH_DATE.match(text)
+    if match:
+        day, month, year, hour, minute = (int(g) for g in match.groups())
+        naive = datetime(year, month, day, hour, minute)  # noqa: DTZ001 - zone set below
+    else:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", text):
+            raise ValueError("not a date and time")
+        naive = datetime.fromisoformat(text)
     return naive.replace(tzinfo=AMSTERDAM)
 
 
 def format_local_time(value: datetime | None) -> str:
-    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%dT%H:%M") if value else ""
+    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def _money(form: ParsedForm, name: str, key: str, text: str, *, required: bool) -> None:

@@ -79,6 +79,18 @@ def _status(error: DomainError) -> int:
     return 400
 
 
+def _all_errors(parsed: forms.ParsedForm, round_: Round | None) -> dict[str, str]:
+    """The form's own errors (unreadable amounts, dates) plus every rule the service checks on
+    the rest, so one submit shows all problems at once."""
+    errors = dict(parsed.errors)
+    try:
+        service.validate(round_, parsed.data)
+    except DomainError as error:
+        for key, message in forms.form_errors(parsed, error.fields).items():
+            errors.setdefault(key, message)
+    return errors
+
+
 class BadForm(Exception):
     """The form has fields we do not know, files or repeated fields."""
 
@@ -176,7 +188,8 @@ class RoundAdminPagesController(Controller):
             return self._bad_form(request, None)
         parsed = forms.parse_round_form(raw, frozen=False)
         if parsed.errors:
-            return self._form(request, None, parsed.values, parsed.errors, status=422)
+            errors = _all_errors(parsed, None)
+            return self._form(request, None, parsed.values, errors, status=422)
         try:
             round_ = await service.create_round(db_session, parsed.data, actor_id=actor_id(request))
         except DomainError as error:
@@ -203,7 +216,8 @@ class RoundAdminPagesController(Controller):
             return self._bad_form(request, round_)
         parsed = forms.parse_round_form(raw, frozen=round_.is_frozen)
         if parsed.errors:
-            return self._form(request, round_, parsed.values, parsed.errors, status=422)
+            errors = _all_errors(parsed, round_)
+            return self._form(request, round_, parsed.values, errors, status=422)
         try:
             reason = check_reason(raw.get("reason"), required=False)
             await service.update_round(
