@@ -84,3 +84,46 @@ async def test_the_database_refuses_to_change_or_delete_log_entries(
     await session.rollback()
     rows = (await session.execute(text("SELECT reason FROM audit_log"))).scalars().all()
     assert rows == ["origineel"]
+
+
+async def test_triggers_are_in_the_schema_and_postgresql_refuses_truncate(
+    session: AsyncSession, database_url: str
+) -> None:
+    """The triggers come from the migration; on PostgreSQL row triggers do not fire on TRUNCATE,
+    so a statement trigger covers it (SQLite has no TRUNCATE)."""
+    if not database_url.startswith("postgresql"):
+        names = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log' "
+                        "ORDER BY name"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert names == ["audit_log_no_delete", "audit_log_no_update"]
+        return
+    names = (
+        (
+            await session.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass "
+                    "AND NOT tgisinternal ORDER BY tgname"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert names == ["audit_log_append_only", "audit_log_no_truncate"]
+    await service.record(
+        session, actor_id=None, action="round.phase", subject_type="round", subject_id=1, details={}
+    )
+    await session.commit()
+    with pytest.raises(DBAPIError, match="append-only"):
+        await session.execute(text("TRUNCATE audit_log"))
+    await session.rollback()
+    assert (await session.execute(text("SELECT count(*) FROM audit_log"))).scalar_one() == 1

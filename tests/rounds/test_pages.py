@@ -314,3 +314,31 @@ def test_audit_log_page_for_auditors(
     assert (
         client.get("/beheer/logboek", headers=_headers(settings, Role.COUNCIL)).status_code == 403
     )
+
+
+def test_round_texts_are_escaped_on_every_page(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    body = api_round_data(title=evil, description=evil)
+    body["themes"] = [{"name": evil}]
+    created = client.post("/api/v1/rounds", json=body, headers=admin).json()
+    client.post(
+        f"/api/v1/rounds/{created['id']}/phase",
+        json={"phase": "submission", "reason": evil},
+        headers=admin,
+    )
+    auditor = _headers(settings, Role.AUDITOR)
+    for path, headers in (
+        ("/rondes", {}),
+        (f"/rondes/{created['id']}", {}),
+        ("/beheer/rondes", admin),
+        (f"/beheer/rondes/{created['id']}/bewerken", admin),
+        (f"/beheer/rondes/{created['id']}/fase", admin),
+        ("/beheer/logboek", auditor),
+    ):
+        page = client.get(path, headers=headers)
+        assert page.status_code == 200, path
+        assert "<script>alert" not in page.text, path
+        assert "<img src=x" not in page.text, path
+        assert "&lt;script&gt;" in page.text, path

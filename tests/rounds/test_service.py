@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -436,3 +437,45 @@ def test_canonical_json_refuses_floats() -> None:
     )
     with pytest.raises(TypeError):
         service.canonical_json({"cost": 1.5})
+
+
+async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> None:
+    """Two admins click "next phase" at once: one move, one Conflict, one log line.
+
+    Each click runs in its own connection and transaction, as two requests would; the row lock
+    (PostgreSQL) or the write lock (SQLite, BEGIN IMMEDIATE) makes the second one see the first.
+    """
+    from burgerbegroting.db import create_engine
+
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+        async with AsyncSession(engines[0], expire_on_commit=False) as setup:
+            round_ = await _create(setup)
+            await setup.commit()
+
+        async def click(engine: Any) -> str:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                try:
+                    await service.move_phase(
+                        session, round_.id, Phase.SUBMISSION, actor_id=None, reason="klik"
+                    )
+                    await asyncio.sleep(0.2)  # hold the transaction open: widen the window
+                    await session.commit()
+                except Conflict:
+                    await session.rollback()
+                    return "conflict"
+            return "moved"
+
+        outcomes = await asyncio.gather(click(engines[0]), click(engines[1]))
+        assert sorted(outcomes) == ["conflict", "moved"]
+        async with AsyncSession(engines[0]) as check:
+            moves = (
+                (await check.execute(select(AuditEntry).where(AuditEntry.action == "round.phase")))
+                .scalars()
+                .all()
+            )
+            assert len(moves) == 1
+            assert (await service.get_round(check, round_.id)).phase == Phase.SUBMISSION
+    finally:
+        for engine in engines:
+            await engine.dispose()
