@@ -96,8 +96,8 @@ async def test_triggers_are_in_the_schema_and_postgresql_refuses_truncate(
             (
                 await session.execute(
                     text(
-                        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log' "
-                        "ORDER BY name"
+                        "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name = 'audit_log' ORDER BY name"
                     )
                 )
             )
