@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,23 +58,40 @@ def test_simultaneous_support_requests_store_one_row_and_no_5xx(settings: Settin
     proposal_id, user_id = _seed(settings)
     barrier = threading.Barrier(WORKERS)
     statuses: list[int] = []
+    failures: list[BaseException] = []
     lock = threading.Lock()
 
-    def worker() -> None:
-        # A whole app per thread: its own event loop, engine and connection pool.
-        app = create_app(settings)
-        with TestClient(app=app, base_url="http://testserver.local") as client:
-            headers = bearer(settings, user_id)
-            barrier.wait(timeout=30)
-            response = client.put(f"/api/v1/proposals/{proposal_id}/supports", headers=headers)
-        with lock:
-            statuses.append(response.status_code)
+    headers = bearer(settings, user_id)
+    with ExitStack() as stack:
+        # A whole app per worker: each TestClient runs its app on its own event loop with its own
+        # engine and connection pool. They are started here, one by one, and warmed up with a
+        # read, so the threads below only send the racing request (Litestar imports some
+        # modules lazily, and concurrent first imports in threads are not safe).
+        clients = []
+        for _ in range(WORKERS):
+            client = stack.enter_context(
+                TestClient(app=create_app(settings), base_url="http://testserver.local")
+            )
+            assert client.get(f"/api/v1/proposals/{proposal_id}").status_code == 200
+            clients.append(client)
 
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+        def worker(client: TestClient[Litestar]) -> None:
+            try:
+                barrier.wait(timeout=60)
+                response = client.put(f"/api/v1/proposals/{proposal_id}/supports", headers=headers)
+                with lock:
+                    statuses.append(response.status_code)
+            except BaseException as exc:
+                with lock:
+                    failures.append(exc)
+                raise
+
+        threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert failures == []
     assert sorted(statuses) == [200] * WORKERS
     assert (
         scalar(

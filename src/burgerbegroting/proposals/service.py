@@ -910,22 +910,46 @@ async def list_proposals(
         conditions.append(Proposal.status == filters.status)
     if filters.q:
         conditions.append(_search(filters.q))
-    total = int(await session.scalar(select(func.count(Proposal.id)).where(*conditions)) or 0)
-    pages = max(1, -(-total // PAGE_SIZE))
-    stmt = _rows_query().where(*conditions)
+    # Two cheap steps instead of one heavy query: first the ids of one page (with the total as a
+    # window count, so the filter runs once), then the page's rows, names and support counts.
+    # Support counts per row as a correlated subquery would be evaluated for every *matching*
+    # row before the sort on PostgreSQL (measured: 128 ms for a broad search at 2,000 proposals).
+    ids_query = select(Proposal.id, func.count().over().label("total")).where(*conditions)
     if filters.sort == "supports":
-        stmt = stmt.order_by(_support_count_column().desc(), Proposal.id.desc())
+        counts = (
+            select(ProposalSupport.proposal_id, func.count().label("n"))
+            .group_by(ProposalSupport.proposal_id)
+            .subquery()
+        )
+        ids_query = ids_query.outerjoin(counts, counts.c.proposal_id == Proposal.id).order_by(
+            func.coalesce(counts.c.n, 0).desc(), Proposal.id.desc()
+        )
     elif filters.sort == "title":
-        stmt = stmt.order_by(func.lower(Proposal.title), Proposal.id)
+        ids_query = ids_query.order_by(func.lower(Proposal.title), Proposal.id)
     elif filters.sort == "cost":
-        stmt = stmt.order_by(
+        ids_query = ids_query.order_by(
             func.coalesce(Proposal.municipal_cost_cents, Proposal.estimated_cost_cents).asc(),
             Proposal.id,
         )
     else:
-        stmt = stmt.order_by(Proposal.created_at.desc(), Proposal.id.desc())
-    stmt = stmt.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
-    rows = tuple(_row(r) for r in (await session.execute(stmt)).all())
+        ids_query = ids_query.order_by(Proposal.created_at.desc(), Proposal.id.desc())
+    ids_query = ids_query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+    found = (await session.execute(ids_query)).all()
+    if found:
+        total = int(found[0][1])
+    else:  # past the last page: the window count has no row to ride on
+        total = int(await session.scalar(select(func.count(Proposal.id)).where(*conditions)) or 0)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_ids = [int(r[0]) for r in found]
+    rows: tuple[GalleryRow, ...] = ()
+    if page_ids:
+        loaded = {
+            row.proposal.id: row
+            for row in map(
+                _row, (await session.execute(_rows_query().where(Proposal.id.in_(page_ids)))).all()
+            )
+        }
+        rows = tuple(loaded[i] for i in page_ids)
     return GalleryPage(rows=rows, total=total, page=filters.page, pages=pages, filters=filters)
 
 
