@@ -130,6 +130,8 @@ def ours(path: Path, rule: str, limit: float) -> tuple[Child, list[str] | None]:
             rule,
             "--tie-break",
             "lexicographic",
+            # pabutools knows no theme/district caps; compare like with like.
+            "--ignore-caps",
             "--json",
         ],
         limit,
