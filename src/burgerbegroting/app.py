@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -64,6 +65,21 @@ def route_handlers() -> list[ControllerRouterHandler]:
     return handlers
 
 
+def allowed_host_headers(settings: Settings) -> list[str]:
+    """Host headers to accept: each allowed host, bare and with the port of ``BB_BASE_URL``.
+
+    Litestar compares the whole ``Host`` header, port included, so ``127.0.0.1`` alone would refuse
+    the browser's ``127.0.0.1:8000``.
+    """
+    base = urlsplit(settings.base_url)
+    hosts = set(settings.allowed_hosts)
+    if base.hostname:
+        hosts.add(base.hostname)
+    if base.port:
+        hosts |= {f"{host}:{base.port}" for host in list(hosts) if ":" not in host}
+    return sorted(hosts)
+
+
 def create_app(settings: Settings) -> Litestar:
     """Build the Litestar application for ``settings``; nothing is read from the environment here."""
     logging.getLogger("burgerbegroting").setLevel(settings.log_level)
@@ -106,7 +122,7 @@ def create_app(settings: Settings) -> Litestar:
         middleware=middleware,
         csrf_config=csrf,
         cors_config=cors,
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=allowed_host_headers(settings)),
         template_config=TemplateConfig(
             directory=FRONTEND_DIR / "templates",
             engine=JinjaTemplateEngine,

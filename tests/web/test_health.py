@@ -27,3 +27,11 @@ def test_security_headers_are_set(client: TestClient[Litestar]) -> None:
 def test_unknown_host_is_refused(app: Litestar) -> None:
     with TestClient(app=app, base_url="http://evil.example") as other:
         assert other.get("/health").status_code == 400
+
+
+def test_host_with_the_base_url_port_is_accepted(app: Litestar) -> None:
+    # The demo serves on http://127.0.0.1:8000: browsers send "Host: 127.0.0.1:8000".
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as browser_like:
+        assert browser_like.get("/health").status_code == 200
+    with TestClient(app=app, base_url="http://127.0.0.1:9999") as other_port:
+        assert other_port.get("/health").status_code == 400
