@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.auth import CurrentUser
+from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.accounts.service import create_user
 from burgerbegroting.db import create_engine
@@ -39,6 +41,7 @@ class World:
     resident: str
     moderator: str
     proposals: list[int]
+    user_ids: dict[str, int]
 
 
 async def _seed(database_url: str, tag: str) -> World:
@@ -121,6 +124,11 @@ async def _seed(database_url: str, tag: str) -> World:
                 resident.email,
                 moderator.email,
                 ids,
+                {
+                    resident.email: resident.id,
+                    helper.email: helper.id,
+                    moderator.email: moderator.id,
+                },
             )
     finally:
         await engine.dispose()
@@ -132,12 +140,16 @@ def world(live_server: LiveServer) -> World:
     return result
 
 
-def login(page: Any, live_server: LiveServer, email: str) -> None:
-    page.goto(live_server.url("/inloggen"))
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.press("#password", "Enter")
+def login(page: Any, live_server: LiveServer, world: World, email: str) -> None:
+    """Log in by setting the session cookie: the login form itself is tested elsewhere, and the
+    login rate limit (per address, shared by every browser test) must not decide these tests."""
+    token = tokens.issue_session_token(
+        live_server.settings, user_id=world.user_ids[email], staff=email == world.moderator
+    )
+    page.context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token.encoded, "url": live_server.base_url}]
+    )
+    page.goto(live_server.url("/"))
     assert "Uitloggen" in page.locator("header").inner_text()
 
 
@@ -217,7 +229,7 @@ def test_resident_submits_and_edits_with_the_keyboard_only(
 
 def test_moderator_reviews_a_proposal(new_page: Any, live_server: LiveServer, world: World) -> None:
     page = new_page()
-    login(page, live_server, world.moderator)
+    login(page, live_server, world, world.moderator)
     page.goto(live_server.url("/toetsing"))
     check_page(page)
     target = world.proposals[0]
@@ -283,11 +295,11 @@ def test_every_proposal_page_is_accessible_and_reflows(
     new_page: Any, live_server: LiveServer, world: World
 ) -> None:
     resident = new_page()
-    login(resident, live_server, world.resident)
+    login(resident, live_server, world, world.resident)
     mine = world.proposals[1]
     # The helper resident wrote the seeded proposals; make our resident a co-author of one.
     helper = new_page()
-    login(helper, live_server, f"buur-{world.resident.split('-', 1)[1]}")
+    login(helper, live_server, world, f"buur-{world.resident.split('-', 1)[1]}")
     helper.goto(live_server.url(f"/voorstellen/{mine}/mede-indieners"))
     helper.fill("#email", world.resident)
     with helper.expect_navigation():
@@ -315,7 +327,7 @@ def test_every_proposal_page_is_accessible_and_reflows(
     check_page(resident)
 
     moderator = new_page()
-    login(moderator, live_server, world.moderator)
+    login(moderator, live_server, world, world.moderator)
     for path in ("/toetsing", f"/voorstellen/{mine}/toetsing", f"/voorstellen/{mine}/samenvoegen"):
         moderator.goto(live_server.url(path))
         check_page(moderator)
