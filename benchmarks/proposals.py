@@ -337,6 +337,19 @@ def write_doc(report: list[str]) -> None:
         "warm-up calls). It then drops the gallery indexes (`ix_proposals_round_*`) and times "
         "the same requests again. Target: a filtered page under 50 ms server time.",
         "",
+        "How the gallery stays fast: one query fetches the ids of one page (with the total as a "
+        "window count, and for the most-supported sort one grouped count of supports), a second "
+        "loads those 20 rows with their theme, district and support count. An earlier version "
+        "put a correlated support count in the row query; PostgreSQL then counted supports for "
+        "every matching proposal before sorting, which made broad searches several times slower. "
+        "The composite indexes on `(round_id, status|theme_id|district_id|created_at)` keep "
+        "filtered lookups index range scans; at 2,000 proposals the whole table is small and "
+        "cached, so the rows without them below differ little: they matter as rounds grow. "
+        "Search is a case-insensitive substring match (`ILIKE`/`LIKE`) over title, summary and "
+        "description, every word required; it reads every visible proposal of the round, so it "
+        "is the slowest request. A PostgreSQL `tsvector`/trigram index is the next step if "
+        "rounds grow well beyond this size.",
+        "",
         "Reproduce: `.venv/bin/python benchmarks/proposals.py --write-doc` (with "
         "`BB_TEST_POSTGRES_URL=postgresql+asyncpg://…` for the PostgreSQL rows).",
         "",

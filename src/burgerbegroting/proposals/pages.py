@@ -112,7 +112,7 @@ async def _read_form(request: AnyRequest, fields: frozenset[str]) -> dict[str, s
     return {name: values.get(name, "") for name in fields}
 
 
-_EURO = re.compile(r"^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d{1,2}))?$")
+_EURO = re.compile(r"^([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,([0-9]{1,2}))?$")
 
 
 def parse_euro(raw: str, field: str) -> int | None:
@@ -177,13 +177,13 @@ def _input_from_form(form: dict[str, str]) -> service.ProposalInput:
     district_id: int | None = None
     raw_theme = form["theme_id"].strip()
     if raw_theme:
-        if raw_theme.isdigit() and len(raw_theme) < 12:
+        if service.is_id(raw_theme):
             theme_id = int(raw_theme)
         else:
             errors["theme_id"] = "Kies een thema van deze ronde."
     raw_district = form["district_id"].strip()
     if raw_district and raw_district != CITY_WIDE:
-        if raw_district.isdigit() and len(raw_district) < 12:
+        if service.is_id(raw_district):
             district_id = int(raw_district)
         else:
             errors["district_id"] = "Kies een wijk van deze ronde, of stedelijk."
@@ -784,7 +784,7 @@ class ReviewPagesController(Controller):
             )
         raw = form["into_id"].strip()
         try:
-            if not raw.isdigit() or len(raw) > 12:
+            if not service.is_id(raw):
                 raise ValidationFailed(
                     "Controleer de gemarkeerde velden.",
                     fields={"into_id": "Kies het voorstel waarmee u wilt samenvoegen."},

@@ -89,6 +89,12 @@ STATUS_LABELS: dict[str, str] = {
     S.MERGED: "Samengevoegd",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ID = re.compile(r"^[0-9]{1,12}$")
+
+
+def is_id(raw: str) -> bool:
+    """True for a plain ASCII id ("²".isdigit() is True too, but int("²") fails)."""
+    return bool(_ID.match(raw))
 
 
 class Actor(Protocol):
@@ -841,10 +847,10 @@ def parse_filters(
     def as_id(name: str, raw: str | None) -> int | None:
         if raw is None or raw.strip() == "":
             return None
-        if not raw.strip().isdigit() or len(raw.strip()) > 12:
+        if not is_id(raw.strip()):
             errors[name] = "Ongeldige keuze."
             return None
-        return int(raw)
+        return int(raw.strip())
 
     theme_id = as_id("theme", theme)
     city_wide = district is not None and district.strip().lower() in {"stad", "city", "stedelijk"}
