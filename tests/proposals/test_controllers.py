@@ -617,3 +617,14 @@ def test_gallery_rejects_bad_filters(client: Client, ids: RoundIds, query: str) 
     response = client.get(f"/api/v1/rounds/{ids.round_id}/proposals?{query}")
     assert response.status_code == 422
     assert response.json()["detail"] == "Ongeldige filter."
+
+
+def test_gallery_of_a_round_in_preparation_is_not_found(
+    client: Client, settings: Settings, people: People
+) -> None:
+    draft_round = make_round(settings, phase=Phase.DRAFT)
+    url = f"/api/v1/rounds/{draft_round.round_id}/proposals"
+    assert client.get(url).status_code == 404
+    assert client.get(url, headers=_h(settings, people, "resident")).status_code == 404
+    assert client.get(url, headers=_h(settings, people, "admin")).status_code == 200
+    assert client.get(f"/rondes/{draft_round.round_id}/voorstellen").status_code == 404

@@ -904,7 +904,10 @@ async def list_proposals(
     session: AsyncSession, *, round_id: int, user: Actor | None, filters: GalleryFilters
 ) -> GalleryPage:
     """The gallery: visible proposals of a round, filtered, searched, sorted and paged."""
-    await rounds.get_round(session, round_id)
+    # A round still in preparation does not exist for the public (as in rounds.controllers).
+    await rounds.get_visible_round(
+        session, round_id, include_drafts=user is not None and user.has(Role.ADMIN)
+    )
     conditions: list[ColumnElement[bool]] = [Proposal.round_id == round_id, _visible(user)]
     if filters.theme_id is not None:
         conditions.append(Proposal.theme_id == filters.theme_id)
