@@ -4,7 +4,8 @@ The matrix is the union of ``EXPECTED`` in every ``tests/<feature>/route_matrix.
 ``tests/accounts/route_matrix.py``) plus the framework routes below. A route of the app that no
 module lists fails the test, so a new endpoint cannot ship without someone deciding who may use it.
 
-How a request is judged: 401 means the guard refused an anonymous visitor, 403 that it refused the
+How a request is judged: 401 means the guard refused an anonymous visitor (a page fetched with GET
+answers that with a 303 to the login page, which counts as the same refusal), 403 that it refused the
 role; any other status (200, 400 for the empty body we send, 404 for a placeholder id, 409, 422…)
 means the request got past the guards. Requests carry a bearer token for a user holding exactly the
 role under test, and the CSRF cookie and header so page forms reach their guards as well.
@@ -94,6 +95,11 @@ def allowed(access: Access, role: str | None) -> bool:
     return role in access
 
 
+def judged_status(status: int, location: str) -> int:
+    """A redirect to the login page is how pages refuse an anonymous visitor: judged as a 401."""
+    return 401 if status == 303 and location.startswith("/inloggen?next=") else status
+
+
 async def _seed_users(settings: Settings) -> dict[str, int]:
     engine = create_engine(settings.database_url)
     ids: dict[str, int] = {}
@@ -155,7 +161,8 @@ def test_every_route_answers_every_role_as_expected(
                 method, concrete_path(path), headers=headers, json=body, follow_redirects=False
             )
             checked += 1
-            got_through = response.status_code not in (401, 403)
+            status = judged_status(response.status_code, response.headers.get("location", ""))
+            got_through = status not in (401, 403)
             if got_through != allowed(access, role):
                 wrong.append(
                     f"{method} {path} as {role or 'anonymous'}: {response.status_code}"
@@ -163,7 +170,7 @@ def test_every_route_answers_every_role_as_expected(
                 )
             elif not got_through:
                 want = 401 if role is None else 403
-                if response.status_code != want:
+                if status != want:
                     wrong.append(
                         f"{method} {path} as {role or 'anonymous'}: "
                         f"{response.status_code}, expected {want}"

@@ -340,3 +340,36 @@ def test_registration_page_rate_limit(database_url: str, tmp_path: Any) -> None:
     assert "Retry-After" in limited.headers
     assert "te veel accounts" in limited.text
     assert count_rows(settings, "users") == 1
+
+
+def test_anonymous_visit_to_a_login_page_goes_to_login_and_back(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    make_user(settings, "terug@example.nl")
+    refused = client.get("/mijn-voorstellen?pagina=2", follow_redirects=False)
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/inloggen?next=%2Fmijn-voorstellen%3Fpagina%3D2"
+    login_page = client.get(refused.headers["location"])
+    assert 'name="next_path" value="/mijn-voorstellen?pagina=2"' in login_page.text
+    logged_in = _post(
+        client,
+        "/inloggen",
+        {
+            "email": "terug@example.nl",
+            "password": RESIDENT_PASSWORD,
+            "next_path": "/mijn-voorstellen?pagina=2",
+        },
+    )
+    assert logged_in.status_code == 303
+    assert logged_in.headers["location"] == "/mijn-voorstellen?pagina=2"
+    assert client.get("/mijn-voorstellen", follow_redirects=False).status_code == 200
+
+
+def test_anonymous_api_and_form_posts_keep_their_401(client: TestClient[Litestar]) -> None:
+    api = client.get("/api/v1/me/proposals", follow_redirects=False)
+    assert api.status_code == 401
+    assert api.headers["content-type"].startswith("application/problem+json")
+    # A refused form cannot be replayed by a redirect: the 401 page says to log in.
+    post = _post(client, "/voorstellen/1/steunen", {})
+    assert post.status_code == 401
+    assert 'href="/inloggen"' in post.text

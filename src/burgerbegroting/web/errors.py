@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -18,7 +19,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -80,6 +81,20 @@ def wants_problem_json(request: Request[Any, Any, Any]) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def login_redirect(request: Request[Any, Any, Any]) -> Redirect | None:
+    """An anonymous visitor who opens a page that needs a login goes to the login page, and back.
+
+    Only for pages fetched with GET: a refused form submission cannot be replayed by a redirect, so
+    it keeps the 401 page (with its login link). The API keeps answering 401 problem details.
+    """
+    if wants_problem_json(request) or request.method != "GET":
+        return None
+    target = request.url.path
+    if request.url.query:
+        target = f"{target}?{request.url.query}"
+    return Redirect(f"/inloggen?{urlencode({'next': target})}", status_code=303)
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     *,
@@ -89,6 +104,8 @@ def problem_response(
     errors: dict[str, str] | list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
+    if status == 401 and (redirect := login_redirect(request)) is not None:
+        return redirect
     if wants_problem_json(request):
         body: dict[str, Any] = {
             "type": "about:blank",
