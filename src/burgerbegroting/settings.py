@@ -68,7 +68,6 @@ class Settings:
     argon2_memory_kib: int = 19 * 1024
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
-    redis_url: str | None = None
     smtp_url: str | None = None
     mail_from: str = "noreply@burgerbegroting.example"
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver.local")
@@ -133,7 +132,6 @@ class Settings:
             code_attempts_per_window=_int(env, "BB_CODE_ATTEMPTS", 10),
             rate_limit_window_seconds=_int(env, "BB_RATE_LIMIT_WINDOW_SECONDS", 900),
             max_concurrent_hashes=_int(env, "BB_MAX_CONCURRENT_HASHES", 4),
-            redis_url=env.get("BB_REDIS_URL") or None,
             smtp_url=env.get("BB_SMTP_URL") or None,
             mail_from=env.get("BB_MAIL_FROM", "noreply@burgerbegroting.example"),
             allowed_hosts=_list(env, "BB_ALLOWED_HOSTS", default_hosts),

@@ -11,8 +11,8 @@ Every attempt counts, refused ones included: a client that keeps hammering stays
 
 The counters live in the database (``rate_limit_hits``), incremented with one atomic
 ``INSERT … ON CONFLICT … DO UPDATE … RETURNING`` that SQLite (≥ 3.35) and PostgreSQL both run.
-``BB_REDIS_URL`` is not implemented yet (no Redis client is installed); ``RateLimitStore`` is the
-protocol a Redis store would implement.
+One database serves every worker, so the counters are shared without another service;
+``RateLimitStore`` is the protocol another store (Redis, say) would implement.
 """
 
 from __future__ import annotations
