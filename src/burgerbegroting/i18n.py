@@ -2,8 +2,9 @@
 
 Dutch is the source language: every user-facing string is written in Dutch and wrapped in ``_()``
 (Python) or ``{% trans %}`` / ``_()`` (templates). English comes from the Babel catalogue in
-``burgerbegroting/locale``. The language of a request is chosen from the ``taal`` cookie (set by
-the language switch) or else the ``Accept-Language`` header; Dutch is the default.
+``burgerbegroting/locale``. The language of a request is Dutch unless the ``taal`` cookie (set by the
+language switch) asks for another: a municipality's pages are Dutch first, also in a browser whose
+own language is English (as Dutch government sites do; ``Accept-Language`` is not followed).
 
 ``gettext``/``ngettext``/``_`` follow a context variable that the language middleware sets for
 each request, so services and controllers can translate without passing the request around.
@@ -63,41 +64,9 @@ def normalise_language(value: str | None) -> str | None:
     return primary if primary in LANGUAGES else None
 
 
-def parse_accept_language(header: str | None) -> str | None:
-    """The best supported language in an ``Accept-Language`` header, or ``None``.
-
-    Entries are ordered by their quality value (``q``), ties keep header order; ``q=0`` means
-    "not this one". Malformed quality values count as 0 rather than raising: the header is
-    client input.
-    """
-    if not header:
-        return None
-    weighted: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")):
-        pieces = part.strip().split(";")
-        tag = pieces[0].strip()
-        quality = 1.0
-        for param in pieces[1:]:
-            name, _, raw = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(raw)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0 and tag:
-            weighted.append((-quality, position, tag))
-    for _, _, tag in sorted(weighted):
-        if tag == "*":
-            return DEFAULT_LANGUAGE
-        language = normalise_language(tag)
-        if language is not None:
-            return language
-    return None
-
-
-def choose_language(cookie: str | None, accept_language: str | None) -> str:
-    """The language for a request: the ``taal`` cookie, else ``Accept-Language``, else Dutch."""
-    return normalise_language(cookie) or parse_accept_language(accept_language) or DEFAULT_LANGUAGE
+def choose_language(cookie: str | None) -> str:
+    """The language for a request: the one the ``taal`` cookie names if we have it, else Dutch."""
+    return normalise_language(cookie) or DEFAULT_LANGUAGE
 
 
 def get_language() -> str:

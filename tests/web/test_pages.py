@@ -63,12 +63,18 @@ def test_home_without_a_round_says_so_in_dutch(client: TestClient[Litestar]) -> 
     assert "Er loopt nu geen burgerbegroting" in html
 
 
-def test_accept_language_english_gives_english_pages(client: TestClient[Litestar]) -> None:
+def test_an_english_browser_still_gets_dutch_pages(client: TestClient[Litestar]) -> None:
+    # Dutch first: English only when the visitor chooses it with the language switch.
     response = client.get("/privacy", headers={"Accept-Language": "en-GB,en;q=0.9"})
-    assert '<html lang="en">' in response.text
-    assert "Privacy statement" in response.text
-    assert "Privacyverklaring" not in response.text
-    assert response.headers["content-language"] == "en"
+    assert '<html lang="nl">' in response.text
+    assert "Privacyverklaring" in response.text
+    assert response.headers["content-language"] == "nl"
+    client.cookies.set("taal", "en")
+    english = client.get("/privacy", headers={"Accept-Language": "nl-NL"})
+    assert '<html lang="en">' in english.text
+    assert "Privacy statement" in english.text
+    assert "Privacyverklaring" not in english.text
+    assert english.headers["content-language"] == "en"
 
 
 def test_language_switch_sets_a_cookie_and_returns_to_the_page(
@@ -324,7 +330,8 @@ def test_phase_banner_is_on_every_page_and_follows_the_language(
     html = client.get("/privacy").text
     assert 'class="bb-phase-banner"' in html
     assert "Fase:" in html
-    english = client.get("/privacy", headers={"Accept-Language": "en"}).text
+    client.cookies.set("taal", "en")
+    english = client.get("/privacy").text
     assert "Submitting proposals" in english
     assert "1 March 2027 at 23:59" in english
     # Not on the API or static assets: the banner query is for pages only.

@@ -103,10 +103,8 @@ class PageShell:
 
 
 def request_language(request: AnyRequest) -> str:
-    """The language of ``request``: ``taal`` cookie, else ``Accept-Language``, else Dutch."""
-    return i18n.choose_language(
-        request.cookies.get(i18n.LANGUAGE_COOKIE), request.headers.get("accept-language")
-    )
+    """The language of ``request``: the ``taal`` cookie's, else Dutch."""
+    return i18n.choose_language(request.cookies.get(i18n.LANGUAGE_COOKIE))
 
 
 def _settings(request: AnyRequest) -> Settings | None:
@@ -331,9 +329,7 @@ class LanguageMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        lang = i18n.choose_language(
-            _cookie(scope, i18n.LANGUAGE_COOKIE), _header(scope, b"accept-language")
-        )
+        lang = i18n.choose_language(_cookie(scope, i18n.LANGUAGE_COOKIE))
 
         async def send_with_language(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -341,7 +337,7 @@ class LanguageMiddleware:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     headers.append((b"content-language", lang.encode()))
-                    headers.append((b"vary", b"Accept-Language, Cookie"))
+                    headers.append((b"vary", b"Cookie"))
                     message = {**message, "headers": headers}
             await send(message)
 
