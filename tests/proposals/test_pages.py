@@ -237,6 +237,24 @@ def test_support_withdraw_and_my_proposals_pages(
     assert client.get(f"/voorstellen/{created['id']}").status_code == 404
 
 
+def test_support_offers_disappear_when_voting_opens(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    url = f"/voorstellen/{created['id']}"
+    other = people.headers(settings, "other")
+    assert "Log in om dit voorstel te steunen" in client.get(url).text
+    assert "Ik steun dit voorstel" in client.get(url, headers=other).text
+    move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
+    move_round(settings, ids.round_id, Phase.VOTING, people.admin)
+    # Supports only count towards review: in the voting phase nobody is invited to give one.
+    assert "Log in om dit voorstel te steunen" not in client.get(url).text
+    assert "Ik steun dit voorstel" not in client.get(url, headers=other).text
+    refused = post(client, f"{url}/steunen", {}, other)
+    assert refused.status_code == 409
+    assert "Steunen kan alleen tijdens de indienings- en toetsingsfase." in refused.text
+
+
 def test_coauthor_page_adds_and_removes(
     client: Client, settings: Settings, people: People, ids: RoundIds
 ) -> None:

@@ -347,11 +347,7 @@ class ProposalPagesController(Controller):
                 "reasoning_html": render_markdown(view.proposal.public_reasoning or ""),
                 "status_labels": service.STATUS_LABELS,
                 "notice": NOTICES.get(melding or ""),
-                "can_support": view.supports_enabled
-                and user is not None
-                and user.has(Role.RESIDENT)
-                and round_.phase in {"submission", "review"}
-                and view.proposal.status in service.SUPPORTABLE,
+                "can_support": view.supports_open and user is not None and user.has(Role.RESIDENT),
                 "can_submit": view.is_author
                 and view.proposal.status in {"draft", "changes_requested"}
                 and not service.round_is_frozen(round_),

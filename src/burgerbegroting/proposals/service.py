@@ -147,6 +147,9 @@ class ProposalView:
     is_author: bool
     show_internal: bool
     supports_enabled: bool
+    # Residents can support (or withdraw support) now: the round collects supports, it is in the
+    # submission or review phase, and the proposal is in a supportable status.
+    supports_open: bool
     merged_into_title: str | None
 
 
@@ -516,18 +519,30 @@ async def remove_coauthor(
 # --- supports -----------------------------------------------------------------------------------
 
 
+SUPPORT_PHASES: frozenset[str] = frozenset({Phase.SUBMISSION, Phase.REVIEW})
+
+
+def supports_open(round_: Round, proposal: Proposal) -> bool:
+    """Supports count towards the review threshold, so they are collected only before voting."""
+    return (
+        supports_enabled(round_)
+        and _phase(round_) in SUPPORT_PHASES
+        and proposal.status in SUPPORTABLE
+    )
+
+
 async def _supportable(session: AsyncSession, proposal_id: int) -> Proposal:
     proposal = await _load(session, proposal_id)
     if proposal.status not in PUBLIC_STATUSES:
         raise NotFound("Dit voorstel bestaat niet.")
     round_ = await rounds.get_round(session, proposal.round_id)
+    if supports_open(round_, proposal):
+        return proposal
     if not supports_enabled(round_):
         raise Conflict("In deze ronde worden geen steunbetuigingen verzameld.")
-    if _phase(round_) not in {Phase.SUBMISSION, Phase.REVIEW}:
+    if _phase(round_) not in SUPPORT_PHASES:
         raise Conflict("Steunen kan alleen tijdens de indienings- en toetsingsfase.")
-    if proposal.status not in SUPPORTABLE:
-        raise Conflict("Dit voorstel kan niet (meer) worden gesteund.")
-    return proposal
+    raise Conflict("Dit voorstel kan niet (meer) worden gesteund.")
 
 
 async def add_support(session: AsyncSession, *, proposal_id: int, user: Actor) -> bool:
@@ -1008,6 +1023,7 @@ async def get_proposal_view(
         is_author=is_author,
         show_internal=user is not None and user.has(Role.MODERATOR),
         supports_enabled=supports_enabled(round_),
+        supports_open=supports_open(round_, proposal),
         merged_into_title=merged_title,
     )
 
