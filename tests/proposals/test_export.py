@@ -461,3 +461,25 @@ def test_xss_and_formula_corpus_in_every_text_field(
             if column.text:
                 assert not row[column.header].startswith(export.FORMULA_STARTS), column.header
     assert neutralised == len(FORMULAS) * len(expected)
+
+
+# --- the links on the staff pages ---------------------------------------------------------------
+
+
+def test_staff_pages_link_to_the_csv_download(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    hidden = make_round(settings, phase=Phase.DRAFT, title="<script>alert(1)</script> concept")
+    link = f'href="/api/v1/rounds/{ids.round_id}/proposals/export?format=csv"'
+    draft_link = f'href="/api/v1/rounds/{hidden.round_id}/proposals/export?format=csv"'
+    queue = client.get("/toetsing", headers=people.headers(settings, "moderator"))
+    assert queue.status_code == 200
+    assert link in queue.text
+    assert "Voorstellen downloaden (CSV)" in queue.text
+    assert draft_link not in queue.text  # a moderator's export of a draft round would be a 404
+    admin = client.get("/beheer/rondes", headers=people.headers(settings, "admin"))
+    assert admin.status_code == 200
+    assert link in admin.text
+    assert draft_link in admin.text
+    assert "<script>alert(1)</script>" not in admin.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; concept" in admin.text
