@@ -8,6 +8,7 @@ from __future__ import annotations
 
 R = {"resident"}
 M = {"moderator"}
+EXPORT = {"moderator", "admin", "auditor"}
 P = "/voorstellen/{proposal_id:int}"
 API = "/api/v1/proposals/{proposal_id:int}"
 
@@ -15,6 +16,7 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     # API
     ("GET", "/api/v1/rounds/{round_id:int}/proposals"): "anyone",
     ("POST", "/api/v1/rounds/{round_id:int}/proposals"): R,
+    ("GET", "/api/v1/rounds/{round_id:int}/proposals/export"): EXPORT,
     ("GET", API): "anyone",
     ("PATCH", API): R,
     ("POST", f"{API}/submit"): R,

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles, requires_login
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.proposals import export as exports
 from burgerbegroting.proposals import service
 from burgerbegroting.proposals.models import Proposal
 from burgerbegroting.proposals.schemas import (
@@ -22,6 +24,7 @@ from burgerbegroting.proposals.schemas import (
     CreditOut,
     MergeRequest,
     ProposalCreate,
+    ProposalExportOut,
     ProposalListOut,
     ProposalOut,
     ProposalSummaryOut,
@@ -36,6 +39,8 @@ from burgerbegroting.web.deps import DbSession
 AnyRequest = Request[Any, Any, Any]
 resident_only = require_roles(Role.RESIDENT)
 moderator_only = require_roles(Role.MODERATOR)
+# Civil servants who work with a round's proposals outside the system (roles are never implied).
+export_roles = require_roles(Role.MODERATOR, Role.ADMIN, Role.AUDITOR)
 
 
 def _settings(request: AnyRequest) -> Settings:
@@ -180,6 +185,43 @@ class RoundProposalsController(Controller):
             submit=submit,
         )
         return await _view(db_session, proposal, _user(request))
+
+    @get(
+        "/export",
+        guards=[export_roles],
+        summary="Download every non-draft proposal of a round (format=csv or json; staff)",
+        responses={
+            200: ResponseSpec(
+                data_container=ProposalExportOut,
+                description=(
+                    "format=json: this document. format=csv (the default): the same fields as "
+                    "text/csv for Dutch spreadsheets (UTF-8 with BOM, ';'), as an attachment."
+                ),
+            )
+        },
+    )
+    async def export(
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        round_id: FromPath[int],
+        export_format: Annotated[str | None, QueryParameter(name="format")] = None,
+    ) -> Response[bytes]:
+        """Id order, byte-identical for the same data; every download is in the audit log."""
+        fmt = exports.parse_format(export_format)
+        data = await exports.load_export(
+            db_session, round_id=round_id, user=_user(request), fmt=fmt
+        )
+        # Store the audit line before the file leaves: the autocommit after the handler would
+        # only log a failed commit and send the file anyway.
+        await db_session.commit()
+        return Response(
+            content=exports.render(data, fmt),
+            media_type=exports.MEDIA_TYPES[fmt],
+            headers={
+                "Content-Disposition": f'attachment; filename="{exports.filename(round_id, fmt)}"'
+            },
+        )
 
 
 class ProposalController(Controller):

@@ -644,8 +644,18 @@ class ReviewPagesController(Controller):
     @get("/toetsing")
     async def queue(self, request: AnyRequest, db_session: DbSession) -> Template:
         rows = await service.review_queue(db_session)
+        # Rounds whose proposals can be downloaded (the export's own rule: drafts for admins).
+        export_rounds = await rounds.list_rounds(
+            db_session, include_drafts=_user(request).has(Role.ADMIN)
+        )
         return render(
-            request, "proposals/queue.html", {"rows": rows, "status_labels": service.STATUS_LABELS}
+            request,
+            "proposals/queue.html",
+            {
+                "rows": rows,
+                "status_labels": service.STATUS_LABELS,
+                "export_rounds": export_rounds,
+            },
         )
 
     async def _review_page(  # noqa: PLR0917 - private helper, called positionally

@@ -131,3 +131,52 @@ class ProposalListOut(msgspec.Struct):
     page: int
     pages: int
     page_size: int
+
+
+class ProposalExportItem(msgspec.Struct, kw_only=True):
+    """One proposal in a staff export. Names only: no e-mail addresses, no user ids, no supporters."""
+
+    id: int
+    status: str
+    """The status code (``submitted``, ``accepted``, …); ``status_label`` is its Dutch name."""
+    status_label: str
+    title: str
+    summary: str
+    description: str
+    """As the residents wrote it (plain text or the Markdown subset), never rendered HTML."""
+    societal_effect: str
+    target_group: str
+    theme: str | None
+    district: str | None
+    """``null`` when the proposal is city-wide (``city_wide`` is then true)."""
+    city_wide: bool
+    location: str | None
+    organisation_name: str | None
+    """Set when an organisation submitted under the Right to Challenge (uitdaagrecht)."""
+    right_to_challenge: bool
+    authors: list[str]
+    """Display names of the credited authors: the author first, then co-authors."""
+    estimated_cost_cents: int | None
+    estimated_cost_euro: str | None
+    """The same amount in euros as an exact decimal string (``"12500.00"``)."""
+    municipal_cost_cents: int | None
+    municipal_cost_euro: str | None
+    support_count: int
+    feasibility_notes: str | None
+    """Internal notes of the moderators: only in exports made by a moderator, ``null`` otherwise."""
+    public_reasoning: str | None
+    reviewed_at: datetime | None
+    """Time of the last decision (review or merge), UTC."""
+    merged_into_id: int | None
+    submitted_at: datetime | None
+    """UTC (RFC 3339 with ``Z``)."""
+
+
+class ProposalExportOut(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/rounds/{id}/proposals/export?format=json``: every non-draft proposal of a
+    round in id order. The same data gives the same bytes."""
+
+    round_id: int
+    round_title: str
+    includes_feasibility_notes: bool
+    items: list[ProposalExportItem]
