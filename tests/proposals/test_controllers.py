@@ -62,7 +62,12 @@ def test_resident_submits_and_everyone_reads_it(
     created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
     assert created["status"] == "submitted"
     assert created["credits"] == [
-        {"user_id": people.resident, "display_name": "Anna de Vries", "role": "author"}
+        {
+            "user_id": people.resident,
+            "display_name": "Anna de Vries",
+            "role": "author",
+            "organisation_name": None,
+        }
     ]
     assert created["estimated_cost_cents"] == 1_250_000
     anonymous = client.get(f"/api/v1/proposals/{created['id']}")
