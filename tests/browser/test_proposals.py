@@ -302,9 +302,36 @@ def test_every_proposal_page_is_accessible_and_reflows(
     login(helper, live_server, world, f"buur-{world.resident.split('-', 1)[1]}")
     helper.goto(live_server.url(f"/voorstellen/{mine}/mede-indieners"))
     helper.fill("#email", world.resident)
+    helper.fill("#message", "Wil je meeschrijven?")
     with helper.expect_navigation():
-        helper.press("#email", "Enter")
-    check_page(helper)
+        helper.click("text=Uitnodiging versturen")
+    assert "Uitnodiging verstuurd" in helper.locator("#melding").inner_text()
+    assert world.resident in helper.locator("#uitnodigingen").inner_text()
+    check_page(helper)  # the co-authors page with a pending invitation
+
+    # The invitation page as the mailed link opens it, logged out, and with a wrong token.
+    mail = latest_mail(live_server.settings.mail_dir, to=world.resident)
+    match = re.search(r"/uitnodiging\?token=(\S+)", mail_text(mail))
+    assert match
+    anonymous = new_page()
+    anonymous.goto(live_server.url(f"/uitnodiging?token={match.group(1)}"))
+    assert "Wil je meeschrijven?" in anonymous.locator("#bericht").inner_text()
+    check_page(anonymous)
+    response = anonymous.goto(live_server.url("/uitnodiging?token=onzin"))
+    assert response is not None
+    assert response.status == 404
+    check_page(anonymous)
+
+    # The resident finds it under "Mijn voorstellen" and accepts it with the keyboard.
+    resident.goto(live_server.url("/mijn-voorstellen"))
+    with resident.expect_navigation():
+        resident.click("#uitnodigingen a")
+    check_page(resident)
+    resident.fill("#organisation_name", "Stichting Samen Sterk")
+    with resident.expect_navigation():
+        resident.click("text=Uitnodiging aannemen")
+    assert "namens Stichting Samen Sterk" in resident.locator("#indieners").inner_text()
+    check_page(resident)
 
     for path in (
         f"/rondes/{world.round_id}/voorstellen",

@@ -163,3 +163,22 @@ def scalar(settings: Settings, sql: str, **params: Any) -> Any:
         return (await session.execute(text(sql), params)).scalar()
 
     return run(settings, work)
+
+
+def expire(settings: Settings, email: str) -> None:
+    """Make the invitations to ``email`` look sent 15 days ago (expired yesterday)."""
+    if "postgresql" in settings.database_url:
+        sent, until = "now() - interval '15 days'", "now() - interval '1 day'"
+    else:
+        sent, until = "datetime('now', '-15 days')", "datetime('now', '-1 day')"
+
+    async def work(session: AsyncSession) -> None:
+        await session.execute(
+            text(
+                f"UPDATE proposal_invitations SET created_at = {sent}, expires_at = {until} "
+                "WHERE email = :e"
+            ),
+            {"e": email},
+        )
+
+    run(settings, work)

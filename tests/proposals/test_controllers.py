@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -10,12 +11,13 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import mails
+from tests.accounts.factories import mail_text, mails
 from tests.proposals.factories import (
     BUDGET_CENTS,
     People,
     RoundIds,
     create_proposal,
+    expire,
     make_people,
     make_round,
     move_round,
@@ -41,6 +43,16 @@ def _h(settings: Settings, people: People, who: str) -> dict[str, str]:
     return people.headers(settings, who)
 
 
+def invitation_token(settings: Settings, to: str) -> str:
+    """The token from the newest invitation mail to ``to``."""
+    for message in reversed(mails(settings)):
+        if message["To"] == to:
+            match = re.search(r"/uitnodiging\?token=(\S+)", mail_text(message))
+            assert match
+            return match.group(1)
+    raise AssertionError(f"no invitation mail to {to}")
+
+
 # --- submitting ---------------------------------------------------------------------------------
 
 
@@ -50,7 +62,12 @@ def test_resident_submits_and_everyone_reads_it(
     created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
     assert created["status"] == "submitted"
     assert created["credits"] == [
-        {"user_id": people.resident, "display_name": "Anna de Vries", "role": "author"}
+        {
+            "user_id": people.resident,
+            "display_name": "Anna de Vries",
+            "role": "author",
+            "organisation_name": None,
+        }
     ]
     assert created["estimated_cost_cents"] == 1_250_000
     anonymous = client.get(f"/api/v1/proposals/{created['id']}")
@@ -342,49 +359,249 @@ def test_withdrawn_proposal_is_hidden_from_others(
 # --- co-authors ---------------------------------------------------------------------------------
 
 
-def test_coauthor_is_credited_told_and_may_edit(
+def _invite(
+    client: Client, settings: Settings, people: People, proposal_id: int, email: str, **extra: Any
+) -> Any:
+    return client.post(
+        f"/api/v1/proposals/{proposal_id}/coauthors",
+        json={"email": email, **extra},
+        headers=_h(settings, people, "resident"),
+    )
+
+
+def _accept(client: Client, headers: dict[str, str], **body: Any) -> Any:
+    return client.post("/api/v1/invitations/accept", json=body, headers=headers)
+
+
+def test_inviting_answers_the_same_for_addresses_with_and_without_an_account(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    known = _invite(client, settings, people, created["id"], "bram@example.nl")
+    unknown = _invite(client, settings, people, created["id"], "niemand@example.nl")
+    assert known.status_code == unknown.status_code == 201
+    volatile = {"id", "email", "created_at", "expires_at"}
+    strip = lambda body: {k: v for k, v in body.items() if k not in volatile}  # noqa: E731
+    assert strip(known.json()) == strip(unknown.json())
+    assert known.json()["status"] == "pending"
+    assert {m["To"] for m in mails(settings)} == {"bram@example.nl", "niemand@example.nl"}
+    # Nobody is credited before accepting; the token is nowhere in the answer.
+    credits = client.get(f"/api/v1/proposals/{created['id']}").json()["credits"]
+    assert [c["role"] for c in credits] == ["author"]
+    token = invitation_token(settings, "bram@example.nl")
+    assert token not in known.text
+
+
+def test_invitee_accepts_once_as_organisation_and_may_edit(
     client: Client, settings: Settings, people: People, ids: RoundIds
 ) -> None:
     created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
     url = f"/api/v1/proposals/{created['id']}"
-    unknown = client.post(
-        f"{url}/coauthors",
-        json={"email": "niemand@example.nl"},
-        headers=_h(settings, people, "resident"),
-    )
-    assert unknown.status_code == 422
-    assert "email" in unknown.json()["errors"]
-    by_stranger = client.post(
-        f"{url}/coauthors", json={"email": "bram@example.nl"}, headers=_h(settings, people, "other")
-    )
-    assert by_stranger.status_code == 403
-    response = client.post(
-        f"{url}/coauthors",
-        json={"email": " Bram@Example.nl "},
-        headers=_h(settings, people, "resident"),
-    )
-    assert response.status_code == 201
-    credits = {(c["display_name"], c["role"]) for c in response.json()["credits"]}
-    assert credits == {("Anna de Vries", "author"), ("Bram Jansen", "coauthor")}
-    assert any(m["To"] == "bram@example.nl" for m in mails(settings))
-    twice = client.post(
-        f"{url}/coauthors",
-        json={"email": "bram@example.nl"},
-        headers=_h(settings, people, "resident"),
-    )
-    assert twice.status_code == 409
-    edit = client.patch(
-        url, json={"summary": "Door Bram aangevuld."}, headers=_h(settings, people, "other")
-    )
+    assert _invite(client, settings, people, created["id"], "bram@example.nl").status_code == 201
+    token = invitation_token(settings, "bram@example.nl")
+    bram = _h(settings, people, "other")
+    assert client.patch(url, json={"summary": "Nog niet."}, headers=bram).status_code == 403
+    accepted = _accept(client, bram, token=token, organisation_name=" Stichting  Buurtzorg ")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "accepted"
+    credits = client.get(url).json()["credits"]
+    assert {(c["display_name"], c["role"], c["organisation_name"]) for c in credits} == {
+        ("Anna de Vries", "author", None),
+        ("Bram Jansen", "coauthor", "Stichting Buurtzorg"),
+    }
+    edit = client.patch(url, json={"summary": "Door Bram aangevuld."}, headers=bram)
     assert edit.status_code == 200
+    again = _accept(client, bram, token=token)
+    assert again.status_code == 409
+    assert "al aangenomen" in again.json()["detail"]
+    decline = client.post("/api/v1/invitations/decline", json={"token": token}, headers=bram)
+    assert decline.status_code == 409
     # The co-author can step back; then editing is over for them.
-    leave = client.delete(f"{url}/coauthors/{people.other}", headers=_h(settings, people, "other"))
+    leave = client.delete(f"{url}/coauthors/{people.other}", headers=bram)
     assert leave.status_code == 200
+    assert client.patch(url, json={"summary": "Nog eens."}, headers=bram).status_code == 403
+
+
+def test_an_accepted_coauthor_can_invite_too_and_the_author_can_remove(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    url = f"/api/v1/proposals/{created['id']}"
+    _invite(client, settings, people, created["id"], "bram@example.nl")
+    bram = _h(settings, people, "other")
     assert (
-        client.patch(
-            url, json={"summary": "Nog eens."}, headers=_h(settings, people, "other")
-        ).status_code
-        == 403
+        _accept(client, bram, token=invitation_token(settings, "bram@example.nl")).status_code
+        == 200
+    )
+    by_coauthor = client.post(f"{url}/coauthors", json={"email": "carla@example.nl"}, headers=bram)
+    assert by_coauthor.status_code == 201
+    pending = client.get(f"{url}/invitations", headers=_h(settings, people, "resident"))
+    assert [i["email"] for i in pending.json()] == ["carla@example.nl"]
+    assert pending.json()[0]["invited_by"] == "Bram Jansen"
+    removed = client.delete(
+        f"{url}/coauthors/{people.other}", headers=_h(settings, people, "resident")
+    )
+    assert removed.status_code == 200
+    assert [c["role"] for c in removed.json()["credits"]] == ["author"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"email": "geen-adres"}, 422, "email"),
+        ({"email": ""}, 422, "email"),
+        ({"email": "a" * 250 + "@example.nl"}, 422, "email"),
+        ({"email": "carla@example.nl", "message": "x" * 501}, 422, "message"),
+        ({"email": "carla@example.nl", "message": "bel\x00mij"}, 422, "message"),
+        ({"email": "carla@example.nl", "role": "author"}, 400, None),
+        ({"email": ["carla@example.nl"]}, 400, None),
+        ({}, 400, None),
+    ],
+)
+def test_bad_invitations_are_refused_without_a_row_or_mail(
+    client: Client,
+    settings: Settings,
+    people: People,
+    ids: RoundIds,
+    body: dict[str, Any],
+    status: int,
+    field: str | None,
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    response = client.post(
+        f"/api/v1/proposals/{created['id']}/coauthors",
+        json=body,
+        headers=_h(settings, people, "resident"),
+    )
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert field in response.json()["errors"]
+    assert scalar(settings, "SELECT count(*) FROM proposal_invitations") == 0
+    assert mails(settings) == []
+
+
+def test_invitation_limits_and_who_may_invite(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    pid = created["id"]
+    url = f"/api/v1/proposals/{pid}/coauthors"
+    body = {"email": "carla@example.nl"}
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=_h(settings, people, "moderator")).status_code == 403
+    assert client.post(url, json=body, headers=_h(settings, people, "other")).status_code == 403
+    credited = _invite(client, settings, people, pid, "Anna@Example.nl")
+    assert credited.status_code == 409
+    assert "staat al als indiener" in credited.json()["detail"]
+    assert _invite(client, settings, people, pid, "carla@example.nl").status_code == 201
+    duplicate = _invite(client, settings, people, pid, " CARLA@example.nl ")
+    assert duplicate.status_code == 409
+    assert "uitnodiging open" in duplicate.json()["detail"]
+    for n in range(2, 11):
+        assert _invite(client, settings, people, pid, f"p{n}@example.nl").status_code == 201
+    over = _invite(client, settings, people, pid, "p11@example.nl")
+    assert over.status_code == 409
+    assert "10 uitnodigingen" in over.json()["detail"]
+    assert scalar(settings, "SELECT count(*) FROM proposal_invitations") == 10
+    # An expired invitation no longer counts and no longer blocks its address.
+    expire(settings, "carla@example.nl")
+    assert _invite(client, settings, people, pid, "carla@example.nl").status_code == 201
+    assert (
+        scalar(
+            settings,
+            "SELECT count(*) FROM proposal_invitations WHERE email = 'carla@example.nl'",
+        )
+        == 2
+    )
+
+
+def test_bad_expired_revoked_and_closed_tokens_get_clear_4xx(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    pid = created["id"]
+    bram = _h(settings, people, "other")
+    for email in ("bram@example.nl", "oud@example.nl", "weg@example.nl"):
+        assert _invite(client, settings, people, pid, email).status_code == 201
+    token = invitation_token(settings, "bram@example.nl")
+    wrong = _accept(client, bram, token=token[:-2] + "xx")
+    assert wrong.status_code == 404
+    assert "bestaat niet" in wrong.json()["detail"]
+    assert _accept(client, bram, token="x" * 5000).status_code == 404
+    assert _accept(client, bram).status_code == 422
+    assert _accept(client, bram, token=token, invitation_id=1).status_code == 422
+    assert _accept(client, bram, token=token, extra=1).status_code == 400
+    assert _accept(client, bram, token=123).status_code == 400
+    assert _accept(client, bram, token=token, organisation_name="x" * 201).status_code == 422
+    expire(settings, "oud@example.nl")
+    expired = _accept(client, bram, token=invitation_token(settings, "oud@example.nl"))
+    assert expired.status_code == 409
+    assert "verlopen" in expired.json()["detail"]
+    invitation_id = scalar(
+        settings, "SELECT id FROM proposal_invitations WHERE email = 'weg@example.nl'"
+    )
+    revoke_url = f"/api/v1/proposals/{pid}/invitations/{invitation_id}"
+    assert client.delete(revoke_url, headers=bram).status_code == 403
+    assert client.delete(revoke_url, headers=_h(settings, people, "resident")).status_code == 204
+    assert client.delete(revoke_url, headers=_h(settings, people, "resident")).status_code == 409
+    revoked = _accept(client, bram, token=invitation_token(settings, "weg@example.nl"))
+    assert revoked.status_code == 409
+    assert "ingetrokken" in revoked.json()["detail"]
+    missing = client.delete(
+        f"/api/v1/proposals/{pid}/invitations/987654", headers=_h(settings, people, "resident")
+    )
+    assert missing.status_code == 404
+    # Withdrawing the proposal makes the remaining invitation useless.
+    withdrawn = client.post(
+        f"/api/v1/proposals/{pid}/withdraw", headers=_h(settings, people, "resident")
+    )
+    assert withdrawn.status_code == 200
+    closed = _accept(client, bram, token=token)
+    assert closed.status_code == 409
+    assert scalar(settings, "SELECT count(*) FROM proposal_authors") == 1
+
+
+def test_only_residents_accept_and_anyone_logged_in_may_decline(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    _invite(client, settings, people, created["id"], "toetser@gemeente.nl")
+    token = invitation_token(settings, "toetser@gemeente.nl")
+    moderator = _h(settings, people, "moderator")
+    assert _accept(client, moderator, token=token).status_code == 403
+    assert client.post("/api/v1/invitations/accept", json={"token": token}).status_code == 401
+    declined = client.post("/api/v1/invitations/decline", json={"token": token}, headers=moderator)
+    assert declined.status_code == 200
+    assert declined.json()["status"] == "declined"
+    assert _accept(client, _h(settings, people, "other"), token=token).status_code == 409
+
+
+def test_invitee_sees_own_invitations_and_answers_by_id(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, _h(settings, people, "resident"))
+    _invite(client, settings, people, created["id"], "bram@example.nl", message="Doe je mee?")
+    _invite(client, settings, people, created["id"], "iemand@example.nl")
+    bram = _h(settings, people, "other")
+    mine = client.get("/api/v1/me/invitations", headers=bram)
+    assert mine.status_code == 200
+    assert [(i["email"], i["message"]) for i in mine.json()] == [("bram@example.nl", "Doe je mee?")]
+    assert client.get("/api/v1/me/invitations").status_code == 401
+    others = scalar(
+        settings, "SELECT id FROM proposal_invitations WHERE email = 'iemand@example.nl'"
+    )
+    # By id only for an invitation sent to one's own address: other ids look unknown.
+    assert _accept(client, bram, invitation_id=others).status_code == 404
+    accepted = _accept(client, bram, invitation_id=mine.json()[0]["id"])
+    assert accepted.status_code == 200
+    assert client.get("/api/v1/me/invitations", headers=bram).json() == []
+    listing = client.get(
+        f"/api/v1/proposals/{created['id']}/invitations", headers=_h(settings, people, "resident")
+    )
+    assert [i["email"] for i in listing.json()] == ["iemand@example.nl"]
+    assert (
+        client.get(f"/api/v1/proposals/{created['id']}/invitations", headers=bram).status_code
+        == 200
     )
 
 

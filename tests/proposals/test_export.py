@@ -209,6 +209,12 @@ def test_every_column_and_no_more_personal_data_than_the_page_shows(
         headers=resident,
     )
     assert invite.status_code == 201
+    accepted = client.post(
+        "/api/v1/invitations/accept",
+        json={"invitation_id": invite.json()["id"], "organisation_name": "Stichting Buurtwerk"},
+        headers=people.headers(settings, "other"),
+    )
+    assert accepted.status_code == 200, accepted.text
     support = client.put(
         f"/api/v1/proposals/{first['id']}/supports", headers=people.headers(settings, "other")
     )
@@ -235,7 +241,8 @@ def test_every_column_and_no_more_personal_data_than_the_page_shows(
     stored = client.get(f"/api/v1/proposals/{first['id']}", headers=mod).json()
     assert row["Status (code)"] == "accepted"
     assert row["Status"] == "Goedgekeurd"
-    assert row["Indieners"] == "Anna de Vries, Bram Jansen"  # author first, as on the page
+    # Author first, then co-authors with the organisation they joined for, as on the page.
+    assert row["Indieners"] == "Anna de Vries, Bram Jansen (Stichting Buurtwerk)"
     assert row["Thema"] == "Eenzaamheid"
     assert row["Wijk"] == "Noord"
     assert row["Organisatie (uitdaagrecht)"] == "Stichting Buurtkracht"
@@ -268,7 +275,7 @@ def test_every_column_and_no_more_personal_data_than_the_page_shows(
 
     doc = client.get(_url(ids.round_id, "json"), headers=mod).json()
     item = doc["items"][0]
-    assert item["authors"] == ["Anna de Vries", "Bram Jansen"]
+    assert item["authors"] == ["Anna de Vries", "Bram Jansen (Stichting Buurtwerk)"]
     assert item["estimated_cost_cents"] == 1_250_000
     assert item["estimated_cost_euro"] == "12500.00"
     assert item["municipal_cost_euro"] == "10000.50"

@@ -13,11 +13,12 @@ from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.proposals.pages import format_euro_input, parse_euro
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import csrf_token, mails
+from tests.accounts.factories import RESIDENT_PASSWORD, csrf_token, mail_text, mails
 from tests.proposals.factories import (
     People,
     RoundIds,
     create_proposal,
+    expire,
     make_people,
     make_round,
     move_round,
@@ -255,22 +256,164 @@ def test_support_offers_disappear_when_voting_opens(
     assert "Steunen kan alleen tijdens de indienings- en toetsingsfase." in refused.text
 
 
-def test_coauthor_page_adds_and_removes(
+def _token(settings: Settings, to: str) -> str:
+    for message in reversed(mails(settings)):
+        if message["To"] == to:
+            match = re.search(r"/uitnodiging\?token=(\S+)", mail_text(message))
+            assert match
+            return match.group(1)
+    raise AssertionError(to)
+
+
+def test_coauthor_page_invites_without_telling_who_has_an_account(
     client: Client, settings: Settings, people: People, ids: RoundIds
 ) -> None:
     h = people.headers(settings, "resident")
     created = create_proposal(client, settings, ids, h)
     url = f"/voorstellen/{created['id']}/mede-indieners"
-    unknown = post(client, url, {"email": "onbekend@example.nl"}, h)
-    assert unknown.status_code == 422
-    assert "Er is geen account met dit e-mailadres" in unknown.text
-    added = post(client, url, {"email": "bram@example.nl"}, h)
-    assert added.status_code == 303
-    assert "Bram Jansen" in client.get(f"/voorstellen/{created['id']}").text
-    assert any(m["To"] == "bram@example.nl" for m in mails(settings))
-    removed = post(client, f"{url}/{people.other}/verwijderen", {}, h)
-    assert removed.status_code == 303
+    known = post(client, url, {"email": "bram@example.nl", "message": "Doe mee!"}, h)
+    unknown = post(client, url, {"email": "onbekend@example.nl", "message": "Doe mee!"}, h)
+    assert known.status_code == unknown.status_code == 303
+    assert known.headers["location"] == unknown.headers["location"]
+    page = client.get(known.headers["location"], headers=h)
+    assert "Uitnodiging verstuurd" in page.text
+    assert "geen account" not in page.text.lower()
+    assert "bram@example.nl" in page.text
+    assert "onbekend@example.nl" in page.text
+    # Nobody is credited before accepting.
     assert "Bram Jansen" not in client.get(f"/voorstellen/{created['id']}").text
+    body = mail_text(next(m for m in mails(settings) if m["To"] == "onbekend@example.nl"))
+    assert "Doe mee!" in body
+    assert "Anna de Vries" in body
+    bad = post(client, url, {"email": "geen-adres", "message": ""}, h)
+    assert bad.status_code == 422
+    too_long = post(client, url, {"email": "c@example.nl", "message": "x" * 501}, h)
+    assert too_long.status_code == 422
+    assert "te lang" in too_long.text
+    again = post(client, url, {"email": "bram@example.nl", "message": ""}, h)
+    assert again.status_code == 409
+    assert "uitnodiging open" in again.text
+    unknown_field = post(client, url, {"email": "c@example.nl", "role": "author"}, h)
+    assert unknown_field.status_code == 400
+    invitation_id = scalar(
+        settings, "SELECT id FROM proposal_invitations WHERE email = 'onbekend@example.nl'"
+    )
+    revoked = post(
+        client, f"/voorstellen/{created['id']}/uitnodigingen/{invitation_id}/intrekken", {}, h
+    )
+    assert revoked.status_code == 303
+    assert "onbekend@example.nl" not in client.get(url, headers=h).text
+
+
+def test_invitee_logs_in_from_the_link_and_accepts_as_organisation(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    created = create_proposal(client, settings, ids, h)
+    post(
+        client,
+        f"/voorstellen/{created['id']}/mede-indieners",
+        {"email": "bram@example.nl", "message": ""},
+        h,
+    )
+    token = _token(settings, "bram@example.nl")
+    link = f"/uitnodiging?token={token}"
+    anonymous = client.get(link)
+    assert anonymous.status_code == 200
+    assert "Koffieochtend voor ouderen" in anonymous.text
+    assert "Anna de Vries" in anonymous.text
+    login_href = re.search(r'href="(/inloggen\?next=[^"]+)"', anonymous.text)
+    assert login_href
+    login_page = client.get(login_href.group(1).replace("&amp;", "&"))
+    next_path = re.search(r'name="next_path" value="([^"]+)"', login_page.text)
+    assert next_path
+    assert next_path.group(1).replace("&amp;", "&") == link
+    logged_in = post(
+        client,
+        "/inloggen",
+        {"email": "bram@example.nl", "password": RESIDENT_PASSWORD, "next_path": link},
+        {},
+    )
+    assert logged_in.status_code == 303
+    assert logged_in.headers["location"] == link
+    shown = client.get(link)
+    assert "Uitnodiging aannemen" in shown.text
+    accepted = post(
+        client,
+        "/uitnodiging/accepteren",
+        {"token": token, "invitation_id": "", "organisation_name": "Stichting Buurtzorg"},
+        {},
+    )
+    assert accepted.status_code == 303, accepted.text
+    detail = client.get(accepted.headers["location"])
+    assert "Bram Jansen, namens Stichting Buurtzorg (mede-indiener)" in detail.text
+    assert "U bent nu mede-indiener" in detail.text
+    reused = post(client, "/uitnodiging/accepteren", {"token": token, "invitation_id": ""}, {})
+    assert reused.status_code == 409
+    assert "al aangenomen" in reused.text
+
+
+def test_invitation_page_explains_bad_links_in_dutch(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    created = create_proposal(client, settings, ids, h)
+    post(
+        client,
+        f"/voorstellen/{created['id']}/mede-indieners",
+        {"email": "bram@example.nl", "message": ""},
+        h,
+    )
+    token = _token(settings, "bram@example.nl")
+    missing = client.get("/uitnodiging")
+    assert missing.status_code == 400
+    assert "onvolledig" in missing.text
+    wrong = client.get("/uitnodiging?token=verkeerd")
+    assert wrong.status_code == 404
+    assert "bestaat niet" in wrong.text
+    expire(settings, "bram@example.nl")
+    bram = people.headers(settings, "other")
+    old = client.get(f"/uitnodiging?token={token}", headers=bram)
+    assert old.status_code == 200
+    assert "verlopen" in old.text
+    assert "Uitnodiging aannemen" not in old.text
+    refused = post(client, "/uitnodiging/accepteren", {"token": token, "invitation_id": ""}, bram)
+    assert refused.status_code == 409
+    assert "verlopen" in refused.text
+    nothing = post(client, "/uitnodiging/accepteren", {"token": "", "invitation_id": ""}, bram)
+    assert nothing.status_code == 422
+    assert scalar(settings, "SELECT count(*) FROM proposal_authors") == 1
+
+
+def test_my_proposals_lists_invitations_to_my_address_and_declines(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    created = create_proposal(client, settings, ids, h)
+    post(
+        client,
+        f"/voorstellen/{created['id']}/mede-indieners",
+        {"email": "bram@example.nl", "message": ""},
+        h,
+    )
+    bram = people.headers(settings, "other")
+    mine = client.get("/mijn-voorstellen", headers=bram)
+    link = re.search(r'href="(/uitnodiging\?id=\d+)"', mine.text)
+    assert link
+    assert "Koffieochtend voor ouderen" in mine.text
+    # Someone else cannot open it by id.
+    moderator = people.headers(settings, "moderator")
+    assert client.get(link.group(1), headers=moderator).status_code == 404
+    assert client.get(link.group(1), headers=bram).status_code == 200
+    invitation_id = link.group(1).rpartition("=")[2]
+    declined = post(
+        client, "/uitnodiging/afwijzen", {"token": "", "invitation_id": invitation_id}, bram
+    )
+    assert declined.status_code == 303
+    after = client.get(declined.headers["location"], headers=bram)
+    assert "U heeft de uitnodiging afgewezen" in after.text
+    assert "/uitnodiging?id=" not in after.text
+    assert scalar(settings, "SELECT status FROM proposal_invitations") == "declined"
 
 
 def test_moderator_reviews_and_merges_through_forms(

@@ -1,8 +1,13 @@
-"""Signed tokens: session JWTs and e-mail confirmation links (PyJWT, HS256 pinned).
+"""Signed tokens: session JWTs and e-mail confirmation links (PyJWT, HS256 pinned), and random
+link tokens that are stored only as a keyed hash (co-author invitations).
 
 Each purpose gets its own key, derived from ``BB_SECRET_KEY`` with HMAC, and its own audience, so a
 token made for one purpose can never be replayed for another (a confirmation link is not a login,
 and neither is a CSRF token, which Litestar signs with the raw secret).
+
+A stored link token (``new_link_token``) is 256 random bits; the database keeps only
+``HMAC-SHA256(derive_key(purpose), token)``, so a leaked table (a backup, an export) gives no usable
+link, and a guessed hash is useless without the secret key.
 """
 
 from __future__ import annotations
@@ -31,6 +36,24 @@ def derive_key(settings: Settings, purpose: str) -> str:
     """A per-purpose signing key: HMAC-SHA256(secret, purpose), hex encoded (64 bytes)."""
     return hmac.new(
         settings.secret_key.encode(), f"burgerbegroting/{purpose}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+LINK_TOKEN_BYTES = 32
+"""256 random bits per link token (at least 128 are required)."""
+LINK_TOKEN_MAX_LENGTH = 128
+"""Longer input is not one of our tokens (``token_urlsafe(32)`` is 43 characters)."""
+
+
+def new_link_token() -> str:
+    """A random, URL-safe link token: the caller mails it and stores only ``hash_link_token``."""
+    return secrets.token_urlsafe(LINK_TOKEN_BYTES)
+
+
+def hash_link_token(settings: Settings, purpose: str, token: str) -> str:
+    """The keyed hash stored for a link token (hex, 64 characters), per purpose."""
+    return hmac.new(
+        derive_key(settings, f"link-token/{purpose}").encode(), token.encode(), hashlib.sha256
     ).hexdigest()
 
 

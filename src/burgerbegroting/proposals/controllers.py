@@ -16,12 +16,18 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles, requires_login
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.errors import ValidationFailed
+from burgerbegroting.i18n import _
+from burgerbegroting.mail import send_mail
 from burgerbegroting.proposals import export as exports
-from burgerbegroting.proposals import service
+from burgerbegroting.proposals import invitations, service
 from burgerbegroting.proposals.models import Proposal
 from burgerbegroting.proposals.schemas import (
     CoauthorInvite,
     CreditOut,
+    InvitationAccept,
+    InvitationDecline,
+    InvitationOut,
     MergeRequest,
     ProposalCreate,
     ProposalExportOut,
@@ -103,7 +109,12 @@ def proposal_out(view: service.ProposalView) -> ProposalOut:
         right_to_challenge=p.is_right_to_challenge,
         merged_into_id=p.merged_into_id,
         credits=[
-            CreditOut(user_id=c.user_id, display_name=c.display_name, role=c.role)
+            CreditOut(
+                user_id=c.user_id,
+                display_name=c.display_name,
+                role=c.role,
+                organisation_name=c.organisation_name,
+            )
             for c in view.credits
         ],
         support_count=view.support_count,
@@ -291,26 +302,60 @@ class SupportController(Controller):
         return SupportOut(proposal_id=proposal_id, supported=False, support_count=count)
 
 
+def invitation_out(view: invitations.InvitationView) -> InvitationOut:
+    return InvitationOut(
+        id=view.id,
+        proposal_id=view.proposal_id,
+        proposal_title=view.proposal_title,
+        email=view.email,
+        invited_by=view.invited_by,
+        message=view.message,
+        status=view.status,
+        created_at=view.created_at,
+        expires_at=view.expires_at,
+        usable=view.usable,
+        problem=view.problem,
+    )
+
+
+def _one_of(token: str | None, invitation_id: int | None) -> None:
+    if (token is None) == (invitation_id is None):
+        raise ValidationFailed(
+            _("Geef het token uit de uitnodigingslink, of het nummer van de uitnodiging."),
+            fields={"token": _("Geef precies een van token en invitation_id.")},
+        )
+
+
 class CoauthorController(Controller):
-    """``/api/v1/proposals/{id}/coauthors``: credit co-authors (existing accounts, by e-mail)."""
+    """``/api/v1/proposals/{id}/coauthors``: invite co-authors by e-mail, remove co-authors."""
 
     path = "/api/v1/proposals/{proposal_id:int}/coauthors"
     tags = ("proposals",)
     guards = [requires_login]  # noqa: RUF012
 
-    @post("", guards=[resident_only], status_code=201, summary="Add a co-author by e-mail")
+    @post("", guards=[resident_only], status_code=201, summary="Invite a co-author by e-mail")
     async def invite(
         self,
         request: AnyRequest,
         db_session: DbSession,
         proposal_id: FromPath[int],
         data: JSONBody[CoauthorInvite],
-    ) -> ProposalOut:
-        user = _user(request)
-        await service.invite_coauthor(
-            db_session, _settings(request), proposal_id=proposal_id, user=user, email=data.email
+    ) -> InvitationOut:
+        """The same answer whether or not the address has an account; the mail goes out after
+        the invitation is stored. The invitee accepts with ``POST /api/v1/invitations/accept``."""
+        settings = _settings(request)
+        invitation, mail = await invitations.invite(
+            db_session,
+            settings,
+            proposal_id=proposal_id,
+            user=_user(request),
+            email=data.email,
+            message=data.message,
         )
-        return await _view(db_session, proposal_id, user)
+        view = await invitations.describe(db_session, invitation)
+        await db_session.commit()
+        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
+        return invitation_out(view)
 
     @delete(
         "/{user_id:int}",
@@ -329,6 +374,79 @@ class CoauthorController(Controller):
             db_session, proposal_id=proposal_id, user=user, coauthor_id=user_id
         )
         return await _view(db_session, proposal_id, user)
+
+
+class ProposalInvitationsController(Controller):
+    """``/api/v1/proposals/{id}/invitations``: the pending invitations (authors), revoking."""
+
+    path = "/api/v1/proposals/{proposal_id:int}/invitations"
+    tags = ("proposals",)
+    guards = [resident_only]  # noqa: RUF012
+
+    @get("", summary="Pending co-author invitations of a proposal (its authors)")
+    async def pending(
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
+    ) -> list[InvitationOut]:
+        views = await invitations.pending_for_proposal(
+            db_session, proposal_id=proposal_id, user=_user(request)
+        )
+        return [invitation_out(v) for v in views]
+
+    @delete("/{invitation_id:int}", status_code=204, summary="Revoke a pending invitation")
+    async def revoke(
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        invitation_id: FromPath[int],
+    ) -> None:
+        await invitations.revoke(
+            db_session, proposal_id=proposal_id, invitation_id=invitation_id, user=_user(request)
+        )
+
+
+class InvitationController(Controller):
+    """``/api/v1/invitations``: the invitee accepts (residents) or declines, token in the body."""
+
+    path = "/api/v1/invitations"
+    tags = ("proposals",)
+    guards = [requires_login]  # noqa: RUF012
+
+    @post("/accept", guards=[resident_only], status_code=200, summary="Accept an invitation")
+    async def accept(
+        self, request: AnyRequest, db_session: DbSession, data: JSONBody[InvitationAccept]
+    ) -> InvitationOut:
+        """You become a credited co-author (optionally with an organisation) and may edit."""
+        _one_of(data.token, data.invitation_id)
+        user = _user(request)
+        view = await invitations.respond(
+            db_session,
+            _settings(request),
+            user=user,
+            accept=True,
+            token=data.token,
+            invitation_id=data.invitation_id,
+            email=user.email,
+            organisation_name=data.organisation_name,
+        )
+        return invitation_out(view)
+
+    @post("/decline", status_code=200, summary="Decline an invitation")
+    async def decline(
+        self, request: AnyRequest, db_session: DbSession, data: JSONBody[InvitationDecline]
+    ) -> InvitationOut:
+        _one_of(data.token, data.invitation_id)
+        user = _user(request)
+        view = await invitations.respond(
+            db_session,
+            _settings(request),
+            user=user,
+            accept=False,
+            token=data.token,
+            invitation_id=data.invitation_id,
+            email=user.email,
+        )
+        return invitation_out(view)
 
 
 class ReviewController(Controller):
@@ -402,11 +520,25 @@ class MyProposalsApiController(Controller):
         return [summary_out(r) for r in rows]
 
 
+class MyInvitationsApiController(Controller):
+    path = "/api/v1/me/invitations"
+    tags = ("proposals",)
+    guards = [requires_login]  # noqa: RUF012
+
+    @get("", summary="Pending co-author invitations sent to my account's address")
+    async def mine(self, request: AnyRequest, db_session: DbSession) -> list[InvitationOut]:
+        views = await invitations.pending_for_address(db_session, email=_user(request).email)
+        return [invitation_out(v) for v in views]
+
+
 API_CONTROLLERS = (
     RoundProposalsController,
     ProposalController,
     SupportController,
     CoauthorController,
+    ProposalInvitationsController,
+    InvitationController,
     ReviewController,
     MyProposalsApiController,
+    MyInvitationsApiController,
 )

@@ -120,15 +120,18 @@ async def load_export(
         rows = tuple(_row(r) for r in (await session.execute(stmt)).all())
         names: defaultdict[int, list[str]] = defaultdict(list)
         credits = await session.execute(
-            select(ProposalAuthor.proposal_id, User.display_name)
+            select(ProposalAuthor.proposal_id, User.display_name, ProposalAuthor.organisation_name)
             .join(User, User.id == ProposalAuthor.user_id)
             .join(Proposal, Proposal.id == ProposalAuthor.proposal_id)
             .where(*in_round)
             # As on the proposal page: the author, then co-authors in the order they were added.
             .order_by(ProposalAuthor.proposal_id, ProposalAuthor.role, ProposalAuthor.id)
         )
-        for proposal_id, display_name in credits.all():
-            names[proposal_id].append(display_name)
+        for proposal_id, display_name, organisation in credits.all():
+            # A co-author who accepted for an organisation is credited with it, as on the page.
+            names[proposal_id].append(
+                f"{display_name} ({organisation})" if organisation else display_name
+            )
         # Who exported which round in which format. Nothing of the file itself is copied into the
         # log (it is append-only: names written there could never be erased).
         await audit.record(

@@ -3,7 +3,9 @@
 The invariants that matter live in the database: one support per resident per proposal (a UNIQUE
 constraint, because application checks race under concurrent clicks), one credit row per person per
 proposal, non-negative and bounded costs, an accepted proposal always carries the municipal cost,
-and a merged proposal always points at the proposal it was merged into.
+and a merged proposal always points at the proposal it was merged into. At most one *pending*
+co-author invitation per address per proposal (a partial UNIQUE index: two simultaneous
+invitations of the same address must not both be stored).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -133,7 +136,61 @@ class ProposalAuthor(Base):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(10))
+    # An organisation working on the same theme, credited beside the person who accepted.
+    organisation_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+_INVITATION_STATUS_VALUES = ", ".join(f"'{s.value}'" for s in InvitationStatus)
+
+
+class ProposalInvitation(Base):
+    """An invitation to become co-author, sent by e-mail to an address (which may or may not
+    have an account). The link's token is stored only as a keyed hash (``token_hash``).
+
+    Answered invitations stay (status accepted, declined, revoked or expired), so a reused link
+    gets a clear answer; only one *pending* invitation per address and proposal can exist. The
+    index is partial (``WHERE status = 'pending'``) on both databases, so an address can be
+    invited again after a decline, revocation or expiry.
+    """
+
+    __tablename__ = "proposal_invitations"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_INVITATION_STATUS_VALUES})", name="status_valid"),
+        CheckConstraint("length(email) > 0", name="email_not_empty"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        Index(
+            "uq_proposal_invitations_pending_email",
+            "proposal_id",
+            "email",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_proposal_invitations_email_status", "email", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    # Normalised like users.email (trimmed, lower case), so it compares with account addresses.
+    email: Mapped[str] = mapped_column(String(254))
+    # HMAC-SHA256 of the link token (hex); the token itself is only in the mail.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    message: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10), default=InvitationStatus.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class ProposalSupport(Base):

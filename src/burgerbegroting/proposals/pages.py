@@ -9,19 +9,20 @@ responses); bad input re-renders the form with the service's Dutch messages and 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles, requires_login
 from burgerbegroting.accounts.roles import Role
-from burgerbegroting.errors import Conflict, DomainError, Forbidden, ValidationFailed
-from burgerbegroting.proposals import service
+from burgerbegroting.errors import Conflict, DomainError, Forbidden, RateLimited, ValidationFailed
+from burgerbegroting.mail import send_mail
+from burgerbegroting.proposals import invitations, service
 from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
@@ -64,6 +65,7 @@ FIELD_LABELS: dict[str, str] = {
     "location": "Locatie",
     "organisation_name": "Naam organisatie",
     "email": "E-mailadres",
+    "message": "Persoonlijk bericht",
     "decision": "Besluit",
     "municipal_cost_cents": "Kostenraming gemeente",
     "municipal_cost": "Kostenraming gemeente",
@@ -528,12 +530,21 @@ class ProposalPagesController(Controller):
         return Redirect(f"/voorstellen/{proposal_id}?melding=steun-ingetrokken", status_code=303)
 
     @get("/mijn-voorstellen", guards=[requires_login])
-    async def mine(self, request: AnyRequest, db_session: DbSession) -> Template:
-        rows = await service.my_proposals(db_session, user=_user(request))
+    async def mine(
+        self, request: AnyRequest, db_session: DbSession, melding: FromQuery[str | None] = None
+    ) -> Template:
+        user = _user(request)
+        rows = await service.my_proposals(db_session, user=user)
+        pending = await invitations.pending_for_address(db_session, email=user.email)
         return render(
             request,
             "proposals/mine.html",
-            {"rows": rows, "status_labels": service.STATUS_LABELS},
+            {
+                "rows": rows,
+                "invitations": pending,
+                "status_labels": service.STATUS_LABELS,
+                "notice": MINE_NOTICES.get(melding or ""),
+            },
         )
 
     @get("/voorstellen/{proposal_id:int}/mede-indieners", guards=[resident_only])
@@ -555,6 +566,10 @@ class ProposalPagesController(Controller):
         view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
         if not view.is_author:
             raise Forbidden("Alleen de indieners van dit voorstel kunnen dit beheren.")
+        round_ = await rounds.get_round(db_session, view.round_id)
+        pending = await invitations.pending_for_proposal(
+            db_session, proposal_id=proposal_id, user=user
+        )
         return render(
             request,
             "proposals/coauthors.html",
@@ -566,6 +581,12 @@ class ProposalPagesController(Controller):
                 "labels": FIELD_LABELS,
                 "is_main_author": view.proposal.author_id == user.id,
                 "user": user,
+                "invitations": pending,
+                "can_invite": view.proposal.status not in invitations.CLOSED_PROPOSAL
+                and not service.round_is_frozen(round_),
+                "max_pending": invitations.MAX_PENDING,
+                "message_max": invitations.MESSAGE_MAX,
+                "days": invitations.INVITATION_DAYS,
             },
             status_code=status_code,
         )
@@ -574,34 +595,55 @@ class ProposalPagesController(Controller):
     async def invite(
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
+        """Always "Uitnodiging verstuurd" for a valid address, whether it has an account or not."""
         try:
-            form = await _read_form(request, frozenset({"email"}))
+            form = await _read_form(request, frozenset({"email", "message"}))
         except FormInputError:
             return await self._coauthors_page(
                 request, db_session, proposal_id, {}, _form_errors(_bad_form_error()), 400
             )
+        settings = _settings(request)
         try:
-            await service.invite_coauthor(
+            _invitation, mail = await invitations.invite(
                 db_session,
-                _settings(request),
+                settings,
                 proposal_id=proposal_id,
                 user=_user(request),
                 email=form["email"],
+                message=form["message"],
             )
         except DomainError as error:
             await db_session.rollback()
-            if isinstance(error, ValidationFailed | Conflict):
+            if isinstance(error, ValidationFailed | Conflict | RateLimited):
                 return await self._coauthors_page(
                     request,
                     db_session,
                     proposal_id,
                     form,
-                    _form_errors(error) if error.fields else {"email": error.message},
+                    _form_errors(error) if error.fields else {"": error.message},
                     _status_for(error),
                 )
             raise
         await db_session.commit()
-        return Redirect(f"/voorstellen/{proposal_id}/mede-indieners?toegevoegd=1", status_code=303)
+        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
+        return Redirect(f"/voorstellen/{proposal_id}/mede-indieners?verstuurd=1", status_code=303)
+
+    @post(
+        "/voorstellen/{proposal_id:int}/uitnodigingen/{invitation_id:int}/intrekken",
+        guards=[resident_only],
+    )
+    async def revoke_invitation(
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        invitation_id: FromPath[int],
+    ) -> Redirect:
+        await invitations.revoke(
+            db_session, proposal_id=proposal_id, invitation_id=invitation_id, user=_user(request)
+        )
+        await db_session.commit()
+        return Redirect(f"/voorstellen/{proposal_id}/mede-indieners?ingetrokken=1", status_code=303)
 
     @post(
         "/voorstellen/{proposal_id:int}/mede-indieners/{user_id:int}/verwijderen",
@@ -624,7 +666,157 @@ class ProposalPagesController(Controller):
         return Redirect(f"/voorstellen/{proposal_id}/mede-indieners", status_code=303)
 
 
+_TOKEN_FIELDS = frozenset({"token", "invitation_id"})
+
+
+def _invitation_key(form: dict[str, str]) -> tuple[str | None, int | None]:
+    """(token, invitation id) from a form: exactly one must be given."""
+    token = form["token"].strip()
+    raw_id = form["invitation_id"].strip()
+    if token and not raw_id:
+        return token, None
+    if raw_id and not token and service.is_id(raw_id):
+        return None, int(raw_id)
+    raise ValidationFailed("De uitnodiging ontbreekt: open de link uit de e-mail opnieuw.")
+
+
+class InvitationPagesController(Controller):
+    """``/uitnodiging``: the invitee sees an invitation and accepts or declines it.
+
+    GET only shows (mail scanners fetch every link; nothing may be used up by looking); the
+    answer is a POST form with CSRF. The token travels in the link and then in hidden form
+    fields; an invitation sent to the user's own account address can also be opened by its id.
+    """
+
+    include_in_schema = False
+
+    async def _page(  # noqa: PLR0917 - private helper, called positionally
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        token: str | None,
+        invitation_id: int | None,
+        errors: dict[str, str],
+        values: dict[str, str],
+        status_code: int = 200,
+    ) -> Template:
+        user = current_user(request)
+        view: invitations.InvitationView | None = None
+        if token is not None or (invitation_id is not None and user is not None):
+            try:
+                view = await invitations.get_invitation(
+                    db_session,
+                    _settings(request),
+                    token=token,
+                    invitation_id=invitation_id,
+                    user=user,
+                    email=user.email if user else None,
+                )
+            except DomainError as error:
+                errors = errors or {"": error.message}
+                status_code = status_code if status_code != 200 else _status_for(error)
+        here = "/uitnodiging?" + (
+            urlencode({"token": token}) if token is not None else urlencode({"id": invitation_id})
+        )
+        return render(
+            request,
+            "proposals/invitation.html",
+            {
+                "view": view,
+                "token": token or "",
+                "invitation_id": "" if invitation_id is None else str(invitation_id),
+                "errors": errors,
+                "values": values,
+                "labels": {"organisation_name": "Naam organisatie (niet verplicht)"},
+                "user": user,
+                "is_resident": user is not None and user.has(Role.RESIDENT),
+                "login_link": "/inloggen?" + urlencode({"next": here}),
+                "organisation_max": invitations.ORGANISATION_MAX,
+            },
+            status_code=status_code,
+        )
+
+    @get("/uitnodiging")
+    async def show(
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        token: FromQuery[str | None] = None,
+        invitation_ref: Annotated[str | None, QueryParameter(name="id")] = None,
+    ) -> Template:
+        invitation_id: int | None = None
+        if invitation_ref is not None and service.is_id(invitation_ref.strip()):
+            invitation_id = int(invitation_ref.strip())
+        if not token and invitation_id is None:
+            return await self._page(
+                request,
+                db_session,
+                None,
+                None,
+                {"": "Deze link is onvolledig: het token ontbreekt. Open de link uit de e-mail."},
+                {},
+                400,
+            )
+        return await self._page(request, db_session, token or None, invitation_id, {}, {})
+
+    async def _answer(
+        self, request: AnyRequest, db_session: DbSession, *, accept: bool
+    ) -> Template | Redirect:
+        fields = _TOKEN_FIELDS | ({"organisation_name"} if accept else set())
+        try:
+            form = await _read_form(request, frozenset(fields))
+        except FormInputError:
+            return await self._page(
+                request, db_session, None, None, _form_errors(_bad_form_error()), {}, 400
+            )
+        user = _user(request)
+        token: str | None = None
+        invitation_id: int | None = None
+        try:
+            token, invitation_id = _invitation_key(form)
+            view = await invitations.respond(
+                db_session,
+                _settings(request),
+                user=user,
+                accept=accept,
+                token=token,
+                invitation_id=invitation_id,
+                email=user.email,
+                organisation_name=form.get("organisation_name"),
+            )
+        except DomainError as error:
+            await db_session.rollback()
+            return await self._page(
+                request,
+                db_session,
+                token,
+                invitation_id,
+                _form_errors(error),
+                form,
+                _status_for(error),
+            )
+        await db_session.commit()
+        if accept:
+            return Redirect(
+                f"/voorstellen/{view.proposal_id}?melding=mede-indiener", status_code=303
+            )
+        return Redirect("/mijn-voorstellen?melding=uitnodiging-afgewezen", status_code=303)
+
+    @post("/uitnodiging/accepteren", guards=[resident_only])
+    async def accept(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
+        return await self._answer(request, db_session, accept=True)
+
+    @post("/uitnodiging/afwijzen", guards=[requires_login])
+    async def decline(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
+        return await self._answer(request, db_session, accept=False)
+
+
+MINE_NOTICES: dict[str, str] = {
+    "uitnodiging-afgewezen": "U heeft de uitnodiging afgewezen.",
+}
+
 NOTICES: dict[str, str] = {
+    "mede-indiener": "U bent nu mede-indiener van dit voorstel en kunt het bewerken.",
     "opgeslagen": "Uw voorstel is opgeslagen.",
     "ingediend": "Uw voorstel is ingediend.",
     "ingetrokken": "Het voorstel is ingetrokken.",
@@ -812,4 +1004,4 @@ class ReviewPagesController(Controller):
         return Redirect(f"/voorstellen/{target.id}?melding=samengevoegd", status_code=303)
 
 
-PAGE_CONTROLLERS = (ProposalPagesController, ReviewPagesController)
+PAGE_CONTROLLERS = (ProposalPagesController, InvitationPagesController, ReviewPagesController)

@@ -55,12 +55,46 @@ class MergeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CoauthorInvite(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: str
+    message: str | None = None
+    """A short personal note quoted in the invitation mail (at most 500 characters)."""
+
+
+class InvitationAccept(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Give ``token`` (from the mailed link) or, for an invitation sent to your own account
+    address, its ``invitation_id``. The token is only ever sent in a body, never in a URL."""
+
+    token: str | None = None
+    invitation_id: int | None = None
+    organisation_name: str | None = None
+    """Accept on behalf of an organisation working on the same theme: credited beside you."""
+
+
+class InvitationDecline(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    token: str | None = None
+    invitation_id: int | None = None
+
+
+class InvitationOut(msgspec.Struct):
+    id: int
+    proposal_id: int
+    proposal_title: str
+    email: str
+    invited_by: str
+    message: str | None
+    status: str
+    """pending, accepted, declined, revoked or expired."""
+    created_at: datetime
+    expires_at: datetime
+    usable: bool
+    problem: str | None
+    """Why it can no longer be accepted, in Dutch (None while it can)."""
 
 
 class CreditOut(msgspec.Struct):
     user_id: int
     display_name: str
     role: str
+    organisation_name: str | None = None
 
 
 class SupportOut(msgspec.Struct):
@@ -155,7 +189,8 @@ class ProposalExportItem(msgspec.Struct, kw_only=True):
     """Set when an organisation submitted under the Right to Challenge (uitdaagrecht)."""
     right_to_challenge: bool
     authors: list[str]
-    """Display names of the credited authors: the author first, then co-authors."""
+    """Display names of the credited authors: the author first, then co-authors; a co-author who
+    joined for an organisation has it in parentheses: ``"Bram Jansen (Stichting Buurtwerk)"``."""
     estimated_cost_cents: int | None
     estimated_cost_euro: str | None
     """The same amount in euros as an exact decimal string (``"12500.00"``)."""

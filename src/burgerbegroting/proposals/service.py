@@ -88,7 +88,6 @@ STATUS_LABELS: dict[str, str] = {
     S.WITHDRAWN: "Ingetrokken",
     S.MERGED: "Samengevoegd",
 }
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ID = re.compile(r"^[0-9]{1,12}$")
 
 
@@ -130,6 +129,7 @@ class Credit:
     user_id: int
     display_name: str
     role: str
+    organisation_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +196,7 @@ def supports_enabled(round_: Round) -> bool:
     return bool(round_.supports_enabled)
 
 
-def _assert_not_frozen(round_: Round) -> None:
+def assert_not_frozen(round_: Round) -> None:
     if round_is_frozen(round_):
         raise Conflict(
             "De stemming is geopend: voorstellen in deze ronde kunnen niet meer worden gewijzigd."
@@ -241,7 +241,7 @@ async def _load(session: AsyncSession, proposal_id: int) -> Proposal:
     return proposal
 
 
-async def _load_for_update(session: AsyncSession, proposal_id: int) -> Proposal:
+async def load_for_update(session: AsyncSession, proposal_id: int) -> Proposal:
     # Row lock on PostgreSQL (SQLite already holds the write lock: BEGIN IMMEDIATE).
     result = await session.execute(
         select(Proposal).where(Proposal.id == proposal_id).with_for_update()
@@ -364,7 +364,7 @@ async def create_proposal(
 ) -> Proposal:
     """Save a new proposal as a draft, or submit it at once (submission phase only)."""
     round_ = await rounds.get_round(session, round_id)
-    _assert_not_frozen(round_)
+    assert_not_frozen(round_)
     rounds.assert_phase(round_, Phase.SUBMISSION)
     now = utcnow()
     proposal = Proposal(
@@ -393,14 +393,14 @@ async def create_proposal(
     return proposal
 
 
-async def _editable(session: AsyncSession, proposal_id: int, user: Actor) -> tuple[Proposal, Round]:
-    proposal = await _load_for_update(session, proposal_id)
+async def editable(session: AsyncSession, proposal_id: int, user: Actor) -> tuple[Proposal, Round]:
+    proposal = await load_for_update(session, proposal_id)
     if not await _is_author(session, proposal, user):
         if proposal.status in PUBLIC_STATUSES:
             raise Forbidden("Alleen de indieners van dit voorstel kunnen het wijzigen.")
         raise NotFound("Dit voorstel bestaat niet.")
     round_ = await rounds.get_round(session, proposal.round_id)
-    _assert_not_frozen(round_)
+    assert_not_frozen(round_)
     return proposal, round_
 
 
@@ -408,7 +408,7 @@ async def update_proposal(
     session: AsyncSession, *, proposal_id: int, user: Actor, data: ProposalInput
 ) -> Proposal:
     """Edit a proposal: authors only, in the submission phase (or when changes were requested)."""
-    proposal, round_ = await _editable(session, proposal_id, user)
+    proposal, round_ = await editable(session, proposal_id, user)
     if not _may_edit_in(round_, proposal):
         raise Conflict(
             "Dit voorstel kan in deze fase of met deze status niet meer worden gewijzigd."
@@ -423,7 +423,7 @@ async def update_proposal(
 
 async def submit_proposal(session: AsyncSession, *, proposal_id: int, user: Actor) -> Proposal:
     """Submit a draft (submission phase) or resubmit after a moderator asked for changes."""
-    proposal, round_ = await _editable(session, proposal_id, user)
+    proposal, round_ = await editable(session, proposal_id, user)
     phase = _phase(round_)
     if proposal.status == S.DRAFT:
         if phase != Phase.SUBMISSION:
@@ -443,7 +443,7 @@ async def submit_proposal(session: AsyncSession, *, proposal_id: int, user: Acto
 
 async def withdraw_proposal(session: AsyncSession, *, proposal_id: int, user: Actor) -> Proposal:
     """An author withdraws a proposal (not after voting opened)."""
-    proposal, _round = await _editable(session, proposal_id, user)
+    proposal, _round = await editable(session, proposal_id, user)
     if proposal.status not in WITHDRAWABLE:
         raise Conflict("Dit voorstel kan niet meer worden ingetrokken.")
     proposal.status = S.WITHDRAWN.value
@@ -452,57 +452,15 @@ async def withdraw_proposal(session: AsyncSession, *, proposal_id: int, user: Ac
     return proposal
 
 
-async def invite_coauthor(
-    session: AsyncSession, settings: Settings, *, proposal_id: int, user: Actor, email: str
-) -> User:
-    """Credit an existing account as co-author (they may edit) and tell them by e-mail."""
-    proposal, _round = await _editable(session, proposal_id, user)
-    if proposal.status in {S.WITHDRAWN, S.MERGED, S.REJECTED}:
-        raise Conflict("Bij dit voorstel kunnen geen mede-indieners meer worden toegevoegd.")
-    normalised = email.strip().lower()
-    if not _EMAIL.match(normalised) or len(normalised) > 254:
-        raise ValidationFailed(
-            "Ongeldig e-mailadres.", fields={"email": "Geef een geldig e-mailadres."}
-        )
-    invitee = await session.scalar(select(User).where(User.email == normalised))
-    if invitee is None:
-        raise ValidationFailed(
-            "Er is geen account met dit e-mailadres.",
-            fields={
-                "email": "Er is geen account met dit e-mailadres. Vraag de persoon eerst een account aan te maken."
-            },
-        )
-    if invitee.id in await author_ids(session, proposal.id):
-        raise Conflict("Deze persoon staat al als indiener bij dit voorstel.")
-    session.add(
-        ProposalAuthor(proposal_id=proposal.id, user_id=invitee.id, role=AuthorRole.COAUTHOR.value)
-    )
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a simultaneous invite of the same person
-        raise Conflict("Deze persoon staat al als indiener bij dit voorstel.") from exc
-    await mail.send_mail(
-        settings,
-        to=invitee.email,
-        subject="U bent mede-indiener van een voorstel",
-        body=(
-            f"U bent toegevoegd als mede-indiener van het voorstel \u201c{proposal.title}\u201d.\n"
-            f"U kunt het voorstel bekijken en wijzigen: {settings.base_url}/voorstellen/{proposal.id}\n"
-            "Wilt u dit niet? Op die pagina kunt u uzelf verwijderen."
-        ),
-    )
-    return invitee
-
-
 async def remove_coauthor(
     session: AsyncSession, *, proposal_id: int, user: Actor, coauthor_id: int
 ) -> None:
     """The author removes a co-author, or a co-author removes themselves."""
-    proposal = await _load_for_update(session, proposal_id)
+    proposal = await load_for_update(session, proposal_id)
     if user.id not in {proposal.author_id, coauthor_id}:
         raise Forbidden("Alleen de indiener kan mede-indieners verwijderen.")
     round_ = await rounds.get_round(session, proposal.round_id)
-    _assert_not_frozen(round_)
+    assert_not_frozen(round_)
     if coauthor_id == proposal.author_id:
         raise Conflict("De indiener zelf kan niet worden verwijderd.")
     result = await session.execute(
@@ -622,9 +580,9 @@ async def review_proposal(
     """Record a moderator's decision; the authors are told by e-mail; the audit log keeps it."""
     if not moderator.has(Role.MODERATOR):
         raise Forbidden("Alleen toetsers kunnen voorstellen beoordelen.")
-    proposal = await _load_for_update(session, proposal_id)
+    proposal = await load_for_update(session, proposal_id)
     round_ = await rounds.get_round(session, proposal.round_id)
-    _assert_not_frozen(round_)
+    assert_not_frozen(round_)
     errors: dict[str, str] = {}
     if data.decision not in DECISIONS:
         errors["decision"] = "Kies goedkeuren, afwijzen of aanpassing vragen."
@@ -735,7 +693,7 @@ async def merge_proposals(
             fields={"into_id": "Kies een voorstel uit dezelfde ronde."},
         )
     round_ = await rounds.get_round(session, source.round_id)
-    _assert_not_frozen(round_)
+    assert_not_frozen(round_)
     for p in (source, target):
         if p.status not in REVIEWABLE:
             raise Conflict(
@@ -984,13 +942,21 @@ async def get_proposal_view(
     proposal = await _load(session, proposal_id)
     credits_rows = (
         await session.execute(
-            select(ProposalAuthor.user_id, User.display_name, ProposalAuthor.role)
+            select(
+                ProposalAuthor.user_id,
+                User.display_name,
+                ProposalAuthor.role,
+                ProposalAuthor.organisation_name,
+            )
             .join(User, User.id == ProposalAuthor.user_id)
             .where(ProposalAuthor.proposal_id == proposal.id)
             .order_by(ProposalAuthor.role, ProposalAuthor.id)
         )
     ).all()
-    credits = tuple(Credit(user_id=r[0], display_name=r[1], role=r[2]) for r in credits_rows)
+    credits = tuple(
+        Credit(user_id=r[0], display_name=r[1], role=r[2], organisation_name=r[3])
+        for r in credits_rows
+    )
     is_author = user is not None and any(c.user_id == user.id for c in credits)
     if proposal.status not in PUBLIC_STATUSES and not is_author:
         raise NotFound("Dit voorstel bestaat niet.")
