@@ -647,9 +647,12 @@ class ReviewPagesController(Controller):
 
     @get("/toetsing")
     async def queue(self, request: AnyRequest, db_session: DbSession) -> Template:
-        rows = await service.review_queue(db_session)
+        rows = await service.review_queue(db_session, threshold="reached")
+        collecting = await service.review_queue(db_session, threshold="below")
         return render(
-            request, "proposals/queue.html", {"rows": rows, "status_labels": service.STATUS_LABELS}
+            request,
+            "proposals/queue.html",
+            {"rows": rows, "collecting": collecting, "status_labels": service.STATUS_LABELS},
         )
 
     async def _review_page(  # noqa: PLR0917 - private helper, called positionally
