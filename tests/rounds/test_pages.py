@@ -397,6 +397,12 @@ def test_phase_form_needs_a_reason_and_moves_one_step(
     assert client.get(f"/api/v1/rounds/{draft['id']}").json()["phase"] == "submission"
     # The phase shows on every page (the banner) once the round is public.
     assert "Voorstellen indienen" in client.get("/rondes").text
+    # Error pages too, also those no handler ran for (unknown address, refused by a guard).
+    for path, status in (("/bestaat-niet", 404), ("/beheer", 401), ("/rondes/999", 404)):
+        error_page = client.get(path, follow_redirects=False)
+        assert error_page.status_code == status
+        assert 'class="bb-phase-banner"' in error_page.text, path
+        assert draft["title"] in error_page.text
 
 
 def test_admin_pages_are_for_admins_only(client: Client, settings: Settings) -> None:
