@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import mails
+from tests.accounts.factories import csrf_token, mails
 from tests.proposals.factories import (
     BUDGET_CENTS,
     People,
@@ -532,6 +532,18 @@ def test_support_threshold_decides_what_reaches_review(
     refused = client.post(f"/api/v1/proposals/{lonely['id']}/review", json=accept, headers=mod)
     assert refused.status_code == 409, refused.text
     assert "1 van de 2 steunbetuigingen" in refused.json()["detail"]
+    assert table_counts(settings) == before
+    # The moderator's form says the same, in Dutch on the page.
+    form = {
+        "_csrf_token": csrf_token(client),
+        "decision": "accepted",
+        "municipal_cost": "10.000",
+        "feasibility_notes": "",
+        "public_reasoning": "Ok.",
+    }
+    page = client.post(f"/voorstellen/{lonely['id']}/toetsing", data=form, headers=mod)
+    assert page.status_code == 409, page.text
+    assert "1 van de 2 steunbetuigingen" in page.text
     assert table_counts(settings) == before
     accepted = client.post(f"/api/v1/proposals/{popular['id']}/review", json=accept, headers=mod)
     assert accepted.status_code == 200, accepted.text
