@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -800,7 +800,10 @@ async def merge_proposals(
 
 
 async def review_queue(
-    session: AsyncSession, *, round_id: int | None = None, threshold: str = "any"
+    session: AsyncSession,
+    *,
+    round_id: int | None = None,
+    threshold: Literal["any", "reached", "below"] = "any",
 ) -> list[GalleryRow]:
     """Proposals waiting for a moderator (submitted, in review, changes requested), oldest first.
 
