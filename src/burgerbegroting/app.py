@@ -41,7 +41,12 @@ from burgerbegroting.web.middleware import (
     ReadOnlyTransactionMiddleware,
     security_headers_middleware,
 )
-from burgerbegroting.web.pages import LanguageMiddleware, configure_jinja, phase_banner_hook
+from burgerbegroting.web.pages import (
+    LanguageMiddleware,
+    configure_jinja,
+    phase_banner_after_exception,
+    phase_banner_hook,
+)
 
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 
@@ -129,6 +134,7 @@ def create_app(settings: Settings) -> Litestar:
             engine_callback=configure_jinja,
         ),
         before_request=phase_banner_hook(alchemy),
+        after_exception=[phase_banner_after_exception(alchemy)],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Burgerbegroting API", version=__version__, path="/schema"

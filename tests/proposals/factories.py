@@ -51,6 +51,7 @@ def make_round(
     *,
     phase: Phase = Phase.SUBMISSION,
     supports: bool = True,
+    support_threshold: int | None = None,
     title: str = "Burgerbegroting 2027",
     themes: tuple[str, ...] = ("Eenzaamheid", "Mantelzorg", "Armoede"),
     districts: tuple[str, ...] = ("Noord", "Zuid"),
@@ -64,6 +65,7 @@ def make_round(
             total_budget_cents=BUDGET_CENTS,
             phase=phase.value,
             supports_enabled=supports,
+            support_threshold=support_threshold,
         )
         session.add(round_)
         await session.flush()

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import mail_text, mails
+from tests.accounts.factories import csrf_token, mail_text, mails
 from tests.proposals.factories import (
     BUDGET_CENTS,
     People,
@@ -719,6 +719,54 @@ def test_review_queue_lists_waiting_proposals_for_moderators_only(
     )
     queue = client.get("/api/v1/review/proposals", headers=_h(settings, people, "moderator"))
     assert [p["id"] for p in queue.json()] == [waiting["id"]]
+
+
+def test_support_threshold_decides_what_reaches_review(
+    client: Client, settings: Settings, people: People
+) -> None:
+    """With a threshold of 2 supports, a proposal with one support is not in the moderators'
+    queue and cannot be accepted onto the ballot (409); it can still be rejected."""
+    ids = make_round(settings, support_threshold=2)
+    resident, other = _h(settings, people, "resident"), _h(settings, people, "other")
+    popular = create_proposal(client, settings, ids, resident)
+    lonely = create_proposal(client, settings, ids, resident, title="Bankje bij de bushalte")
+    for who in (resident, other):
+        assert client.put(f"/api/v1/proposals/{popular['id']}/supports", headers=who).is_success
+    assert client.put(f"/api/v1/proposals/{lonely['id']}/supports", headers=other).is_success
+
+    mod = _h(settings, people, "moderator")
+    queue = client.get("/api/v1/review/proposals", headers=mod)
+    assert [p["id"] for p in queue.json()] == [popular["id"]]
+    page = client.get("/toetsing", headers=mod)
+    assert page.status_code == 200
+    waiting, _, collecting = page.text.partition('id="te-weinig-steun"')
+    assert "Koffieochtend voor ouderen" in waiting
+    assert "Bankje bij de bushalte" in collecting
+    assert "Bankje bij de bushalte" not in waiting
+
+    before = table_counts(settings)
+    accept = {"decision": "accepted", "municipal_cost_cents": 1_000_000, "public_reasoning": "Ok."}
+    refused = client.post(f"/api/v1/proposals/{lonely['id']}/review", json=accept, headers=mod)
+    assert refused.status_code == 409, refused.text
+    assert "1 van de 2 steunbetuigingen" in refused.json()["detail"]
+    assert table_counts(settings) == before
+    # The moderator's form says the same, in Dutch on the page.
+    form = {
+        "_csrf_token": csrf_token(client),
+        "decision": "accepted",
+        "municipal_cost": "10.000",
+        "feasibility_notes": "",
+        "public_reasoning": "Ok.",
+    }
+    page = client.post(f"/voorstellen/{lonely['id']}/toetsing", data=form, headers=mod)
+    assert page.status_code == 409, page.text
+    assert "1 van de 2 steunbetuigingen" in page.text
+    assert table_counts(settings) == before
+    accepted = client.post(f"/api/v1/proposals/{popular['id']}/review", json=accept, headers=mod)
+    assert accepted.status_code == 200, accepted.text
+    reject = {"decision": "rejected", "public_reasoning": "Te weinig draagvlak."}
+    rejected = client.post(f"/api/v1/proposals/{lonely['id']}/review", json=reject, headers=mod)
+    assert rejected.status_code == 200, rejected.text
 
 
 def test_merge_keeps_every_author_credited(

@@ -112,6 +112,17 @@ def test_only_admins_write(client: Client, settings: Settings, role: Role) -> No
         ({"themes": [{"name": ""}]}, 422, "themes.0.name"),
         ({"counting_rule": "loting"}, 422, "counting_rule"),
         ({"onbekend": 1}, 400, None),
+        ({"total_budget_cents": 2**70}, 422, "total_budget_cents"),  # beyond int64
+        ({"total_budget_cents": 45_000_000.5}, 400, None),  # half a cent
+        ({"min_age": 2**64}, 422, "min_age"),
+        ({"min_age": "\u0661\u0662"}, 400, None),  # Arabic-Indic digits
+        ({"description": "x" * 20_001}, 422, "description"),
+        ({"districts": [{"name": "x" * 101, "budget_cents": 45_000_000}]}, 422, "districts.0.name"),
+        ({"themes": [{"name": "Armoede", "id": 12345}]}, 422, "themes.0.name"),
+        ({"ballot_type": "choose-1", "max_projects": 10}, 422, "max_projects"),
+        ({"approval_max_k": 3}, 422, "approval_max_k"),
+        ({"vote_by_code": False, "vote_by_account": False}, 422, "vote_by_code"),
+        ({"published_starts_at": "2027-03-01T09:00:00Z"}, 422, "published_starts_at"),
     ],
 )
 def test_bad_input_is_a_clear_4xx_and_nothing_is_written(
@@ -130,6 +141,48 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_written(
     if field is not None:
         assert field in problem["errors"], problem
     assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
+
+
+@pytest.mark.parametrize("round_id", ["99999999999999999999", str(2**63), "0"])
+def test_ids_beyond_the_database_range_are_not_found(
+    client: Client, settings: Settings, admin: dict[str, str], round_id: str
+) -> None:
+    """An id no BIGINT can hold used to reach the driver and come back as a 500."""
+    for method, url, body in (
+        ("GET", f"/api/v1/rounds/{round_id}", None),
+        ("GET", f"/api/v1/rounds/{round_id}/definition", None),
+        ("PATCH", f"/api/v1/rounds/{round_id}", {"title": "Nieuw"}),
+        ("POST", f"/api/v1/rounds/{round_id}/phase", {"phase": "submission", "reason": "x"}),
+        ("GET", f"/rondes/{round_id}", None),
+        ("GET", f"/beheer/rondes/{round_id}/bewerken", None),
+        ("GET", f"/beheer/rondes/{round_id}/fase", None),
+    ):
+        response = client.request(method, url, json=body, headers=admin)
+        assert response.status_code == 404, (method, url, response.text)
+    assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
+
+
+def test_unknown_district_or_theme_ids_in_a_patch_change_nothing(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    created = _create(client, admin)
+    other = _create(client, admin, title="Andere ronde")
+    before = db_counts(settings, *TABLES)
+    foreign = other["districts"][0]["id"]
+    for body, field in (
+        (
+            {"districts": [{"id": foreign, "name": "Centrum", "budget_cents": 45_000_000}]},
+            "districts.0.name",
+        ),
+        ({"themes": [{"id": other["themes"][0]["id"], "name": "Eenzaamheid"}]}, "themes.0.name"),
+        ({"themes": [{"id": 2**70, "name": "Eenzaamheid"}]}, "themes.0.name"),
+    ):
+        response = client.patch(f"/api/v1/rounds/{created['id']}", json=body, headers=admin)
+        assert response.status_code == 422, response.text
+        assert field in response.json()["errors"]
+        assert response.json()["detail"]
+    assert db_counts(settings, *TABLES) == before
+    assert client.get(f"/api/v1/rounds/{other['id']}", headers=admin).json() == other
 
 
 def test_writes_must_be_json(client: Client, settings: Settings, admin: dict[str, str]) -> None:

@@ -225,8 +225,112 @@ def test_frozen_round_form_offers_only_editable_fields(
         headers=admin,
         follow_redirects=False,
     )
-    assert smuggled.status_code in {303, 400, 409}
+    assert smuggled.status_code == 409, smuggled.text
+    assert "stemmen is geopend" in smuggled.text
     assert client.get(f"/api/v1/rounds/{voting['id']}").json()["total_budget_cents"] == 45_000_000
+
+
+def test_a_form_opened_before_voting_cannot_change_the_count_after(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    """The admin opened the full form, voting opened meanwhile, then they saved: a changed
+    budget is a 409 with the Dutch reason on the page, an unchanged form still saves its texts."""
+    draft = _api_round(client, admin, "review")
+    url = f"/beheer/rondes/{draft['id']}/bewerken"
+    stale = _form_values(client.get(url, headers=admin).text)
+    assert stale["total_budget"] == "450.000"
+    for step in ("voting",):
+        client.post(
+            f"/api/v1/rounds/{draft['id']}/phase",
+            json={"phase": step, "reason": "test"},
+            headers=admin,
+        )
+    before = db_counts(settings, *TABLES)
+    changed = client.post(
+        url,
+        data=_form(client, **{**stale, "total_budget": "500.000", "reason": "meer geld"}),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert changed.status_code == 409, changed.text
+    assert "stemmen is geopend" in changed.text
+    assert db_counts(settings, *TABLES) == before
+    unchanged = client.post(
+        url,
+        data=_form(client, **{**stale, "description": "Ook stemmen in de bibliotheek."}),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert unchanged.status_code == 303, unchanged.text
+    after = client.get(f"/api/v1/rounds/{draft['id']}").json()
+    assert after["description"] == "Ook stemmen in de bibliotheek."
+    assert after["total_budget_cents"] == 45_000_000
+
+
+def _form_values(html: str) -> dict[str, str]:
+    """The values a browser would post from the round form (text inputs, checked boxes and
+    radios, textareas, selected options), not from the header's and footer's small forms."""
+    from html.parser import HTMLParser
+
+    values: dict[str, str] = {}
+
+    class Reader(HTMLParser):
+        textarea: str | None = None
+        select: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            name = a.get("name", "")
+            if tag == "input" and name and name != "_csrf_token":
+                if a.get("type") in {"checkbox", "radio"}:
+                    if "checked" in a:
+                        values[name] = a.get("value", "")
+                else:
+                    values[name] = a.get("value", "")
+            elif tag == "textarea":
+                self.textarea = name
+                values[name] = ""
+            elif tag == "select":
+                self.select = name
+            elif tag == "option" and self.select and "selected" in a:
+                values[self.select] = a.get("value", "")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "textarea":
+                self.textarea = None
+            elif tag == "select":
+                self.select = None
+
+        def handle_data(self, data: str) -> None:
+            if self.textarea:
+                values[self.textarea] += data
+
+    Reader().feed(html)
+    for shell_field in ("next",):
+        values.pop(shell_field, None)
+    return values
+
+
+@pytest.mark.parametrize("digits", ["\u00b2", "\u0661", "12a"])
+def test_non_ascii_digits_in_the_form_are_field_errors(
+    client: Client, settings: Settings, admin: dict[str, str], digits: str
+) -> None:
+    fields = {**NEW_ROUND, "theme_id_0": digits}
+    response = client.post(
+        "/beheer/rondes/nieuw", data=_form(client, **fields), headers=admin, follow_redirects=False
+    )
+    assert response.status_code == 422, response.text
+    assert 'href="#theme_name_0"' in response.text
+    for field in ("min_age", "total_budget", "min_budget_share", "voting_starts_at"):
+        response = client.post(
+            "/beheer/rondes/nieuw",
+            data=_form(client, **{**NEW_ROUND, field: "\u0661\u0662"}),
+            headers=admin,
+            follow_redirects=False,
+        )
+        assert response.status_code == 422, (field, response.text)
+        assert f'href="#{field}"' in response.text
+    assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
 
 
 def test_edit_form_round_trips_existing_values(client: Client, admin: dict[str, str]) -> None:
@@ -261,7 +365,7 @@ def test_edit_form_round_trips_existing_values(client: Client, admin: dict[str, 
 
 
 def test_phase_form_needs_a_reason_and_moves_one_step(
-    client: Client, admin: dict[str, str]
+    client: Client, settings: Settings, admin: dict[str, str]
 ) -> None:
     draft = _api_round(client, admin)
     url = f"/beheer/rondes/{draft['id']}/fase"
@@ -293,6 +397,13 @@ def test_phase_form_needs_a_reason_and_moves_one_step(
     assert client.get(f"/api/v1/rounds/{draft['id']}").json()["phase"] == "submission"
     # The phase shows on every page (the banner) once the round is public.
     assert "Voorstellen indienen" in client.get("/rondes").text
+    # Error pages too, also those no handler ran for (unknown address, refused by a guard).
+    resident = _headers(settings, Role.RESIDENT)
+    for path, status in (("/bestaat-niet", 404), ("/beheer", 403), ("/rondes/999", 404)):
+        error_page = client.get(path, headers=resident, follow_redirects=False)
+        assert error_page.status_code == status
+        assert 'class="bb-phase-banner"' in error_page.text, path
+        assert draft["title"] in error_page.text
 
 
 def test_admin_pages_are_for_admins_only(client: Client, settings: Settings) -> None:

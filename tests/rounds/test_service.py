@@ -97,6 +97,31 @@ async def test_create_round_stores_settings_districts_themes_and_logs_it(
         ({"vote_by_code": False, "vote_by_account": False}, "vote_by_code"),
         ({"supports_enabled": False, "support_threshold": 5}, "support_threshold"),
         ({"colour": "red"}, "colour"),
+        # Ballot settings that contradict each other.
+        ({"ballot_type": "choose-1", "min_projects": 1, "max_projects": 10}, "max_projects"),
+        ({"ballot_type": "choose-1", "min_projects": 2, "max_projects": None}, "min_projects"),
+        ({"ballot_type": "approval", "approval_max_k": 11, "max_projects": 10}, "approval_max_k"),
+        ({"ballot_type": "knapsack", "approval_max_k": 3}, "approval_max_k"),
+        ({"ballot_type": "knapsack", "cumulative_points": 10}, "cumulative_points"),
+        ({"ballot_type": "cumulative", "cumulative_points": 2, "min_projects": 3}, "min_projects"),
+        ({"min_projects": -1}, "min_projects"),
+        ({"max_projects": 0}, "max_projects"),
+        ({"min_age": -1}, "min_age"),
+        ({"min_age": True}, "min_age"),
+        ({"support_threshold": -1}, "support_threshold"),
+        (
+            {
+                "districts": [
+                    {"name": "Centrum", "budget_cents": 15_000_000, "eligible": False},
+                    {"name": "Noord", "budget_cents": 30_000_000, "eligible": False},
+                ]
+            },
+            "districts",
+        ),
+        ({"voting_starts_at": T0 + timedelta(days=30)}, "voting_starts_at"),  # equal: not after
+        ({"closed_starts_at": T0.replace(tzinfo=None) + timedelta(days=75)}, "closed_starts_at"),
+        ({"themes": [{"name": "x" * 101}]}, "themes.0.name"),
+        ({"description": "x" * 20_001}, "description"),
     ],
 )
 async def test_invalid_settings_are_refused_per_field_and_nothing_is_written(

@@ -11,12 +11,14 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import (
     contrast_ratio,
     readable_on_white,
     safe_next_path,
     theme_css,
 )
+from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
 
 SHELL_PAGES = ["/", "/toegankelijkheid", "/privacy"]
@@ -336,3 +338,53 @@ def test_phase_banner_is_on_every_page_and_follows_the_language(
     assert "1 March 2027 at 23:59" in english
     # Not on the API or static assets: the banner query is for pages only.
     assert "bb-phase-banner" not in client.get("/static-theme.css").text
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/bestaat-niet", 404),  # no route: no handler, no before_request
+        ("/beheer", 403),  # refused by a guard before the handler's hooks run
+        ("/beheer/logboek", 403),
+    ],
+)
+def test_error_pages_show_the_phase_banner_too(
+    client: TestClient[Litestar],
+    settings: Settings,
+    with_round: FakeSummary,
+    path: str,
+    status: int,
+) -> None:
+    resident = bearer(settings, make_user(settings, "banner@example.nl"))
+    response = client.get(path, headers=resident, follow_redirects=False)
+    assert response.status_code == status
+    assert 'class="bb-phase-banner"' in response.text
+    assert "Voorstellen indienen" in response.text
+    api = client.get("/api/v1/bestaat-niet")
+    assert api.status_code == 404
+    assert "bb-phase-banner" not in api.text
+
+
+def test_a_refused_anonymous_form_post_gets_the_401_page_with_the_banner(
+    client: TestClient[Litestar], with_round: FakeSummary
+) -> None:
+    response = client.post(
+        "/beheer/rondes/nieuw", data={"_csrf_token": _csrf(client)}, follow_redirects=False
+    )
+    assert response.status_code == 401
+    assert 'class="bb-phase-banner"' in response.text
+    assert 'href="/inloggen"' in response.text
+
+
+def test_an_error_page_renders_when_the_banner_query_fails(
+    client: TestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import burgerbegroting.rounds.service as rounds_service
+
+    async def broken(session: object) -> None:
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(rounds_service, "current_round_summary", broken)
+    response = client.get("/bestaat-niet")
+    assert response.status_code == 404
+    assert "bb-phase-banner" not in response.text

@@ -462,7 +462,8 @@ class ReviewController(Controller):
         db_session: DbSession,
         round_id: Annotated[int | None, QueryParameter(name="round")] = None,
     ) -> list[ProposalSummaryOut]:
-        rows = await service.review_queue(db_session, round_id=round_id)
+        # Proposals short of their round's support threshold are not waiting for review.
+        rows = await service.review_queue(db_session, round_id=round_id, threshold="reached")
         return [summary_out(r) for r in rows]
 
     @post("/proposals/{proposal_id:int}/review", status_code=200, summary="Decide on a proposal")

@@ -835,7 +835,8 @@ class ReviewPagesController(Controller):
 
     @get("/toetsing")
     async def queue(self, request: AnyRequest, db_session: DbSession) -> Template:
-        rows = await service.review_queue(db_session)
+        rows = await service.review_queue(db_session, threshold="reached")
+        collecting = await service.review_queue(db_session, threshold="below")
         # Rounds whose proposals can be downloaded (the export's own rule: drafts for admins).
         export_rounds = await rounds.list_rounds(
             db_session, include_drafts=_user(request).has(Role.ADMIN)
@@ -845,6 +846,7 @@ class ReviewPagesController(Controller):
             "proposals/queue.html",
             {
                 "rows": rows,
+                "collecting": collecting,
                 "status_labels": service.STATUS_LABELS,
                 "export_rounds": export_rounds,
             },

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -194,6 +194,17 @@ def round_is_frozen(round_: Round) -> bool:
 
 def supports_enabled(round_: Round) -> bool:
     return bool(round_.supports_enabled)
+
+
+def support_threshold(round_: Round) -> int | None:
+    """How many supports a proposal needs before it is reviewed (None: no threshold).
+
+    The municipality's rule: a proposal that does not reach the round's threshold is not put to
+    the moderators and cannot be accepted onto the ballot; it stays visible, can still collect
+    support, and can be merged into another proposal or rejected."""
+    if not round_.supports_enabled or not round_.support_threshold:
+        return None
+    return int(round_.support_threshold)
 
 
 def assert_not_frozen(round_: Round) -> None:
@@ -605,6 +616,14 @@ async def review_proposal(
         raise Conflict(
             "Dit voorstel kan niet worden getoetst (concept, ingetrokken of samengevoegd)."
         )
+    threshold = support_threshold(round_)
+    if threshold is not None and data.decision in {S.ACCEPTED, S.IN_REVIEW}:
+        supports = await support_count(session, proposal.id)
+        if supports < threshold:
+            raise Conflict(
+                f"Dit voorstel heeft {supports} van de {threshold} steunbetuigingen die nodig zijn "
+                "om getoetst te worden. Afwijzen of samenvoegen kan wel."
+            )
 
     previous = proposal.status
     proposal.status = data.decision
@@ -753,13 +772,32 @@ async def merge_proposals(
     return target
 
 
-async def review_queue(session: AsyncSession, *, round_id: int | None = None) -> list[GalleryRow]:
-    """Proposals waiting for a moderator (submitted, in review, changes requested), oldest first."""
+async def review_queue(
+    session: AsyncSession,
+    *,
+    round_id: int | None = None,
+    threshold: Literal["any", "reached", "below"] = "any",
+) -> list[GalleryRow]:
+    """Proposals waiting for a moderator (submitted, in review, changes requested), oldest first.
+
+    ``threshold``: ``"reached"`` keeps only proposals that have the support their round asks for
+    (the moderators' queue), ``"below"`` only those still short of it, ``"any"`` both (merge
+    candidates: merging is how small duplicates pool their support)."""
     stmt = _rows_query().where(
         Proposal.status.in_([S.SUBMITTED.value, S.IN_REVIEW.value, S.CHANGES_REQUESTED.value])
     )
     if round_id is not None:
         stmt = stmt.where(Proposal.round_id == round_id)
+    if threshold != "any":
+        no_threshold = or_(
+            Round.supports_enabled.is_(False),
+            Round.support_threshold.is_(None),
+            Round.support_threshold == 0,
+        )
+        reached = or_(no_threshold, _support_count_column() >= Round.support_threshold)
+        stmt = stmt.join(Round, Round.id == Proposal.round_id).where(
+            reached if threshold == "reached" else ~reached
+        )
     stmt = stmt.order_by(Proposal.submitted_at.asc(), Proposal.id.asc()).limit(500)
     return [_row(r) for r in (await session.execute(stmt)).all()]
 

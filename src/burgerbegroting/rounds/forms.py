@@ -34,8 +34,11 @@ INT_FIELDS = (
     "support_threshold",
 )
 CHOICE_FIELDS = ("budget_scope", "ballot_type", "counting_rule", "tie_break")
-_ROW = re.compile(r"^(district|theme)_(id|name|budget|eligible|cap)_(\d{1,3})$")
-_THOUSANDS = re.compile(r"^\d{1,3}(\.\d{3})+$")
+# ASCII digits only, everywhere: Python's ``\d`` also matches other scripts' digits, and
+# ``"²".isdigit()`` is True while ``int("²")`` raises (a 500).
+_ROW = re.compile(r"^(district|theme)_(id|name|budget|eligible|cap)_([0-9]{1,3})$")
+_ID = re.compile(r"[0-9]{1,12}")
+_THOUSANDS = re.compile(r"^[0-9]{1,3}(\.[0-9]{3})+$")
 
 # Service field name -> form field id, for error messages next to the right input.
 FORM_ID = {"total_budget_cents": "total_budget", "min_budget_share_permille": "min_budget_share"}
@@ -59,7 +62,7 @@ def parse_euros(text: str) -> int | None:
         cleaned = cleaned.replace(".", "").replace(",", ".")
     elif _THOUSANDS.match(cleaned):
         cleaned = cleaned.replace(".", "")
-    if not re.fullmatch(r"\d{1,15}(\.\d{1,2})?", cleaned):
+    if not re.fullmatch(r"[0-9]{1,15}(\.[0-9]{1,2})?", cleaned):
         return None
     try:
         return int(Decimal(cleaned) * 100)
@@ -75,7 +78,7 @@ def format_euros(cents: int | None) -> str:
     return f"{whole},{rest:02d}" if rest else whole
 
 
-_DUTCH_DATE = re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})[ T](\d{1,2}):(\d{2})$")
+_DUTCH_DATE = re.compile(r"^([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})[ T]([0-9]{1,2}):([0-9]{2})$")
 
 
 def parse_local_time(text: str) -> datetime | None:
@@ -89,7 +92,7 @@ def parse_local_time(text: str) -> datetime | None:
         day, month, year, hour, minute = (int(g) for g in match.groups())
         naive = datetime(year, month, day, hour, minute)  # noqa: DTZ001 - zone set below
     else:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", text):
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}", text):
             raise ValueError("not a date and time")
         naive = datetime.fromisoformat(text)
     return naive.replace(tzinfo=AMSTERDAM)
@@ -140,14 +143,14 @@ def parse_round_form(raw: dict[str, str], *, frozen: bool) -> ParsedForm:
         text = raw.get(name, "").strip()
         if not text:
             data[name] = 0 if name == "min_projects" else None
-        elif re.fullmatch(r"-?\d{1,9}", text):
+        elif re.fullmatch(r"-?[0-9]{1,9}", text):
             data[name] = int(text)
         else:
             form.errors[name] = _("Vul een geheel getal in.")
     share = raw.get("min_budget_share", "").strip().replace(",", ".")
     if not share:
         data["min_budget_share_permille"] = 0
-    elif re.fullmatch(r"\d{1,3}(\.\d)?", share):
+    elif re.fullmatch(r"[0-9]{1,3}(\.[0-9])?", share):
         data["min_budget_share_permille"] = int(Decimal(share) * 10)
     else:
         form.errors["min_budget_share"] = _("Vul een percentage in, bijvoorbeeld 50 of 12,5.")
@@ -164,7 +167,13 @@ def parse_round_form(raw: dict[str, str], *, frozen: bool) -> ParsedForm:
             name = raw.get(f"{kind}_name_{row}", "").strip()
             if not name:
                 continue  # a blank row: new and empty, or an existing one being removed
-            item: dict[str, Any] = {"name": name, "id": int(raw_id) if raw_id.isdigit() else None}
+            if raw_id and not _ID.fullmatch(raw_id):
+                # The hidden id was tampered with: refuse rather than silently add a new row.
+                form.errors[f"{kind}_name_{row}"] = (
+                    _("Onbekende wijk.") if kind == "district" else _("Onbekend thema.")
+                )
+                continue
+            item: dict[str, Any] = {"name": name, "id": int(raw_id) if raw_id else None}
             money_field = "budget" if kind == "district" else "cap"
             money_key = "budget_cents" if kind == "district" else "max_spend_cents"
             text = raw.get(f"{kind}_{money_field}_{row}", "").strip()

@@ -41,6 +41,9 @@ _BASE_FIELDS = frozenset(
     }
 )
 
+# What the form of a frozen round sends: its editable fields and the reason for the log.
+FROZEN_FORM_FIELDS = frozenset({*service.EDITABLE_WHEN_FROZEN, "reason"})
+
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "budget_scope": [
         ("city", "Eén budget voor de hele gemeente"),
@@ -214,7 +217,11 @@ class RoundAdminPagesController(Controller):
             raw = await _read_form(request)
         except BadForm:
             return self._bad_form(request, round_)
-        parsed = forms.parse_round_form(raw, frozen=round_.is_frozen)
+        # A frozen round's form holds only the editable fields. A form with more (opened before
+        # voting started, or crafted) is read in full, so a changed budget or rule is refused with
+        # the service's 409 instead of being dropped silently behind a "saved" message.
+        frozen_form = round_.is_frozen and set(raw) <= FROZEN_FORM_FIELDS
+        parsed = forms.parse_round_form(raw, frozen=frozen_form)
         if parsed.errors:
             errors = _all_errors(parsed, round_)
             return self._form(request, round_, parsed.values, errors, status=422)

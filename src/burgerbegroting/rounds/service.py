@@ -91,9 +91,19 @@ __all__ = [
 
 # --- reading -------------------------------------------------------------------------------------
 
+# The largest id a BIGINT / SQLite INTEGER holds. A path such as /rondes/99999999999999999999 is a
+# valid Python int but makes the database driver raise OverflowError (a 500); no such round exists.
+MAX_ID = 2**63 - 1
+
+
+def _not_found() -> NotFound:
+    return NotFound(_("Deze begrotingsronde bestaat niet."))
+
 
 async def get_round(session: AsyncSession, round_id: int) -> Round:
     """The round with its districts and themes loaded; ``NotFound`` when it does not exist."""
+    if not 0 < round_id <= MAX_ID:
+        raise _not_found()
     result = await session.execute(
         select(Round)
         .where(Round.id == round_id)
@@ -102,7 +112,7 @@ async def get_round(session: AsyncSession, round_id: int) -> Round:
     )
     round_ = result.scalar_one_or_none()
     if round_ is None:
-        raise NotFound(_("Deze begrotingsronde bestaat niet."))
+        raise _not_found()
     return round_
 
 
@@ -372,6 +382,8 @@ async def _locked_round(session: AsyncSession, round_id: int) -> Round:
     # FOR UPDATE on PostgreSQL serialises concurrent edits and phase moves of one round; SQLite
     # ignores it, but there every write transaction already holds the database lock (BEGIN
     # IMMEDIATE).
+    if not 0 < round_id <= MAX_ID:
+        raise _not_found()
     result = await session.execute(
         select(Round)
         .where(Round.id == round_id)
@@ -381,7 +393,7 @@ async def _locked_round(session: AsyncSession, round_id: int) -> Round:
     )
     round_ = result.scalar_one_or_none()
     if round_ is None:
-        raise NotFound(_("Deze begrotingsronde bestaat niet."))
+        raise _not_found()
     return round_
 
 

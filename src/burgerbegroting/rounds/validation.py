@@ -497,8 +497,59 @@ def _check_consistency(view: Mapping[str, Any], errors: _Errors) -> None:
                 min=min_projects,
             ),
         )
-    if ballot_type == BallotType.CHOOSE_ONE.value and _is_int(min_projects) and min_projects > 1:
-        errors.add("min_projects", _("Bij één keuze is het minimum hoogstens 1."))
+    if ballot_type == BallotType.CHOOSE_ONE.value:
+        if _is_int(min_projects) and min_projects > 1:
+            errors.add("min_projects", _("Bij één keuze is het minimum hoogstens 1."))
+        if _is_int(max_projects) and max_projects != 1:
+            errors.add(
+                "max_projects", _("Bij één keuze is het maximum 1; laat het veld leeg of vul 1 in.")
+            )
+    approval_k = view.get("approval_max_k")
+    if ballot_type != BallotType.APPROVAL.value and approval_k is not None:
+        # A stray k would end up in the fingerprinted definition and confuse every reader of it.
+        errors.add(
+            "approval_max_k",
+            _("Alleen bij goedkeuren (hoogstens k projecten) in te vullen; laat het veld leeg."),
+        )
+    if (
+        ballot_type == BallotType.APPROVAL.value
+        and _is_int(approval_k)
+        and _is_int(max_projects)
+        and approval_k > max_projects
+    ):
+        errors.add(
+            "approval_max_k",
+            _(
+                "Het aantal keuzes (k) mag niet hoger zijn dan het maximum aantal projecten "
+                "(%(max)s).",
+                max=max_projects,
+            ),
+        )
+    points = view.get("cumulative_points")
+    if ballot_type != BallotType.CUMULATIVE.value and points is not None:
+        errors.add(
+            "cumulative_points",
+            _("Alleen bij punten verdelen in te vullen; laat het veld leeg."),
+        )
+    if (
+        ballot_type == BallotType.CUMULATIVE.value
+        and _is_int(points)
+        and _is_int(min_projects)
+        and min_projects > points
+    ):
+        errors.add(
+            "min_projects",
+            _(
+                "Met %(points)s punten kan iemand hoogstens %(points)s projecten kiezen; "
+                "verlaag het minimum.",
+                points=points,
+            ),
+        )
+    if districts and not any(d["eligible"] for d in districts):
+        errors.add(
+            "districts",
+            _("Minstens één wijk moet mogen stemmen; anders kan niemand stemmen."),
+        )
     if view.get("vote_by_code") is False and view.get("vote_by_account") is False:
         errors.add(
             "vote_by_code",

@@ -366,19 +366,51 @@ def phase_banner_hook(
     async def load_banner(request: AnyRequest) -> None:
         if not _is_page_request(request):
             return
-        # Looked up lazily: the shell must work before (and without) the rounds feature.
-        try:
-            rounds_service = importlib.import_module(ROUNDS_SERVICE)
-        except ModuleNotFoundError as exc:
-            # Only "the feature is not there" is fine; a broken import inside it must surface.
-            if exc.name not in {ROUNDS_SERVICE, "burgerbegroting.rounds"}:
-                raise
-            return
-        current_round_summary = getattr(rounds_service, "current_round_summary", None)
-        if current_round_summary is None:
-            return
-        session = alchemy.provide_session(request.app.state, request.scope)
-        summary = await current_round_summary(session)
-        request.scope.setdefault("state", {})[_BANNER_KEY] = summary
+        await _load_banner(alchemy, request)
 
     return load_banner
+
+
+async def _load_banner(alchemy: SQLAlchemyAsyncConfig, request: AnyRequest) -> None:
+    # Looked up lazily: the shell must work before (and without) the rounds feature.
+    try:
+        rounds_service = importlib.import_module(ROUNDS_SERVICE)
+    except ModuleNotFoundError as exc:
+        # Only "the feature is not there" is fine; a broken import inside it must surface.
+        if exc.name not in {ROUNDS_SERVICE, "burgerbegroting.rounds"}:
+            raise
+        return
+    current_round_summary = getattr(rounds_service, "current_round_summary", None)
+    if current_round_summary is None:
+        return
+    session = alchemy.provide_session(request.app.state, request.scope)
+    summary = await current_round_summary(session)
+    request.scope.setdefault("state", {})[_BANNER_KEY] = summary
+
+
+def phase_banner_after_exception(
+    alchemy: SQLAlchemyAsyncConfig,
+) -> Callable[[Exception, Scope], Awaitable[None]]:
+    """An ``after_exception`` hook: error pages that no handler ran for get the banner too.
+
+    ``before_request`` runs only once a route was found and its guards passed, so the 404 of an
+    unknown address and the 401/403 of a guard would otherwise show no phase. Only client errors
+    load it: after a 500 the database may be the thing that failed, and the error page must still
+    render, so a failing query here is logged and the page goes without a banner.
+    """
+
+    async def load(exc: Exception, scope: Scope) -> None:
+        if scope.get("type") != ScopeType.HTTP or _BANNER_KEY in scope.get("state", {}):
+            return
+        status = getattr(exc, "status_code", None)
+        if not isinstance(status, int) or not 400 <= status < 500:
+            return
+        request: AnyRequest = Request(scope)
+        if not _is_page_request(request):
+            return
+        try:
+            await _load_banner(alchemy, request)
+        except Exception as error:  # noqa: BLE001 - an error page must not fail on its banner
+            logger.warning("phase banner not loaded for an error page: %s", type(error).__name__)
+
+    return load
