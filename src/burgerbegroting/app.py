@@ -38,6 +38,7 @@ from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
 from burgerbegroting.web.middleware import (
+    IdRangeMiddleware,
     ReadOnlyTransactionMiddleware,
     security_headers_middleware,
 )
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
         security_headers_middleware(hsts=not settings.is_development and settings.env != "test"),
         ReadOnlyTransactionMiddleware,
         LanguageMiddleware,
+        IdRangeMiddleware,
     ]
     csrf = CSRFConfig(
         secret=settings.secret_key,

@@ -17,8 +17,9 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -35,6 +36,10 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# The largest id a BIGINT / SQLite INTEGER holds: drivers raise (not "no row") for larger ones.
+MAX_ID = 2**63 - 1
+# A row id in a request body: one the database can hold, so a larger one is a 400, not a 500.
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 
 _read_only: contextvars.ContextVar[bool] = contextvars.ContextVar("bb_read_only", default=False)
 

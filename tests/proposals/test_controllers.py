@@ -207,6 +207,46 @@ def test_malformed_body_is_400_and_writes_nothing(
     assert table_counts(settings) == before
 
 
+def test_ids_beyond_the_database_range_are_4xx_and_write_nothing(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    # 2**63 is a valid JSON integer but no BIGINT: handed to the driver it raised (a 500).
+    big = 2**63
+    resident = _h(settings, people, "resident")
+    created = create_proposal(client, settings, ids, resident)
+    before = table_counts(settings)
+    attempts = [
+        (
+            "POST",
+            f"/api/v1/rounds/{ids.round_id}/proposals",
+            valid_body(ids, theme_id=big),
+            resident,
+        ),
+        (
+            "POST",
+            f"/api/v1/rounds/{ids.round_id}/proposals",
+            valid_body(ids, district_id=big),
+            resident,
+        ),
+        ("PATCH", f"/api/v1/proposals/{created['id']}", {"theme_id": big}, resident),
+        ("POST", "/api/v1/invitations/accept", {"invitation_id": big}, resident),
+        ("POST", "/api/v1/invitations/decline", {"invitation_id": big}, resident),
+        (
+            "POST",
+            f"/api/v1/proposals/{created['id']}/merge",
+            {"into_id": big, "reason": "Dubbel"},
+            _h(settings, people, "moderator"),
+        ),
+    ]
+    for method, url, body, headers in attempts:
+        response = client.request(method, url, json=body, headers=headers)
+        assert response.status_code == 400, (method, url, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    for url in (f"/api/v1/proposals/{big}", f"/voorstellen/{big}"):
+        assert client.get(url, headers=resident).status_code == 404
+    assert table_counts(settings) == before
+
+
 def test_submitting_outside_the_submission_phase_is_409(
     client: Client, settings: Settings, people: People
 ) -> None:

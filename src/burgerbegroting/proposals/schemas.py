@@ -11,13 +11,15 @@ from typing import Literal
 
 import msgspec
 
+from burgerbegroting.db import Id
+
 
 class ProposalCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     title: str
     summary: str = ""
     description: str = ""
-    theme_id: int | None = None
-    district_id: int | None = None
+    theme_id: Id | None = None
+    district_id: Id | None = None
     estimated_cost_cents: int | None = None
     societal_effect: str = ""
     target_group: str = ""
@@ -31,8 +33,8 @@ class ProposalUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, o
     title: str | msgspec.UnsetType = msgspec.UNSET
     summary: str | msgspec.UnsetType = msgspec.UNSET
     description: str | msgspec.UnsetType = msgspec.UNSET
-    theme_id: int | msgspec.UnsetType = msgspec.UNSET
-    district_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    theme_id: Id | msgspec.UnsetType = msgspec.UNSET
+    district_id: Id | msgspec.UnsetType | None = msgspec.UNSET
     """``null`` makes the proposal city-wide."""
     estimated_cost_cents: int | msgspec.UnsetType = msgspec.UNSET
     societal_effect: str | msgspec.UnsetType = msgspec.UNSET
@@ -49,7 +51,7 @@ class ReviewRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class MergeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    into_id: int
+    into_id: Id
     reason: str
 
 
@@ -64,14 +66,14 @@ class InvitationAccept(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     address, its ``invitation_id``. The token is only ever sent in a body, never in a URL."""
 
     token: str | None = None
-    invitation_id: int | None = None
+    invitation_id: Id | None = None
     organisation_name: str | None = None
     """Accept on behalf of an organisation working on the same theme: credited beside you."""
 
 
 class InvitationDecline(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token: str | None = None
-    invitation_id: int | None = None
+    invitation_id: Id | None = None
 
 
 class InvitationOut(msgspec.Struct):

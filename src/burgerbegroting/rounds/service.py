@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from burgerbegroting import db
 from burgerbegroting.audit.service import record
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
@@ -91,9 +92,9 @@ __all__ = [
 
 # --- reading -------------------------------------------------------------------------------------
 
-# The largest id a BIGINT / SQLite INTEGER holds. A path such as /rondes/99999999999999999999 is a
-# valid Python int but makes the database driver raise OverflowError (a 500); no such round exists.
-MAX_ID = 2**63 - 1
+# The largest id a BIGINT / SQLite INTEGER holds. Path ids are checked once for every route
+# (web/middleware.py); ids that arrive otherwise (the scheduler, other services) are checked here.
+MAX_ID = db.MAX_ID
 
 
 def _not_found() -> NotFound:

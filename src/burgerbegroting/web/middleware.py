@@ -1,9 +1,12 @@
-"""ASGI middleware: security headers and read-only transactions for safe methods."""
+"""ASGI middleware: security headers, ids the database can hold, read-only transactions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from burgerbegroting import db
@@ -61,4 +64,23 @@ class ReadOnlyTransactionMiddleware:
             finally:
                 db.reset_read_only(token)
             return
+        await self.app(scope, receive, send)
+
+
+class IdRangeMiddleware:
+    """An ``{…:int}`` path parameter no database row can have is "not found", for every route.
+
+    The router accepts any integer, but a driver handed one beyond BIGINT raises (SQLite's
+    OverflowError, asyncpg's DataError): that was a 500 on every page and endpoint with an id in its
+    path. Checking the routed parameters once here keeps every loader free of the special case.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params: Mapping[str, object] = scope.get("path_params") or {}
+        for value in params.values():
+            if isinstance(value, int) and not 0 <= value <= db.MAX_ID:
+                raise NotFoundException()
         await self.app(scope, receive, send)
