@@ -471,3 +471,36 @@ def test_moderator_reviews_and_merges_through_forms(
     assert "Bram Jansen" in target
     source = client.get(f"/voorstellen/{a['id']}").text
     assert "Dit voorstel is samengevoegd met" in source
+
+
+def test_review_closes_when_voting_opens(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    waiting = create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    mod = people.headers(settings, "moderator")
+    review_url = f"/voorstellen/{waiting['id']}/toetsing"
+    assert review_url in client.get("/toetsing", headers=mod).text
+    assert 'id="toetsformulier"' in client.get(review_url, headers=mod).text
+    move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
+    move_round(settings, ids.round_id, Phase.VOTING, people.admin)
+    # The queue no longer offers what cannot be decided, and the forms say why instead of failing.
+    assert review_url not in client.get("/toetsing", headers=mod).text
+    review_page = client.get(review_url, headers=mod)
+    assert 'id="toetsing-gesloten"' in review_page.text
+    assert 'id="toetsformulier"' not in review_page.text
+    merge_page = client.get(f"/voorstellen/{waiting['id']}/samenvoegen", headers=mod)
+    assert 'id="toetsing-gesloten"' in merge_page.text
+    assert 'id="samenvoegformulier"' not in merge_page.text
+    refused = post(
+        client,
+        review_url,
+        {
+            "decision": "rejected",
+            "municipal_cost": "",
+            "feasibility_notes": "",
+            "public_reasoning": "Nee",
+        },
+        mod,
+    )
+    assert refused.status_code == 409
+    assert scalar(settings, "SELECT status FROM proposals") == "submitted"

@@ -865,6 +865,7 @@ class ReviewPagesController(Controller):
             db_session, proposal_id=proposal_id, user=_user(request)
         )
         p = view.proposal
+        round_ = await rounds.get_round(db_session, view.round_id)
         if values is None:
             values = {
                 "decision": p.status if p.status in service.DECISIONS else "",
@@ -885,6 +886,7 @@ class ReviewPagesController(Controller):
                 "description_html": render_markdown(p.description),
                 "effect_html": render_markdown(p.societal_effect),
                 "status_labels": service.STATUS_LABELS,
+                "review_open": service.review_open(round_),
             },
             status_code=status_code,
         )
@@ -962,6 +964,9 @@ class ReviewPagesController(Controller):
                 "values": values,
                 "errors": errors,
                 "labels": FIELD_LABELS,
+                "review_open": service.review_open(
+                    await rounds.get_round(db_session, view.round_id)
+                ),
             },
             status_code=status_code,
         )

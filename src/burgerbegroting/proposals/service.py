@@ -489,6 +489,13 @@ async def remove_coauthor(
 
 
 SUPPORT_PHASES: frozenset[str] = frozenset({Phase.SUBMISSION, Phase.REVIEW})
+# Moderators decide (and merge) while proposals come in and during review; voting freezes them.
+REVIEW_PHASES: frozenset[str] = frozenset({Phase.SUBMISSION, Phase.REVIEW})
+
+
+def review_open(round_: Round) -> bool:
+    """Whether moderators can decide on and merge the round's proposals now."""
+    return _phase(round_) in REVIEW_PHASES and not round_is_frozen(round_)
 
 
 def supports_open(round_: Round, proposal: Proposal) -> bool:
@@ -610,7 +617,7 @@ async def review_proposal(
         errors["public_reasoning"] = "Geef een openbare toelichting bij het besluit."
     if errors:
         raise ValidationFailed("Controleer de gemarkeerde velden.", fields=errors)
-    if _phase(round_) not in {Phase.SUBMISSION, Phase.REVIEW}:
+    if not review_open(round_):
         raise Conflict("Toetsen kan alleen tijdens de indienings- en toetsingsfase.")
     if proposal.status not in REVIEWABLE:
         raise Conflict(
@@ -713,6 +720,8 @@ async def merge_proposals(
         )
     round_ = await rounds.get_round(session, source.round_id)
     assert_not_frozen(round_)
+    if not review_open(round_):
+        raise Conflict("Samenvoegen kan alleen tijdens de indienings- en toetsingsfase.")
     for p in (source, target):
         if p.status not in REVIEWABLE:
             raise Conflict(
@@ -778,13 +787,20 @@ async def review_queue(
     round_id: int | None = None,
     threshold: Literal["any", "reached", "below"] = "any",
 ) -> list[GalleryRow]:
-    """Proposals waiting for a moderator (submitted, in review, changes requested), oldest first.
+    """Proposals waiting for a moderator (submitted, in review, changes requested), oldest first,
+    in rounds where moderators can still decide (``review_open``).
 
     ``threshold``: ``"reached"`` keeps only proposals that have the support their round asks for
     (the moderators' queue), ``"below"`` only those still short of it, ``"any"`` both (merge
     candidates: merging is how small duplicates pool their support)."""
-    stmt = _rows_query().where(
-        Proposal.status.in_([S.SUBMITTED.value, S.IN_REVIEW.value, S.CHANGES_REQUESTED.value])
+    stmt = (
+        _rows_query()
+        .join(Round, Round.id == Proposal.round_id)
+        .where(
+            Proposal.status.in_([S.SUBMITTED.value, S.IN_REVIEW.value, S.CHANGES_REQUESTED.value]),
+            Round.phase.in_(REVIEW_PHASES),
+            Round.frozen_at.is_(None),
+        )
     )
     if round_id is not None:
         stmt = stmt.where(Proposal.round_id == round_id)
@@ -795,9 +811,7 @@ async def review_queue(
             Round.support_threshold == 0,
         )
         reached = or_(no_threshold, _support_count_column() >= Round.support_threshold)
-        stmt = stmt.join(Round, Round.id == Proposal.round_id).where(
-            reached if threshold == "reached" else ~reached
-        )
+        stmt = stmt.where(reached if threshold == "reached" else ~reached)
     stmt = stmt.order_by(Proposal.submitted_at.asc(), Proposal.id.asc()).limit(500)
     return [_row(r) for r in (await session.execute(stmt)).all()]
 
