@@ -14,7 +14,16 @@ from burgerbegroting.settings import Settings
 from tests.conftest import make_settings
 from tests.rounds.factories import db_counts
 
-TABLES = ("users", "user_roles", "rounds", "districts", "themes", "proposals", "audit_log")
+TABLES = (
+    "users",
+    "user_roles",
+    "rounds",
+    "districts",
+    "themes",
+    "proposals",
+    "proposal_supports",
+    "audit_log",
+)
 
 
 def _rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
@@ -60,6 +69,17 @@ def test_demo_loads_a_voting_round_and_is_idempotent(
     assert districts_used >= 4
     assert isinstance(cheapest, int)
     assert cheapest > 0
+    # Every proposal that reached review has the support the round's threshold asks for.
+    ((threshold,),) = _rows(settings, "SELECT support_threshold FROM rounds")
+    short = _rows(
+        settings,
+        "SELECT p.id FROM proposals p LEFT JOIN proposal_supports s ON s.proposal_id = p.id "
+        "WHERE p.status IN ('accepted', 'rejected', 'in_review') "
+        "GROUP BY p.id HAVING count(s.id) < " + str(threshold),
+    )
+    assert isinstance(threshold, int)
+    assert threshold > 0
+    assert short == []
     statuses = {row[0] for row in _rows(settings, "SELECT DISTINCT status FROM proposals")}
     assert {"accepted", "rejected", "in_review"} <= statuses
     # The projects cost more together than the budget: voters have to choose.

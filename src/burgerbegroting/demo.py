@@ -26,6 +26,7 @@ from burgerbegroting.proposals.models import (
     Proposal,
     ProposalAuthor,
     ProposalStatus,
+    ProposalSupport,
 )
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
@@ -74,6 +75,12 @@ AUTHORS: tuple[tuple[str, str], ...] = (
     ("henk@demo.burgerbegroting.nl", "Henk Mulder"),
     ("lotte@demo.burgerbegroting.nl", "Lotte Smit"),
 )
+# Residents who only supported proposals during submission: enough that every proposal that was
+# reviewed has reached the round's support threshold (DEMO_THRESHOLD), as the review rule requires.
+SUPPORTERS: tuple[tuple[str, str], ...] = tuple(
+    (f"buurtbewoner{n:02d}@demo.burgerbegroting.nl", f"Buurtbewoner {n}") for n in range(1, 13)
+)
+DEMO_THRESHOLD = 5
 
 
 @dataclass(frozen=True)
@@ -320,7 +327,7 @@ async def _ensure_accounts(session: AsyncSession) -> dict[str, int]:
             session, account.email, account.password, account.name, account.role
         )
     resident_password = ACCOUNTS[0].password
-    for email, name in AUTHORS:
+    for email, name in (*AUTHORS, *SUPPORTERS):
         users[email] = await _ensure_user(session, email, resident_password, name, Role.RESIDENT)
     return users
 
@@ -359,7 +366,7 @@ async def _ensure_round(session: AsyncSession, users: dict[str, int]) -> int:
                 "vote_by_code": True,
                 "vote_by_account": True,
                 "supports_enabled": True,
-                "support_threshold": 5,
+                "support_threshold": DEMO_THRESHOLD,
             },
             actor_id=admin,
         )
@@ -390,6 +397,7 @@ async def _ensure_proposals(session: AsyncSession, round_: Round, users: dict[st
         .all()
     )
     authors = [users[Role.RESIDENT.value], *(users[email] for email, _ in AUTHORS)]
+    residents = [*authors, *(users[email] for email, _ in SUPPORTERS)]
     moderator = users[Role.MODERATOR.value]
     now = utcnow()
     for index, item in enumerate(PROPOSALS):
@@ -426,6 +434,13 @@ async def _ensure_proposals(session: AsyncSession, round_: Round, users: dict[st
                 proposal_id=proposal.id, user_id=proposal.author_id, role=AuthorRole.AUTHOR.value
             )
         )
+        # Between the threshold and a dozen supports, never from the author.
+        others = [r for r in residents if r != proposal.author_id]
+        wanted = DEMO_THRESHOLD + (index * 5) % 8
+        start = index % len(others)
+        for offset in range(wanted):
+            supporter = others[(start + offset) % len(others)]
+            session.add(ProposalSupport(proposal_id=proposal.id, user_id=supporter))
     await session.flush()
 
 
