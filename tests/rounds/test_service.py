@@ -176,6 +176,22 @@ async def test_update_changes_only_given_fields_and_merges_lists(session: AsyncS
     assert entry.details["before"]["description"] == "Verdeel mee over zorg en welzijn."
 
 
+async def test_an_update_that_changes_nothing_logs_nothing(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    title = round_.title
+    for unchanged in ({}, {"title": title}):
+        await service.update_round(session, round_.id, unchanged, actor_id=None, reason="Niets")
+    updates = select(AuditEntry).where(AuditEntry.action == "round.update")
+    assert (await session.execute(updates)).scalars().all() == []
+    await service.update_round(
+        session, round_.id, {"title": title, "description": "Anders"}, actor_id=None
+    )
+    entry = (await session.execute(updates)).scalar_one()
+    # Only what changed is in the entry: the unchanged title is not.
+    assert entry.details["after"] == {"description": "Anders"}
+    assert set(entry.details["before"]) == {"description"}
+
+
 async def test_a_theme_with_proposals_cannot_be_removed(session: AsyncSession) -> None:
     round_ = await _create(session)
     author = await create_user(session, Role.RESIDENT)

@@ -332,10 +332,17 @@ async def update_round(
     actor_id: int | None,
     reason: str | None = None,
 ) -> Round:
-    """Change the fields in ``data``; ``Conflict`` for count-affecting fields once frozen."""
+    """Change the fields in ``data``; ``Conflict`` for count-affecting fields once frozen.
+
+    The audit entry names only the fields whose value changed; a request that changes nothing
+    (an empty body, a form saved as it was) writes nothing and logs nothing."""
     round_ = await _locked_round(session, round_id)
     clean = validate(round_, data)
     before = {key: current_value(round_, key) for key in clean}
+    changed = [key for key in clean if _jsonable(before[key]) != _jsonable(clean[key])]
+    if not changed:
+        return round_
+    before = {key: before[key] for key in changed}
     for key in SCALAR_FIELDS:
         if key in clean:
             setattr(round_, key, clean[key])
@@ -348,7 +355,10 @@ async def update_round(
         action="round.update",
         subject_type="round",
         subject_id=round_.id,
-        details={"before": _audit_values(before), "after": _audit_values(clean)},
+        details={
+            "before": _audit_values(before),
+            "after": _audit_values({key: clean[key] for key in changed}),
+        },
         reason=reason,
     )
     return await get_round(session, round_.id)
