@@ -22,7 +22,8 @@ from burgerbegroting.accounts.guards import require_roles, requires_login
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, RateLimited, ValidationFailed
 from burgerbegroting.mail import send_mail
-from burgerbegroting.proposals import invitations, service
+from burgerbegroting.proposals import gallery, invitations, review, service
+from burgerbegroting.proposals.gallery import ProposalView
 from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
@@ -212,7 +213,7 @@ def _input_from_form(form: dict[str, str]) -> service.ProposalInput:
     )
 
 
-def _values_from_proposal(view: service.ProposalView) -> dict[str, str]:
+def _values_from_proposal(view: ProposalView) -> dict[str, str]:
     p = view.proposal
     return {
         "title": p.title,
@@ -269,7 +270,7 @@ class ProposalPagesController(Controller):
         round_ = await rounds.get_visible_round(
             db_session, round_id, include_drafts=user is not None and user.has(Role.ADMIN)
         )
-        themes, districts = await service.round_choices(db_session, round_id)
+        themes, districts = await gallery.round_choices(db_session, round_id)
         values = {
             "thema": thema or "",
             "wijk": wijk or "",
@@ -302,7 +303,7 @@ class ProposalPagesController(Controller):
             and round_.phase == "submission",
         }
         try:
-            filters = service.parse_filters(
+            filters = gallery.parse_filters(
                 theme=thema, district=wijk, status=status, q=q, sort=sorteer, page=pagina
             )
         except ValidationFailed as error:
@@ -314,7 +315,7 @@ class ProposalPagesController(Controller):
             }
             context["errors"] = errors
             return render(request, "proposals/gallery.html", context, status_code=400)
-        result = await service.list_proposals(
+        result = await gallery.list_proposals(
             db_session, round_id=round_id, user=user, filters=filters
         )
         context["result"] = result
@@ -335,7 +336,7 @@ class ProposalPagesController(Controller):
         melding: FromQuery[str | None] = None,
     ) -> Template:
         user = current_user(request)
-        view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
+        view = await gallery.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
         round_ = await rounds.get_round(db_session, view.round_id)
         return render(
             request,
@@ -379,11 +380,11 @@ class ProposalPagesController(Controller):
         round_id: FromPath[int],
         values: dict[str, str],
         errors: dict[str, str],
-        view: service.ProposalView | None,
+        view: ProposalView | None,
         status_code: int = 200,
     ) -> Template:
         round_ = await rounds.get_round(db_session, round_id)
-        themes, districts = await service.round_choices(db_session, round_id)
+        themes, districts = await gallery.round_choices(db_session, round_id)
         return render(
             request,
             "proposals/form.html",
@@ -433,7 +434,7 @@ class ProposalPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         user = _user(request)
-        view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
+        view = await gallery.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
         if not view.is_author:
             raise Forbidden("Alleen de indieners van dit voorstel kunnen het wijzigen.")
         if not view.can_edit:
@@ -449,7 +450,7 @@ class ProposalPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
         user = _user(request)
-        view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
+        view = await gallery.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
         try:
             form = await _read_form(request, PROPOSAL_FIELDS)
         except FormInputError:
@@ -472,7 +473,7 @@ class ProposalPagesController(Controller):
                 )
         except DomainError as error:
             await db_session.rollback()
-            view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
+            view = await gallery.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
             return await self._form_page(
                 request,
                 db_session,
@@ -498,7 +499,7 @@ class ProposalPagesController(Controller):
     async def withdraw_form(
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
-        view = await service.get_proposal_view(
+        view = await gallery.get_proposal_view(
             db_session, proposal_id=proposal_id, user=_user(request)
         )
         if not view.is_author:
@@ -534,7 +535,7 @@ class ProposalPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, melding: FromQuery[str | None] = None
     ) -> Template:
         user = _user(request)
-        rows = await service.my_proposals(db_session, user=user)
+        rows = await gallery.my_proposals(db_session, user=user)
         pending = await invitations.pending_for_address(db_session, email=user.email)
         return render(
             request,
@@ -563,7 +564,7 @@ class ProposalPagesController(Controller):
         status_code: int = 200,
     ) -> Template:
         user = _user(request)
-        view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
+        view = await gallery.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
         if not view.is_author:
             raise Forbidden("Alleen de indieners van dit voorstel kunnen dit beheren.")
         round_ = await rounds.get_round(db_session, view.round_id)
@@ -835,8 +836,8 @@ class ReviewPagesController(Controller):
 
     @get("/toetsing")
     async def queue(self, request: AnyRequest, db_session: DbSession) -> Template:
-        rows = await service.review_queue(db_session, threshold="reached")
-        collecting = await service.review_queue(db_session, threshold="below")
+        rows = await review.review_queue(db_session, threshold="reached")
+        collecting = await review.review_queue(db_session, threshold="below")
         # Rounds whose proposals can be downloaded (the export's own rule: drafts for admins).
         export_rounds = await rounds.list_rounds(
             db_session, include_drafts=_user(request).has(Role.ADMIN)
@@ -861,14 +862,14 @@ class ReviewPagesController(Controller):
         errors: dict[str, str],
         status_code: int = 200,
     ) -> Template:
-        view = await service.get_proposal_view(
+        view = await gallery.get_proposal_view(
             db_session, proposal_id=proposal_id, user=_user(request)
         )
         p = view.proposal
         round_ = await rounds.get_round(db_session, view.round_id)
         if values is None:
             values = {
-                "decision": p.status if p.status in service.DECISIONS else "",
+                "decision": p.status if p.status in review.DECISIONS else "",
                 "municipal_cost": format_euro_input(p.municipal_cost_cents),
                 "feasibility_notes": p.feasibility_notes or "",
                 "public_reasoning": p.public_reasoning or "",
@@ -910,12 +911,12 @@ class ReviewPagesController(Controller):
             )
         try:
             cost = parse_euro(form["municipal_cost"], "municipal_cost_cents")
-            await service.review_proposal(
+            await review.review_proposal(
                 db_session,
                 _settings(request),
                 proposal_id=proposal_id,
                 moderator=_user(request),
-                data=service.ReviewInput(
+                data=review.ReviewInput(
                     decision=form["decision"],
                     municipal_cost_cents=cost,
                     feasibility_notes=form["feasibility_notes"],
@@ -939,19 +940,19 @@ class ReviewPagesController(Controller):
         errors: dict[str, str],
         status_code: int = 200,
     ) -> Template:
-        view = await service.get_proposal_view(
+        view = await gallery.get_proposal_view(
             db_session, proposal_id=proposal_id, user=_user(request)
         )
         candidates = [
             r
-            for r in await service.review_queue(db_session, round_id=view.round_id)
+            for r in await review.review_queue(db_session, round_id=view.round_id)
             if r.proposal.id != proposal_id
         ]
-        accepted = await service.list_proposals(
+        accepted = await gallery.list_proposals(
             db_session,
             round_id=view.round_id,
             user=None,
-            filters=service.GalleryFilters(status="accepted"),
+            filters=gallery.GalleryFilters(status="accepted"),
         )
         candidates.extend(r for r in accepted.rows if r.proposal.id != proposal_id)
         return render(
@@ -994,7 +995,7 @@ class ReviewPagesController(Controller):
                     "Controleer de gemarkeerde velden.",
                     fields={"into_id": "Kies het voorstel waarmee u wilt samenvoegen."},
                 )
-            target = await service.merge_proposals(
+            target = await review.merge_proposals(
                 db_session,
                 _settings(request),
                 source_id=proposal_id,
