@@ -12,8 +12,8 @@ from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
 from burgerbegroting.proposals import gallery, review, service
+from burgerbegroting.proposals.forms import format_euro_input, parse_euro
 from burgerbegroting.proposals.models import ProposalAuthor
-from burgerbegroting.proposals.pages import format_euro_input, parse_euro
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.proposals.factories import make_people, make_round, move_round, run
