@@ -28,8 +28,13 @@ from burgerbegroting.accounts.controllers import AccountPagesController, AuthApi
 from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
 from burgerbegroting.db import create_engine
+from burgerbegroting.proposals.coauthor_pages import (
+    CoauthorPagesController,
+    InvitationPagesController,
+)
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
-from burgerbegroting.proposals.pages import PAGE_CONTROLLERS as PROPOSAL_PAGES
+from burgerbegroting.proposals.pages import ProposalPagesController
+from burgerbegroting.proposals.review_pages import ReviewPagesController
 from burgerbegroting.rounds.controllers import RoundApiController
 from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesController
 from burgerbegroting.rounds.scheduler import phase_scheduler
@@ -60,7 +65,10 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AccountPagesController,
         ShellController,
         *PROPOSAL_API,
-        *PROPOSAL_PAGES,
+        ProposalPagesController,
+        CoauthorPagesController,
+        InvitationPagesController,
+        ReviewPagesController,
         RoundApiController,
         RoundPagesController,
         RoundAdminPagesController,

@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from burgerbegroting.errors import ValidationFailed
-from burgerbegroting.proposals.pages import format_euro_input, parse_euro
+from burgerbegroting.proposals.forms import format_euro_input, parse_euro
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import RESIDENT_PASSWORD, csrf_token, mail_text, mails

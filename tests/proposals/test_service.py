@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
-from burgerbegroting.proposals import service
+from burgerbegroting.proposals import gallery, review, service
+from burgerbegroting.proposals.forms import format_euro_input, parse_euro
 from burgerbegroting.proposals.models import ProposalAuthor
-from burgerbegroting.proposals.pages import format_euro_input, parse_euro
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.proposals.factories import make_people, make_round, move_round, run
@@ -66,12 +66,12 @@ def test_changes_requested_can_be_edited_and_resubmitted_in_review_phase(
             await service.update_proposal(
                 session, proposal_id=proposal_id, user=author, data=_input(ids.themes[0])
             )
-        await service.review_proposal(
+        await review.review_proposal(
             session,
             settings,
             proposal_id=proposal_id,
             moderator=moderator,
-            data=service.ReviewInput(
+            data=review.ReviewInput(
                 decision="changes_requested", public_reasoning="Graag de kosten onderbouwen."
             ),
         )
@@ -108,11 +108,11 @@ def test_merge_credits_merged_in_authors_and_keeps_one_row_per_person(settings: 
         c = await service.create_proposal(
             session, round_id=ids.round_id, user=anna, data=_input(ids.themes[0]), submit=True
         )
-        await service.merge_proposals(
+        await review.merge_proposals(
             session, settings, source_id=a.id, target_id=b.id, moderator=moderator, reason="Dubbel"
         )
         # Anna's second duplicate: she is already credited on b, so no second row.
-        await service.merge_proposals(
+        await review.merge_proposals(
             session,
             settings,
             source_id=c.id,
@@ -144,7 +144,7 @@ def test_merge_refuses_proposals_of_different_rounds(settings: Settings) -> None
             session, round_id=second.round_id, user=anna, data=_input(second.themes[0]), submit=True
         )
         with pytest.raises(ValidationFailed) as info:
-            await service.merge_proposals(
+            await review.merge_proposals(
                 session, settings, source_id=a.id, target_id=b.id, moderator=moderator, reason="x"
             )
         assert "into_id" in info.value.fields
@@ -166,8 +166,8 @@ def test_drafts_of_others_are_not_found(settings: Settings) -> None:
         )
         for viewer in (None, _actor(people.other), _actor(people.moderator, Role.MODERATOR)):
             with pytest.raises(NotFound):
-                await service.get_proposal_view(session, proposal_id=draft.id, user=viewer)
-        view = await service.get_proposal_view(
+                await gallery.get_proposal_view(session, proposal_id=draft.id, user=viewer)
+        view = await gallery.get_proposal_view(
             session, proposal_id=draft.id, user=_actor(people.resident)
         )
         assert view.can_edit
@@ -194,13 +194,13 @@ def test_parse_filters_accepts_or_refuses_but_never_crashes(
     if isinstance(outcome, ValidationFailed):
         assert outcome.fields
     else:
-        assert 1 <= outcome.page <= service.MAX_PAGE
+        assert 1 <= outcome.page <= gallery.MAX_PAGE
         assert outcome.sort in {"newest", "supports", "title", "cost"}
 
 
-def _parse(**values: str | None) -> service.GalleryFilters | ValidationFailed:
+def _parse(**values: str | None) -> gallery.GalleryFilters | ValidationFailed:
     try:
-        return service.parse_filters(status=None, q=None, **values)  # type: ignore[arg-type]
+        return gallery.parse_filters(status=None, q=None, **values)  # type: ignore[arg-type]
     except ValidationFailed as exc:
         return exc
 

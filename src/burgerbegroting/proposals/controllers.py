@@ -20,7 +20,7 @@ from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.mail import send_mail
 from burgerbegroting.proposals import export as exports
-from burgerbegroting.proposals import invitations, service
+from burgerbegroting.proposals import gallery, invitations, review, service
 from burgerbegroting.proposals.models import Proposal
 from burgerbegroting.proposals.schemas import (
     CoauthorInvite,
@@ -60,7 +60,7 @@ def _user(request: AnyRequest) -> CurrentUser:
     return user
 
 
-def summary_out(row: service.GalleryRow) -> ProposalSummaryOut:
+def summary_out(row: gallery.GalleryRow) -> ProposalSummaryOut:
     p = row.proposal
     return ProposalSummaryOut(
         id=p.id,
@@ -83,7 +83,7 @@ def summary_out(row: service.GalleryRow) -> ProposalSummaryOut:
     )
 
 
-def proposal_out(view: service.ProposalView) -> ProposalOut:
+def proposal_out(view: gallery.ProposalView) -> ProposalOut:
     p = view.proposal
     return ProposalOut(
         id=p.id,
@@ -132,7 +132,7 @@ async def _view(
     db_session: DbSession, proposal: Proposal | int, user: CurrentUser | None
 ) -> ProposalOut:
     proposal_id = proposal if isinstance(proposal, int) else proposal.id
-    view = await service.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
+    view = await gallery.get_proposal_view(db_session, proposal_id=proposal_id, user=user)
     return proposal_out(view)
 
 
@@ -164,10 +164,10 @@ class RoundProposalsController(Controller):
         page: FromQuery[str | None] = None,
     ) -> ProposalListOut:
         """``district=stad`` lists city-wide proposals; sort is newest, supports, title or cost."""
-        filters = service.parse_filters(
+        filters = gallery.parse_filters(
             theme=theme, district=district, status=status, q=q, sort=sort, page=page
         )
-        result = await service.list_proposals(
+        result = await gallery.list_proposals(
             db_session, round_id=round_id, user=current_user(request), filters=filters
         )
         return ProposalListOut(
@@ -175,7 +175,7 @@ class RoundProposalsController(Controller):
             total=result.total,
             page=result.page,
             pages=result.pages,
-            page_size=service.PAGE_SIZE,
+            page_size=gallery.PAGE_SIZE,
         )
 
     @post("", guards=[resident_only], status_code=201, summary="Save a draft or submit a proposal")
@@ -463,7 +463,7 @@ class ReviewController(Controller):
         round_id: Annotated[int | None, QueryParameter(name="round")] = None,
     ) -> list[ProposalSummaryOut]:
         # Proposals short of their round's support threshold are not waiting for review.
-        rows = await service.review_queue(db_session, round_id=round_id, threshold="reached")
+        rows = await review.review_queue(db_session, round_id=round_id, threshold="reached")
         return [summary_out(r) for r in rows]
 
     @post("/proposals/{proposal_id:int}/review", status_code=200, summary="Decide on a proposal")
@@ -475,12 +475,12 @@ class ReviewController(Controller):
         data: JSONBody[ReviewRequest],
     ) -> ProposalOut:
         user = _user(request)
-        await service.review_proposal(
+        await review.review_proposal(
             db_session,
             _settings(request),
             proposal_id=proposal_id,
             moderator=user,
-            data=service.ReviewInput(
+            data=review.ReviewInput(
                 decision=data.decision,
                 municipal_cost_cents=data.municipal_cost_cents,
                 feasibility_notes=data.feasibility_notes,
@@ -499,7 +499,7 @@ class ReviewController(Controller):
     ) -> ProposalOut:
         """Merge this proposal into ``into_id``; returns the proposal it was merged into."""
         user = _user(request)
-        target = await service.merge_proposals(
+        target = await review.merge_proposals(
             db_session,
             _settings(request),
             source_id=proposal_id,
@@ -517,7 +517,7 @@ class MyProposalsApiController(Controller):
 
     @get("", summary="Proposals I am credited on (drafts included)")
     async def mine(self, request: AnyRequest, db_session: DbSession) -> list[ProposalSummaryOut]:
-        rows = await service.my_proposals(db_session, user=_user(request))
+        rows = await gallery.my_proposals(db_session, user=_user(request))
         return [summary_out(r) for r in rows]
 
 

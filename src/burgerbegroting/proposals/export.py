@@ -40,16 +40,10 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit import service as audit
 from burgerbegroting.errors import DomainError
 from burgerbegroting.i18n import _, babel_locale, to_local
+from burgerbegroting.proposals.gallery import GalleryRow, gallery_row, rows_query, visible
 from burgerbegroting.proposals.models import Proposal, ProposalAuthor
 from burgerbegroting.proposals.schemas import ProposalExportItem, ProposalExportOut
-from burgerbegroting.proposals.service import (
-    STATUS_LABELS,
-    Actor,
-    GalleryRow,
-    _row,
-    _rows_query,
-    _visible,
-)
+from burgerbegroting.proposals.service import STATUS_LABELS, Actor
 from burgerbegroting.rounds import service as rounds
 
 
@@ -115,9 +109,9 @@ async def load_export(
         include_internal = user.has(Role.MODERATOR)
         # The same visibility as the gallery for anonymous visitors: a staff member's own drafts
         # (should they also be a resident) are still private and stay out of the file.
-        in_round = (Proposal.round_id == round_.id, _visible(None))
-        stmt = _rows_query().where(*in_round).order_by(Proposal.id)
-        rows = tuple(_row(r) for r in (await session.execute(stmt)).all())
+        in_round = (Proposal.round_id == round_.id, visible(None))
+        stmt = rows_query().where(*in_round).order_by(Proposal.id)
+        rows = tuple(gallery_row(r) for r in (await session.execute(stmt)).all())
         names: defaultdict[int, list[str]] = defaultdict(list)
         credits = await session.execute(
             select(ProposalAuthor.proposal_id, User.display_name, ProposalAuthor.organisation_name)

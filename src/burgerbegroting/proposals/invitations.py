@@ -38,7 +38,7 @@ from burgerbegroting.accounts.service import OutgoingMail, email_problem, normal
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from burgerbegroting.i18n import _, format_datetime
-from burgerbegroting.proposals import service
+from burgerbegroting.proposals import gallery, service
 from burgerbegroting.proposals.models import (
     AuthorRole,
     InvitationStatus,
@@ -471,7 +471,7 @@ async def pending_for_proposal(
     session: AsyncSession, *, proposal_id: int, user: service.Actor
 ) -> list[InvitationView]:
     """Pending invitations of a proposal, oldest first: for its authors only."""
-    proposal = await service.get_proposal_view(session, proposal_id=proposal_id, user=user)
+    proposal = await gallery.get_proposal_view(session, proposal_id=proposal_id, user=user)
     if not proposal.is_author:
         raise Forbidden(_("Alleen de indieners van dit voorstel kunnen de uitnodigingen zien."))
     rows = await session.scalars(

@@ -1,0 +1,138 @@
+"""What the proposal pages share: reading a posted form strictly, Dutch euro amounts, the field
+labels, turning a domain error into form errors and a status, and the request's user and settings.
+
+Used by ``pages.py``, ``coauthor_pages.py`` and ``review_pages.py``; this module has no routes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import UploadFile
+
+from burgerbegroting.accounts.auth import CurrentUser, current_user
+from burgerbegroting.accounts.guards import require_roles
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.errors import DomainError, ValidationFailed
+from burgerbegroting.settings import Settings
+from burgerbegroting.web.errors import STATUS_FOR_ERROR
+
+AnyRequest = Request[Any, Any, Any]
+resident_only = require_roles(Role.RESIDENT)
+
+_FORM_LIMIT = 20_000  # characters per form value; the service's own limits are below this
+
+FIELD_LABELS: dict[str, str] = {
+    "title": "Titel",
+    "summary": "Samenvatting",
+    "description": "Beschrijving",
+    "theme_id": "Thema",
+    "district_id": "Wijk",
+    "estimated_cost_cents": "Geschatte kosten",
+    "estimated_cost": "Geschatte kosten",
+    "societal_effect": "Beoogd maatschappelijk effect",
+    "target_group": "Doelgroep",
+    "location": "Locatie",
+    "organisation_name": "Naam organisatie",
+    "email": "E-mailadres",
+    "message": "Persoonlijk bericht",
+    "decision": "Besluit",
+    "municipal_cost_cents": "Kostenraming gemeente",
+    "municipal_cost": "Kostenraming gemeente",
+    "feasibility_notes": "Haalbaarheid (intern)",
+    "public_reasoning": "Openbare toelichting",
+    "into_id": "Samenvoegen met",
+    "reason": "Reden",
+}
+# Field names in the forms where they differ from the service's (error links point at inputs).
+FORM_FIELD_FOR = {
+    "estimated_cost_cents": "estimated_cost",
+    "municipal_cost_cents": "municipal_cost",
+}
+
+
+class FormInputError(Exception):
+    """The form itself is malformed (unknown or repeated fields, files)."""
+
+
+async def read_form(request: AnyRequest, fields: frozenset[str]) -> dict[str, str]:
+    form = await request.form()
+    values: dict[str, str] = {}
+    for key in form:
+        if key == "_csrf_token":
+            continue
+        items = form.getall(key)
+        if key not in fields or len(items) != 1 or isinstance(items[0], UploadFile):
+            raise FormInputError(key)
+        value = items[0]
+        if not isinstance(value, str) or len(value) > _FORM_LIMIT:
+            raise FormInputError(key)
+        values[key] = value
+    return {name: values.get(name, "") for name in fields}
+
+
+_EURO = re.compile(r"^([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,([0-9]{1,2}))?$")
+
+
+def parse_euro(raw: str, field: str) -> int | None:
+    """Dutch amounts to cents: "1250", "1.250", "1.250,50", "€ 1250,5". Empty is None.
+
+    No floats: the euros and cents are read as separate integers.
+    """
+    text = raw.strip().replace("€", "").replace("\u00a0", "").replace(" ", "")
+    if not text:
+        return None
+    if text.startswith("-"):
+        raise ValidationFailed(
+            "Controleer de gemarkeerde velden.",
+            fields={field: "Het bedrag moet groter zijn dan nul."},
+        )
+    match = _EURO.match(text)
+    if match is None or len(text) > 20:
+        raise ValidationFailed(
+            "Controleer de gemarkeerde velden.",
+            fields={field: "Geef een bedrag in euro, bijvoorbeeld 12.500 of 12.500,50."},
+        )
+    euros = int(match.group(1).replace(".", ""))
+    cents = int((match.group(2) or "0").ljust(2, "0"))
+    return euros * 100 + cents
+
+
+def format_euro_input(cents: int | None) -> str:
+    """Cents as the form shows them back: 125050 -> "1250,50"."""
+    if cents is None:
+        return ""
+    euros, rest = divmod(cents, 100)
+    return f"{euros},{rest:02d}" if rest else str(euros)
+
+
+def status_for(error: DomainError) -> int:
+    for cls, status, _title in STATUS_FOR_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def form_errors(error: DomainError) -> dict[str, str]:
+    if not error.fields:
+        return {"": error.message}
+    return {FORM_FIELD_FOR.get(k, k): v for k, v in error.fields.items()}
+
+
+def request_settings(request: AnyRequest) -> Settings:
+    settings: Settings = request.app.state["settings"]
+    return settings
+
+
+def request_user(request: AnyRequest) -> CurrentUser:
+    user = current_user(request)
+    assert user is not None  # guarded
+    return user
+
+
+def bad_form_error() -> ValidationFailed:
+    return ValidationFailed(
+        "Het formulier bevat velden die wij niet kennen of niet verwachten. Probeer het opnieuw."
+    )

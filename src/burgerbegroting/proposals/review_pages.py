@@ -1,0 +1,226 @@
+"""The moderators' pages: the review queue, the review form and the merge form.
+
+Without JavaScript, like every proposal page: POST forms with CSRF, a 303 redirect after a commit;
+bad input re-renders the form with the service's Dutch messages and a 4xx status.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from burgerbegroting.accounts.guards import require_roles
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.errors import DomainError, ValidationFailed
+from burgerbegroting.proposals import gallery, review, service
+from burgerbegroting.proposals.forms import (
+    FIELD_LABELS,
+    AnyRequest,
+    FormInputError,
+    bad_form_error,
+    form_errors,
+    format_euro_input,
+    parse_euro,
+    read_form,
+    request_settings,
+    request_user,
+    status_for,
+)
+from burgerbegroting.proposals.text import render_markdown
+from burgerbegroting.rounds import service as rounds
+from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.pages import render
+
+moderator_only = require_roles(Role.MODERATOR)
+
+DECISION_OPTIONS = [
+    ("in_review", "In behandeling nemen"),
+    ("accepted", "Goedkeuren"),
+    ("changes_requested", "Aanpassing vragen"),
+    ("rejected", "Afwijzen"),
+]
+
+
+class ReviewPagesController(Controller):
+    """Moderators: the queue, the review form and the merge form."""
+
+    include_in_schema = False
+    guards = [moderator_only]  # noqa: RUF012
+
+    @get("/toetsing")
+    async def queue(self, request: AnyRequest, db_session: DbSession) -> Template:
+        rows = await review.review_queue(db_session, threshold="reached")
+        collecting = await review.review_queue(db_session, threshold="below")
+        # Rounds whose proposals can be downloaded (the export's own rule: drafts for admins).
+        export_rounds = await rounds.list_rounds(
+            db_session, include_drafts=request_user(request).has(Role.ADMIN)
+        )
+        return render(
+            request,
+            "proposals/queue.html",
+            {
+                "rows": rows,
+                "collecting": collecting,
+                "status_labels": service.STATUS_LABELS,
+                "export_rounds": export_rounds,
+            },
+        )
+
+    async def _review_page(  # noqa: PLR0917 - private helper, called positionally
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        values: dict[str, str] | None,
+        errors: dict[str, str],
+        status_code: int = 200,
+    ) -> Template:
+        view = await gallery.get_proposal_view(
+            db_session, proposal_id=proposal_id, user=request_user(request)
+        )
+        p = view.proposal
+        round_ = await rounds.get_round(db_session, view.round_id)
+        if values is None:
+            values = {
+                "decision": p.status if p.status in review.DECISIONS else "",
+                "municipal_cost": format_euro_input(p.municipal_cost_cents),
+                "feasibility_notes": p.feasibility_notes or "",
+                "public_reasoning": p.public_reasoning or "",
+            }
+        return render(
+            request,
+            "proposals/review.html",
+            {
+                "view": view,
+                "p": p,
+                "values": values,
+                "errors": errors,
+                "labels": FIELD_LABELS,
+                "decision_options": DECISION_OPTIONS,
+                "description_html": render_markdown(p.description),
+                "effect_html": render_markdown(p.societal_effect),
+                "status_labels": service.STATUS_LABELS,
+                "review_open": service.review_open(round_),
+            },
+            status_code=status_code,
+        )
+
+    @get("/voorstellen/{proposal_id:int}/toetsing")
+    async def review_form(
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
+    ) -> Template:
+        return await self._review_page(request, db_session, proposal_id, None, {})
+
+    @post("/voorstellen/{proposal_id:int}/toetsing")
+    async def review(
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
+    ) -> Template | Redirect:
+        fields = frozenset({"decision", "municipal_cost", "feasibility_notes", "public_reasoning"})
+        try:
+            form = await read_form(request, fields)
+        except FormInputError:
+            return await self._review_page(
+                request, db_session, proposal_id, {}, form_errors(bad_form_error()), 400
+            )
+        try:
+            cost = parse_euro(form["municipal_cost"], "municipal_cost_cents")
+            await review.review_proposal(
+                db_session,
+                request_settings(request),
+                proposal_id=proposal_id,
+                moderator=request_user(request),
+                data=review.ReviewInput(
+                    decision=form["decision"],
+                    municipal_cost_cents=cost,
+                    feasibility_notes=form["feasibility_notes"],
+                    public_reasoning=form["public_reasoning"],
+                ),
+            )
+        except DomainError as error:
+            await db_session.rollback()
+            return await self._review_page(
+                request, db_session, proposal_id, form, form_errors(error), status_for(error)
+            )
+        await db_session.commit()
+        return Redirect(f"/voorstellen/{proposal_id}?melding=beoordeeld", status_code=303)
+
+    async def _merge_page(  # noqa: PLR0917 - private helper, called positionally
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        proposal_id: FromPath[int],
+        values: dict[str, str],
+        errors: dict[str, str],
+        status_code: int = 200,
+    ) -> Template:
+        view = await gallery.get_proposal_view(
+            db_session, proposal_id=proposal_id, user=request_user(request)
+        )
+        candidates = [
+            r
+            for r in await review.review_queue(db_session, round_id=view.round_id)
+            if r.proposal.id != proposal_id
+        ]
+        accepted = await gallery.list_proposals(
+            db_session,
+            round_id=view.round_id,
+            user=None,
+            filters=gallery.GalleryFilters(status="accepted"),
+        )
+        candidates.extend(r for r in accepted.rows if r.proposal.id != proposal_id)
+        return render(
+            request,
+            "proposals/merge.html",
+            {
+                "view": view,
+                "p": view.proposal,
+                "candidates": candidates,
+                "values": values,
+                "errors": errors,
+                "labels": FIELD_LABELS,
+                "review_open": service.review_open(
+                    await rounds.get_round(db_session, view.round_id)
+                ),
+            },
+            status_code=status_code,
+        )
+
+    @get("/voorstellen/{proposal_id:int}/samenvoegen")
+    async def merge_form(
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
+    ) -> Template:
+        return await self._merge_page(request, db_session, proposal_id, {}, {})
+
+    @post("/voorstellen/{proposal_id:int}/samenvoegen")
+    async def merge(
+        self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
+    ) -> Template | Redirect:
+        try:
+            form = await read_form(request, frozenset({"into_id", "reason"}))
+        except FormInputError:
+            return await self._merge_page(
+                request, db_session, proposal_id, {}, form_errors(bad_form_error()), 400
+            )
+        raw = form["into_id"].strip()
+        try:
+            if not service.is_id(raw):
+                raise ValidationFailed(
+                    "Controleer de gemarkeerde velden.",
+                    fields={"into_id": "Kies het voorstel waarmee u wilt samenvoegen."},
+                )
+            target = await review.merge_proposals(
+                db_session,
+                request_settings(request),
+                source_id=proposal_id,
+                target_id=int(raw),
+                moderator=request_user(request),
+                reason=form["reason"],
+            )
+        except DomainError as error:
+            await db_session.rollback()
+            return await self._merge_page(
+                request, db_session, proposal_id, form, form_errors(error), status_for(error)
+            )
+        await db_session.commit()
+        return Redirect(f"/voorstellen/{target.id}?melding=samengevoegd", status_code=303)
