@@ -14,7 +14,7 @@ Times are stored in UTC and always shown in Europe/Amsterdam; money is integer c
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import date, datetime
@@ -114,6 +114,16 @@ def lazy_gettext(message: str) -> str:
     Translate at use time with ``gettext(message)``.
     """
     return message
+
+
+def translated_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(value, Dutch label) pairs, such as a select's options, with the labels translated now."""
+    return [(value, gettext(label)) for value, label in pairs]
+
+
+def translated_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """A mapping of names to Dutch labels, such as a form's field labels, translated now."""
+    return {name: gettext(label) for name, label in labels.items()}
 
 
 def babel_locale(lang: str | None = None) -> Locale:

@@ -504,3 +504,33 @@ def test_review_closes_when_voting_opens(
     )
     assert refused.status_code == 409
     assert scalar(settings, "SELECT status FROM proposals") == "submitted"
+
+
+def test_proposal_pages_in_english_leave_no_dutch_labels_behind(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    created = create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    client.cookies.set("taal", "en")
+    gallery = client.get(f"/rondes/{ids.round_id}/voorstellen").text
+    for english in ("Newest first", "Most support", "Submitted"):
+        assert english in gallery
+    for dutch in ("Nieuwste eerst", "Meeste steun", "Ingediend"):
+        assert dutch not in gallery
+    mod = people.headers(settings, "moderator")
+    review = client.get(f"/voorstellen/{created['id']}/toetsing", headers=mod).text
+    assert "Take into review" in review
+    assert "In behandeling nemen" not in review
+    # A service's message follows the page's language too.
+    missing = post(
+        client,
+        f"/voorstellen/{created['id']}/toetsing",
+        {
+            "decision": "accepted",
+            "municipal_cost": "",
+            "feasibility_notes": "",
+            "public_reasoning": "",
+        },
+        mod,
+    )
+    assert missing.status_code == 422
+    assert "An accepted proposal needs a municipal cost estimate." in missing.text

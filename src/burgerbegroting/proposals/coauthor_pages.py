@@ -13,10 +13,12 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from burgerbegroting import i18n
 from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import requires_login
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, RateLimited, ValidationFailed
+from burgerbegroting.i18n import _
 from burgerbegroting.mail import send_mail
 from burgerbegroting.proposals import gallery, invitations, service
 from burgerbegroting.proposals.forms import (
@@ -72,7 +74,7 @@ class CoauthorPagesController(Controller):
                 "p": view.proposal,
                 "values": values,
                 "errors": errors,
-                "labels": FIELD_LABELS,
+                "labels": i18n.translated_labels(FIELD_LABELS),
                 "is_main_author": view.proposal.author_id == user.id,
                 "user": user,
                 "invitations": pending,
@@ -224,7 +226,7 @@ class InvitationPagesController(Controller):
                 "invitation_id": "" if invitation_id is None else str(invitation_id),
                 "errors": errors,
                 "values": values,
-                "labels": {"organisation_name": "Naam organisatie (niet verplicht)"},
+                "labels": {"organisation_name": _("Naam organisatie (niet verplicht)")},
                 "user": user,
                 "is_resident": user is not None and user.has(Role.RESIDENT),
                 "login_link": "/inloggen?" + urlencode({"next": here}),

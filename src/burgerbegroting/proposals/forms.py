@@ -16,6 +16,7 @@ from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import DomainError, ValidationFailed
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 
@@ -25,26 +26,26 @@ resident_only = require_roles(Role.RESIDENT)
 _FORM_LIMIT = 20_000  # characters per form value; the service's own limits are below this
 
 FIELD_LABELS: dict[str, str] = {
-    "title": "Titel",
-    "summary": "Samenvatting",
-    "description": "Beschrijving",
-    "theme_id": "Thema",
-    "district_id": "Wijk",
-    "estimated_cost_cents": "Geschatte kosten",
-    "estimated_cost": "Geschatte kosten",
-    "societal_effect": "Beoogd maatschappelijk effect",
-    "target_group": "Doelgroep",
-    "location": "Locatie",
-    "organisation_name": "Naam organisatie",
-    "email": "E-mailadres",
-    "message": "Persoonlijk bericht",
-    "decision": "Besluit",
-    "municipal_cost_cents": "Kostenraming gemeente",
-    "municipal_cost": "Kostenraming gemeente",
-    "feasibility_notes": "Haalbaarheid (intern)",
-    "public_reasoning": "Openbare toelichting",
-    "into_id": "Samenvoegen met",
-    "reason": "Reden",
+    "title": N_("Titel"),
+    "summary": N_("Samenvatting"),
+    "description": N_("Beschrijving"),
+    "theme_id": N_("Thema"),
+    "district_id": N_("Wijk"),
+    "estimated_cost_cents": N_("Geschatte kosten"),
+    "estimated_cost": N_("Geschatte kosten"),
+    "societal_effect": N_("Beoogd maatschappelijk effect"),
+    "target_group": N_("Doelgroep"),
+    "location": N_("Locatie"),
+    "organisation_name": N_("Naam organisatie"),
+    "email": N_("E-mailadres"),
+    "message": N_("Persoonlijk bericht"),
+    "decision": N_("Besluit"),
+    "municipal_cost_cents": N_("Kostenraming gemeente"),
+    "municipal_cost": N_("Kostenraming gemeente"),
+    "feasibility_notes": N_("Haalbaarheid (intern)"),
+    "public_reasoning": N_("Openbare toelichting"),
+    "into_id": N_("Samenvoegen met"),
+    "reason": N_("Reden"),
 }
 # Field names in the forms where they differ from the service's (error links point at inputs).
 FORM_FIELD_FOR = {

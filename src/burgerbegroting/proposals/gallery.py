@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from burgerbegroting.accounts.models import User
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import NotFound, ValidationFailed
+from burgerbegroting.i18n import _
 from burgerbegroting.proposals.models import (
     Proposal,
     ProposalAuthor,
@@ -167,7 +168,7 @@ def parse_filters(
         if raw is None or raw.strip() == "":
             return None
         if not is_id(raw.strip()):
-            errors[name] = "Ongeldige keuze."
+            errors[name] = _("Ongeldige keuze.")
             return None
         return int(raw.strip())
 
@@ -176,24 +177,24 @@ def parse_filters(
     district_id = None if city_wide else as_id("district", district)
     status_value = (status or "").strip() or None
     if status_value is not None and status_value not in {s.value for s in ProposalStatus}:
-        errors["status"] = "Onbekende status."
+        errors["status"] = _("Onbekende status.")
     sort_value = SORTS.get((sort or "newest").strip().lower())
     if sort_value is None:
-        errors["sort"] = "Onbekende sortering."
+        errors["sort"] = _("Onbekende sortering.")
     page_value = 1
     if page not in (None, ""):
         try:
             page_value = int(page)
         except (TypeError, ValueError):
-            errors["page"] = "Ongeldig paginanummer."
+            errors["page"] = _("Ongeldig paginanummer.")
         else:
             if not 1 <= page_value <= MAX_PAGE:
-                errors["page"] = "Ongeldig paginanummer."
+                errors["page"] = _("Ongeldig paginanummer.")
     query = (q or "").strip() or None
     if query is not None and (len(query) > 200 or has_control_characters(query)):
-        errors["q"] = "De zoekopdracht is te lang of bevat ongeldige tekens."
+        errors["q"] = _("De zoekopdracht is te lang of bevat ongeldige tekens.")
     if errors:
-        raise ValidationFailed("Ongeldige filter.", fields=errors)
+        raise ValidationFailed(_("Ongeldige filter."), fields=errors)
     return GalleryFilters(
         theme_id=theme_id,
         district_id=district_id,
@@ -306,7 +307,7 @@ async def get_proposal_view(
     )
     is_author = user is not None and any(c.user_id == user.id for c in credits)
     if proposal.status not in PUBLIC_STATUSES and not is_author:
-        raise NotFound("Dit voorstel bestaat niet.")
+        raise NotFound(_("Dit voorstel bestaat niet."))
     round_ = await rounds.get_round(session, proposal.round_id)
     theme = await session.get(Theme, proposal.theme_id) if proposal.theme_id else None
     district = await session.get(District, proposal.district_id) if proposal.district_id else None

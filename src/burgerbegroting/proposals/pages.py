@@ -16,10 +16,13 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from burgerbegroting import i18n
 from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import requires_login
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from burgerbegroting.i18n import _
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.proposals import gallery, invitations, service
 from burgerbegroting.proposals.forms import (
     FIELD_LABELS,
@@ -57,10 +60,10 @@ PROPOSAL_FIELDS = frozenset(
     }
 )
 SORT_OPTIONS = [
-    ("nieuw", "Nieuwste eerst"),
-    ("steun", "Meeste steun"),
-    ("titel", "Titel (A-Z)"),
-    ("kosten", "Laagste kosten"),
+    ("nieuw", N_("Nieuwste eerst")),
+    ("steun", N_("Meeste steun")),
+    ("titel", N_("Titel (A-Z)")),
+    ("kosten", N_("Laagste kosten")),
 ]
 CITY_WIDE = "stad"
 
@@ -169,9 +172,9 @@ class ProposalPagesController(Controller):
             "districts": districts,
             "values": values,
             "errors": {},
-            "sort_options": SORT_OPTIONS,
+            "sort_options": i18n.translated_pairs(SORT_OPTIONS),
             "status_options": [
-                (s, service.STATUS_LABELS[s])
+                (s, _(service.STATUS_LABELS[s]))
                 for s in (
                     "submitted",
                     "in_review",
@@ -234,7 +237,7 @@ class ProposalPagesController(Controller):
                 "effect_html": render_markdown(view.proposal.societal_effect),
                 "reasoning_html": render_markdown(view.proposal.public_reasoning or ""),
                 "status_labels": service.STATUS_LABELS,
-                "notice": NOTICES.get(melding or ""),
+                "notice": _(NOTICES[melding]) if melding in NOTICES else None,
                 "can_support": view.supports_open and user is not None and user.has(Role.RESIDENT),
                 "can_submit": view.is_author
                 and view.proposal.status in {"draft", "changes_requested"}
@@ -279,7 +282,7 @@ class ProposalPagesController(Controller):
                 "districts": districts,
                 "values": values,
                 "errors": errors,
-                "labels": FIELD_LABELS,
+                "labels": i18n.translated_labels(FIELD_LABELS),
                 "view": view,
                 "limits": service.LIMITS,
             },
@@ -435,22 +438,22 @@ class ProposalPagesController(Controller):
                 "rows": rows,
                 "invitations": pending,
                 "status_labels": service.STATUS_LABELS,
-                "notice": MINE_NOTICES.get(melding or ""),
+                "notice": _(MINE_NOTICES[melding]) if melding in MINE_NOTICES else None,
             },
         )
 
 
 MINE_NOTICES: dict[str, str] = {
-    "uitnodiging-afgewezen": "U heeft de uitnodiging afgewezen.",
+    "uitnodiging-afgewezen": N_("U heeft de uitnodiging afgewezen."),
 }
 
 NOTICES: dict[str, str] = {
-    "mede-indiener": "U bent nu mede-indiener van dit voorstel en kunt het bewerken.",
-    "opgeslagen": "Uw voorstel is opgeslagen.",
-    "ingediend": "Uw voorstel is ingediend.",
-    "ingetrokken": "Het voorstel is ingetrokken.",
-    "gesteund": "U steunt dit voorstel.",
-    "steun-ingetrokken": "U steunt dit voorstel niet meer.",
-    "beoordeeld": "Het besluit is opgeslagen en de indieners zijn per e-mail ingelicht.",
-    "samengevoegd": "De voorstellen zijn samengevoegd.",
+    "mede-indiener": N_("U bent nu mede-indiener van dit voorstel en kunt het bewerken."),
+    "opgeslagen": N_("Uw voorstel is opgeslagen."),
+    "ingediend": N_("Uw voorstel is ingediend."),
+    "ingetrokken": N_("Het voorstel is ingetrokken."),
+    "gesteund": N_("U steunt dit voorstel."),
+    "steun-ingetrokken": N_("U steunt dit voorstel niet meer."),
+    "beoordeeld": N_("Het besluit is opgeslagen en de indieners zijn per e-mail ingelicht."),
+    "samengevoegd": N_("De voorstellen zijn samengevoegd."),
 }

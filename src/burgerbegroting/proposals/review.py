@@ -19,6 +19,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit import service as audit
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from burgerbegroting.i18n import _
 from burgerbegroting.proposals.gallery import (
     GalleryRow,
     gallery_row,
@@ -93,39 +94,43 @@ async def review_proposal(
 ) -> Proposal:
     """Record a moderator's decision; the authors are told by e-mail; the audit log keeps it."""
     if not moderator.has(Role.MODERATOR):
-        raise Forbidden("Alleen toetsers kunnen voorstellen beoordelen.")
+        raise Forbidden(_("Alleen toetsers kunnen voorstellen beoordelen."))
     proposal = await load_for_update(session, proposal_id)
     round_ = await rounds.get_round(session, proposal.round_id)
     assert_not_frozen(round_)
     errors: dict[str, str] = {}
     if data.decision not in DECISIONS:
-        errors["decision"] = "Kies goedkeuren, afwijzen of aanpassing vragen."
+        errors["decision"] = _("Kies goedkeuren, afwijzen of aanpassing vragen.")
     notes = clean("feasibility_notes", data.feasibility_notes, errors)
     reasoning = clean("public_reasoning", data.public_reasoning, errors)
     validate_cost(
         "municipal_cost_cents", data.municipal_cost_cents, errors, budget=round_budget(round_)
     )
     if data.decision == S.ACCEPTED and data.municipal_cost_cents is None:
-        errors["municipal_cost_cents"] = (
+        errors["municipal_cost_cents"] = _(
             "Een goedgekeurd voorstel heeft een gemeentelijke kostenraming nodig."
         )
     if data.decision in {S.REJECTED, S.CHANGES_REQUESTED, S.ACCEPTED} and not reasoning:
-        errors["public_reasoning"] = "Geef een openbare toelichting bij het besluit."
+        errors["public_reasoning"] = _("Geef een openbare toelichting bij het besluit.")
     if errors:
-        raise ValidationFailed("Controleer de gemarkeerde velden.", fields=errors)
+        raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
     if not review_open(round_):
-        raise Conflict("Toetsen kan alleen tijdens de indienings- en toetsingsfase.")
+        raise Conflict(_("Toetsen kan alleen tijdens de indienings- en toetsingsfase."))
     if proposal.status not in REVIEWABLE:
         raise Conflict(
-            "Dit voorstel kan niet worden getoetst (concept, ingetrokken of samengevoegd)."
+            _("Dit voorstel kan niet worden getoetst (concept, ingetrokken of samengevoegd).")
         )
     threshold = support_threshold(round_)
     if threshold is not None and data.decision in {S.ACCEPTED, S.IN_REVIEW}:
         supports = await support_count(session, proposal.id)
         if supports < threshold:
             raise Conflict(
-                f"Dit voorstel heeft {supports} van de {threshold} steunbetuigingen die nodig zijn "
-                "om getoetst te worden. Afwijzen of samenvoegen kan wel."
+                _(
+                    "Dit voorstel heeft %(supports)s van de %(threshold)s steunbetuigingen die "
+                    "nodig zijn om getoetst te worden. Afwijzen of samenvoegen kan wel.",
+                    supports=supports,
+                    threshold=threshold,
+                )
             )
 
     previous = proposal.status
@@ -181,15 +186,15 @@ async def merge_proposals(
     """Merge duplicate ``source`` into ``target``: every author of the source is credited on the
     target, supports move over (one per resident still), and the source points at the target."""
     if not moderator.has(Role.MODERATOR):
-        raise Forbidden("Alleen toetsers kunnen voorstellen samenvoegen.")
+        raise Forbidden(_("Alleen toetsers kunnen voorstellen samenvoegen."))
     errors: dict[str, str] = {}
     reason_clean = clean("public_reasoning", reason, errors) or ""
     if not reason_clean:
-        errors["reason"] = "Geef een reden voor het samenvoegen."
+        errors["reason"] = _("Geef een reden voor het samenvoegen.")
     if source_id == target_id:
-        errors["into_id"] = "Een voorstel kan niet met zichzelf worden samengevoegd."
+        errors["into_id"] = _("Een voorstel kan niet met zichzelf worden samengevoegd.")
     if errors:
-        raise ValidationFailed("Controleer de gemarkeerde velden.", fields=errors)
+        raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
     # Lock both rows in id order so two opposite merges cannot deadlock.
     locked = {
         p.id: p
@@ -203,25 +208,29 @@ async def merge_proposals(
         )
     }
     if source_id not in locked:
-        raise NotFound("Dit voorstel bestaat niet.")
+        raise NotFound(_("Dit voorstel bestaat niet."))
     if target_id not in locked:
         raise ValidationFailed(
-            "Het doelvoorstel bestaat niet.", fields={"into_id": "Dit voorstel bestaat niet."}
+            _("Het doelvoorstel bestaat niet."), fields={"into_id": _("Dit voorstel bestaat niet.")}
         )
     source, target = locked[source_id], locked[target_id]
     if source.round_id != target.round_id:
         raise ValidationFailed(
-            "Alleen voorstellen uit dezelfde ronde kunnen worden samengevoegd.",
-            fields={"into_id": "Kies een voorstel uit dezelfde ronde."},
+            _("Alleen voorstellen uit dezelfde ronde kunnen worden samengevoegd."),
+            fields={"into_id": _("Kies een voorstel uit dezelfde ronde.")},
         )
     round_ = await rounds.get_round(session, source.round_id)
     assert_not_frozen(round_)
     if not review_open(round_):
-        raise Conflict("Samenvoegen kan alleen tijdens de indienings- en toetsingsfase.")
+        raise Conflict(_("Samenvoegen kan alleen tijdens de indienings- en toetsingsfase."))
     for p in (source, target):
         if p.status not in REVIEWABLE:
             raise Conflict(
-                f"Voorstel {p.id} kan niet worden samengevoegd (concept, ingetrokken of al samengevoegd)."
+                _(
+                    "Voorstel %(id)s kan niet worden samengevoegd (concept, ingetrokken of al "
+                    "samengevoegd).",
+                    id=p.id,
+                )
             )
 
     target_authors = await author_ids(session, target.id)

@@ -10,9 +10,11 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from burgerbegroting import i18n
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import DomainError, ValidationFailed
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.proposals import gallery, review, service
 from burgerbegroting.proposals.forms import (
     FIELD_LABELS,
@@ -35,10 +37,10 @@ from burgerbegroting.web.pages import render
 moderator_only = require_roles(Role.MODERATOR)
 
 DECISION_OPTIONS = [
-    ("in_review", "In behandeling nemen"),
-    ("accepted", "Goedkeuren"),
-    ("changes_requested", "Aanpassing vragen"),
-    ("rejected", "Afwijzen"),
+    ("in_review", N_("In behandeling nemen")),
+    ("accepted", N_("Goedkeuren")),
+    ("changes_requested", N_("Aanpassing vragen")),
+    ("rejected", N_("Afwijzen")),
 ]
 
 
@@ -96,8 +98,8 @@ class ReviewPagesController(Controller):
                 "p": p,
                 "values": values,
                 "errors": errors,
-                "labels": FIELD_LABELS,
-                "decision_options": DECISION_OPTIONS,
+                "labels": i18n.translated_labels(FIELD_LABELS),
+                "decision_options": i18n.translated_pairs(DECISION_OPTIONS),
                 "description_html": render_markdown(p.description),
                 "effect_html": render_markdown(p.societal_effect),
                 "status_labels": service.STATUS_LABELS,
@@ -178,7 +180,7 @@ class ReviewPagesController(Controller):
                 "candidates": candidates,
                 "values": values,
                 "errors": errors,
-                "labels": FIELD_LABELS,
+                "labels": i18n.translated_labels(FIELD_LABELS),
                 "review_open": service.review_open(
                     await rounds.get_round(db_session, view.round_id)
                 ),

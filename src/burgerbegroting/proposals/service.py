@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationFailed
+from burgerbegroting.i18n import _
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.proposals.models import (
     MAX_COST_CENTS,
     AuthorRole,
@@ -58,14 +60,14 @@ WITHDRAWABLE: frozenset[str] = frozenset(
 )
 FROZEN_PHASES: frozenset[str] = frozenset({Phase.VOTING, Phase.CLOSED, Phase.PUBLISHED})
 STATUS_LABELS: dict[str, str] = {
-    S.DRAFT: "Concept",
-    S.SUBMITTED: "Ingediend",
-    S.IN_REVIEW: "In toetsing",
-    S.CHANGES_REQUESTED: "Aanpassing gevraagd",
-    S.ACCEPTED: "Goedgekeurd",
-    S.REJECTED: "Afgewezen",
-    S.WITHDRAWN: "Ingetrokken",
-    S.MERGED: "Samengevoegd",
+    S.DRAFT: N_("Concept"),
+    S.SUBMITTED: N_("Ingediend"),
+    S.IN_REVIEW: N_("In toetsing"),
+    S.CHANGES_REQUESTED: N_("Aanpassing gevraagd"),
+    S.ACCEPTED: N_("Goedgekeurd"),
+    S.REJECTED: N_("Afgewezen"),
+    S.WITHDRAWN: N_("Ingetrokken"),
+    S.MERGED: N_("Samengevoegd"),
 }
 _ID = re.compile(r"^[0-9]{1,12}$")
 
@@ -132,7 +134,9 @@ def support_threshold(round_: Round) -> int | None:
 def assert_not_frozen(round_: Round) -> None:
     if round_is_frozen(round_):
         raise Conflict(
-            "De stemming is geopend: voorstellen in deze ronde kunnen niet meer worden gewijzigd."
+            _(
+                "De stemming is geopend: voorstellen in deze ronde kunnen niet meer worden gewijzigd."
+            )
         )
 
 
@@ -141,9 +145,9 @@ def clean(name: str, value: str | None, errors: dict[str, str]) -> str | None:
         return None
     value = value.strip()
     if has_control_characters(value):
-        errors[name] = "Bevat tekens die niet zijn toegestaan."
+        errors[name] = _("Bevat tekens die niet zijn toegestaan.")
     elif len(value) > LIMITS[name]:
-        errors[name] = f"Maximaal {LIMITS[name]} tekens (nu {len(value)})."
+        errors[name] = _("Maximaal %(max)s tekens (nu %(n)s).", max=LIMITS[name], n=len(value))
     return value
 
 
@@ -154,13 +158,13 @@ def validate_cost(
     if cents is None:
         return
     if isinstance(cents, bool) or not isinstance(cents, int):
-        errors[name] = "Geef een bedrag in hele centen."
+        errors[name] = _("Geef een bedrag in hele centen.")
     elif cents <= 0:
-        errors[name] = "Het bedrag moet groter zijn dan nul."
+        errors[name] = _("Het bedrag moet groter zijn dan nul.")
     elif cents > MAX_COST_CENTS:
-        errors[name] = "Dit bedrag is onrealistisch hoog."
+        errors[name] = _("Dit bedrag is onrealistisch hoog.")
     elif budget is not None and cents > budget:
-        errors[name] = "Het bedrag is hoger dan het totale budget van de ronde."
+        errors[name] = _("Het bedrag is hoger dan het totale budget van de ronde.")
 
 
 def round_budget(round_: Round) -> int | None:
@@ -170,7 +174,7 @@ def round_budget(round_: Round) -> int | None:
 async def load(session: AsyncSession, proposal_id: int) -> Proposal:
     proposal = await session.get(Proposal, proposal_id)
     if proposal is None:
-        raise NotFound("Dit voorstel bestaat niet.")
+        raise NotFound(_("Dit voorstel bestaat niet."))
     return proposal
 
 
@@ -181,7 +185,7 @@ async def load_for_update(session: AsyncSession, proposal_id: int) -> Proposal:
     )
     proposal = result.scalar_one_or_none()
     if proposal is None:
-        raise NotFound("Dit voorstel bestaat niet.")
+        raise NotFound(_("Dit voorstel bestaat niet."))
     return proposal
 
 
@@ -215,32 +219,32 @@ async def _check_theme_district(
     if data.theme_id is not None:
         theme = await session.get(Theme, data.theme_id)
         if theme is None or theme.round_id != round_id:
-            errors["theme_id"] = "Kies een thema van deze ronde."
+            errors["theme_id"] = _("Kies een thema van deze ronde.")
     if data.district_id is not None:
         district = await session.get(District, data.district_id)
         if district is None or district.round_id != round_id:
-            errors["district_id"] = "Kies een wijk van deze ronde, of stedelijk."
+            errors["district_id"] = _("Kies een wijk van deze ronde, of stedelijk.")
 
 
 def _require_complete(proposal: Proposal) -> None:
     """A submitted proposal has every field a moderator needs (drafts may be incomplete)."""
     errors: dict[str, str] = {}
     if len(proposal.title) < MIN_TITLE:
-        errors["title"] = f"Geef een titel van minstens {MIN_TITLE} tekens."
+        errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
     if not proposal.summary:
-        errors["summary"] = "Geef een korte samenvatting."
+        errors["summary"] = _("Geef een korte samenvatting.")
     if not proposal.description:
-        errors["description"] = "Beschrijf uw voorstel."
+        errors["description"] = _("Beschrijf uw voorstel.")
     if proposal.theme_id is None:
-        errors["theme_id"] = "Kies een thema."
+        errors["theme_id"] = _("Kies een thema.")
     if proposal.estimated_cost_cents is None:
-        errors["estimated_cost_cents"] = "Geef een schatting van de kosten."
+        errors["estimated_cost_cents"] = _("Geef een schatting van de kosten.")
     if not proposal.societal_effect:
-        errors["societal_effect"] = "Beschrijf het beoogde maatschappelijk effect."
+        errors["societal_effect"] = _("Beschrijf het beoogde maatschappelijk effect.")
     if not proposal.target_group:
-        errors["target_group"] = "Geef de doelgroep."
+        errors["target_group"] = _("Geef de doelgroep.")
     if errors:
-        raise ValidationFailed("Het voorstel is nog niet compleet.", fields=errors)
+        raise ValidationFailed(_("Het voorstel is nog niet compleet."), fields=errors)
 
 
 async def _apply(
@@ -260,17 +264,17 @@ async def _apply(
         )
     }
     if new and not texts["title"]:
-        errors["title"] = "Geef een titel."
+        errors["title"] = _("Geef een titel.")
     elif texts["title"] is not None and len(texts["title"]) < MIN_TITLE:
-        errors["title"] = f"Geef een titel van minstens {MIN_TITLE} tekens."
+        errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
     validate_cost(
         "estimated_cost_cents", data.estimated_cost_cents, errors, budget=round_budget(round_)
     )
     await _check_theme_district(session, round_.id, data, errors)
     if data.city_wide and data.district_id is not None:
-        errors["district_id"] = "Kies een wijk of stedelijk, niet allebei."
+        errors["district_id"] = _("Kies een wijk of stedelijk, niet allebei.")
     if errors:
-        raise ValidationFailed("Controleer de gemarkeerde velden.", fields=errors)
+        raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
 
     for name in ("title", "summary", "description", "societal_effect", "target_group"):
         value = texts[name]
@@ -330,8 +334,8 @@ async def editable(session: AsyncSession, proposal_id: int, user: Actor) -> tupl
     proposal = await load_for_update(session, proposal_id)
     if not await _is_author(session, proposal, user):
         if proposal.status in PUBLIC_STATUSES:
-            raise Forbidden("Alleen de indieners van dit voorstel kunnen het wijzigen.")
-        raise NotFound("Dit voorstel bestaat niet.")
+            raise Forbidden(_("Alleen de indieners van dit voorstel kunnen het wijzigen."))
+        raise NotFound(_("Dit voorstel bestaat niet."))
     round_ = await rounds.get_round(session, proposal.round_id)
     assert_not_frozen(round_)
     return proposal, round_
@@ -344,7 +348,7 @@ async def update_proposal(
     proposal, round_ = await editable(session, proposal_id, user)
     if not may_edit_in(round_, proposal):
         raise Conflict(
-            "Dit voorstel kan in deze fase of met deze status niet meer worden gewijzigd."
+            _("Dit voorstel kan in deze fase of met deze status niet meer worden gewijzigd.")
         )
     await _apply(session, round_, proposal, data, new=False)
     if proposal.status != S.DRAFT:
@@ -360,12 +364,12 @@ async def submit_proposal(session: AsyncSession, *, proposal_id: int, user: Acto
     phase = _phase(round_)
     if proposal.status == S.DRAFT:
         if phase != Phase.SUBMISSION:
-            raise Conflict("Indienen kan alleen in de indieningsfase.")
+            raise Conflict(_("Indienen kan alleen in de indieningsfase."))
     elif proposal.status == S.CHANGES_REQUESTED:
         if phase not in {Phase.SUBMISSION, Phase.REVIEW}:
-            raise Conflict("Opnieuw indienen kan alleen in de indienings- of toetsingsfase.")
+            raise Conflict(_("Opnieuw indienen kan alleen in de indienings- of toetsingsfase."))
     else:
-        raise Conflict("Dit voorstel is al ingediend.")
+        raise Conflict(_("Dit voorstel is al ingediend."))
     _require_complete(proposal)
     proposal.status = S.SUBMITTED.value
     proposal.submitted_at = utcnow()
@@ -378,7 +382,7 @@ async def withdraw_proposal(session: AsyncSession, *, proposal_id: int, user: Ac
     """An author withdraws a proposal (not after voting opened)."""
     proposal, _round = await editable(session, proposal_id, user)
     if proposal.status not in WITHDRAWABLE:
-        raise Conflict("Dit voorstel kan niet meer worden ingetrokken.")
+        raise Conflict(_("Dit voorstel kan niet meer worden ingetrokken."))
     proposal.status = S.WITHDRAWN.value
     proposal.updated_at = utcnow()
     await session.flush()
@@ -391,11 +395,11 @@ async def remove_coauthor(
     """The author removes a co-author, or a co-author removes themselves."""
     proposal = await load_for_update(session, proposal_id)
     if user.id not in {proposal.author_id, coauthor_id}:
-        raise Forbidden("Alleen de indiener kan mede-indieners verwijderen.")
+        raise Forbidden(_("Alleen de indiener kan mede-indieners verwijderen."))
     round_ = await rounds.get_round(session, proposal.round_id)
     assert_not_frozen(round_)
     if coauthor_id == proposal.author_id:
-        raise Conflict("De indiener zelf kan niet worden verwijderd.")
+        raise Conflict(_("De indiener zelf kan niet worden verwijderd."))
     result = await session.execute(
         delete(ProposalAuthor).where(
             ProposalAuthor.proposal_id == proposal_id,
@@ -404,7 +408,7 @@ async def remove_coauthor(
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound("Deze mede-indiener staat niet bij dit voorstel.")
+        raise NotFound(_("Deze mede-indiener staat niet bij dit voorstel."))
 
 
 # --- supports -----------------------------------------------------------------------------------
@@ -432,15 +436,15 @@ def supports_open(round_: Round, proposal: Proposal) -> bool:
 async def _supportable(session: AsyncSession, proposal_id: int) -> Proposal:
     proposal = await load(session, proposal_id)
     if proposal.status not in PUBLIC_STATUSES:
-        raise NotFound("Dit voorstel bestaat niet.")
+        raise NotFound(_("Dit voorstel bestaat niet."))
     round_ = await rounds.get_round(session, proposal.round_id)
     if supports_open(round_, proposal):
         return proposal
     if not supports_enabled(round_):
-        raise Conflict("In deze ronde worden geen steunbetuigingen verzameld.")
+        raise Conflict(_("In deze ronde worden geen steunbetuigingen verzameld."))
     if _phase(round_) not in SUPPORT_PHASES:
-        raise Conflict("Steunen kan alleen tijdens de indienings- en toetsingsfase.")
-    raise Conflict("Dit voorstel kan niet (meer) worden gesteund.")
+        raise Conflict(_("Steunen kan alleen tijdens de indienings- en toetsingsfase."))
+    raise Conflict(_("Dit voorstel kan niet (meer) worden gesteund."))
 
 
 async def add_support(session: AsyncSession, *, proposal_id: int, user: Actor) -> bool:
@@ -487,5 +491,5 @@ async def support_count(session: AsyncSession, proposal_id: int) -> int:
 
 async def ensure_logged_in(user: Actor | None) -> Actor:
     if user is None:
-        raise NotAuthenticated("U bent niet ingelogd. Log in en probeer het opnieuw.")
+        raise NotAuthenticated(_("U bent niet ingelogd. Log in en probeer het opnieuw."))
     return user

@@ -13,10 +13,12 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
+from burgerbegroting import i18n
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, ValidationFailed
 from burgerbegroting.i18n import _
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds import forms, service
 from burgerbegroting.rounds.controllers import actor_id, check_reason, parse_phase, sees_drafts
 from burgerbegroting.rounds.models import Phase, Round
@@ -46,27 +48,27 @@ FROZEN_FORM_FIELDS = frozenset({*service.EDITABLE_WHEN_FROZEN, "reason"})
 
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "budget_scope": [
-        ("city", "Eén budget voor de hele gemeente"),
-        ("districts", "Een eigen budget per wijk"),
+        ("city", N_("Eén budget voor de hele gemeente")),
+        ("districts", N_("Een eigen budget per wijk")),
     ],
     "ballot_type": [
-        ("knapsack", "Budget verdelen: projecten kiezen die samen binnen het budget passen"),
-        ("approval", "Goedkeuren: hoogstens k projecten aankruisen"),
-        ("cumulative", "Punten verdelen over projecten"),
-        ("choose-1", "Eén project kiezen"),
-        ("ranked", "Projecten rangschikken"),
+        ("knapsack", N_("Budget verdelen: projecten kiezen die samen binnen het budget passen")),
+        ("approval", N_("Goedkeuren: hoogstens k projecten aankruisen")),
+        ("cumulative", N_("Punten verdelen over projecten")),
+        ("choose-1", N_("Eén project kiezen")),
+        ("ranked", N_("Projecten rangschikken")),
     ],
     "counting_rule": [
-        ("greedy", "Meeste stemmen eerst (greedy)"),
-        ("mes", "Method of Equal Shares"),
-        ("mes-add1", "Method of Equal Shares met Add1-aanvulling"),
-        ("mes-add1-exhaustive", "Method of Equal Shares, Add1 tot het budget op is"),
-        ("mes-add1-greedy", "Method of Equal Shares, Add1, daarna greedy"),
-        ("phragmen", "Sequentiële Phragmén"),
+        ("greedy", N_("Meeste stemmen eerst (greedy)")),
+        ("mes", "Method of Equal Shares"),  # the name of the method: the same in English
+        ("mes-add1", N_("Method of Equal Shares met Add1-aanvulling")),
+        ("mes-add1-exhaustive", N_("Method of Equal Shares, Add1 tot het budget op is")),
+        ("mes-add1-greedy", N_("Method of Equal Shares, Add1, daarna greedy")),
+        ("phragmen", N_("Sequentiële Phragmén")),
     ],
     "tie_break": [
-        ("lowest-cost", "Laagste kosten eerst"),
-        ("lexicographic", "Op projectnummer"),
+        ("lowest-cost", N_("Laagste kosten eerst")),
+        ("lexicographic", N_("Op projectnummer")),
     ],
 }
 
@@ -289,10 +291,10 @@ class RoundAdminPagesController(Controller):
                 "frozen": round_ is not None and round_.is_frozen,
                 "values": values,
                 "errors": errors,
-                "choices": CHOICES,
+                "choices": {name: i18n.translated_pairs(pairs) for name, pairs in CHOICES.items()},
                 "district_rows": forms.row_count(values, "district"),
                 "theme_rows": forms.row_count(values, "theme"),
-                "labels": FORM_LABELS,
+                "labels": i18n.translated_labels(FORM_LABELS),
             },
             status_code=status,
         )
@@ -338,9 +340,9 @@ class RoundAdminPagesController(Controller):
 
 FORM_LABELS: dict[str, str] = {
     **service.FIELD_LABELS,
-    "total_budget": "Totaal budget in euro",
-    "min_budget_share": "Minimaal te besteden deel van het budget (procent)",
-    "reason": "Toelichting voor het logboek",
+    "total_budget": N_("Totaal budget in euro"),
+    "min_budget_share": N_("Minimaal te besteden deel van het budget (procent)"),
+    "reason": N_("Toelichting voor het logboek"),
 }
 
 PAGE_CONTROLLERS = [RoundPagesController, RoundAdminPagesController]

@@ -12,6 +12,7 @@ from typing import Any, TypeGuard
 
 from burgerbegroting.errors import Conflict, ValidationFailed
 from burgerbegroting.i18n import _
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds.models import (
     MAX_BUDGET_CENTS,
     NAME_MAX_LENGTH,
@@ -72,31 +73,31 @@ The voting start is moot once voting is open; supports and the support threshold
 before review, so they are frozen too (changing them afterwards could only confuse)."""
 
 FIELD_LABELS: dict[str, str] = {
-    "title": "Titel",
-    "description": "Beschrijving",
-    "total_budget_cents": "Totaal budget",
-    "budget_scope": "Budget per wijk of voor de hele stad",
-    "submission_starts_at": "Start indienen",
-    "review_starts_at": "Start toetsing",
-    "voting_starts_at": "Start stemmen",
-    "closed_starts_at": "Einde stemmen",
-    "published_starts_at": "Publicatie uitslag",
-    "ballot_type": "Soort stembiljet",
-    "approval_max_k": "Maximaal aantal keuzes",
-    "cumulative_points": "Aantal punten",
-    "min_projects": "Minimaal aantal projecten",
-    "max_projects": "Maximaal aantal projecten",
-    "min_budget_share_permille": "Minimaal te besteden deel van het budget",
-    "blank_ballot_allowed": "Blanco stemmen toegestaan",
-    "counting_rule": "Telregel",
-    "tie_break": "Beslissing bij gelijke stand",
-    "min_age": "Minimumleeftijd",
-    "vote_by_code": "Stemmen met stemcode",
-    "vote_by_account": "Stemmen met geverifieerd account",
-    "supports_enabled": "Steunbetuigingen verzamelen",
-    "support_threshold": "Drempel steunbetuigingen",
-    "districts": "Wijken",
-    "themes": "Thema's",
+    "title": N_("Titel"),
+    "description": N_("Beschrijving"),
+    "total_budget_cents": N_("Totaal budget"),
+    "budget_scope": N_("Budget per wijk of voor de hele stad"),
+    "submission_starts_at": N_("Start indienen"),
+    "review_starts_at": N_("Start toetsing"),
+    "voting_starts_at": N_("Start stemmen"),
+    "closed_starts_at": N_("Einde stemmen"),
+    "published_starts_at": N_("Publicatie uitslag"),
+    "ballot_type": N_("Soort stembiljet"),
+    "approval_max_k": N_("Maximaal aantal keuzes"),
+    "cumulative_points": N_("Aantal punten"),
+    "min_projects": N_("Minimaal aantal projecten"),
+    "max_projects": N_("Maximaal aantal projecten"),
+    "min_budget_share_permille": N_("Minimaal te besteden deel van het budget"),
+    "blank_ballot_allowed": N_("Blanco stemmen toegestaan"),
+    "counting_rule": N_("Telregel"),
+    "tie_break": N_("Beslissing bij gelijke stand"),
+    "min_age": N_("Minimumleeftijd"),
+    "vote_by_code": N_("Stemmen met stemcode"),
+    "vote_by_account": N_("Stemmen met geverifieerd account"),
+    "supports_enabled": N_("Steunbetuigingen verzamelen"),
+    "support_threshold": N_("Drempel steunbetuigingen"),
+    "districts": N_("Wijken"),
+    "themes": N_("Thema's"),
 }
 
 
