@@ -15,9 +15,9 @@ from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import (
     contrast_ratio,
     readable_on_white,
-    safe_next_path,
     theme_css,
 )
+from burgerbegroting.web.forms import safe_next_path
 from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
 

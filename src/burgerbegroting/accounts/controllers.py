@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Response, Template
@@ -42,6 +41,7 @@ from burgerbegroting.mail import send_mail
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
+from burgerbegroting.web.forms import FormInputError, read_fields, safe_next_path
 from burgerbegroting.web.pages import render
 
 AnyRequest = Request[Any, Any, Any]
@@ -167,36 +167,6 @@ class AuthApiController(Controller):
 _FORM_LIMIT = 4096  # characters per form value; the service's own limits are far below
 
 
-class FormInputError(Exception):
-    """The form itself is malformed (unknown fields, files, repeated fields)."""
-
-
-async def _read_form(request: AnyRequest, fields: frozenset[str]) -> dict[str, str]:
-    """The form's string values for ``fields``; ``FormInputError`` for anything else."""
-    form = await request.form()
-    values: dict[str, str] = {}
-    for key in form:
-        if key == "_csrf_token":
-            continue
-        items = form.getall(key)
-        if key not in fields or len(items) != 1 or isinstance(items[0], UploadFile):
-            raise FormInputError(key)
-        value = items[0]
-        if not isinstance(value, str) or len(value) > _FORM_LIMIT:
-            raise FormInputError(key)
-        values[key] = value
-    return {name: values.get(name, "") for name in fields}
-
-
-def _safe_next(value: str | None) -> str:
-    """Only same-site paths: ``//evil.example`` and ``/\\evil`` are other sites to a browser."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return "/"
-    if any(ch in value for ch in "\r\n\t"):
-        return "/"
-    return value
-
-
 def _status_for(error: DomainError) -> int:
     for cls, status, _title in STATUS_FOR_ERROR:
         if isinstance(error, cls):
@@ -249,7 +219,7 @@ class AccountPagesController(Controller):
             {
                 "errors": {},
                 "values": {},
-                "next_path": _safe_next(next_path),
+                "next_path": safe_next_path(next_path),
                 "confirmed": bevestigd == "1",
             },
         )
@@ -259,10 +229,12 @@ class AccountPagesController(Controller):
         settings = _settings(request)
         template = "accounts/login.html"
         try:
-            form = await _read_form(request, frozenset({"email", "password", "next_path"}))
+            form = await read_fields(
+                request, frozenset({"email", "password", "next_path"}), limit=_FORM_LIMIT
+            )
         except FormInputError:
             return _bad_form(request, template, {"next_path": "/"})
-        next_path = _safe_next(form["next_path"])
+        next_path = safe_next_path(form["next_path"])
         try:
             user = await service.login(
                 db_session,
@@ -290,7 +262,9 @@ class AccountPagesController(Controller):
         settings = _settings(request)
         template = "accounts/register.html"
         try:
-            form = await _read_form(request, frozenset({"email", "password", "display_name"}))
+            form = await read_fields(
+                request, frozenset({"email", "password", "display_name"}), limit=_FORM_LIMIT
+            )
         except FormInputError:
             return _bad_form(request, template)
         try:
@@ -334,7 +308,7 @@ class AccountPagesController(Controller):
     async def confirm(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
         template = "accounts/confirm.html"
         try:
-            form = await _read_form(request, frozenset({"token"}))
+            form = await read_fields(request, frozenset({"token"}), limit=_FORM_LIMIT)
         except FormInputError:
             return _bad_form(request, template, {"token": ""})
         try:

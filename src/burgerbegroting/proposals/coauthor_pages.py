@@ -24,7 +24,6 @@ from burgerbegroting.proposals import gallery, invitations, service
 from burgerbegroting.proposals.forms import (
     FIELD_LABELS,
     AnyRequest,
-    FormInputError,
     bad_form_error,
     form_errors,
     read_form,
@@ -35,6 +34,7 @@ from burgerbegroting.proposals.forms import (
 )
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.forms import FormInputError
 from burgerbegroting.web.pages import render
 
 

@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import UploadFile
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles
@@ -19,6 +18,7 @@ from burgerbegroting.errors import DomainError, ValidationFailed
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
+from burgerbegroting.web.forms import read_fields
 
 AnyRequest = Request[Any, Any, Any]
 resident_only = require_roles(Role.RESIDENT)
@@ -54,24 +54,9 @@ FORM_FIELD_FOR = {
 }
 
 
-class FormInputError(Exception):
-    """The form itself is malformed (unknown or repeated fields, files)."""
-
-
 async def read_form(request: AnyRequest, fields: frozenset[str]) -> dict[str, str]:
-    form = await request.form()
-    values: dict[str, str] = {}
-    for key in form:
-        if key == "_csrf_token":
-            continue
-        items = form.getall(key)
-        if key not in fields or len(items) != 1 or isinstance(items[0], UploadFile):
-            raise FormInputError(key)
-        value = items[0]
-        if not isinstance(value, str) or len(value) > _FORM_LIMIT:
-            raise FormInputError(key)
-        values[key] = value
-    return {name: values.get(name, "") for name in fields}
+    """A proposals form's ``fields`` (``web.forms.read_fields`` with this feature's limit)."""
+    return await read_fields(request, fields, limit=_FORM_LIMIT)
 
 
 _EURO = re.compile(r"^([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,([0-9]{1,2}))?$")

@@ -27,7 +27,6 @@ from burgerbegroting.proposals import gallery, invitations, service
 from burgerbegroting.proposals.forms import (
     FIELD_LABELS,
     AnyRequest,
-    FormInputError,
     bad_form_error,
     form_errors,
     format_euro_input,
@@ -42,6 +41,7 @@ from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.forms import FormInputError
 from burgerbegroting.web.pages import render
 
 PROPOSAL_FIELDS = frozenset(

@@ -19,7 +19,6 @@ from burgerbegroting.proposals import gallery, review, service
 from burgerbegroting.proposals.forms import (
     FIELD_LABELS,
     AnyRequest,
-    FormInputError,
     bad_form_error,
     form_errors,
     format_euro_input,
@@ -32,6 +31,7 @@ from burgerbegroting.proposals.forms import (
 from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.forms import FormInputError
 from burgerbegroting.web.pages import render
 
 moderator_only = require_roles(Role.MODERATOR)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -24,6 +23,7 @@ from burgerbegroting.rounds.controllers import actor_id, check_reason, parse_pha
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
+from burgerbegroting.web.forms import FormInputError, read_form
 from burgerbegroting.web.pages import render
 
 AnyRequest = Request[Any, Any, Any]
@@ -96,25 +96,13 @@ def _all_errors(parsed: forms.ParsedForm, round_: Round | None) -> dict[str, str
     return errors
 
 
-class BadForm(Exception):
-    """The form has fields we do not know, files or repeated fields."""
+def _known_field(key: str) -> bool:
+    return key in _BASE_FIELDS or forms._ROW.match(key) is not None
 
 
 async def _read_form(request: AnyRequest) -> dict[str, str]:
-    form = await request.form()
-    values: dict[str, str] = {}
-    for key in form:
-        if key == "_csrf_token":
-            continue
-        items = form.getall(key)
-        known = key in _BASE_FIELDS or forms._ROW.match(key) is not None
-        if not known or len(items) != 1 or isinstance(items[0], UploadFile):
-            raise BadForm(key)
-        value = items[0]
-        if not isinstance(value, str) or len(value) > FORM_VALUE_LIMIT:
-            raise BadForm(key)
-        values[key] = value
-    return values
+    """The round form's values: its fixed fields and any district/theme row fields."""
+    return await read_form(request, _known_field, limit=FORM_VALUE_LIMIT)
 
 
 class RoundPagesController(Controller):
@@ -189,7 +177,7 @@ class RoundAdminPagesController(Controller):
     async def create(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
         try:
             raw = await _read_form(request)
-        except BadForm:
+        except FormInputError:
             return self._bad_form(request, None)
         parsed = forms.parse_round_form(raw, frozen=False)
         if parsed.errors:
@@ -217,7 +205,7 @@ class RoundAdminPagesController(Controller):
         round_ = await service.get_round(db_session, round_id)
         try:
             raw = await _read_form(request)
-        except BadForm:
+        except FormInputError:
             return self._bad_form(request, round_)
         # A frozen round's form holds only the editable fields. A form with more (opened before
         # voting started, or crafted) is read in full, so a changed budget or rule is refused with

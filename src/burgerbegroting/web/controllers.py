@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
@@ -14,6 +13,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from burgerbegroting import i18n
 from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.settings import Settings
+from burgerbegroting.web.forms import safe_next_path
 from burgerbegroting.web.pages import page_shell, render, route_paths
 
 AnyRequest = Request[Any, Any, Any]
@@ -21,26 +21,6 @@ AnyRequest = Request[Any, Any, Any]
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 DEFAULT_PRIMARY = "#01689b"
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
-_MAX_NEXT_LENGTH = 2000
-
-
-def safe_next_path(raw: object) -> str:
-    """A same-origin path to go back to, or ``/``.
-
-    Only absolute paths on this site are accepted: no scheme or host, no ``//host`` or
-    ``/\\host`` (browsers read both as another site), no control characters. This is what keeps
-    the language switch from being an open redirect.
-    """
-    if not isinstance(raw, str) or not raw or len(raw) > _MAX_NEXT_LENGTH:
-        return "/"
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw) or "\\" in raw:
-        return "/"
-    if not raw.startswith("/") or raw.startswith("//"):
-        return "/"
-    parts = urlsplit(raw)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return raw
 
 
 def _relative_luminance(colour: str) -> float:
