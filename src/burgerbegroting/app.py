@@ -53,6 +53,7 @@ from burgerbegroting.web.pages import (
     phase_banner_after_exception,
     phase_banner_hook,
 )
+from burgerbegroting.web.transactions import commit_before_send
 
 FRONTEND_DIR = Path(__file__).resolve().parents[2] / "frontend"
 
@@ -101,9 +102,10 @@ def create_app(settings: Settings) -> Litestar:
     alchemy = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
         create_all=False,
     )
+    # Commit on 2xx like advanced-alchemy's "autocommit", but a failed commit is a 503, not a 2xx.
+    alchemy.before_send_handler = commit_before_send(alchemy.session_scope_key)
     middleware: list[Middleware] = [
         security_headers_middleware(hsts=not settings.is_development and settings.env != "test"),
         ReadOnlyTransactionMiddleware,

@@ -6,4 +6,5 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 DbSession = NamedDependency[AsyncSession]
-"""The request-scoped session from the advanced-alchemy plugin; committed when the response is 2xx."""
+"""The request-scoped session from the advanced-alchemy plugin; committed when the response is 2xx
+(``web/transactions.py``: a failed commit turns the answer into a 503)."""
