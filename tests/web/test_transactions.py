@@ -74,3 +74,21 @@ def test_error_answers_roll_back(client: Client, settings: Settings) -> None:
     )
     assert response.status_code == 422
     assert table_counts(settings) == before
+
+
+def test_no_export_leaves_without_its_audit_line(
+    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    moderator = people.headers(settings, "moderator")
+    url = f"/api/v1/rounds/{ids.round_id}/proposals/export?format=csv"
+    with monkeypatch.context() as patched:
+        _failing_commit(patched)
+        refused = client.get(url, headers=moderator)
+    assert refused.status_code == 503
+    assert "attachment" not in refused.headers.get("content-disposition", "")
+    assert b"Titel" not in refused.content
+    assert table_counts(settings)["audit_log"] == 0
+    assert client.get(url, headers=moderator).status_code == 200
+    assert table_counts(settings)["audit_log"] == 1

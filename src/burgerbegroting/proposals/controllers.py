@@ -223,9 +223,8 @@ class RoundProposalsController(Controller):
         data = await exports.load_export(
             db_session, round_id=round_id, user=_user(request), fmt=fmt
         )
-        # Store the audit line before the file leaves: the autocommit after the handler would
-        # only log a failed commit and send the file anyway.
-        await db_session.commit()
+        # The audit line is committed before the file leaves (web/transactions.py): if that commit
+        # fails, the answer is a 503 and no file goes out unlogged.
         return Response(
             content=exports.render(data, fmt),
             media_type=exports.MEDIA_TYPES[fmt],

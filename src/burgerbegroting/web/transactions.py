@@ -81,7 +81,13 @@ def commit_before_send(
                     message["headers"] = [
                         (name, value)
                         for name, value in message.get("headers", [])
-                        if name.lower() not in {b"content-type", b"content-length", b"location"}
+                        if name.lower()
+                        not in {
+                            b"content-type",
+                            b"content-length",
+                            b"content-disposition",
+                            b"location",
+                        }
                     ] + [
                         (b"content-type", content_type),
                         (b"content-length", str(len(body)).encode()),
