@@ -416,36 +416,47 @@ class InvitationController(Controller):
         self, request: AnyRequest, db_session: DbSession, data: JSONBody[InvitationAccept]
     ) -> InvitationOut:
         """You become a credited co-author (optionally with an organisation) and may edit."""
-        _one_of(data.token, data.invitation_id)
-        user = _user(request)
-        view = await invitations.respond(
+        return await _answer(
+            request,
             db_session,
-            _settings(request),
-            user=user,
             accept=True,
             token=data.token,
             invitation_id=data.invitation_id,
-            email=user.email,
             organisation_name=data.organisation_name,
         )
-        return invitation_out(view)
 
     @post("/decline", status_code=200, summary="Decline an invitation")
     async def decline(
         self, request: AnyRequest, db_session: DbSession, data: JSONBody[InvitationDecline]
     ) -> InvitationOut:
-        _one_of(data.token, data.invitation_id)
-        user = _user(request)
-        view = await invitations.respond(
-            db_session,
-            _settings(request),
-            user=user,
-            accept=False,
-            token=data.token,
-            invitation_id=data.invitation_id,
-            email=user.email,
+        return await _answer(
+            request, db_session, accept=False, token=data.token, invitation_id=data.invitation_id
         )
-        return invitation_out(view)
+
+
+async def _answer(
+    request: AnyRequest,
+    db_session: DbSession,
+    *,
+    accept: bool,
+    token: str | None,
+    invitation_id: int | None,
+    organisation_name: str | None = None,
+) -> InvitationOut:
+    """Accept or decline by the mailed token or, for the invitee's own address, by id."""
+    _one_of(token, invitation_id)
+    user = _user(request)
+    view = await invitations.respond(
+        db_session,
+        _settings(request),
+        user=user,
+        accept=accept,
+        token=token,
+        invitation_id=invitation_id,
+        email=user.email,
+        organisation_name=organisation_name,
+    )
+    return invitation_out(view)
 
 
 class ReviewController(Controller):
