@@ -305,18 +305,23 @@ def test_coauthor_page_invites_without_telling_who_has_an_account(
     assert "onbekend@example.nl" not in client.get(url, headers=h).text
 
 
+def _invite_bram(client: Client, settings: Settings, proposal_id: int, h: dict[str, str]) -> str:
+    """Invite Bram through the co-authors form; the token from the mailed link."""
+    post(
+        client,
+        f"/voorstellen/{proposal_id}/mede-indieners",
+        {"email": "bram@example.nl", "message": ""},
+        h,
+    )
+    return _token(settings, "bram@example.nl")
+
+
 def test_invitee_logs_in_from_the_link_and_accepts_as_organisation(
     client: Client, settings: Settings, people: People, ids: RoundIds
 ) -> None:
     h = people.headers(settings, "resident")
     created = create_proposal(client, settings, ids, h)
-    post(
-        client,
-        f"/voorstellen/{created['id']}/mede-indieners",
-        {"email": "bram@example.nl", "message": ""},
-        h,
-    )
-    token = _token(settings, "bram@example.nl")
+    token = _invite_bram(client, settings, created["id"], h)
     link = f"/uitnodiging?token={token}"
     anonymous = client.get(link)
     assert anonymous.status_code == 200
@@ -358,13 +363,7 @@ def test_invitation_page_explains_bad_links_in_dutch(
 ) -> None:
     h = people.headers(settings, "resident")
     created = create_proposal(client, settings, ids, h)
-    post(
-        client,
-        f"/voorstellen/{created['id']}/mede-indieners",
-        {"email": "bram@example.nl", "message": ""},
-        h,
-    )
-    token = _token(settings, "bram@example.nl")
+    token = _invite_bram(client, settings, created["id"], h)
     missing = client.get("/uitnodiging")
     assert missing.status_code == 400
     assert "onvolledig" in missing.text
@@ -390,12 +389,7 @@ def test_my_proposals_lists_invitations_to_my_address_and_declines(
 ) -> None:
     h = people.headers(settings, "resident")
     created = create_proposal(client, settings, ids, h)
-    post(
-        client,
-        f"/voorstellen/{created['id']}/mede-indieners",
-        {"email": "bram@example.nl", "message": ""},
-        h,
-    )
+    _invite_bram(client, settings, created["id"], h)
     bram = people.headers(settings, "other")
     mine = client.get("/mijn-voorstellen", headers=bram)
     link = re.search(r'href="(/uitnodiging\?id=\d+)"', mine.text)
