@@ -453,3 +453,14 @@ def test_round_texts_are_escaped_on_every_page(
         assert "<script>alert" not in page.text, path
         assert "<img src=x" not in page.text, path
         assert "&lt;script&gt;" in page.text, path
+
+
+def test_round_page_in_english_names_the_ballot_and_rule_in_english(
+    client: Client, admin: dict[str, str]
+) -> None:
+    voting = _api_round(client, admin, "voting")
+    client.cookies.set("taal", "en")
+    page = client.get(f"/rondes/{voting['id']}").text
+    assert "Method of Equal Shares with Add1 completion" in page
+    assert "Divide the budget: choose projects that fit within the budget together" in page
+    assert "Add1-aanvulling" not in page

@@ -74,7 +74,9 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
 
 
 def _label(field: str, value: str) -> str:
-    return dict(CHOICES.get(field, [])).get(value, value)
+    """The label of a choice (ballot type, counting rule, …) in the page's language."""
+    label = dict(CHOICES.get(field, [])).get(value)
+    return _(label) if label is not None else value
 
 
 def _status(error: DomainError) -> int:
