@@ -36,8 +36,10 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# The largest id a BIGINT / SQLite INTEGER holds: drivers raise (not "no row") for larger ones.
-MAX_ID = 2**63 - 1
+# The largest id our INTEGER primary keys hold on PostgreSQL (SQLite's INTEGER is wider, but the
+# ids are the same on both): asyncpg raises "value out of int32 range" for a larger one, instead of
+# finding no row, so everything that takes an id from outside checks it against this.
+MAX_ID = 2**31 - 1
 # A row id in a request body: one the database can hold, so a larger one is a 400, not a 500.
 Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 

@@ -1,5 +1,5 @@
 """Fuzzing the proposals API with Hypothesis: whatever a resident or moderator sends (bodies built
-from the schemas' own field names, values of every JSON type, ids beyond BIGINT, control
+from the schemas' own field names, values of every JSON type, ids beyond the id columns' range, control
 characters, over-long text) and whatever the gallery's query string holds, the answer is a 2xx or
 a 4xx problem-details response, never a 5xx; a refused request writes nothing.
 

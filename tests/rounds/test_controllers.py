@@ -143,11 +143,11 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_written(
     assert db_counts(settings, *TABLES) == dict.fromkeys(TABLES, 0)
 
 
-@pytest.mark.parametrize("round_id", ["99999999999999999999", str(2**63), "0"])
+@pytest.mark.parametrize("round_id", ["99999999999999999999", str(2**63), str(2**31), "0"])
 def test_ids_beyond_the_database_range_are_not_found(
     client: Client, settings: Settings, admin: dict[str, str], round_id: str
 ) -> None:
-    """An id no BIGINT can hold used to reach the driver and come back as a 500."""
+    """An id no id column can hold used to reach the driver and come back as a 500."""
     for method, url, body in (
         ("GET", f"/api/v1/rounds/{round_id}", None),
         ("GET", f"/api/v1/rounds/{round_id}/definition", None),
@@ -176,6 +176,7 @@ def test_unknown_district_or_theme_ids_in_a_patch_change_nothing(
         ),
         ({"themes": [{"id": other["themes"][0]["id"], "name": "Eenzaamheid"}]}, "themes.0.name"),
         ({"themes": [{"id": 2**70, "name": "Eenzaamheid"}]}, "themes.0.name"),
+        ({"themes": [{"id": 2**31, "name": "Eenzaamheid"}]}, "themes.0.name"),
     ):
         response = client.patch(f"/api/v1/rounds/{created['id']}", json=body, headers=admin)
         assert response.status_code == 422, response.text

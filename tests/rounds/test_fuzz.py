@@ -39,7 +39,7 @@ texts = st.one_of(
 )
 numbers = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
-    st.sampled_from([0, 1, -1, 2**63, 2**64, 10**11, 1000, 1001, 121]),
+    st.sampled_from([0, 1, -1, 2**31 - 1, 2**31, 2**63, 2**64, 10**11, 1000, 1001, 121]),
     st.floats(allow_nan=False, allow_infinity=False),
 )
 times = st.one_of(

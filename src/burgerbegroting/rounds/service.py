@@ -92,7 +92,7 @@ __all__ = [
 
 # --- reading -------------------------------------------------------------------------------------
 
-# The largest id a BIGINT / SQLite INTEGER holds. Path ids are checked once for every route
+# The largest id the database holds (``db.MAX_ID``). Path ids are checked once for every route
 # (web/middleware.py); ids that arrive otherwise (the scheduler, other services) are checked here.
 MAX_ID = db.MAX_ID
 

@@ -70,7 +70,7 @@ class ReadOnlyTransactionMiddleware:
 class IdRangeMiddleware:
     """An ``{…:int}`` path parameter no database row can have is "not found", for every route.
 
-    The router accepts any integer, but a driver handed one beyond BIGINT raises (SQLite's
+    The router accepts any integer, but a driver handed one beyond the id column's range raises (SQLite's
     OverflowError, asyncpg's DataError): that was a 500 on every page and endpoint with an id in its
     path. Checking the routed parameters once here keeps every loader free of the special case.
     """
