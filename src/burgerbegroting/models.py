@@ -3,7 +3,9 @@
 import burgerbegroting.accounts.models
 import burgerbegroting.audit.models
 import burgerbegroting.proposals.models
-import burgerbegroting.rounds.models  # noqa: F401
+import burgerbegroting.results.models
+import burgerbegroting.rounds.models
+import burgerbegroting.voting.models  # noqa: F401
 from burgerbegroting.db import Base
 
 __all__ = ["Base"]

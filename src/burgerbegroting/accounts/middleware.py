@@ -44,6 +44,7 @@ from burgerbegroting import db
 from burgerbegroting.accounts import service, tokens
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.tokens import is_voter_token
 
 SESSION_COOKIE = "bb_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -132,6 +133,10 @@ def build_middleware_class(
                 scheme, _, value = header.partition(" ")
                 if scheme.lower() != "bearer" or not value.strip():
                     raise NotAuthorizedException("Unsupported authorization scheme")
+                if is_voter_token(value.strip()):
+                    # A voter session is no account: only the booth routes read it
+                    # (voting.controllers); everywhere else its bearer is anonymous.
+                    return AuthenticationResult(user=None, auth=None)
                 return await self.authenticate_token(value.strip(), connection)
             cookie = connection.cookies.get(SESSION_COOKIE, "")
             if not cookie:

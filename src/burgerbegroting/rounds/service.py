@@ -57,6 +57,7 @@ from burgerbegroting.rounds.validation import (
     current_value,
     validate,
 )
+from burgerbegroting.voting.phases import on_phase
 
 logger = logging.getLogger("burgerbegroting.rounds")
 
@@ -471,6 +472,8 @@ async def _move(
     round_.phase_changed_at = now
     round_.updated_at = now
     await session.flush()
+    # Opening writes the ballot log's genesis; closing ends the log and counts (voting.phases).
+    await on_phase(session, round_, target, now=now)
     await record(
         session,
         actor_id=actor_id,

@@ -1,0 +1,990 @@
+"""Voting business rules: codes, voter sessions, the booth, casting, receipts, paper ballots.
+
+Plain async functions over an ``AsyncSession``; domain errors with Dutch messages; no Litestar.
+
+**Casting** is one transaction (``cast``): lock the voter row, check the ballot against every rule
+of the round (``voting.ballots``), lock the round's log head, append the ``ballot`` event, store
+the ballot and make it the voter's current one. The voter-row lock makes casts of one voter
+strictly ordered, so each cast names exactly the ballot it supersedes; the log-head lock makes
+the log a single chain and makes the close and a late cast mutually exclusive.
+
+**Last ballot counts**: a later cast supersedes the earlier one, whatever the channel (online or
+paper, entered by staff against the code printed on it). The earlier ballot stays stored and in
+the log; its receipt then reads "superseded". A voter who votes online and also hands in a paper
+ballot is counted once, with whichever reached us last; the booth says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.accounts import ratelimit
+from burgerbegroting.accounts.tokens import derive_key
+from burgerbegroting.audit.service import record
+from burgerbegroting.db import MAX_ID, utcnow
+from burgerbegroting.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from burgerbegroting.i18n import TIMEZONE, _
+from burgerbegroting.proposals.models import Proposal
+from burgerbegroting.rounds.models import District, Phase, Round, Theme
+from burgerbegroting.rounds.service import phase_ends_at
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting import ballots as rules_mod
+from burgerbegroting.voting import codes as codes_mod
+from burgerbegroting.voting import log as log_mod
+from burgerbegroting.voting import tokens as voter_tokens
+from burgerbegroting.voting.canonical import canonical_json, normalise_receipt, receipt_from_hash
+from burgerbegroting.voting.messages import ballot_problem_message
+from burgerbegroting.voting.models import (
+    AGE_BANDS,
+    Ballot,
+    BallotLog,
+    Channel,
+    CodeBatch,
+    EventKind,
+    Voter,
+    VoterMethod,
+    VotingCode,
+)
+
+logger = logging.getLogger("burgerbegroting.voting")
+
+MAX_CODES_PER_BATCH = 200_000
+_INSERT_CHUNK = 5_000
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+GLOBAL_CODE_ATTEMPTS_FACTOR = 1_000
+"""The global limit on code redemptions per window is this many times the per-address limit: high
+enough for a whole city's evening peak, low enough that a botnet cannot try codes at full speed."""
+
+
+# --- reading the round ---------------------------------------------------------------------------
+
+
+def _round_not_found() -> NotFound:
+    return NotFound(_("Deze begrotingsronde bestaat niet."))
+
+
+async def _round(session: AsyncSession, round_id: int) -> Round:
+    if not 0 < round_id <= MAX_ID:
+        raise _round_not_found()
+    round_ = (
+        await session.execute(
+            select(Round).where(Round.id == round_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if round_ is None or round_.phase == Phase.DRAFT.value:
+        raise _round_not_found()
+    return round_
+
+
+def definition_of(round_: Round) -> dict[str, Any]:
+    """The round's frozen definition (voting has opened, so it exists)."""
+    if round_.frozen_definition is None:
+        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+    loaded: dict[str, Any] = json.loads(round_.frozen_definition)
+    return loaded
+
+
+def _require_voting(round_: Round) -> None:
+    if round_.phase == Phase.VOTING.value:
+        return
+    if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        raise log_mod.closed_error()
+    raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+
+
+# --- voting codes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedBatch:
+    batch_id: int
+    round_id: int
+    round_title: str
+    district_id: int | None
+    district_name: str | None
+    age_band: str | None
+    codes: list[str]
+
+
+async def issue_codes(
+    session: AsyncSession,
+    settings: Settings,
+    round_id: int,
+    *,
+    district_id: int | None,
+    count: int,
+    age_band: str | None = None,
+    actor_id: int | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IssuedBatch:
+    """Issue ``count`` fresh codes for a district (or city-wide) and return them in plain text.
+
+    The plain codes exist only in the returned value: the database gets their keyed hashes. Codes
+    issued while voting is open are added to the roll with a ``roll`` event in the ballot log.
+    """
+    round_ = await _round(session, round_id)
+    if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        raise log_mod.closed_error()
+    problems: dict[str, str] = {}
+    if not 1 <= count <= MAX_CODES_PER_BATCH:
+        problems["count"] = _(
+            "Geef een aantal van 1 tot en met %(max)s.",
+            max=f"{MAX_CODES_PER_BATCH:,}".replace(",", "."),
+        )
+    if age_band is not None and age_band not in AGE_BANDS:
+        problems["age_band"] = _("Kies een van de leeftijdsgroepen.")
+    districts = (
+        (await session.execute(select(District).where(District.round_id == round_id)))
+        .scalars()
+        .all()
+    )
+    district = next((d for d in districts if d.id == district_id), None)
+    if district_id is not None and district is None:
+        problems["district_id"] = _("Deze wijk hoort niet bij deze ronde.")
+    elif district is not None and not district.eligible:
+        problems["district_id"] = _("Inwoners van deze wijk mogen in deze ronde niet stemmen.")
+    elif district_id is None and round_.budget_scope == "districts":
+        problems["district_id"] = _("Kies een wijk: in deze ronde stemt iedereen in de eigen wijk.")
+    if problems:
+        raise ValidationFailed(_("Niet alle velden zijn goed ingevuld."), fields=problems)
+    batch = CodeBatch(
+        round_id=round_id,
+        district_id=district_id,
+        age_band=age_band,
+        count=count,
+        created_by=actor_id,
+        created_at=utcnow(),
+    )
+    session.add(batch)
+    await session.flush()
+    key = codes_mod.code_key(settings)
+    plain: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for index in range(count):
+        code = codes_mod.new_code()
+        plain.append(code)
+        normalised = code.replace("-", "")
+        rows.append(
+            {
+                "batch_id": batch.id,
+                "round_id": round_id,
+                "district_id": district_id,
+                "code_hash": codes_mod.hash_code(key, normalised),
+            }
+        )
+        if len(rows) == _INSERT_CHUNK or index == count - 1:
+            await session.execute(insert(VotingCode), rows)
+            rows = []
+            if progress is not None:
+                progress(index + 1, count)
+    details: dict[str, object] = {
+        "batch_id": batch.id,
+        "district_id": district_id,
+        "count": count,
+        "age_band": age_band,
+    }
+    head = await log_mod.lock_head(session, round_id)
+    if head is not None:
+        summary = await log_mod.roll_summary(session, round_id)
+        fingerprint = log_mod.roll_fingerprint(summary)
+        await log_mod.append(
+            session,
+            head,
+            EventKind.ROLL,
+            {
+                "change": "issued",
+                "district_id": district_id,
+                "codes": count,
+                "roll": summary,
+                "roll_fingerprint": fingerprint,
+            },
+        )
+        await session.execute(
+            update(BallotLog)
+            .where(BallotLog.round_id == round_id)
+            .values(roll_fingerprint=fingerprint)
+            .execution_options(synchronize_session=False)
+        )
+    await record(
+        session,
+        actor_id=actor_id,
+        action="codes.issue",
+        subject_type="round",
+        subject_id=round_id,
+        details=details,
+    )
+    return IssuedBatch(
+        batch_id=batch.id,
+        round_id=round_id,
+        round_title=round_.title,
+        district_id=district_id,
+        district_name=district.name if district is not None else None,
+        age_band=age_band,
+        codes=plain,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    id: int
+    district_id: int | None
+    district_name: str | None
+    age_band: str | None
+    count: int
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    redeemed: int
+
+
+async def list_batches(session: AsyncSession, round_id: int) -> list[BatchSummary]:
+    """The code batches of a round with how many of their codes were used (never the codes)."""
+    await _round(session, round_id)
+    redeemed = (
+        select(VotingCode.batch_id, func.count(Voter.id).label("used"))
+        .join(Voter, Voter.code_id == VotingCode.id)
+        .where(VotingCode.round_id == round_id)
+        .group_by(VotingCode.batch_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(CodeBatch, District.name, redeemed.c.used)
+            .outerjoin(District, District.id == CodeBatch.district_id)
+            .outerjoin(redeemed, redeemed.c.batch_id == CodeBatch.id)
+            .where(CodeBatch.round_id == round_id)
+            .order_by(CodeBatch.id)
+        )
+    ).all()
+    return [
+        BatchSummary(
+            id=b.id,
+            district_id=b.district_id,
+            district_name=name,
+            age_band=b.age_band,
+            count=b.count,
+            created_at=b.created_at,
+            revoked_at=b.revoked_at,
+            revoke_reason=b.revoke_reason,
+            redeemed=int(used or 0),
+        )
+        for b, name, used in rows
+    ]
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed(_("Geef een reden op."), fields={"reason": _("Geef een reden op.")})
+    if len(text) > 500:
+        raise ValidationFailed(
+            _("De reden is te lang."), fields={"reason": _("Hoogstens 500 tekens.")}
+        )
+    return text
+
+
+async def _roll_changed(session: AsyncSession, round_id: int, change: dict[str, Any]) -> None:
+    head = await log_mod.lock_head(session, round_id)
+    if head is None or head.closed_at is not None:
+        return
+    summary = await log_mod.roll_summary(session, round_id)
+    fingerprint = log_mod.roll_fingerprint(summary)
+    await log_mod.append(
+        session, head, EventKind.ROLL, {**change, "roll": summary, "roll_fingerprint": fingerprint}
+    )
+    await session.execute(
+        update(BallotLog)
+        .where(BallotLog.round_id == round_id)
+        .values(roll_fingerprint=fingerprint)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def revoke_batch(
+    session: AsyncSession, round_id: int, batch_id: int, *, reason: str | None, actor_id: int
+) -> None:
+    """Revoke every code of a batch (a print run lost or sent to the wrong addresses). Ballots
+    already cast with them stay counted unless voided one by one."""
+    text = _reason(reason)
+    round_ = await _round(session, round_id)
+    if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        raise log_mod.closed_error()
+    if not 0 < batch_id <= MAX_ID:
+        raise NotFound(_("Deze reeks stemcodes bestaat niet."))
+    batch = (
+        await session.execute(
+            select(CodeBatch)
+            .where(CodeBatch.id == batch_id, CodeBatch.round_id == round_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if batch is None:
+        raise NotFound(_("Deze reeks stemcodes bestaat niet."))
+    if batch.revoked_at is not None:
+        raise Conflict(_("Deze reeks stemcodes is al ingetrokken."))
+    batch.revoked_at = utcnow()
+    batch.revoke_reason = text
+    await session.flush()
+    await _roll_changed(session, round_id, {"change": "batch-revoked", "batch_id": batch_id})
+    await record(
+        session,
+        actor_id=actor_id,
+        action="codes.revoke_batch",
+        subject_type="round",
+        subject_id=round_id,
+        details={"batch_id": batch_id, "count": batch.count},
+        reason=text,
+    )
+
+
+def _bad_code() -> NotAuthenticated:
+    # One answer for a mistyped, unknown, revoked or other round's code: nothing to learn from it.
+    return NotAuthenticated(
+        _("Deze stemcode is niet geldig. Controleer de code op uw brief en probeer het opnieuw.")
+    )
+
+
+async def _code_row(
+    session: AsyncSession, settings: Settings, text: str, *, round_id: int | None = None
+) -> tuple[VotingCode, CodeBatch] | None:
+    normalised = codes_mod.normalise(text)
+    if normalised is None:
+        return None
+    digest = codes_mod.hash_code(codes_mod.code_key(settings), normalised)
+    query = (
+        select(VotingCode, CodeBatch)
+        .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
+        .where(VotingCode.code_hash == digest)
+    )
+    if round_id is not None:
+        query = query.where(VotingCode.round_id == round_id)
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def revoke_code(
+    session: AsyncSession,
+    settings: Settings,
+    round_id: int,
+    *,
+    code: str,
+    reason: str | None,
+    void_ballot: bool,
+    actor_id: int,
+) -> bool:
+    """Revoke one code (a lost letter), typed from the municipality's mail-merge record.
+
+    Its ballot, if any, stays counted unless ``void_ballot`` is set: then the current ballot is
+    voided with a ``void`` event in the log (the reason goes to the audit log, not the public
+    log). Returns whether a ballot was voided."""
+    text = _reason(reason)
+    round_ = await _round(session, round_id)
+    if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        raise log_mod.closed_error()
+    found = await _code_row(session, settings, code, round_id=round_id)
+    if found is None:
+        raise ValidationFailed(
+            _("Deze stemcode hoort niet bij deze ronde."),
+            fields={"code": _("Onbekende stemcode voor deze ronde.")},
+        )
+    code_row, _batch = found
+    voided = False
+    if code_row.revoked_at is None:
+        await session.execute(
+            update(VotingCode)
+            .where(VotingCode.id == code_row.id)
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        await _roll_changed(session, round_id, {"change": "code-revoked"})
+    elif not void_ballot:
+        raise Conflict(_("Deze stemcode is al ingetrokken."))
+    if void_ballot:
+        voter = (
+            await session.execute(
+                select(Voter).where(Voter.code_id == code_row.id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if voter is not None and voter.current_ballot_id is not None:
+            current = await session.get(Ballot, voter.current_ballot_id)
+            assert current is not None
+            head = await log_mod.lock_head(session, round_id)
+            if head is None:
+                raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+            await log_mod.append(session, head, EventKind.VOID, {"voids": current.receipt})
+            voter.current_ballot_id = None
+            await session.flush()
+            voided = True
+    await record(
+        session,
+        actor_id=actor_id,
+        action="codes.revoke",
+        subject_type="round",
+        subject_id=round_id,
+        details={"batch_id": code_row.batch_id, "ballot_voided": voided},
+        reason=text,
+    )
+    return voided
+
+
+# --- voter sessions -------------------------------------------------------------------------------
+
+
+def _insert_voter(session: AsyncSession, values: dict[str, Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Voter).values(**values)
+    return statement.on_conflict_do_nothing(index_elements=["round_id", "voter_key"])
+
+
+async def _voter_for_code(
+    session: AsyncSession, settings: Settings, code_row: VotingCode, batch: CodeBatch
+) -> Voter:
+    voter_key = codes_mod.voter_key_for_code(settings, code_row.code_hash)
+    await session.execute(
+        _insert_voter(
+            session,
+            {
+                "round_id": code_row.round_id,
+                "voter_key": voter_key,
+                "method": VoterMethod.CODE.value,
+                "code_id": code_row.id,
+                "district_id": code_row.district_id,
+                "age_band": batch.age_band,
+                "verified": True,
+            },
+        )
+    )
+    voter = (
+        await session.execute(
+            select(Voter)
+            .where(Voter.round_id == code_row.round_id, Voter.voter_key == voter_key)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return voter
+
+
+async def redeem_code(
+    session: AsyncSession, settings: Settings, *, code: str, client_ip: str
+) -> voter_tokens.VoterToken:
+    """Exchange a voting code for a short voter session for its round and district.
+
+    Limited per client address and globally, counted before the code is even normalised, so a
+    throttled request costs nothing. A mistyped, unknown and revoked code get the same answer.
+    """
+    window = settings.rate_limit_window_seconds
+    too_many = _("Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw.")
+    await ratelimit.hit(
+        session,
+        "code:global",
+        settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR,
+        window,
+        message=too_many,
+    )
+    await ratelimit.hit(
+        session, f"code:ip:{client_ip}", settings.code_attempts_per_window, window, message=too_many
+    )
+    found = await _code_row(session, settings, code)
+    if found is None:
+        raise _bad_code()
+    code_row, batch = found
+    if code_row.revoked_at is not None or batch.revoked_at is not None:
+        raise _bad_code()
+    round_ = await _round(session, code_row.round_id)
+    _require_voting(round_)
+    voter = await _voter_for_code(session, settings, code_row, batch)
+    return voter_tokens.issue(
+        settings, voter_id=voter.id, round_id=round_.id, district_id=voter.district_id
+    )
+
+
+@dataclass(slots=True)
+class VoterContext:
+    """The voter of one booth request, with the round and its frozen rules."""
+
+    voter: Voter
+    round: Round
+    definition: dict[str, Any]
+    election_key: int | None
+    rules: rules_mod.ElectionRules = field(repr=False)
+
+
+async def _check_code_live(session: AsyncSession, voter: Voter) -> None:
+    if voter.code_id is None:
+        return
+    row = (
+        await session.execute(
+            select(VotingCode.revoked_at, CodeBatch.revoked_at)
+            .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
+            .where(VotingCode.id == voter.code_id)
+        )
+    ).one()
+    if row[0] is not None or row[1] is not None:
+        raise NotAuthenticated(_("Deze stemcode is ingetrokken. Neem contact op met de gemeente."))
+
+
+def _context(voter: Voter, round_: Round) -> VoterContext:
+    definition = definition_of(round_)
+    try:
+        key = rules_mod.election_key_for(definition, voter.district_id)
+    except rules_mod.BallotProblem as exc:
+        raise Conflict(_("U kunt in deze ronde niet stemmen: uw wijk doet niet mee.")) from exc
+    eligible = definition["eligibility"].get("districts") or []
+    if voter.district_id is not None and eligible and voter.district_id not in eligible:
+        raise Conflict(_("U kunt in deze ronde niet stemmen: uw wijk doet niet mee."))
+    return VoterContext(voter, round_, definition, key, rules_mod.election_rules(definition, key))
+
+
+async def voter_context(
+    session: AsyncSession,
+    token: voter_tokens.VoterToken,
+    round_id: int,
+    *,
+    lock: bool = False,
+) -> VoterContext:
+    """The booth context of a verified voter token for ``round_id``; a token for another round is
+    refused as if absent. With ``lock`` the voter row is locked for the transaction (a cast)."""
+    if token.round_id != round_id:
+        raise NotAuthenticated(
+            _("Uw stemsessie hoort bij een andere ronde. Log opnieuw in met uw stemcode.")
+        )
+    query = select(Voter).where(Voter.id == token.voter_id, Voter.round_id == round_id)
+    if lock:
+        query = query.with_for_update()
+    voter = (
+        await session.execute(query.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+    if voter is None:
+        raise NotAuthenticated(
+            _("Uw stemsessie is niet meer geldig. Log opnieuw in met uw stemcode.")
+        )
+    await _check_code_live(session, voter)
+    round_ = await _round(session, round_id)
+    if round_.frozen_definition is None:
+        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+    return _context(voter, round_)
+
+
+async def account_voter_context(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: int,
+    confirmed: bool,
+    round_id: int,
+    district_id: int | None = None,
+    lock: bool = False,
+) -> VoterContext:
+    """The booth context of a logged-in resident in a round that allows voting with an account.
+
+    The first visit needs the resident's district (where the round has districts): it is stored
+    with the voter and cannot change afterwards (one ballot per account per round)."""
+    round_ = await _round(session, round_id)
+    if not round_.vote_by_account:
+        raise Conflict(
+            _("In deze ronde stemt u met de stemcode uit uw brief, niet met uw account.")
+        )
+    if not confirmed:
+        raise Conflict(_("Bevestig eerst uw e-mailadres; daarna kunt u stemmen."))
+    definition = definition_of(round_)
+    voter_key = codes_mod.voter_key_for_account(settings, round_id, user_id)
+    query = select(Voter).where(Voter.round_id == round_id, Voter.voter_key == voter_key)
+    if lock:
+        query = query.with_for_update()
+    voter = (
+        await session.execute(query.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+    if voter is None:
+        district_ids = [d["id"] for d in definition["districts"]]
+        if district_ids and district_id is None:
+            raise ValidationFailed(
+                _("Kies uw wijk."), fields={"district_id": _("Kies de wijk waar u woont.")}
+            )
+        if district_id is not None and district_id not in district_ids:
+            raise ValidationFailed(
+                _("Kies uw wijk."),
+                fields={"district_id": _("Deze wijk hoort niet bij deze ronde.")},
+            )
+        await session.execute(
+            _insert_voter(
+                session,
+                {
+                    "round_id": round_id,
+                    "voter_key": voter_key,
+                    "method": VoterMethod.ACCOUNT.value,
+                    "district_id": district_id,
+                    "verified": True,
+                },
+            )
+        )
+        voter = (
+            await session.execute(query.execution_options(populate_existing=True))
+        ).scalar_one()
+    return _context(voter, round_)
+
+
+async def account_voter_exists(
+    session: AsyncSession, settings: Settings, *, user_id: int, round_id: int
+) -> bool:
+    voter_key = codes_mod.voter_key_for_account(settings, round_id, user_id)
+    found = (
+        await session.execute(
+            select(Voter.id).where(Voter.round_id == round_id, Voter.voter_key == voter_key)
+        )
+    ).scalar_one_or_none()
+    return found is not None
+
+
+# --- the booth ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoothProject:
+    id: int
+    title: str
+    summary: str
+    cost_cents: int
+    theme_id: int | None
+    theme: str | None
+    district_id: int | None
+    district: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Booth:
+    round_id: int
+    round_title: str
+    election_key: int | None
+    district_name: str | None
+    ballot_type: str
+    budget_cents: int
+    min_projects: int
+    max_projects: int | None
+    min_budget_share_permille: int
+    approval_max_k: int | None
+    cumulative_points: int | None
+    blank_allowed: bool
+    theme_caps: dict[int, int]
+    projects: list[BoothProject]
+    current: dict[str, Any] | None
+    receipt: str | None
+    draft: dict[str, Any] | None
+    closes_at: datetime | None
+
+
+async def booth(session: AsyncSession, ctx: VoterContext) -> Booth:
+    """What the voter sees: the projects they may choose, the rules, their current ballot."""
+    ids = sorted(ctx.rules.projects)
+    details: dict[int, Proposal] = {}
+    if ids:
+        rows = (await session.execute(select(Proposal).where(Proposal.id.in_(ids)))).scalars()
+        details = {p.id: p for p in rows}
+    themes = {
+        t.id: t.name
+        for t in (
+            await session.execute(select(Theme).where(Theme.round_id == ctx.round.id))
+        ).scalars()
+    }
+    districts = {d["id"]: d["name"] for d in ctx.definition["districts"]}
+    projects = [
+        BoothProject(
+            id=pid,
+            title=str(ctx.rules.projects[pid]["title"]),
+            summary=details[pid].summary if pid in details else "",
+            cost_cents=int(ctx.rules.projects[pid]["cost_cents"]),
+            theme_id=ctx.rules.projects[pid].get("theme_id"),
+            theme=themes.get(ctx.rules.projects[pid].get("theme_id") or 0),
+            district_id=ctx.rules.projects[pid].get("district_id"),
+            district=districts.get(ctx.rules.projects[pid].get("district_id") or 0),
+        )
+        for pid in ids
+    ]
+    current: dict[str, Any] | None = None
+    receipt: str | None = None
+    if ctx.voter.current_ballot_id is not None:
+        ballot = await session.get(Ballot, ctx.voter.current_ballot_id)
+        if ballot is not None:
+            current = json.loads(ballot.content)
+            receipt = ballot.receipt
+    draft = json.loads(ctx.voter.draft) if ctx.voter.draft else None
+    return Booth(
+        round_id=ctx.round.id,
+        round_title=ctx.round.title,
+        election_key=ctx.election_key,
+        district_name=districts.get(ctx.voter.district_id or 0),
+        ballot_type=ctx.rules.ballot_type,
+        budget_cents=ctx.rules.budget_cents,
+        min_projects=ctx.rules.min_projects,
+        max_projects=ctx.rules.max_projects,
+        min_budget_share_permille=ctx.rules.min_budget_share_permille,
+        approval_max_k=ctx.rules.approval_max_k,
+        cumulative_points=ctx.rules.cumulative_points,
+        blank_allowed=ctx.rules.blank_allowed,
+        theme_caps=dict(ctx.rules.theme_caps),
+        projects=projects,
+        current=current,
+        receipt=receipt,
+        draft=draft,
+        closes_at=phase_ends_at(ctx.round) if ctx.round.phase == Phase.VOTING.value else None,
+    )
+
+
+def check_ballot(ctx: VoterContext, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical content of ``raw`` under the voter's rules, or ``ValidationFailed`` (422)
+    naming the rule broken, with the field pointer as the field name."""
+    try:
+        return rules_mod.normalise(ctx.rules, raw)
+    except rules_mod.BallotProblem as problem:
+        message = ballot_problem_message(problem)
+        raise ValidationFailed(message, fields={problem.pointer: message}) from problem
+
+
+async def save_draft(session: AsyncSession, ctx: VoterContext, raw: Mapping[str, Any]) -> None:
+    """Keep the booth's unconfirmed choices server-side (never counted, never logged)."""
+    _require_voting(ctx.round)
+    text = canonical_json(dict(raw)).decode("utf-8")
+    if len(text) > 20_000:
+        raise ValidationFailed(_("Te veel keuzes."))
+    await session.execute(
+        update(Voter)
+        .where(Voter.id == ctx.voter.id)
+        .values(draft=text)
+        .execution_options(synchronize_session=False)
+    )
+    ctx.voter.draft = text
+
+
+@dataclass(frozen=True, slots=True)
+class CastResult:
+    receipt: str
+    ballot: dict[str, Any]
+    superseded: str | None
+    replayed: bool = False
+
+
+def _idempotency_hash(settings: Settings, voter: Voter, key: str) -> str:
+    hkey = derive_key(settings, "ballot-idempotency").encode()
+    return hmac.new(hkey, f"{voter.voter_key}:{key}".encode(), hashlib.sha256).hexdigest()
+
+
+def _today() -> Any:
+    return utcnow().astimezone(TIMEZONE).date()
+
+
+async def cast(
+    session: AsyncSession,
+    settings: Settings,
+    ctx: VoterContext,
+    raw: Mapping[str, Any],
+    *,
+    channel: Channel = Channel.ONLINE,
+    idempotency_key: str | None = None,
+) -> CastResult:
+    """Cast (or replace) the voter's ballot; ``ctx`` must come from a locking context call.
+
+    Everything in one transaction; a refusal stores nothing. With an ``idempotency_key`` a retry
+    of the same request returns the first answer instead of casting again."""
+    _require_voting(ctx.round)
+    voter = ctx.voter
+    idem: str | None = None
+    if idempotency_key is not None:
+        key = idempotency_key.strip()
+        if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+            raise ValidationFailed(
+                _("De Idempotency-Key is ongeldig (1 tot 200 leesbare tekens)."),
+                fields={"Idempotency-Key": _("Ongeldige sleutel.")},
+            )
+        idem = _idempotency_hash(settings, voter, key)
+        earlier = (
+            await session.execute(select(Ballot).where(Ballot.idempotency_hash == idem))
+        ).scalar_one_or_none()
+        if earlier is not None:
+            previous = (
+                await session.get(Ballot, earlier.supersedes_id) if earlier.supersedes_id else None
+            )
+            return CastResult(
+                receipt=earlier.receipt,
+                ballot=json.loads(earlier.content),
+                superseded=previous.receipt if previous is not None else None,
+                replayed=True,
+            )
+    content = check_ballot(ctx, raw)
+    previous_ballot = (
+        await session.get(Ballot, voter.current_ballot_id) if voter.current_ballot_id else None
+    )
+    superseded = previous_ballot.receipt if previous_ballot is not None else None
+    head = await log_mod.lock_head(session, ctx.round.id)
+    if head is None:
+        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+    ballot_uid = secrets.token_hex(16)
+    day = _today()
+    payload = {
+        "ballot_id": ballot_uid,
+        "election": ctx.election_key,
+        "ballot": content,
+        "supersedes": superseded,
+        "day": day.isoformat(),
+    }
+    appended = await log_mod.append(session, head, EventKind.BALLOT, payload)
+    receipt = receipt_from_hash(appended.hash)
+    ballot = Ballot(
+        round_id=ctx.round.id,
+        voter_id=voter.id,
+        election_district_id=ctx.election_key,
+        ballot_uid=ballot_uid,
+        content=canonical_json(content).decode("utf-8"),
+        blank="blank" in content,
+        channel=channel.value,
+        cast_on=day,
+        supersedes_id=previous_ballot.id if previous_ballot is not None else None,
+        event_height=appended.height,
+        receipt=receipt,
+        idempotency_hash=idem,
+    )
+    session.add(ballot)
+    await session.flush()
+    await session.execute(
+        update(Voter)
+        .where(Voter.id == voter.id)
+        .values(current_ballot_id=ballot.id, draft=None)
+        .execution_options(synchronize_session=False)
+    )
+    voter.current_ballot_id = ballot.id
+    voter.draft = None
+    return CastResult(receipt=receipt, ballot=content, superseded=superseded)
+
+
+async def enter_paper_ballot(
+    session: AsyncSession,
+    settings: Settings,
+    round_id: int,
+    *,
+    code: str,
+    ballot: Mapping[str, Any],
+    actor_id: int,
+) -> CastResult:
+    """Enter a paper (or assisted) ballot against the code printed on it: the same checks, the
+    same log, the same one-current-ballot rule as online (the later ballot supersedes)."""
+    round_ = await _round(session, round_id)
+    _require_voting(round_)
+    found = await _code_row(session, settings, code, round_id=round_id)
+    if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
+        raise ValidationFailed(
+            _("Deze stemcode is niet geldig voor deze ronde (onbekend of ingetrokken)."),
+            fields={"code": _("Ongeldige stemcode.")},
+        )
+    voter = await _voter_for_code(session, settings, found[0], found[1])
+    locked = (
+        await session.execute(
+            select(Voter)
+            .where(Voter.id == voter.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    ctx = _context(locked, round_)
+    result = await cast(session, settings, ctx, ballot, channel=Channel.PAPER)
+    # Who entered paper ballots is accountable; what was on them is not in the audit log.
+    await record(
+        session,
+        actor_id=actor_id,
+        action="voting.paper_ballot",
+        subject_type="round",
+        subject_id=round_id,
+        details={},
+    )
+    return result
+
+
+# --- public checks ---------------------------------------------------------------------------------
+
+
+async def receipt_status(session: AsyncSession, round_id: int, receipt: str) -> str:
+    """``counted`` (the voter's current ballot), ``superseded`` (a later ballot of the same voter
+    counts), ``voided`` (an admin voided it) or ``unknown``. Nothing else about the ballot."""
+    normalised = normalise_receipt(receipt)
+    if normalised is None:
+        return "unknown"
+    round_ = await _round(session, round_id)
+    if round_.frozen_at is None:
+        return "unknown"
+    ballot = (
+        await session.execute(
+            select(Ballot.id, Ballot.voter_id).where(
+                Ballot.round_id == round_id, Ballot.receipt == normalised
+            )
+        )
+    ).first()
+    if ballot is None:
+        return "unknown"
+    ballot_id, voter_id = ballot
+    current = (
+        await session.execute(select(Voter.current_ballot_id).where(Voter.id == voter_id))
+    ).scalar_one()
+    if current == ballot_id:
+        return "counted"
+    later = (
+        await session.execute(select(Ballot.id).where(Ballot.supersedes_id == ballot_id))
+    ).scalar_one_or_none()
+    return "superseded" if later is not None else "voided"
+
+
+async def log_head(session: AsyncSession, round_id: int) -> BallotLog:
+    """The published head of the round's ballot log (404 before voting opened)."""
+    await _round(session, round_id)
+    head = await session.get(BallotLog, round_id)
+    if head is None:
+        raise NotFound(
+            _("Het stemlogboek van deze ronde bestaat nog niet: het stemmen is niet begonnen.")
+        )
+    return head
+
+
+async def current_ballots(
+    session: AsyncSession, round_id: int
+) -> list[tuple[int | None, str, str]]:
+    """Every current ballot of the round: (election key, ballot uid, canonical content), ordered
+    by ballot uid (random, so the order says nothing about who or when)."""
+    rows = (
+        await session.execute(
+            select(Ballot.election_district_id, Ballot.ballot_uid, Ballot.content)
+            .join(Voter, Voter.current_ballot_id == Ballot.id)
+            .where(Ballot.round_id == round_id)
+            .order_by(Ballot.ballot_uid)
+        )
+    ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+__all__ = [
+    "Booth",
+    "CastResult",
+    "IssuedBatch",
+    "VoterContext",
+    "account_voter_context",
+    "booth",
+    "cast",
+    "current_ballots",
+    "enter_paper_ballot",
+    "issue_codes",
+    "list_batches",
+    "log_head",
+    "receipt_status",
+    "redeem_code",
+    "revoke_batch",
+    "revoke_code",
+    "voter_context",
+]

@@ -1,0 +1,102 @@
+"""Voter sessions: a short JWT that lets one voter use the booth of one round, and nothing else.
+
+Its own signing key (``derive_key("voter-jwt")``) and audience (``burgerbegroting:voter``), so it
+is never an account session: the accounts middleware sees such a bearer token as anonymous
+(``accounts.middleware``), and only the booth routes read it (``voting.controllers``). Claims:
+``iss``, ``aud``, ``exp``, ``iat``, ``jti``, ``vid`` (the ``voters`` row), ``rid`` (round) and
+``did`` (district or null). No code, no account id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from burgerbegroting.accounts.tokens import ALGORITHM, BadToken, derive_key, new_token_id
+from burgerbegroting.db import MAX_ID, utcnow
+from burgerbegroting.settings import Settings
+
+VOTER_AUDIENCE = "burgerbegroting:voter"
+VOTER_COOKIE = "bb_voter"
+_REQUIRED = ("exp", "iat", "iss", "aud", "jti", "vid", "rid")
+
+
+@dataclass(frozen=True, slots=True)
+class VoterToken:
+    encoded: str
+    jti: str
+    voter_id: int
+    round_id: int
+    district_id: int | None
+    expires_at: datetime
+
+
+def _key(settings: Settings) -> str:
+    return derive_key(settings, "voter-jwt")
+
+
+def issue(
+    settings: Settings, *, voter_id: int, round_id: int, district_id: int | None
+) -> VoterToken:
+    now = utcnow().replace(microsecond=0)
+    expires = now + timedelta(minutes=settings.voter_session_minutes)
+    jti = new_token_id()
+    payload: dict[str, Any] = {
+        "iss": settings.base_url,
+        "aud": VOTER_AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": jti,
+        "vid": voter_id,
+        "rid": round_id,
+        "did": district_id,
+    }
+    encoded = jwt.encode(payload, _key(settings), algorithm=ALGORITHM)
+    return VoterToken(encoded, jti, voter_id, round_id, district_id, expires)
+
+
+def _small_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def read(settings: Settings, encoded: str) -> VoterToken:
+    """Verify a voter token; ``BadToken`` when it is malformed, forged, expired or not a voter's."""
+    if not encoded or len(encoded) > 2048:
+        raise BadToken()
+    try:
+        payload = jwt.decode(
+            encoded,
+            _key(settings),
+            algorithms=[ALGORITHM],
+            audience=VOTER_AUDIENCE,
+            issuer=settings.base_url,
+            options={"require": list(_REQUIRED), "strict_aud": True},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise BadToken(expired=True) from exc
+    except jwt.InvalidTokenError as exc:
+        raise BadToken() from exc
+    vid, rid, did, jti = (
+        payload.get("vid"),
+        payload.get("rid"),
+        payload.get("did"),
+        payload.get("jti"),
+    )
+    if not _small_id(vid) or not _small_id(rid) or not isinstance(jti, str):
+        raise BadToken()
+    if did is not None and not _small_id(did):
+        raise BadToken()
+    expires = datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo)
+    return VoterToken(encoded, jti, int(vid), int(rid), did, expires)
+
+
+def is_voter_token(encoded: str) -> bool:
+    """True when ``encoded`` claims the voter audience (not verified: for routing only)."""
+    try:
+        claims = jwt.decode(encoded, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return False
+    return claims.get("aud") == VOTER_AUDIENCE

@@ -1,0 +1,24 @@
+"""Who may reach the voting routes (read by ``tests/test_route_matrix.py``).
+
+The booth (``/ballot``) is for voters: a voter session (tested in ``tests/voting``), or a
+resident's account in rounds with account voting; staff accounts are no voters there.
+"""
+
+from __future__ import annotations
+
+ADMIN = {"admin"}
+RESIDENT = {"resident"}
+PAPER = {"admin", "moderator"}
+
+EXPECTED: dict[tuple[str, str], str | set[str]] = {
+    ("POST", "/api/v1/rounds/{round_id:int}/codes"): ADMIN,
+    ("GET", "/api/v1/rounds/{round_id:int}/codes"): ADMIN,
+    ("POST", "/api/v1/rounds/{round_id:int}/codes/revoke"): ADMIN,
+    ("POST", "/api/v1/rounds/{round_id:int}/codes/{batch_id:int}/revoke"): ADMIN,
+    ("POST", "/api/v1/auth/code"): "anyone",
+    ("GET", "/api/v1/rounds/{round_id:int}/ballot"): RESIDENT,
+    ("PUT", "/api/v1/rounds/{round_id:int}/ballot"): RESIDENT,
+    ("POST", "/api/v1/rounds/{round_id:int}/paper-ballots"): PAPER,
+    ("GET", "/api/v1/rounds/{round_id:int}/receipts/{receipt:str}"): "anyone",
+    ("GET", "/api/v1/rounds/{round_id:int}/log/head"): "anyone",
+}
