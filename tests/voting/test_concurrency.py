@@ -118,9 +118,10 @@ def _many_voters(
     async def main() -> tuple[list[str], list[BaseException]]:
         engine = create_engine(settings.database_url)
         try:
+            n = len(choices)
             jobs = [
                 (
-                    lambda t=t, c=choices[(i + j) % len(choices)]: _cast(
+                    lambda t=t, c=choices[(i + j) % n]: _cast(
                         engine, settings, t, {"projects": c}, lock=locked
                     )
                 )
@@ -157,7 +158,7 @@ def test_100_voters_5_simultaneous_casts_each(
 def test_negative_control_without_locks_casts_are_lost_or_the_log_disagrees(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    vr, ok, errors = _many_voters(
+    vr, _ok, errors = _many_voters(
         settings, voters=30, casts_each=5, locked=False, monkeypatch=monkeypatch
     )
     try:
@@ -254,7 +255,7 @@ def test_ten_simultaneous_60k_ballots_against_100k_leave_one_that_fits(settings:
     [token] = asyncio.run(_redeem_all(settings, [code]))
     ballots = [
         [vr.projects[0]],
-        [vr.projects[1], vr.projects[4], vr.projects[2]][:2] + [vr.projects[2]],
+        [vr.projects[1], vr.projects[2]],
         [vr.projects[2], vr.projects[3]],
     ]
 
