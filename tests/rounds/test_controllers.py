@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
-from tests.rounds.factories import api_round_data, db_counts
+from tests.rounds.factories import api_round_data, db_counts, ready_for_voting
 
 Client = TestClient[Litestar]
 TABLES = ("rounds", "districts", "themes", "audit_log")
@@ -44,8 +44,12 @@ def _move(client: Client, admin: dict[str, str], round_id: int, phase: str) -> A
     )
 
 
-def _open_voting(client: Client, admin: dict[str, str], round_id: int) -> dict[str, Any]:
+def _open_voting(
+    client: Client, admin: dict[str, str], round_id: int, settings: Settings
+) -> dict[str, Any]:
     for phase in ("submission", "review", "voting"):
+        if phase == "voting":
+            ready_for_voting(settings.database_url, round_id)
         response = _move(client, admin, round_id, phase)
         assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -269,7 +273,7 @@ def test_after_voting_opens_count_edits_are_409_and_the_fingerprint_is_public(
 ) -> None:
     round_id = _create(client, admin)["id"]
     assert client.get(f"/api/v1/rounds/{round_id}/definition", headers=admin).status_code == 409
-    opened = _open_voting(client, admin, round_id)
+    opened = _open_voting(client, admin, round_id, settings)
     assert opened["frozen"] is True
     fingerprint = opened["fingerprint"]
     assert len(fingerprint) == 64
@@ -282,7 +286,7 @@ def test_after_voting_opens_count_edits_are_409_and_the_fingerprint_is_public(
     before = db_counts(settings, *TABLES)
     for change in (
         {"total_budget_cents": 1},
-        {"counting_rule": "greedy"},
+        {"counting_rule": "mes"},
         {"themes": [{"name": "Dementie"}]},
         {"ballot_type": "approval", "approval_max_k": 3},
     ):

@@ -36,7 +36,9 @@ from burgerbegroting.audit.service import record
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
 from burgerbegroting.i18n import _
-from burgerbegroting.proposals.models import Proposal
+from burgerbegroting.proposals.models import Proposal, ProposalStatus
+from burgerbegroting.rounds import readiness
+from burgerbegroting.rounds.counting import parse_order
 from burgerbegroting.rounds.definition import (
     DEFINITION_FORMAT,
     accepted_projects,
@@ -460,6 +462,7 @@ async def _move(
         )
     details: dict[str, object] = {"from": current.value, "to": target.value}
     if target == Phase.VOTING:
+        await check_ready_for_voting(session, round_)
         definition = await build_definition(session, round_)
         encoded = canonical_json(definition)
         round_.frozen_definition = encoded.decode("utf-8")
@@ -480,6 +483,53 @@ async def _move(
         details=details,
         reason=reason,
     )
+
+
+async def round_elections(session: AsyncSession, round_: Round) -> readiness.Elections:
+    """The round's elections over its accepted projects (``rounds.readiness.plan_elections``)."""
+    projects = [
+        readiness.ProjectCost(p.id, p.municipal_cost_cents or 0, p.district_id)
+        for p in await accepted_projects(session, round_.id)
+    ]
+    districts = [readiness.DistrictBudget(d.id, d.name, d.budget_cents) for d in round_.districts]
+    return readiness.plan_elections(
+        round_.budget_scope, round_.total_budget_cents, districts, projects
+    )
+
+
+async def check_ready_for_voting(session: AsyncSession, round_: Round) -> None:
+    """``Conflict`` naming everything that keeps the round from opening for voting (see
+    ``rounds.readiness``); nothing is changed."""
+    pending = (
+        await session.execute(
+            select(func.count())
+            .select_from(Proposal)
+            .where(
+                Proposal.round_id == round_.id,
+                Proposal.status.in_(
+                    [ProposalStatus.SUBMITTED.value, ProposalStatus.IN_REVIEW.value]
+                ),
+            )
+        )
+    ).scalar_one()
+    found = readiness.problems(
+        ballot_type=round_.ballot_type,
+        min_projects=round_.min_projects,
+        max_projects=round_.max_projects,
+        min_budget_share_permille=round_.min_budget_share_permille,
+        tie_break=round_.tie_break,
+        tie_break_order=parse_order(round_.tie_break_order),
+        elections=await round_elections(session, round_),
+        pending=pending,
+    )
+    if found:
+        raise Conflict(
+            _(
+                "Het stemmen kan nog niet worden geopend: %(problems)s",
+                problems=" ".join(found.values()),
+            ),
+            fields=found,
+        )
 
 
 @dataclass(frozen=True, slots=True)
