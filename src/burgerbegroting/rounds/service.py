@@ -306,6 +306,7 @@ async def create_round(
 ) -> Round:
     """Create a round in the draft phase from ``data`` (validated); logged as ``round.create``."""
     clean = validate(None, data)
+    await _check_order_ids(session, None, clean)
     round_ = Round(phase=Phase.DRAFT.value, phase_changed_at=utcnow(), districts=[], themes=[])
     for key, value in DEFAULTS.items():
         setattr(round_, key, value)
@@ -340,6 +341,7 @@ async def update_round(
     (an empty body, a form saved as it was) writes nothing and logs nothing."""
     round_ = await _locked_round(session, round_id)
     clean = validate(round_, data)
+    await _check_order_ids(session, round_, clean)
     before = {key: current_value(round_, key) for key in clean}
     changed = [key for key in clean if _jsonable(before[key]) != _jsonable(clean[key])]
     if not changed:
@@ -364,6 +366,35 @@ async def update_round(
         reason=reason,
     )
     return await get_round(session, round_.id)
+
+
+async def _check_order_ids(
+    session: AsyncSession, round_: Round | None, clean: Mapping[str, Any]
+) -> None:
+    """An explicit tie-break order names proposals of this round. Which of them are accepted
+    may still change until voting opens; then the order must name exactly the accepted ones
+    (``rounds.readiness``)."""
+    order = parse_order(clean.get("tie_break_order"))
+    if not order:
+        return
+    known: set[int] = set()
+    if round_ is not None:
+        known = set(
+            (
+                await session.execute(
+                    select(Proposal.id).where(
+                        Proposal.round_id == round_.id, Proposal.id.in_(order)
+                    )
+                )
+            ).scalars()
+        )
+    unknown = [pid for pid in order if pid not in known]
+    if unknown:
+        message = _(
+            "Deze nummers zijn geen voorstellen van deze ronde: %(ids)s.",
+            ids=", ".join(str(pid) for pid in unknown),
+        )
+        raise ValidationFailed(message, fields={"tie_break_order": message})
 
 
 async def _flush(session: AsyncSession) -> None:
