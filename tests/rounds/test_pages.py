@@ -472,3 +472,72 @@ def test_round_page_in_english_names_the_ballot_and_rule_in_english(
     assert "Most votes first (greedy)" in page
     assert "Divide the budget: choose projects that fit within the budget together" in page
     assert "Meeste stemmen eerst" not in page
+
+
+def test_the_form_sets_the_counting_settings_and_the_round_page_explains_them(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    ranked = {
+        **NEW_ROUND,
+        "ballot_type": "ranked",
+        "approval_max_k": "",
+        "max_projects": "3",
+        "min_budget_share": "",
+        "ranked_scores": "3, 2, 1",
+        "greedy_threshold": "5",
+        "greedy_no_skip": "1",
+        "leftover": "fund-by-score",
+        "tie_break_seed": "trekking 2028-03-01",
+        "export_public": "1",
+    }
+    response = client.post(
+        "/beheer/rondes/nieuw", data=_form(client, **ranked), headers=admin, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    (created,) = client.get("/api/v1/rounds", headers=admin).json()
+    assert (created["ranked_scores"], created["greedy_threshold"], created["leftover"]) == (
+        [3, 2, 1],
+        5,
+        "fund-by-score",
+    )
+    assert (created["greedy_no_skip"], created["export_public"]) == (True, True)
+    assert created["tie_break_seed"] == "trekking 2028-03-01"
+    edit = client.get(f"/beheer/rondes/{created['id']}/bewerken", headers=admin).text
+    assert _form_values(edit)["ranked_scores"] == "3, 2, 1"
+    page = client.get(f"/rondes/{created['id']}", headers=admin).text
+    assert "Punten per plaats: 3, 2, 1." in page
+    assert "minstens 5 stemmen of punten" in page
+    assert "stopt bij het eerste project" in page
+    assert "zaad &#39;trekking 2028-03-01&#39;" in page
+    assert "Elke wijk heeft een eigen stemming" in page
+    assert "controle-export downloaden" in page
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"counting_rule": "mes-add1"}, "counting_rule", "geen maximum per thema"),
+        ({"ballot_type": "ranked", "counting_rule": "phragmen"}, "counting_rule", "niet tellen"),
+        ({"ranked_scores": "3, twee, 1"}, "ranked_scores", "hele getallen"),
+        ({"tie_break_order": "4, 5"}, "tie_break_order", "vaste volgorde"),
+        ({"greedy_threshold": "0"}, "greedy_threshold", "Vul een getal in"),
+    ],
+)
+def test_counting_settings_the_engine_cannot_use_are_field_errors_on_the_form(
+    client: Client,
+    settings: Settings,
+    admin: dict[str, str],
+    change: dict[str, str],
+    field: str,
+    text: str,
+) -> None:
+    response = client.post(
+        "/beheer/rondes/nieuw",
+        data=_form(client, **{**NEW_ROUND, **change}),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert f'id="{field}-fout"' in response.text
+    assert text in response.text
+    assert db_counts(settings, "rounds")["rounds"] == 0

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.rounds.models import BallotType, CountingRule
+from burgerbegroting.rounds.models import BallotType, CountingRule, Round
 
 _APPROVAL_LIKE = frozenset(
     {BallotType.KNAPSACK.value, BallotType.APPROVAL.value, BallotType.CHOOSE_ONE.value}
@@ -103,3 +103,80 @@ def parse_scores(text: str | None) -> list[int] | None:
 
 def format_scores(scores: Sequence[int]) -> str:
     return ",".join(str(score) for score in scores)
+
+
+def describe(round_: Round) -> list[str]:
+    """How the round is counted, in plain Dutch (translated): what the round page says next to
+    the rule's name. Only what this round's settings make true."""
+    lines: list[str] = []
+    if round_.budget_scope == "districts":
+        lines.append(
+            _(
+                "Elke wijk heeft een eigen stemming over de projecten in die wijk, met het eigen "
+                "budget van de wijk. U stemt in de stemming van uw eigen wijk."
+            )
+        )
+    if round_.ballot_type == BallotType.RANKED.value and round_.counting_rule == "greedy":
+        scores = parse_scores(round_.ranked_scores)
+        if scores is None:
+            lines.append(
+                _(
+                    "Punten per plaats: de eerste keuze krijgt evenveel punten als er projecten "
+                    "zijn, de tweede één minder, enzovoort (Borda)."
+                )
+            )
+        else:
+            lines.append(_("Punten per plaats: %(scores)s.", scores=", ".join(map(str, scores))))
+    if round_.greedy_threshold is not None:
+        lines.append(
+            _(
+                "Een project heeft minstens %(n)s stemmen of punten nodig om te worden uitgevoerd.",
+                n=round_.greedy_threshold,
+            )
+        )
+    if round_.greedy_no_skip:
+        lines.append(
+            _("De telling stopt bij het eerste project dat niet meer binnen het budget past.")
+        )
+    if round_.leftover == "fund-by-score":
+        lines.append(
+            _(
+                "Geld dat over blijft doordat thema's hun maximum bereiken, gaat daarna naar de "
+                "projecten met de meeste stemmen die nog passen, zonder maximum per thema."
+            )
+        )
+    if round_.tie_break == "lowest-cost":
+        if round_.tie_break_seed:
+            lines.append(
+                _(
+                    "Bij gelijke stand wint het goedkoopste project, dan het project met de meeste "
+                    "stemmers, en anders beslist het lot met het vooraf gepubliceerde zaad "
+                    "'%(seed)s'.",
+                    seed=round_.tie_break_seed,
+                )
+            )
+        else:
+            lines.append(
+                _(
+                    "Bij gelijke stand wint het goedkoopste project, dan het project met de meeste "
+                    "stemmers, en anders beslist het lot met de vingerafdruk van de stemming als "
+                    "zaad."
+                )
+            )
+    elif round_.tie_break == "explicit":
+        order = parse_order(round_.tie_break_order) or []
+        lines.append(
+            _(
+                "Bij gelijke stand beslist de vooraf gepubliceerde volgorde van de projecten "
+                "(projectnummers, hoogste voorrang eerst): %(order)s.",
+                order=", ".join(map(str, order)) or "—",
+            )
+        )
+    if round_.export_public:
+        lines.append(
+            _(
+                "Na publicatie van de uitslag kan iedereen de controle-export downloaden en de "
+                "telling zelf nadoen."
+            )
+        )
+    return lines

@@ -40,6 +40,9 @@ _BASE_FIELDS = frozenset(
         *forms.BOOLEAN_FIELDS,
         *forms.INT_FIELDS,
         *forms.CHOICE_FIELDS,
+        *forms.LIST_FIELDS,
+        *forms.TEXT_FIELDS,
+        forms.EXPORT_FIELD,
     }
 )
 
@@ -115,6 +118,7 @@ class RoundPagesController(Controller):
                 "round": round_,
                 "projects": projects,
                 "label": _label,
+                "counting_rules": counting.describe(round_),
                 "schedule": _schedule(round_),
                 "phase_ends_at": service.phase_ends_at(round_),
             },
