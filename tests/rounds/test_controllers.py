@@ -328,3 +328,45 @@ def test_auditor_reads_the_log_in_pages(
     assert second["items"][0]["action"] == "round.create"
     assert client.get("/api/v1/audit-log?page=0", headers=auditor).status_code == 400
     assert client.get("/api/v1/audit-log?per_page=100000", headers=auditor).status_code == 400
+
+
+def test_the_counting_settings_go_through_the_api_and_bad_ones_are_field_errors(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    created = _create(
+        client,
+        admin,
+        ballot_type="ranked",
+        max_projects=3,
+        ranked_scores=[3, 2, 1],
+        greedy_threshold=2,
+        tie_break_seed="trekking",
+        export_public=True,
+    )
+    assert created["ranked_scores"] == [3, 2, 1]
+    assert created["tie_break_order"] is None
+    assert (created["greedy_threshold"], created["greedy_no_skip"]) == (2, False)
+    assert (created["leftover"], created["tie_break_seed"], created["export_public"]) == (
+        "keep",
+        "trekking",
+        True,
+    )
+    url = f"/api/v1/rounds/{created['id']}"
+    before = db_counts(settings, *TABLES)
+    for body, field in (
+        ({"counting_rule": "mes"}, "counting_rule"),
+        ({"ranked_scores": [1, 2, 3]}, "ranked_scores"),
+        (
+            {"tie_break": "explicit", "tie_break_seed": None, "tie_break_order": [1]},
+            "tie_break_order",
+        ),
+        ({"leftover": "fund-by-score", "themes": []}, "leftover"),
+    ):
+        response = client.patch(url, json=body, headers=admin)
+        assert response.status_code == 422, (body, response.text)
+        assert field in response.json()["errors"], response.text
+    assert client.patch(url, json={"ranked_scores": "3,2,1"}, headers=admin).status_code == 400
+    assert db_counts(settings, *TABLES) == before
+    cleared = client.patch(url, json={"ranked_scores": None, "tie_break_seed": None}, headers=admin)
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["ranked_scores"], cleared.json()["tie_break_seed"]) == (None, None)

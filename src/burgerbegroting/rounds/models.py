@@ -220,7 +220,9 @@ class Round(Base):
     support_threshold: Mapped[int | None] = mapped_column(Integer)
 
     # Set once when voting opens: the canonical JSON of everything that affects the count and
-    # its SHA-256. Never changed afterwards (the service refuses; see rounds.service).
+    # its SHA-256. Never changed afterwards: the service refuses (rounds.validation), and so do
+    # the database's triggers (migration 0005), for this row, its districts and themes, and the
+    # accepted proposals.
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     frozen_definition: Mapped[str | None] = mapped_column(Text)

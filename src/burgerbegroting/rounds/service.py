@@ -13,8 +13,13 @@ left out are removed (refused while a proposal still points at them).
 scope, districts (names, budgets, eligibility), themes and their caps, the ballot settings, the
 counting rule and tie-break, eligibility, and the accepted projects with their municipal costs.
 Their canonical JSON (sorted keys, no whitespace, integer cents, no floats) is stored on the round
-with its SHA-256. Afterwards only ``EDITABLE_WHEN_FROZEN`` may change (texts and the closing and
-publication times, which do not change what is counted); any other change is a ``Conflict``.
+with its SHA-256. Afterwards only ``EDITABLE_WHEN_FROZEN`` may change (texts, the closing and
+publication times and whether the audit export becomes public, which do not change what is
+counted); any other change is a ``Conflict``, and the database's triggers refuse it too.
+
+**Readiness.** Voting opens only when the round can be voted on (``check_ready_for_voting``,
+rules in ``rounds.readiness``): every proposal decided, an accepted project in every election,
+``min_projects`` and the minimum budget share reachable, a complete explicit tie-break order.
 """
 
 from __future__ import annotations
