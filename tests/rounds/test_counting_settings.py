@@ -112,6 +112,10 @@ def test_a_round_is_saved_exactly_when_the_engine_can_count_it(
         ({"tie_break": "explicit", "tie_break_order": [0]}, "tie_break_order"),
         ({"tie_break": "random"}, "tie_break"),
         ({"export_public": "ja"}, "export_public"),
+        (
+            {"ballot_type": "approval", "approval_max_k": 2, "min_projects": 3},
+            "min_projects",
+        ),
     ],
 )
 async def test_settings_of_another_rule_or_bad_values_are_field_errors(

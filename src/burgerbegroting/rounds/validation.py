@@ -628,6 +628,22 @@ def _check_consistency(view: Mapping[str, Any], errors: _Errors) -> None:
                 max=max_projects,
             ),
         )
+    if (
+        ballot_type == BallotType.APPROVAL.value
+        and _is_int(approval_k)
+        and _is_int(min_projects)
+        and min_projects > approval_k
+    ):
+        # No ballot could be valid: at least min_projects choices, at most k.
+        errors.add(
+            "min_projects",
+            _(
+                "Met hoogstens %(k)s keuzes kan niemand %(min)s projecten kiezen; verlaag het "
+                "minimum.",
+                k=approval_k,
+                min=min_projects,
+            ),
+        )
     points = view.get("cumulative_points")
     if ballot_type != BallotType.CUMULATIVE.value and points is not None:
         errors.add(
