@@ -6,6 +6,7 @@ import asyncio
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import burgerbegroting.models as models
@@ -31,4 +32,61 @@ def _diff(database_url: str) -> list[object]:
 
 
 def test_upgrade_head_matches_the_models(database_url: str) -> None:
+    assert _diff(database_url) == []
+
+
+def _sql(database_url: str, *statements: str) -> list[list[tuple[object, ...]]]:
+    async def run() -> list[list[tuple[object, ...]]]:
+        engine = create_engine(database_url)
+        out: list[list[tuple[object, ...]]] = []
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    result = await connection.execute(text(statement))
+                    out.append([tuple(row) for row in result.all()] if result.returns_rows else [])
+        finally:
+            await engine.dispose()
+        return out
+
+    return asyncio.run(run())
+
+
+def test_round_settings_migration_keeps_every_round_and_its_children(database_url: str) -> None:
+    """0005 recreates ``rounds`` on SQLite (copy, drop, rename): with foreign keys on, the drop
+    would cascade and delete every district, theme and proposal. Nothing may be lost."""
+    from alembic import command
+
+    from burgerbegroting.cli import alembic_config
+
+    config = alembic_config(database_url)
+    command.downgrade(config, "0004")  # type: ignore[arg-type]
+    now = "'2027-01-01 09:00:00'"
+    _sql(
+        database_url,
+        "INSERT INTO users (id, email, password_hash, display_name, created_at)"
+        f" VALUES (1, 'a@example.nl', 'x', 'A', {now})",
+        "INSERT INTO rounds (id, title, description, phase, phase_changed_at, total_budget_cents,"
+        " budget_scope, ballot_type, min_projects, min_budget_share_permille,"
+        " blank_ballot_allowed, counting_rule, tie_break, vote_by_code, vote_by_account,"
+        " supports_enabled, created_at, updated_at) VALUES (1, 'R', '', 'submission',"
+        f" {now}, 1000, 'city', 'knapsack', 0, 0, true, 'mes', 'lowest-cost', true, false,"
+        f" false, {now}, {now})",
+        "INSERT INTO districts (id, round_id, name, eligible, position) VALUES (1, 1, 'Noord',"
+        " true, 0)",
+        "INSERT INTO themes (id, round_id, name, position) VALUES (1, 1, 'Zorg', 0)",
+        "INSERT INTO proposals (id, round_id, theme_id, district_id, author_id, status, title,"
+        " summary, description, societal_effect, target_group, estimated_cost_cents,"
+        " created_at, updated_at) VALUES (1, 1, 1, 1, 1, 'submitted', 'Een voorstel', '', '',"
+        f" '', '', 500, {now}, {now})",
+    )
+    command.upgrade(config, "head")  # type: ignore[arg-type]
+    counts, settings = _sql(
+        database_url,
+        "SELECT (SELECT count(*) FROM rounds), (SELECT count(*) FROM districts),"
+        " (SELECT count(*) FROM themes), (SELECT count(*) FROM proposals)",
+        "SELECT counting_rule, leftover, greedy_no_skip, export_public, greedy_threshold,"
+        " tie_break_seed, tie_break_order, ranked_scores FROM rounds",
+    )
+    assert counts == [(1, 1, 1, 1)]
+    assert settings == [("mes", "keep", False, False, None, None, None, None)]
     assert _diff(database_url) == []

@@ -33,7 +33,7 @@ from burgerbegroting.proposals.models import (
 )
 from burgerbegroting.proposals.text import has_control_characters
 from burgerbegroting.rounds import service as rounds
-from burgerbegroting.rounds.models import District, Phase, Round, Theme
+from burgerbegroting.rounds.models import BudgetScope, District, Phase, Round, Theme
 
 S = ProposalStatus
 
@@ -152,9 +152,16 @@ def clean(name: str, value: str | None, errors: dict[str, str]) -> str | None:
 
 
 def validate_cost(
-    name: str, cents: int | None, errors: dict[str, str], *, budget: int | None
+    name: str,
+    cents: int | None,
+    errors: dict[str, str],
+    *,
+    budget: int | None,
+    district: str | None = None,
 ) -> None:
-    """Costs are whole cents, positive, and not above the round's budget (or a hard ceiling)."""
+    """Costs are whole cents, positive, and not above the budget the project competes for (its
+    district's in a round with a budget per district, else the round's total; see
+    ``competing_budget``), nor above a hard ceiling."""
     if cents is None:
         return
     if isinstance(cents, bool) or not isinstance(cents, int):
@@ -163,12 +170,49 @@ def validate_cost(
         errors[name] = _("Het bedrag moet groter zijn dan nul.")
     elif cents > MAX_COST_CENTS:
         errors[name] = _("Dit bedrag is onrealistisch hoog.")
+    elif budget is not None and cents > budget and district is not None:
+        errors[name] = _(
+            "Het bedrag is hoger dan het budget van de wijk %(district)s (%(budget)s).",
+            district=district,
+            budget=euros(budget),
+        )
     elif budget is not None and cents > budget:
         errors[name] = _("Het bedrag is hoger dan het totale budget van de ronde.")
 
 
+def euros(cents: int) -> str:
+    """``€ 150.000`` or ``€ 1.250,50``: money in a Dutch message."""
+    whole, rest = divmod(cents, 100)
+    text = f"{whole:,}".replace(",", ".")
+    return f"€ {text},{rest:02d}" if rest else f"€ {text}"
+
+
 def round_budget(round_: Round) -> int | None:
     return round_.total_budget_cents
+
+
+def districts_scope(round_: Round) -> bool:
+    return str(round_.budget_scope) == BudgetScope.DISTRICTS.value
+
+
+def competing_budget(round_: Round, district_id: int | None) -> tuple[int, str | None]:
+    """The budget a project competes for, and the district's name when it is a district's.
+
+    In a round with a budget per district each district is its own election over the projects
+    located in it (``rounds.readiness``), so a project competes for its district's budget; in a
+    city-wide round every project competes for the total. ``round_.districts`` must be loaded."""
+    if districts_scope(round_) and district_id is not None:
+        for district in round_.districts:
+            if district.id == district_id and district.budget_cents is not None:
+                return district.budget_cents, district.name
+    return round_.total_budget_cents, None
+
+
+def city_wide_refused() -> str:
+    return _(
+        "In deze ronde heeft elke wijk een eigen budget en stemmen inwoners alleen over hun eigen "
+        "wijk: kies de wijk waar het voorstel over gaat. Stedelijke voorstellen kunnen niet."
+    )
 
 
 async def load(session: AsyncSession, proposal_id: int) -> Proposal:
@@ -226,9 +270,21 @@ async def _check_theme_district(
             errors["district_id"] = _("Kies een wijk van deze ronde, of stedelijk.")
 
 
-def _require_complete(proposal: Proposal) -> None:
-    """A submitted proposal has every field a moderator needs (drafts may be incomplete)."""
+def _require_complete(proposal: Proposal, round_: Round) -> None:
+    """A submitted proposal has every field a moderator needs (drafts may be incomplete), a
+    district when the round has a budget per district, and an estimate within the budget it
+    competes for."""
     errors: dict[str, str] = {}
+    if districts_scope(round_) and proposal.district_id is None:
+        errors["district_id"] = city_wide_refused()
+    budget, district = competing_budget(round_, proposal.district_id)
+    validate_cost(
+        "estimated_cost_cents",
+        proposal.estimated_cost_cents,
+        errors,
+        budget=budget,
+        district=district,
+    )
     if len(proposal.title) < MIN_TITLE:
         errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
     if not proposal.summary:
@@ -267,12 +323,31 @@ async def _apply(
         errors["title"] = _("Geef een titel.")
     elif texts["title"] is not None and len(texts["title"]) < MIN_TITLE:
         errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
-    validate_cost(
-        "estimated_cost_cents", data.estimated_cost_cents, errors, budget=round_budget(round_)
-    )
     await _check_theme_district(session, round_.id, data, errors)
     if data.city_wide and data.district_id is not None:
         errors["district_id"] = _("Kies een wijk of stedelijk, niet allebei.")
+    elif (
+        data.district_id is None
+        and (data.city_wide or "district_id" in data.given)
+        and districts_scope(round_)
+    ):
+        errors["district_id"] = city_wide_refused()
+    # The estimate is checked against the budget of the district the proposal will have.
+    district_after = (
+        data.district_id
+        if data.district_id is not None
+        else None
+        if data.city_wide or "district_id" in data.given
+        else proposal.district_id
+    )
+    budget, district_name = competing_budget(round_, district_after)
+    validate_cost(
+        "estimated_cost_cents",
+        data.estimated_cost_cents,
+        errors,
+        budget=budget,
+        district=district_name,
+    )
     if errors:
         raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
 
@@ -318,7 +393,7 @@ async def create_proposal(
     )
     await _apply(session, round_, proposal, data, new=True)
     if submit:
-        _require_complete(proposal)
+        _require_complete(proposal, round_)
         proposal.status = S.SUBMITTED.value
         proposal.submitted_at = now
     session.add(proposal)
@@ -352,7 +427,7 @@ async def update_proposal(
         )
     await _apply(session, round_, proposal, data, new=False)
     if proposal.status != S.DRAFT:
-        _require_complete(proposal)
+        _require_complete(proposal, round_)
     proposal.updated_at = utcnow()
     await session.flush()
     return proposal
@@ -370,7 +445,7 @@ async def submit_proposal(session: AsyncSession, *, proposal_id: int, user: Acto
             raise Conflict(_("Opnieuw indienen kan alleen in de indienings- of toetsingsfase."))
     else:
         raise Conflict(_("Dit voorstel is al ingediend."))
-    _require_complete(proposal)
+    _require_complete(proposal, round_)
     proposal.status = S.SUBMITTED.value
     proposal.submitted_at = utcnow()
     proposal.updated_at = proposal.submitted_at

@@ -18,7 +18,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.rounds import forms, service
+from burgerbegroting.rounds import counting, forms, service
 from burgerbegroting.rounds.controllers import actor_id, check_reason, parse_phase, sees_drafts
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.web.deps import DbSession
@@ -40,6 +40,9 @@ _BASE_FIELDS = frozenset(
         *forms.BOOLEAN_FIELDS,
         *forms.INT_FIELDS,
         *forms.CHOICE_FIELDS,
+        *forms.LIST_FIELDS,
+        *forms.TEXT_FIELDS,
+        forms.EXPORT_FIELD,
     }
 )
 
@@ -51,32 +54,14 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
         ("city", N_("Eén budget voor de hele gemeente")),
         ("districts", N_("Een eigen budget per wijk")),
     ],
-    "ballot_type": [
-        ("knapsack", N_("Budget verdelen: projecten kiezen die samen binnen het budget passen")),
-        ("approval", N_("Goedkeuren: hoogstens k projecten aankruisen")),
-        ("cumulative", N_("Punten verdelen over projecten")),
-        ("choose-1", N_("Eén project kiezen")),
-        ("ranked", N_("Projecten rangschikken")),
-    ],
-    "counting_rule": [
-        ("greedy", N_("Meeste stemmen eerst (greedy)")),
-        ("mes", "Method of Equal Shares"),  # the name of the method: the same in English
-        ("mes-add1", N_("Method of Equal Shares met Add1-aanvulling")),
-        ("mes-add1-exhaustive", N_("Method of Equal Shares, Add1 tot het budget op is")),
-        ("mes-add1-greedy", N_("Method of Equal Shares, Add1, daarna greedy")),
-        ("phragmen", N_("Sequentiële Phragmén")),
-    ],
-    "tie_break": [
-        ("lowest-cost", N_("Laagste kosten eerst")),
-        ("lexicographic", N_("Op projectnummer")),
-    ],
+    **counting.CHOICE_LABELS,
 }
 
 
 def _label(field: str, value: str) -> str:
     """The label of a choice (ballot type, counting rule, …) in the page's language."""
-    label = dict(CHOICES.get(field, [])).get(value)
-    return _(label) if label is not None else value
+    found = dict(CHOICES.get(field, [])).get(value)
+    return _(found) if found is not None else value
 
 
 def _status(error: DomainError) -> int:
@@ -133,6 +118,7 @@ class RoundPagesController(Controller):
                 "round": round_,
                 "projects": projects,
                 "label": _label,
+                "counting_rules": counting.describe(round_),
                 "schedule": _schedule(round_),
                 "phase_ends_at": service.phase_ends_at(round_),
             },
