@@ -1,0 +1,714 @@
+"""Reading the stored count of a closed round: who may see it, what it says, participation and
+the admin overrides recorded next to it.
+
+Nothing here counts the official outcome again: the outcome is ``round_results.document``, stored
+once at close (``results.counting``). What this module adds is explanation. Two figures are
+computed from the current ballots at read time, both for explanation only: the supporters per
+project (to show which ties a lot decided) and, for Method of Equal Shares rounds, greedy over the
+same ballots (the side-by-side the council asked for).
+
+**Visibility.** Nothing about the count is shown before voting closes (no live counts). After
+closing, council members, auditors and admins see the results; after publication, everyone.
+
+**Small numbers.** Participation counts under :data:`SMALL_COUNT` are reported as ``"<10"``
+everywhere (page, API, report), so a district or age band with a handful of voters does not
+point at individuals. Turnout percentages are left out for those cells too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.accounts.models import User
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.service import record
+from burgerbegroting.db import MAX_ID
+from burgerbegroting.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from burgerbegroting.i18n import _
+from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
+from burgerbegroting.results.counting import current_contents
+from burgerbegroting.results.models import ResultOverride, RoundResult
+from burgerbegroting.rounds import service as rounds
+from burgerbegroting.rounds.models import Phase, Round
+from burgerbegroting.voting.ballots import chosen_projects, engine_election
+from burgerbegroting.voting.models import Ballot, CodeBatch, Voter, VotingCode
+from burgerbegroting.voting.tally.model import Election, supporters
+from burgerbegroting.voting.tally.rules import count
+from burgerbegroting.voting.tally.tiebreak import TieBreak
+
+SMALL_COUNT = 10
+SMALL_LABEL = "<10"
+VIEWER_ROLES = frozenset({Role.COUNCIL, Role.AUDITOR, Role.ADMIN})
+OVERRIDE_DECISIONS = ("not-funded", "funded")
+REASON_MAX_LENGTH = 2000
+MES_RULES = frozenset({"mes", "mes-add1", "mes-add1-exhaustive", "mes-add1-greedy"})
+
+Count = int | str
+"""A participation count: the number, or ``"<10"`` below :data:`SMALL_COUNT`."""
+
+# Why a project was not funded (the engine's reason codes), in plain Dutch.
+REASON_TEXTS: dict[str, str] = {
+    "no-support": N_("niemand heeft erop gestemd"),
+    "insufficient-support": N_("te weinig stemmen voor de kosten"),
+    "supporters-spent": N_(
+        "het geld van de voorstanders ging naar projecten die zij belangrijker vonden"
+    ),
+    "does-not-fit": N_("paste niet meer in het resterende budget"),
+    "cap-reached": N_("het maximum voor dit thema was bereikt"),
+    "below-threshold": N_("minder stemmen dan de drempel"),
+    "not-reached": N_(
+        "niet aan de beurt gekomen: de telling stopte bij het eerste project dat niet paste"
+    ),
+}
+
+RULE_TEXTS: dict[str, str] = {
+    "greedy": N_(
+        "Meeste stemmen eerst: de projecten met de meeste stemmen krijgen als eerste geld. Past "
+        "een project niet meer in wat er over is, dan wordt het overgeslagen en komt het volgende "
+        "aan de beurt."
+    ),
+    "mes": N_(
+        "Method of Equal Shares (gelijke delen): elke stemmer krijgt een gelijk deel van het "
+        "budget en betaalt mee aan de projecten waarop hij stemde. Een project wordt gekozen als "
+        "zijn voorstanders samen genoeg geld hebben; het project met de laagste prijs per "
+        "voorstander gaat voor."
+    ),
+    "mes-add1": N_(
+        "Method of Equal Shares (gelijke delen) met Add1-aanvulling: elke stemmer krijgt een gelijk "
+        "deel van het budget en betaalt mee aan de projecten waarop hij stemde. Blijft er geld "
+        "over, dan wordt het deel per stemmer steeds met één euro verhoogd zolang de uitkomst "
+        "binnen het budget past."
+    ),
+    "mes-add1-exhaustive": N_(
+        "Method of Equal Shares (gelijke delen) met Add1-aanvulling tot het budget is uitgeput."
+    ),
+    "mes-add1-greedy": N_(
+        "Method of Equal Shares (gelijke delen) met Add1-aanvulling; wat daarna over is, gaat "
+        "volgens meeste stemmen eerst naar projecten die nog passen."
+    ),
+    "phragmen": N_(
+        "Sequentiële Phragmén: projecten worden één voor één gekozen zo dat de lasten zo gelijk "
+        "mogelijk over de voorstanders verdeeld worden."
+    ),
+}
+
+TIE_BREAK_TEXTS: dict[str, str] = {
+    "lowest-cost": N_(
+        "Bij gelijke stand gaat het goedkoopste project voor, daarna het project met de meeste "
+        "voorstanders; is dat ook gelijk, dan beslist een loting met een vooraf vastgelegd zaad."
+    ),
+    "lexicographic": N_(
+        "Bij gelijke stand gaat het project met het laagste nummer (als tekst) voor."
+    ),
+    "explicit": N_("Bij gelijke stand beslist een vooraf vastgestelde volgorde."),
+}
+
+CHANNEL_LABELS: dict[str, str] = {"online": N_("online"), "paper": N_("op papier")}
+
+
+def small(n: int) -> Count:
+    """``n``, or ``"<10"`` when it is under :data:`SMALL_COUNT` (zero included)."""
+    return SMALL_LABEL if n < SMALL_COUNT else n
+
+
+def percent(numerator: int, denominator: int, places: int = 1) -> str | None:
+    """``numerator / denominator`` as a percentage rounded half up for display ("12.5"), or None
+    when the denominator is zero. Exact until the final rounding."""
+    if denominator <= 0:
+        return None
+    scaled = Fraction(numerator * 100 * 10**places, denominator) + Fraction(1, 2)
+    whole, frac = divmod(int(scaled), 10**places)
+    return f"{whole}.{frac:0{places}d}" if places else str(whole)
+
+
+def rounded_cents(value: Fraction) -> int:
+    """An exact amount of cents rounded half up to whole cents, for display only."""
+    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
+
+
+# --- who may see ---------------------------------------------------------------------------------
+
+
+def check_visible(round_: Round, roles: Iterable[Role] | None) -> None:
+    """Raise unless results of ``round_`` may be shown to a viewer with ``roles`` (None: anonymous).
+
+    Before voting closes nobody sees anything of the count; closed: council, auditors and admins;
+    published: everyone.
+    """
+    phase = Phase(round_.phase)
+    if phase not in (Phase.CLOSED, Phase.PUBLISHED):
+        raise Conflict(
+            _("Er is nog geen uitslag: de uitslag komt pas als het stemmen gesloten is.")
+        )
+    if phase == Phase.PUBLISHED:
+        return
+    if roles is None:
+        raise NotAuthenticated(
+            _("De uitslag is nog niet openbaar. Log in als raadslid, controleur of beheerder.")
+        )
+    if not VIEWER_ROLES & set(roles):
+        raise Forbidden(
+            _(
+                "De uitslag is nog niet openbaar; alleen raadsleden, controleurs en beheerders "
+                "kunnen hem nu al inzien."
+            )
+        )
+
+
+def may_see(round_: Round, roles: Iterable[Role] | None) -> bool:
+    try:
+        check_visible(round_, roles)
+    except (Conflict, Forbidden, NotAuthenticated):
+        return False
+    return True
+
+
+# --- the view ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideView:
+    id: int
+    project_id: int
+    project_title: str
+    decision: str
+    reason: str
+    actor_id: int
+    actor_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    project_id: int
+    title: str
+    votes: int
+    cost_cents: int
+    funded: bool
+    reason: str | None  # engine reason code when not funded
+    reason_text: str  # Dutch source text (translate when shown)
+    budget_share_percent: str | None  # of the election's budget, funded projects only
+    price_per_voter: str | None  # MES: exact cents "p/q"
+    price_per_voter_cents: int | None  # MES: rounded for display
+    overrides: tuple[OverrideView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """MES next to greedy over the same ballots (explanation only, not the official outcome)."""
+
+    greedy_funded: tuple[int, ...]
+    only_mes: tuple[int, ...]
+    only_greedy: tuple[int, ...]
+    voters: int  # non-blank ballots
+    voters_with_funded_mes: int
+    voters_with_funded_greedy: int
+    greedy_cost_cents: int
+
+    @property
+    def share_mes(self) -> str | None:
+        return percent(self.voters_with_funded_mes, self.voters)
+
+    @property
+    def share_greedy(self) -> str | None:
+        return percent(self.voters_with_funded_greedy, self.voters)
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionView:
+    district_id: int | None
+    district_name: str | None
+    budget_cents: int
+    ballots: int
+    blank: int
+    used_cents: int
+    left_cents: int
+    funded: tuple[ProjectView, ...]
+    not_funded: tuple[ProjectView, ...]
+    tie_break_order: tuple[int, ...]
+    seed: str | None
+    ties: tuple[tuple[int, ...], ...]  # groups of supported projects with equal votes
+    lot_ties: tuple[tuple[int, ...], ...]  # groups the lot ordered (equal cost and supporters)
+    per_voter_budget: str | None  # MES: exact cents "p/q"
+    per_voter_budget_cents: int | None
+    add1_steps: int | None
+    comparison: Comparison | None
+
+    @property
+    def projects(self) -> tuple[ProjectView, ...]:
+        return self.funded + self.not_funded
+
+    @property
+    def max_votes(self) -> int:
+        return max((p.votes for p in self.projects), default=0)
+
+    @property
+    def key(self) -> str:
+        return "stad" if self.district_id is None else str(self.district_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipationRow:
+    label: str
+    codes: int | None  # codes issued (None where it does not apply)
+    ballots: Count
+    turnout_percent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    total: Count
+    codes: int
+    turnout_percent: str | None
+    districts: tuple[ParticipationRow, ...]
+    channels: tuple[ParticipationRow, ...]
+    age_bands: tuple[ParticipationRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsView:
+    round_id: int
+    title: str
+    phase: str
+    published: bool
+    rule: str
+    tie_break: str
+    seed: str | None
+    fingerprint: str
+    definition: Mapping[str, Any]
+    log_head: str
+    log_height: int
+    engine_version: str
+    digest: str
+    counted_at: datetime
+    elections: tuple[ElectionView, ...]
+    participation: Participation
+    overrides: tuple[OverrideView, ...]
+    rule_text: str
+    tie_break_text: str
+
+    @property
+    def is_mes(self) -> bool:
+        return self.rule in MES_RULES
+
+
+async def _visible_round(
+    session: AsyncSession, round_id: int, roles: Iterable[Role] | None
+) -> Round:
+    role_set = frozenset(roles or ())
+    round_ = await rounds.get_visible_round(
+        session, round_id, include_drafts=Role.ADMIN in role_set
+    )
+    check_visible(round_, roles)
+    return round_
+
+
+async def stored_result(session: AsyncSession, round_id: int) -> RoundResult:
+    row = await session.get(RoundResult, round_id)
+    if row is None:
+        raise Conflict(
+            _("De telling van deze ronde is niet gevonden. Neem contact op met de beheerder.")
+        )
+    return row
+
+
+async def stored_document(
+    session: AsyncSession, round_id: int, *, roles: Iterable[Role] | None
+) -> RoundResult:
+    """The stored results row (its ``document`` holds the exact bytes the digest covers)."""
+    await _visible_round(session, round_id, roles)
+    return await stored_result(session, round_id)
+
+
+async def load(
+    session: AsyncSession, round_id: int, *, roles: Iterable[Role] | None
+) -> ResultsView:
+    """Everything the results page, the API and the council report show for ``round_id``."""
+    round_ = await _visible_round(session, round_id, roles)
+    row = await stored_result(session, round_id)
+    document: dict[str, Any] = json.loads(row.document)
+    definition: dict[str, Any] = json.loads(round_.frozen_definition or "{}")
+    overrides = await _overrides(session, round_id, definition)
+    contents = await current_contents(session, round_id)
+    by_key: dict[int | None, list[Mapping[str, Any]]] = {}
+    for key, content in contents:
+        by_key.setdefault(key, []).append(content)
+    elections = tuple(
+        _election_view(definition, item, by_key.get(item["district_id"], []), overrides)
+        for item in document["elections"]
+    )
+    seed = next((e.seed for e in elections if e.seed is not None), None)
+    return ResultsView(
+        round_id=round_.id,
+        title=round_.title,
+        phase=round_.phase,
+        published=round_.phase == Phase.PUBLISHED.value,
+        rule=document["rule"],
+        tie_break=document["tie_break"],
+        seed=seed,
+        fingerprint=document["fingerprint"],
+        definition=definition,
+        log_head=row.log_head,
+        log_height=row.log_height,
+        engine_version=row.engine_version,
+        digest=row.digest,
+        counted_at=row.counted_at,
+        elections=elections,
+        participation=await participation(session, round_id, definition),
+        overrides=overrides,
+        rule_text=RULE_TEXTS.get(document["rule"], document["rule"]),
+        tie_break_text=TIE_BREAK_TEXTS.get(document["tie_break"], document["tie_break"]),
+    )
+
+
+def _titles(definition: Mapping[str, Any]) -> dict[int, str]:
+    return {int(p["id"]): str(p["title"]) for p in definition.get("projects", [])}
+
+
+def _district_name(definition: Mapping[str, Any], district_id: int | None) -> str | None:
+    if district_id is None:
+        return None
+    return next(
+        (str(d["name"]) for d in definition.get("districts", []) if d["id"] == district_id), None
+    )
+
+
+def _last_steps(outcome: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Each project's deciding step detail (a selection wins over an earlier pass-over)."""
+    last: dict[str, dict[str, str]] = {}
+    for step in outcome["trace"]:
+        if step["reason"] == "selected" or step["project"] not in last:
+            last[step["project"]] = dict(step["detail"])
+    return last
+
+
+def _election_view(
+    definition: Mapping[str, Any],
+    item: Mapping[str, Any],
+    contents: list[Mapping[str, Any]],
+    overrides: tuple[OverrideView, ...],
+) -> ElectionView:
+    outcome = item["outcome"]
+    key: int | None = item["district_id"]
+    budget = int(item["budget_cents"])
+    titles = _titles(definition)
+    costs = {int(p["id"]): int(p["cost_cents"]) for p in definition.get("projects", [])}
+    votes = {int(pid): int(v) for pid, v in item["votes"].items()}
+    details = _last_steps(outcome)
+    by_project: dict[int, tuple[OverrideView, ...]] = {}
+    for override in overrides:
+        by_project[override.project_id] = (*by_project.get(override.project_id, ()), override)
+
+    def price(pid: int) -> tuple[str | None, int | None]:
+        exact = details.get(str(pid), {}).get("price_per_voter")
+        return (exact, rounded_cents(Fraction(exact))) if exact is not None else (None, None)
+
+    funded = tuple(
+        ProjectView(
+            project_id=int(pid),
+            title=titles.get(int(pid), ""),
+            votes=votes.get(int(pid), 0),
+            cost_cents=costs[int(pid)],
+            funded=True,
+            reason=None,
+            reason_text=N_("gefinancierd"),
+            budget_share_percent=percent(costs[int(pid)], budget),
+            price_per_voter=price(int(pid))[0],
+            price_per_voter_cents=price(int(pid))[1],
+            overrides=by_project.get(int(pid), ()),
+        )
+        for pid in outcome["selected"]
+    )
+    order = [int(pid) for pid in outcome["tie_break_order"]]
+    position = {pid: i for i, pid in enumerate(order)}
+    unselected = sorted(
+        ((int(u["project"]), str(u["reason"])) for u in outcome["unselected"]),
+        key=lambda pr: (-votes.get(pr[0], 0), position.get(pr[0], 0)),
+    )
+    not_funded = tuple(
+        ProjectView(
+            project_id=pid,
+            title=titles.get(pid, ""),
+            votes=votes.get(pid, 0),
+            cost_cents=costs[pid],
+            funded=False,
+            reason=reason,
+            reason_text=REASON_TEXTS.get(reason, reason),
+            budget_share_percent=None,
+            price_per_voter=None,
+            price_per_voter_cents=None,
+            overrides=by_project.get(pid, ()),
+        )
+        for pid, reason in unselected
+    )
+    parameters = outcome.get("parameters", {})
+    per_voter = parameters.get("per_voter_budget")
+    election = engine_election(definition, key, contents)
+    ties, lot_ties = _ties(election, votes, order, str(outcome["tie_break"]))
+    comparison = (
+        _comparison(definition, election, outcome, contents)
+        if outcome["rule"] in MES_RULES
+        else None
+    )
+    return ElectionView(
+        district_id=key,
+        district_name=_district_name(definition, key),
+        budget_cents=budget,
+        ballots=int(item["ballots"]),
+        blank=int(item["blank"]),
+        used_cents=int(outcome["cost"]),
+        left_cents=int(outcome["leftover"]),
+        funded=funded,
+        not_funded=not_funded,
+        tie_break_order=tuple(order),
+        seed=outcome.get("seed"),
+        ties=ties,
+        lot_ties=lot_ties,
+        per_voter_budget=per_voter,
+        per_voter_budget_cents=rounded_cents(Fraction(per_voter)) if per_voter else None,
+        add1_steps=int(parameters["add1_steps"]) if "add1_steps" in parameters else None,
+        comparison=comparison,
+    )
+
+
+def _ties(
+    election: Election, votes: Mapping[int, int], order: list[int], tie_break: str
+) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...]]:
+    """Groups of supported projects with equal votes (in tie-break order), and among them the
+    groups the lot ordered: equal votes, equal cost and equal supporters under ``lowest-cost``."""
+    groups: dict[int, list[int]] = {}
+    for pid in order:
+        if votes.get(pid, 0) > 0:
+            groups.setdefault(votes[pid], []).append(pid)
+    ties = tuple(tuple(g) for _v, g in sorted(groups.items(), reverse=True) if len(g) > 1)
+    if tie_break != "lowest-cost":
+        return ties, ()
+    support = {int(pid): n for pid, n in supporters(election).items()}
+    costs = {int(p.id): p.cost for p in election.projects}
+    lots: list[tuple[int, ...]] = []
+    for group in ties:
+        same: dict[tuple[int, int], list[int]] = {}
+        for pid in group:
+            same.setdefault((costs[pid], support.get(pid, 0)), []).append(pid)
+        lots.extend(tuple(g) for g in same.values() if len(g) > 1)
+    return ties, tuple(lots)
+
+
+def _comparison(
+    definition: Mapping[str, Any],
+    election: Election,
+    outcome: Mapping[str, Any],
+    contents: list[Mapping[str, Any]],
+) -> Comparison:
+    counting = definition["counting"]
+    order = counting.get("order")
+    tie_break = TieBreak(
+        name=counting["tie_break"],
+        seed=counting.get("seed"),
+        explicit=tuple(str(pid) for pid in order) if order else (),
+    )
+    greedy = count(election, "greedy", tie_break=tie_break)
+    mes_funded = {int(pid) for pid in outcome["selected"]}
+    greedy_funded = {int(pid) for pid in greedy.selected}
+    ballots = [set(chosen_projects(c)) for c in contents if "blank" not in c]
+    return Comparison(
+        greedy_funded=tuple(int(pid) for pid in greedy.selected),
+        only_mes=tuple(sorted(mes_funded - greedy_funded)),
+        only_greedy=tuple(sorted(greedy_funded - mes_funded)),
+        voters=len(ballots),
+        voters_with_funded_mes=sum(1 for b in ballots if b & mes_funded),
+        voters_with_funded_greedy=sum(1 for b in ballots if b & greedy_funded),
+        greedy_cost_cents=greedy.cost,
+    )
+
+
+# --- participation -------------------------------------------------------------------------------
+
+
+async def participation(
+    session: AsyncSession, round_id: int, definition: Mapping[str, Any]
+) -> Participation:
+    """Current ballots (blank included) per district of the voter against the codes issued there
+    (codes of revoked batches and revoked codes left out), per channel and per age band."""
+    names = {int(d["id"]): str(d["name"]) for d in definition.get("districts", [])}
+    codes_rows = (
+        await session.execute(
+            select(VotingCode.district_id, func.count(VotingCode.id))
+            .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
+            .where(
+                VotingCode.round_id == round_id,
+                VotingCode.revoked_at.is_(None),
+                CodeBatch.revoked_at.is_(None),
+            )
+            .group_by(VotingCode.district_id)
+        )
+    ).all()
+    codes = {key: int(n) for key, n in codes_rows}
+    current = (
+        select(Voter.district_id, Voter.age_band, Ballot.channel)
+        .join(Ballot, Ballot.id == Voter.current_ballot_id)
+        .where(Voter.round_id == round_id)
+    )
+    rows = (await session.execute(current)).all()
+    by_district: dict[int | None, int] = {}
+    by_channel: dict[str, int] = {}
+    by_age: dict[str, int] = {}
+    for district_id, age_band, channel in rows:
+        by_district[district_id] = by_district.get(district_id, 0) + 1
+        by_channel[channel] = by_channel.get(channel, 0) + 1
+        if age_band is not None:
+            by_age[age_band] = by_age.get(age_band, 0) + 1
+
+    def row(label: str, n: int, issued: int | None) -> ParticipationRow:
+        turnout = percent(n, issued) if issued and n >= SMALL_COUNT else None
+        return ParticipationRow(
+            label=label, codes=issued, ballots=small(n), turnout_percent=turnout
+        )
+
+    keys: list[int | None] = [*names]
+    if None in by_district or None in codes:
+        keys.append(None)
+    districts = tuple(
+        row(
+            names.get(key, "") if key is not None else N_("zonder wijk"),
+            by_district.get(key, 0),
+            codes.get(key, 0),
+        )
+        for key in keys
+    )
+    channels = tuple(
+        row(CHANNEL_LABELS[channel], by_channel.get(channel, 0), None)
+        for channel in ("online", "paper")
+    )
+    age_bands = tuple(row(band, n, None) for band, n in sorted(by_age.items()))
+    total = len(rows)
+    issued_total = sum(codes.values())
+    return Participation(
+        total=small(total),
+        codes=issued_total,
+        turnout_percent=percent(total, issued_total) if total >= SMALL_COUNT else None,
+        districts=districts,
+        channels=channels,
+        age_bands=age_bands,
+    )
+
+
+# --- overrides -----------------------------------------------------------------------------------
+
+
+async def _overrides(
+    session: AsyncSession, round_id: int, definition: Mapping[str, Any]
+) -> tuple[OverrideView, ...]:
+    titles = _titles(definition)
+    rows = (
+        await session.execute(
+            select(ResultOverride, User.display_name)
+            .join(User, User.id == ResultOverride.actor_id)
+            .where(ResultOverride.round_id == round_id)
+            .order_by(ResultOverride.id)
+        )
+    ).all()
+    return tuple(
+        OverrideView(
+            id=o.id,
+            project_id=o.project_id,
+            project_title=titles.get(o.project_id, ""),
+            decision=o.decision,
+            reason=o.reason,
+            actor_id=o.actor_id,
+            actor_name=name,
+            created_at=o.created_at,
+        )
+        for o, name in rows
+    )
+
+
+def _check_override(
+    definition: Mapping[str, Any], project_id: object, decision: object, reason: object
+) -> tuple[int, str, str]:
+    """Every field error at once, under the API's field names."""
+    errors: dict[str, str] = {}
+    ids = {int(p["id"]) for p in definition.get("projects", [])}
+    if (
+        isinstance(project_id, bool)
+        or not isinstance(project_id, int)
+        or not 0 < project_id <= MAX_ID
+        or project_id not in ids
+    ):
+        errors["project_id"] = _("Kies een project dat op het stembiljet van deze ronde stond.")
+    if decision not in OVERRIDE_DECISIONS:
+        errors["decision"] = _("Kies 'niet gefinancierd' of 'gefinancierd'.")
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        errors["reason"] = _("Geef de reden van de correctie: die staat naast de uitslag.")
+    elif len(text) > REASON_MAX_LENGTH:
+        errors["reason"] = _(
+            "De reden is te lang (hoogstens %(max)s tekens).", max=REASON_MAX_LENGTH
+        )
+    if errors:
+        raise ValidationFailed(
+            _("De correctie is niet opgeslagen. Controleer de velden."), fields=errors
+        )
+    assert isinstance(project_id, int)
+    assert isinstance(decision, str)
+    return project_id, decision, text
+
+
+async def add_override(
+    session: AsyncSession,
+    round_id: int,
+    *,
+    project_id: object,
+    decision: object,
+    reason: object,
+    actor_id: int,
+) -> OverrideView:
+    """Record an admin's decision after the vote that departs from the computed outcome (for
+    example a funded project found infeasible). Stored beside the outcome, never in it; written to
+    the staff action log in the same transaction. Only once voting has closed."""
+    round_ = await rounds.get_round(session, round_id)
+    if round_.phase not in (Phase.CLOSED.value, Phase.PUBLISHED.value):
+        raise Conflict(_("Een correctie op de uitslag kan pas als het stemmen gesloten is."))
+    definition: dict[str, Any] = json.loads(round_.frozen_definition or "{}")
+    pid, chosen, text = _check_override(definition, project_id, decision, reason)
+    await stored_result(session, round_id)
+    override = ResultOverride(
+        round_id=round_id, project_id=pid, decision=chosen, reason=text, actor_id=actor_id
+    )
+    session.add(override)
+    await session.flush()
+    await record(
+        session,
+        actor_id=actor_id,
+        action="results.override",
+        subject_type="round",
+        subject_id=round_id,
+        details={"project_id": pid, "decision": chosen, "override_id": override.id},
+        reason=text,
+    )
+    actor = await session.get(User, actor_id)
+    return OverrideView(
+        id=override.id,
+        project_id=pid,
+        project_title=_titles(definition).get(pid, ""),
+        decision=chosen,
+        reason=text,
+        actor_id=actor_id,
+        actor_name=actor.display_name if actor is not None else "",
+        created_at=override.created_at,
+    )
+
+
+async def visible_rounds(session: AsyncSession, roles: Iterable[Role] | None) -> list[Round]:
+    """Rounds whose results this viewer may see (newest first)."""
+    role_set = frozenset(roles or ())
+    candidates = await rounds.list_rounds(session, include_drafts=False)
+    return [r for r in candidates if may_see(r, role_set if roles is not None else None)]
