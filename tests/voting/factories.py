@@ -33,7 +33,7 @@ class VotingRound:
     costs: dict[int, int] = field(default_factory=dict)
 
 
-def open_round(  # noqa: PLR0913 - a test factory with many knobs
+def open_round(
     settings: Settings,
     *,
     ballot_type: str = "knapsack",
@@ -77,7 +77,9 @@ def open_round(  # noqa: PLR0913 - a test factory with many knobs
         )
         session.add(round_)
         await session.flush()
-        budgets = list(district_budgets) if district_budgets is not None else [None] * len(districts)
+        budgets = (
+            list(district_budgets) if district_budgets is not None else [None] * len(districts)
+        )
         district_rows = [
             District(round_id=round_.id, name=n, position=i, budget_cents=budgets[i])
             for i, n in enumerate(districts)
@@ -110,7 +112,9 @@ def open_round(  # noqa: PLR0913 - a test factory with many knobs
         round_id = round_.id
         await session.commit()
         if phase in (Phase.VOTING, Phase.CLOSED):
-            await rounds.move_phase(session, round_id, Phase.VOTING, actor_id=admin_id, reason="test")
+            await rounds.move_phase(
+                session, round_id, Phase.VOTING, actor_id=admin_id, reason="test"
+            )
         return VotingRound(
             round_id=round_id,
             admin_id=admin_id,
@@ -128,7 +132,12 @@ def issue_codes(
 ) -> list[str]:
     async def work(session: AsyncSession) -> list[str]:
         batch = await service.issue_codes(
-            session, settings, vr.round_id, district_id=district_id, count=count, actor_id=vr.admin_id
+            session,
+            settings,
+            vr.round_id,
+            district_id=district_id,
+            count=count,
+            actor_id=vr.admin_id,
         )
         return batch.codes
 
@@ -137,7 +146,9 @@ def issue_codes(
 
 def close(settings: Settings, vr: VotingRound) -> None:
     async def work(session: AsyncSession) -> None:
-        await rounds.move_phase(session, vr.round_id, Phase.CLOSED, actor_id=vr.admin_id, reason="test")
+        await rounds.move_phase(
+            session, vr.round_id, Phase.CLOSED, actor_id=vr.admin_id, reason="test"
+        )
 
     run(settings, work)
 

@@ -391,15 +391,17 @@ def _jsonable(value: Any) -> Any:
 
 
 async def _locked_round(session: AsyncSession, round_id: int) -> Round:
-    # FOR UPDATE on PostgreSQL serialises concurrent edits and phase moves of one round; SQLite
-    # ignores it, but there every write transaction already holds the database lock (BEGIN
-    # IMMEDIATE).
+    # FOR NO KEY UPDATE on PostgreSQL serialises concurrent edits and phase moves of one round;
+    # SQLite ignores it, but there every write transaction already holds the database lock (BEGIN
+    # IMMEDIATE). Not plain FOR UPDATE: that also blocks the KEY SHARE lock every insert referring
+    # to the round takes for its foreign key, so a cast holding the log head and inserting its
+    # ballot deadlocked with a close holding the round and waiting for the log head.
     if not 0 < round_id <= MAX_ID:
         raise _not_found()
     result = await session.execute(
         select(Round)
         .where(Round.id == round_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .options(selectinload(Round.districts), selectinload(Round.themes))
         .execution_options(populate_existing=True)
     )

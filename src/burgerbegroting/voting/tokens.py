@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -58,7 +58,7 @@ def issue(
     return VoterToken(encoded, jti, voter_id, round_id, district_id, expires)
 
 
-def _small_id(value: object) -> bool:
+def _small_id(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
@@ -90,7 +90,7 @@ def read(settings: Settings, encoded: str) -> VoterToken:
     if did is not None and not _small_id(did):
         raise BadToken()
     expires = datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo)
-    return VoterToken(encoded, jti, int(vid), int(rid), did, expires)
+    return VoterToken(encoded, jti, vid, rid, did if _small_id(did) else None, expires)
 
 
 def is_voter_token(encoded: str) -> bool:

@@ -1,0 +1,217 @@
+"""Bad input to the booth and the code endpoints: a 4xx with a clear message, nothing stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting import tokens as voter_tokens
+from tests.voting.factories import (
+    VotingRound,
+    admin_headers,
+    close,
+    issue_codes,
+    open_round,
+    redeem,
+    scalar,
+)
+
+
+def _stored(settings: Settings) -> tuple[int, int, int]:
+    return (
+        scalar(settings, "SELECT count(*) FROM ballots"),
+        scalar(settings, "SELECT count(*) FROM log_events"),
+        scalar(settings, "SELECT count(*) FROM voters WHERE current_ballot_id IS NOT NULL"),
+    )
+
+
+@pytest.fixture
+def voting(client: TestClient[Litestar], settings: Settings) -> tuple[VotingRound, dict[str, str]]:
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    return vr, redeem(client, code)
+
+
+def _bodies(vr: VotingRound) -> list[Any]:
+    p = vr.projects
+    return [
+        {"projects": [-1]},
+        {"projects": [2**63]},
+        {"projects": [2**31]},
+        {"projects": ["NaN"]},
+        {"projects": [1e309]},
+        {"projects": [p[0], p[0]]},
+        {"projects": [987654]},
+        {"projects": p},  # over budget
+        {"projects": [True]},
+        {"projects": []},
+        {"points": {str(p[0]): 5}},  # wrong shape for knapsack
+        {"projects": [p[0]], "blank": True},
+        {"blank": False},
+        {},
+        {"projects": p[0]},
+        [p[0]],
+        "NaN",
+        None,
+        {"projects": [p[0]], "extra": 1},
+    ]
+
+
+def test_bad_ballots_are_refused_with_a_message_and_nothing_is_stored(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    before = _stored(settings)
+    for body in _bodies(vr):
+        raw = json.dumps(body, allow_nan=True) if body != [1e309] else "[1e309]"
+        response = client.put(
+            f"/api/v1/rounds/{vr.round_id}/ballot",
+            content=raw.replace("Infinity", "1e309"),
+            headers={**voter, "Content-Type": "application/json"},
+        )
+        assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+        problem = response.json()
+        assert problem.get("detail"), (body, problem)
+    assert _stored(settings) == before
+
+
+def test_another_rounds_projects_are_not_on_the_ballot(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    other = open_round(settings, admin_email="ander@example.nl")
+    before = _stored(settings)
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"projects": [other.projects[3]]},
+        headers=voter,
+    )
+    assert response.status_code == 422
+    assert "/projects/0" in response.json()["errors"]
+    # And this voter's session does not open the other round's booth.
+    response = client.put(
+        f"/api/v1/rounds/{other.round_id}/ballot",
+        json={"projects": [other.projects[3]]},
+        headers=voter,
+    )
+    assert response.status_code == 401
+    assert _stored(settings) == before
+
+
+def test_another_districts_projects_are_refused(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(
+        settings,
+        scope="districts",
+        district_budgets=(5_000_000, 5_000_000),
+        costs=(3_000_000, 2_000_000, 3_000_000, 2_000_000),
+        project_districts=(0, 0, 1, 1),
+    )
+    [code] = issue_codes(settings, vr, 1, district_id=vr.districts[0])
+    voter = redeem(client, code)
+    booth = client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=voter).json()
+    assert [p["id"] for p in booth["projects"]] == vr.projects[:2]
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[2]]}, headers=voter
+    )
+    assert response.status_code == 422
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+
+
+def test_huge_and_wrongly_typed_bodies_are_refused(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    before = _stored(settings)
+    big = b'{"projects": [' + b"1," * (5 * 1024 * 1024) + b"1]}"
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        content=big,
+        headers={**voter, "Content-Type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        response = client.put(
+            f"/api/v1/rounds/{vr.round_id}/ballot",
+            content=json.dumps({"projects": [vr.projects[0]]}),
+            headers={**voter, "Content-Type": content_type},
+        )
+        assert response.status_code in {400, 415}, (content_type, response.status_code)
+    assert _stored(settings) == before
+
+
+def test_wrong_revoked_expired_and_forged_sessions_and_codes(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 3)
+    wrong = [
+        "",
+        "AAAA-AAAA-AAAA-AAAA",
+        codes[0][:-1] + ("0" if codes[0][-1] != "0" else "1"),  # check character wrong
+        "x" * 65,
+        "\u0000" * 10,
+    ]
+    answers = {client.post("/api/v1/auth/code", json={"code": c}).status_code for c in wrong}
+    assert answers <= {400, 401}
+    # A revoked code gets the very same answer as a wrong one.
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": codes[1], "reason": "brief kwijt"},
+        headers=admin_headers(settings, vr),
+    )
+    assert revoked.status_code == 200
+    wrong_answer = client.post("/api/v1/auth/code", json={"code": "AAAA-AAAA-AAAA-AAAA"})
+    revoked_answer = client.post("/api/v1/auth/code", json={"code": codes[1]})
+    assert revoked_answer.status_code == wrong_answer.status_code == 401
+    assert revoked_answer.json()["detail"] == wrong_answer.json()["detail"]
+    # Expired and forged voter sessions.
+    voter = redeem(client, codes[2])
+    token = voter["Authorization"].split()[1]
+    read = voter_tokens.read(settings, token)
+    forged = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    for header in (f"Bearer {forged}", "Bearer not.a.token"):
+        response = client.get(
+            f"/api/v1/rounds/{vr.round_id}/ballot", headers={"Authorization": header}
+        )
+        assert response.status_code == 401, header
+    assert read.round_id == vr.round_id
+    # A session of a code revoked after redemption stops working at once.
+    client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": codes[2], "reason": "verkeerd adres"},
+        headers=admin_headers(settings, vr),
+    )
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=voter
+    )
+    assert response.status_code == 401
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+
+
+def test_a_voter_session_reaches_no_other_route(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    assert client.get("/api/v1/auth/me", headers=voter).status_code == 401
+    assert client.get("/api/v1/audit-log", headers=voter).status_code == 401
+    response = client.post(f"/api/v1/rounds/{vr.round_id}/codes", json={"count": 1}, headers=voter)
+    assert response.status_code == 401
+
+
+def test_casting_after_close_is_refused(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    close(settings, vr)
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=voter
+    )
+    assert response.status_code == 409
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
