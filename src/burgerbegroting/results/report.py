@@ -196,7 +196,13 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
                     share=format_money(election.per_voter_budget_cents),
                 )
             )
-        funded_head = [_("Nr"), _("Project"), _("Stemmen"), _("Kosten"), _("Deel van budget")]
+        funded_head = [
+            _("Nr"),
+            _("Project"),
+            _("Aantal stemmen"),
+            _("Kosten"),
+            _("Deel van budget"),
+        ]
         if view.is_mes:
             funded_head.append(_("Prijs per voorstander"))
         rows = [funded_head]
@@ -220,7 +226,7 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
         para(_("Niet gefinancierd"))
         table(
             [
-                [_("Nr"), _("Project"), _("Stemmen"), _("Kosten"), _("Waarom niet")],
+                [_("Nr"), _("Project"), _("Aantal stemmen"), _("Kosten"), _("Waarom niet")],
                 *[
                     [
                         str(p.project_id),
@@ -256,10 +262,15 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
 
     heading(_("Opkomst"))
     part = view.participation
-    para(_("Aantallen onder de 10 staan er als '<10', zodat niemand herkenbaar is."))
+    para(
+        _(
+            "Aantallen onder de 10 staan er als %(small)s, zodat niemand herkenbaar is.",
+            small="'<10'",
+        )
+    )
     table(
         [
-            [_("Wijk"), _("Stemcodes"), _("Stemmen"), _("Opkomst")],
+            [_("Wijk"), _("Stemcodes"), _("Uitgebrachte stemmen"), _("Opkomst")],
             *[
                 [
                     _(r.label),
@@ -277,9 +288,19 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
             ],
         ]
     )
-    table([[_("Kanaal"), _("Stemmen")], *[[_(r.label), str(r.ballots)] for r in part.channels]])
+    table(
+        [
+            [_("Kanaal"), _("Uitgebrachte stemmen")],
+            *[[_(r.label), str(r.ballots)] for r in part.channels],
+        ]
+    )
     if part.age_bands:
-        table([[_("Leeftijd"), _("Stemmen")], *[[r.label, str(r.ballots)] for r in part.age_bands]])
+        table(
+            [
+                [_("Leeftijd"), _("Uitgebrachte stemmen")],
+                *[[r.label, str(r.ballots)] for r in part.age_bands],
+            ]
+        )
 
     heading(_("Correcties na de stemming"))
     if view.overrides:
