@@ -18,6 +18,7 @@ point at individuals. Turnout percentages are left out for those cells too.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +39,7 @@ from burgerbegroting.results.counting import current_contents
 from burgerbegroting.results.models import ResultOverride, RoundResult
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting.ballots import chosen_projects, engine_election
+from burgerbegroting.voting.ballots import engine_election
 from burgerbegroting.voting.models import Ballot, CodeBatch, Voter, VotingCode
 from burgerbegroting.voting.tally.model import Election, supporters
 from burgerbegroting.voting.tally.rules import count
@@ -337,12 +338,9 @@ async def load(
     document: dict[str, Any] = json.loads(row.document)
     definition: dict[str, Any] = json.loads(round_.frozen_definition or "{}")
     overrides = await _overrides(session, round_id, definition)
-    contents = await current_contents(session, round_id)
-    by_key: dict[int | None, list[Mapping[str, Any]]] = {}
-    for key, content in contents:
-        by_key.setdefault(key, []).append(content)
+    derived = await _derived(session, round_id, row.digest, definition, document)
     elections = tuple(
-        _election_view(definition, item, by_key.get(item["district_id"], []), overrides)
+        _election_view(definition, item, derived[item["district_id"]], overrides)
         for item in document["elections"]
     )
     seed = next((e.seed for e in elections if e.seed is not None), None)
@@ -369,6 +367,65 @@ async def load(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """What an election's explanation needs from the current ballots."""
+
+    ties: tuple[tuple[int, ...], ...]
+    lot_ties: tuple[tuple[int, ...], ...]
+    comparison: Comparison | None
+
+
+_DERIVED_CACHE: OrderedDict[tuple[int, str], dict[int | None, _Derived]] = OrderedDict()
+_DERIVED_CACHE_SIZE = 16
+
+
+async def _derived(
+    session: AsyncSession,
+    round_id: int,
+    digest: str,
+    definition: Mapping[str, Any],
+    document: Mapping[str, Any],
+) -> dict[int | None, _Derived]:
+    """Ties, lots and the greedy comparison of every election, from the current ballots.
+
+    Cached per process by round and results digest: once voting has closed the current ballots
+    can no longer change (casts, voids and code revocations are refused, the log is closed), so
+    the figures cannot go stale, and a large round (100,000 ballots: seconds of work) is read and
+    grouped once instead of on every page view.
+    """
+    key = (round_id, digest)
+    cached = _DERIVED_CACHE.get(key)
+    if cached is not None:
+        _DERIVED_CACHE.move_to_end(key)
+        return cached
+    by_key: dict[int | None, list[Mapping[str, Any]]] = {}
+    for election_key, content in await current_contents(session, round_id):
+        by_key.setdefault(election_key, []).append(content)
+    result = {
+        item["district_id"]: _derive(definition, item, by_key.get(item["district_id"], []))
+        for item in document["elections"]
+    }
+    _DERIVED_CACHE[key] = result
+    while len(_DERIVED_CACHE) > _DERIVED_CACHE_SIZE:
+        _DERIVED_CACHE.popitem(last=False)
+    return result
+
+
+def _derive(
+    definition: Mapping[str, Any], item: Mapping[str, Any], contents: list[Mapping[str, Any]]
+) -> _Derived:
+    outcome = item["outcome"]
+    votes = {int(pid): int(v) for pid, v in item["votes"].items()}
+    order = [int(pid) for pid in outcome["tie_break_order"]]
+    election = engine_election(definition, item["district_id"], contents)
+    ties, lot_ties = _ties(election, votes, order, str(outcome["tie_break"]))
+    comparison = (
+        _comparison(definition, election, outcome) if outcome["rule"] in MES_RULES else None
+    )
+    return _Derived(ties=ties, lot_ties=lot_ties, comparison=comparison)
+
+
 def _titles(definition: Mapping[str, Any]) -> dict[int, str]:
     return {int(p["id"]): str(p["title"]) for p in definition.get("projects", [])}
 
@@ -393,7 +450,7 @@ def _last_steps(outcome: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def _election_view(
     definition: Mapping[str, Any],
     item: Mapping[str, Any],
-    contents: list[Mapping[str, Any]],
+    derived: _Derived,
     overrides: tuple[OverrideView, ...],
 ) -> ElectionView:
     outcome = item["outcome"]
@@ -451,13 +508,6 @@ def _election_view(
     )
     parameters = outcome.get("parameters", {})
     per_voter = parameters.get("per_voter_budget")
-    election = engine_election(definition, key, contents)
-    ties, lot_ties = _ties(election, votes, order, str(outcome["tie_break"]))
-    comparison = (
-        _comparison(definition, election, outcome, contents)
-        if outcome["rule"] in MES_RULES
-        else None
-    )
     return ElectionView(
         district_id=key,
         district_name=_district_name(definition, key),
@@ -470,12 +520,12 @@ def _election_view(
         not_funded=not_funded,
         tie_break_order=tuple(order),
         seed=outcome.get("seed"),
-        ties=ties,
-        lot_ties=lot_ties,
+        ties=derived.ties,
+        lot_ties=derived.lot_ties,
         per_voter_budget=per_voter,
         per_voter_budget_cents=rounded_cents(Fraction(per_voter)) if per_voter else None,
         add1_steps=int(parameters["add1_steps"]) if "add1_steps" in parameters else None,
-        comparison=comparison,
+        comparison=derived.comparison,
     )
 
 
@@ -503,29 +553,33 @@ def _ties(
 
 
 def _comparison(
-    definition: Mapping[str, Any],
-    election: Election,
-    outcome: Mapping[str, Any],
-    contents: list[Mapping[str, Any]],
+    definition: Mapping[str, Any], election: Election, outcome: Mapping[str, Any]
 ) -> Comparison:
+    """Greedy over the same (non-blank) ballots, with the round's tie-break. The seed is the one
+    the official count recorded for this very election, so it need not be fingerprinted again."""
     counting = definition["counting"]
     order = counting.get("order")
     tie_break = TieBreak(
         name=counting["tie_break"],
-        seed=counting.get("seed"),
+        seed=outcome.get("seed") if counting["tie_break"] == "lowest-cost" else None,
         explicit=tuple(str(pid) for pid in order) if order else (),
     )
     greedy = count(election, "greedy", tie_break=tie_break)
-    mes_funded = {int(pid) for pid in outcome["selected"]}
-    greedy_funded = {int(pid) for pid in greedy.selected}
-    ballots = [set(chosen_projects(c)) for c in contents if "blank" not in c]
+    mes_funded = {str(pid) for pid in outcome["selected"]}
+    greedy_funded = set(greedy.selected)
+    voters = with_mes = with_greedy = 0
+    for ballot in election.ballots:  # grouped: one entry per distinct ballot, with its weight
+        named = set(ballot.projects)
+        voters += ballot.weight
+        with_mes += ballot.weight if named & mes_funded else 0
+        with_greedy += ballot.weight if named & greedy_funded else 0
     return Comparison(
         greedy_funded=tuple(int(pid) for pid in greedy.selected),
-        only_mes=tuple(sorted(mes_funded - greedy_funded)),
-        only_greedy=tuple(sorted(greedy_funded - mes_funded)),
-        voters=len(ballots),
-        voters_with_funded_mes=sum(1 for b in ballots if b & mes_funded),
-        voters_with_funded_greedy=sum(1 for b in ballots if b & greedy_funded),
+        only_mes=tuple(sorted(int(p) for p in mes_funded - greedy_funded)),
+        only_greedy=tuple(sorted(int(p) for p in greedy_funded - mes_funded)),
+        voters=voters,
+        voters_with_funded_mes=with_mes,
+        voters_with_funded_greedy=with_greedy,
         greedy_cost_cents=greedy.cost,
     )
 
