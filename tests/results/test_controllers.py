@@ -116,6 +116,9 @@ def test_override_is_recorded_beside_the_outcome_and_in_the_audit_log(
     )
     assert bad.status_code == 422
     assert set(bad.json()["errors"]) == {"project_id", "decision", "reason"}
+    nul = client.post(url, json={**body, "reason": "Niet\u0000 uitvoerbaar"}, headers=admin)
+    assert nul.status_code == 422
+    assert set(nul.json()["errors"]) == {"reason"}
     assert scalar(settings, "SELECT count(*) FROM result_overrides") == 0
 
     created = client.post(url, json=body, headers=admin)

@@ -18,7 +18,7 @@ from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.i18n import _
-from burgerbegroting.results import service
+from burgerbegroting.results import overrides, participation, service
 from burgerbegroting.results.schemas import (
     ComparisonOut,
     ElectionOut,
@@ -43,7 +43,7 @@ def viewer_roles(request: AnyRequest) -> frozenset[Role] | None:
     return None if user is None else user.roles
 
 
-def override_out(o: service.OverrideView) -> OverrideOut:
+def override_out(o: overrides.OverrideView) -> OverrideOut:
     return OverrideOut(
         id=o.id,
         project_id=o.project_id,
@@ -56,7 +56,7 @@ def override_out(o: service.OverrideView) -> OverrideOut:
     )
 
 
-def _row(row: service.ParticipationRow) -> ParticipationRowOut:
+def _row(row: participation.ParticipationRow) -> ParticipationRowOut:
     return ParticipationRowOut(
         label=_(row.label) if row.label else "",
         codes_issued=row.codes,
@@ -202,7 +202,7 @@ class ResultsApiController(Controller):
         require_json(request)
         user = current_user(request)
         assert user is not None  # the guard let it through
-        override = await service.add_override(
+        override = await overrides.add_override(
             db_session,
             round_id,
             project_id=data.project_id,

@@ -21,7 +21,7 @@ from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import DomainError, ValidationFailed
 from burgerbegroting.i18n import _
-from burgerbegroting.results import report, service
+from burgerbegroting.results import overrides, report, service
 from burgerbegroting.results.controllers import viewer_roles
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
@@ -126,7 +126,7 @@ class ResultsPagesController(Controller):
         user = current_user(request)
         assert user is not None  # the guard let it through
         try:
-            await service.add_override(
+            await overrides.add_override(
                 db_session,
                 round_id,
                 project_id=project_id,

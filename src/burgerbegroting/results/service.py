@@ -1,6 +1,9 @@
 """Reading the stored count of a closed round: who may see it, what it says, participation and
 the admin overrides recorded next to it.
 
+Participation lives in ``results.participation``, overrides in ``results.overrides``, the Dutch
+texts in ``results.texts``.
+
 Nothing here counts the official outcome again: the outcome is ``round_results.document``, stored
 once at close (``results.counting``). What this module adds is explanation. Two figures are
 computed from the current ballots at read time, both for explanation only: the supporters per
@@ -10,9 +13,7 @@ same ballots (the side-by-side the council asked for).
 **Visibility.** Nothing about the count is shown before voting closes (no live counts). After
 closing, council members, auditors and admins see the results; after publication, everyone.
 
-**Small numbers.** Participation counts under :data:`SMALL_COUNT` are reported as ``"<10"``
-everywhere (page, API, report), so a district or age band with a handful of voters does not
-point at individuals. Turnout percentages are left out for those cells too.
+**Small numbers.** Participation counts under 10 are ``"<10"`` (``results.participation``).
 """
 
 from __future__ import annotations
@@ -25,114 +26,31 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from burgerbegroting.accounts.models import User
 from burgerbegroting.accounts.roles import Role
-from burgerbegroting.audit.service import record
-from burgerbegroting.db import MAX_ID
-from burgerbegroting.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from burgerbegroting.errors import Conflict, Forbidden, NotAuthenticated
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.results.counting import current_contents
-from burgerbegroting.results.models import ResultOverride, RoundResult
+from burgerbegroting.results.models import RoundResult
+from burgerbegroting.results.overrides import OverrideView, load_overrides, project_titles
+from burgerbegroting.results.participation import (
+    Participation,
+    participation,
+    percent,
+    rounded_cents,
+)
+from burgerbegroting.results.texts import REASON_TEXTS, RULE_TEXTS, TIE_BREAK_TEXTS
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.voting.ballots import engine_election
-from burgerbegroting.voting.models import Ballot, CodeBatch, Voter, VotingCode
 from burgerbegroting.voting.tally.model import Election, supporters
 from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
 
-SMALL_COUNT = 10
-SMALL_LABEL = "<10"
 VIEWER_ROLES = frozenset({Role.COUNCIL, Role.AUDITOR, Role.ADMIN})
-OVERRIDE_DECISIONS = ("not-funded", "funded")
-REASON_MAX_LENGTH = 2000
 MES_RULES = frozenset({"mes", "mes-add1", "mes-add1-exhaustive", "mes-add1-greedy"})
-
-Count = int | str
-"""A participation count: the number, or ``"<10"`` below :data:`SMALL_COUNT`."""
-
-# Why a project was not funded (the engine's reason codes), in plain Dutch.
-REASON_TEXTS: dict[str, str] = {
-    "no-support": N_("niemand heeft erop gestemd"),
-    "insufficient-support": N_("te weinig stemmen voor de kosten"),
-    "supporters-spent": N_(
-        "het geld van de voorstanders ging naar projecten die zij belangrijker vonden"
-    ),
-    "does-not-fit": N_("paste niet meer in het resterende budget"),
-    "cap-reached": N_("het maximum voor dit thema was bereikt"),
-    "below-threshold": N_("minder stemmen dan de drempel"),
-    "not-reached": N_(
-        "niet aan de beurt gekomen: de telling stopte bij het eerste project dat niet paste"
-    ),
-}
-
-RULE_TEXTS: dict[str, str] = {
-    "greedy": N_(
-        "Meeste stemmen eerst: de projecten met de meeste stemmen krijgen als eerste geld. Past "
-        "een project niet meer in wat er over is, dan wordt het overgeslagen en komt het volgende "
-        "aan de beurt."
-    ),
-    "mes": N_(
-        "Method of Equal Shares (gelijke delen): elke stemmer krijgt een gelijk deel van het "
-        "budget en betaalt mee aan de projecten waarop hij stemde. Een project wordt gekozen als "
-        "zijn voorstanders samen genoeg geld hebben; het project met de laagste prijs per "
-        "voorstander gaat voor."
-    ),
-    "mes-add1": N_(
-        "Method of Equal Shares (gelijke delen) met Add1-aanvulling: elke stemmer krijgt een gelijk "
-        "deel van het budget en betaalt mee aan de projecten waarop hij stemde. Blijft er geld "
-        "over, dan wordt het deel per stemmer steeds met één euro verhoogd zolang de uitkomst "
-        "binnen het budget past."
-    ),
-    "mes-add1-exhaustive": N_(
-        "Method of Equal Shares (gelijke delen) met Add1-aanvulling tot het budget is uitgeput."
-    ),
-    "mes-add1-greedy": N_(
-        "Method of Equal Shares (gelijke delen) met Add1-aanvulling; wat daarna over is, gaat "
-        "volgens meeste stemmen eerst naar projecten die nog passen."
-    ),
-    "phragmen": N_(
-        "Sequentiële Phragmén: projecten worden één voor één gekozen zo dat de lasten zo gelijk "
-        "mogelijk over de voorstanders verdeeld worden."
-    ),
-}
-
-TIE_BREAK_TEXTS: dict[str, str] = {
-    "lowest-cost": N_(
-        "Bij gelijke stand gaat het goedkoopste project voor, daarna het project met de meeste "
-        "voorstanders; is dat ook gelijk, dan beslist een loting met een vooraf vastgelegd zaad."
-    ),
-    "lexicographic": N_(
-        "Bij gelijke stand gaat het project met het laagste nummer (als tekst) voor."
-    ),
-    "explicit": N_("Bij gelijke stand beslist een vooraf vastgestelde volgorde."),
-}
-
-CHANNEL_LABELS: dict[str, str] = {"online": N_("online"), "paper": N_("op papier")}
-
-
-def small(n: int) -> Count:
-    """``n``, or ``"<10"`` when it is under :data:`SMALL_COUNT` (zero included)."""
-    return SMALL_LABEL if n < SMALL_COUNT else n
-
-
-def percent(numerator: int, denominator: int, places: int = 1) -> str | None:
-    """``numerator / denominator`` as a percentage rounded half up for display ("12.5"), or None
-    when the denominator is zero. Exact until the final rounding."""
-    if denominator <= 0:
-        return None
-    scaled = Fraction(numerator * 100 * 10**places, denominator) + Fraction(1, 2)
-    whole, frac = divmod(int(scaled), 10**places)
-    return f"{whole}.{frac:0{places}d}" if places else str(whole)
-
-
-def rounded_cents(value: Fraction) -> int:
-    """An exact amount of cents rounded half up to whole cents, for display only."""
-    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
 
 
 # --- who may see ---------------------------------------------------------------------------------
@@ -173,18 +91,6 @@ def may_see(round_: Round, roles: Iterable[Role] | None) -> bool:
 
 
 # --- the view ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OverrideView:
-    id: int
-    project_id: int
-    project_title: str
-    decision: str
-    reason: str
-    actor_id: int
-    actor_name: str
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,24 +163,6 @@ class ElectionView:
 
 
 @dataclass(frozen=True, slots=True)
-class ParticipationRow:
-    label: str
-    codes: int | None  # codes issued (None where it does not apply)
-    ballots: Count
-    turnout_percent: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Participation:
-    total: Count
-    codes: int
-    turnout_percent: str | None
-    districts: tuple[ParticipationRow, ...]
-    channels: tuple[ParticipationRow, ...]
-    age_bands: tuple[ParticipationRow, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class ResultsView:
     round_id: int
     title: str
@@ -337,7 +225,7 @@ async def load(
     row = await stored_result(session, round_id)
     document: dict[str, Any] = json.loads(row.document)
     definition: dict[str, Any] = json.loads(round_.frozen_definition or "{}")
-    overrides = await _overrides(session, round_id, definition)
+    overrides = await load_overrides(session, round_id, definition)
     derived = await _derived(session, round_id, row.digest, definition, document)
     elections = tuple(
         _election_view(definition, item, derived[item["district_id"]], overrides)
@@ -426,10 +314,6 @@ def _derive(
     return _Derived(ties=ties, lot_ties=lot_ties, comparison=comparison)
 
 
-def _titles(definition: Mapping[str, Any]) -> dict[int, str]:
-    return {int(p["id"]): str(p["title"]) for p in definition.get("projects", [])}
-
-
 def _district_name(definition: Mapping[str, Any], district_id: int | None) -> str | None:
     if district_id is None:
         return None
@@ -456,7 +340,7 @@ def _election_view(
     outcome = item["outcome"]
     key: int | None = item["district_id"]
     budget = int(item["budget_cents"])
-    titles = _titles(definition)
+    titles = project_titles(definition)
     costs = {int(p["id"]): int(p["cost_cents"]) for p in definition.get("projects", [])}
     votes = {int(pid): int(v) for pid, v in item["votes"].items()}
     details = _last_steps(outcome)
@@ -584,181 +468,7 @@ def _comparison(
     )
 
 
-# --- participation -------------------------------------------------------------------------------
-
-
-async def participation(
-    session: AsyncSession, round_id: int, definition: Mapping[str, Any]
-) -> Participation:
-    """Current ballots (blank included) per district of the voter against the codes issued there
-    (codes of revoked batches and revoked codes left out), per channel and per age band."""
-    names = {int(d["id"]): str(d["name"]) for d in definition.get("districts", [])}
-    codes_rows = (
-        await session.execute(
-            select(VotingCode.district_id, func.count(VotingCode.id))
-            .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
-            .where(
-                VotingCode.round_id == round_id,
-                VotingCode.revoked_at.is_(None),
-                CodeBatch.revoked_at.is_(None),
-            )
-            .group_by(VotingCode.district_id)
-        )
-    ).all()
-    codes = {key: int(n) for key, n in codes_rows}
-    current = (
-        select(Voter.district_id, Voter.age_band, Ballot.channel)
-        .join(Ballot, Ballot.id == Voter.current_ballot_id)
-        .where(Voter.round_id == round_id)
-    )
-    rows = (await session.execute(current)).all()
-    by_district: dict[int | None, int] = {}
-    by_channel: dict[str, int] = {}
-    by_age: dict[str, int] = {}
-    for district_id, age_band, channel in rows:
-        by_district[district_id] = by_district.get(district_id, 0) + 1
-        by_channel[channel] = by_channel.get(channel, 0) + 1
-        if age_band is not None:
-            by_age[age_band] = by_age.get(age_band, 0) + 1
-
-    def row(label: str, n: int, issued: int | None) -> ParticipationRow:
-        turnout = percent(n, issued) if issued and n >= SMALL_COUNT else None
-        return ParticipationRow(
-            label=label, codes=issued, ballots=small(n), turnout_percent=turnout
-        )
-
-    keys: list[int | None] = [*names]
-    if None in by_district or None in codes:
-        keys.append(None)
-    districts = tuple(
-        row(
-            names.get(key, "") if key is not None else N_("zonder wijk"),
-            by_district.get(key, 0),
-            codes.get(key, 0),
-        )
-        for key in keys
-    )
-    channels = tuple(
-        row(CHANNEL_LABELS[channel], by_channel.get(channel, 0), None)
-        for channel in ("online", "paper")
-    )
-    age_bands = tuple(row(band, n, None) for band, n in sorted(by_age.items()))
-    total = len(rows)
-    issued_total = sum(codes.values())
-    return Participation(
-        total=small(total),
-        codes=issued_total,
-        turnout_percent=percent(total, issued_total) if total >= SMALL_COUNT else None,
-        districts=districts,
-        channels=channels,
-        age_bands=age_bands,
-    )
-
-
-# --- overrides -----------------------------------------------------------------------------------
-
-
-async def _overrides(
-    session: AsyncSession, round_id: int, definition: Mapping[str, Any]
-) -> tuple[OverrideView, ...]:
-    titles = _titles(definition)
-    rows = (
-        await session.execute(
-            select(ResultOverride, User.display_name)
-            .join(User, User.id == ResultOverride.actor_id)
-            .where(ResultOverride.round_id == round_id)
-            .order_by(ResultOverride.id)
-        )
-    ).all()
-    return tuple(
-        OverrideView(
-            id=o.id,
-            project_id=o.project_id,
-            project_title=titles.get(o.project_id, ""),
-            decision=o.decision,
-            reason=o.reason,
-            actor_id=o.actor_id,
-            actor_name=name,
-            created_at=o.created_at,
-        )
-        for o, name in rows
-    )
-
-
-def _check_override(
-    definition: Mapping[str, Any], project_id: object, decision: object, reason: object
-) -> tuple[int, str, str]:
-    """Every field error at once, under the API's field names."""
-    errors: dict[str, str] = {}
-    ids = {int(p["id"]) for p in definition.get("projects", [])}
-    if (
-        isinstance(project_id, bool)
-        or not isinstance(project_id, int)
-        or not 0 < project_id <= MAX_ID
-        or project_id not in ids
-    ):
-        errors["project_id"] = _("Kies een project dat op het stembiljet van deze ronde stond.")
-    if decision not in OVERRIDE_DECISIONS:
-        errors["decision"] = _("Kies 'niet gefinancierd' of 'gefinancierd'.")
-    text = reason.strip() if isinstance(reason, str) else ""
-    if not text:
-        errors["reason"] = _("Geef de reden van de correctie: die staat naast de uitslag.")
-    elif len(text) > REASON_MAX_LENGTH:
-        errors["reason"] = _(
-            "De reden is te lang (hoogstens %(max)s tekens).", max=REASON_MAX_LENGTH
-        )
-    if errors:
-        raise ValidationFailed(
-            _("De correctie is niet opgeslagen. Controleer de velden."), fields=errors
-        )
-    assert isinstance(project_id, int)
-    assert isinstance(decision, str)
-    return project_id, decision, text
-
-
-async def add_override(
-    session: AsyncSession,
-    round_id: int,
-    *,
-    project_id: object,
-    decision: object,
-    reason: object,
-    actor_id: int,
-) -> OverrideView:
-    """Record an admin's decision after the vote that departs from the computed outcome (for
-    example a funded project found infeasible). Stored beside the outcome, never in it; written to
-    the staff action log in the same transaction. Only once voting has closed."""
-    round_ = await rounds.get_round(session, round_id)
-    if round_.phase not in (Phase.CLOSED.value, Phase.PUBLISHED.value):
-        raise Conflict(_("Een correctie op de uitslag kan pas als het stemmen gesloten is."))
-    definition: dict[str, Any] = json.loads(round_.frozen_definition or "{}")
-    pid, chosen, text = _check_override(definition, project_id, decision, reason)
-    await stored_result(session, round_id)
-    override = ResultOverride(
-        round_id=round_id, project_id=pid, decision=chosen, reason=text, actor_id=actor_id
-    )
-    session.add(override)
-    await session.flush()
-    await record(
-        session,
-        actor_id=actor_id,
-        action="results.override",
-        subject_type="round",
-        subject_id=round_id,
-        details={"project_id": pid, "decision": chosen, "override_id": override.id},
-        reason=text,
-    )
-    actor = await session.get(User, actor_id)
-    return OverrideView(
-        id=override.id,
-        project_id=pid,
-        project_title=_titles(definition).get(pid, ""),
-        decision=chosen,
-        reason=text,
-        actor_id=actor_id,
-        actor_name=actor.display_name if actor is not None else "",
-        created_at=override.created_at,
-    )
+# --- the overview ------------------------------------------------------------------------------
 
 
 async def visible_rounds(session: AsyncSession, roles: Iterable[Role] | None) -> list[Round]:
