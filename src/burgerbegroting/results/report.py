@@ -19,6 +19,7 @@ from fpdf.enums import XPos, YPos
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.results.service import ElectionView, ResultsView
+from burgerbegroting.results.texts import RULE_NAMES, TIE_BREAK_NAMES
 
 BALLOT_TYPE_TEXTS: dict[str, str] = {
     "knapsack": N_("projecten kiezen die samen binnen het budget passen"),
@@ -57,8 +58,11 @@ def definition_rows(view: ResultsView) -> list[tuple[str, str]]:
             _("per wijk") if budget.get("scope") == "districts" else _("voor de hele gemeente"),
         ),
         (_("Stembiljet"), _(BALLOT_TYPE_TEXTS.get(ballot.get("type", ""), ballot.get("type", "")))),
-        (_("Telregel"), view.rule),
-        (_("Bij gelijke stand"), view.tie_break),
+        (_("Telregel"), f"{_(RULE_NAMES.get(view.rule, view.rule))} ({view.rule})"),
+        (
+            _("Bij gelijke stand"),
+            f"{_(TIE_BREAK_NAMES.get(view.tie_break, view.tie_break))} ({view.tie_break})",
+        ),
         (_("Projecten op het stembiljet"), str(len(d.get("projects", [])))),
     ]
     for district in d.get("districts", []):
@@ -80,12 +84,23 @@ def definition_rows(view: ResultsView) -> list[tuple[str, str]]:
     return rows
 
 
+def seed_text(view: ResultsView) -> str:
+    """How the lot's seed was chosen (Dutch source text)."""
+    if view.tie_break != "lowest-cost":
+        return N_("Deze telregel voor gelijke stand gebruikt geen loting.")
+    if view.seed_fixed:
+        return N_("Het zaad van de loting is vooraf vastgelegd, vóór het stemmen opende.")
+    return N_(
+        "Het zaad van de loting is de vingerafdruk (SHA-256) van de stemmen van de verkiezing "
+        "zelf; iedereen kan die uit de auditexport narekenen. Het staat hieronder per verkiezing."
+    )
+
+
 def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
     """(what it checks, command line) for anyone who wants to check the report themselves."""
     base = base_url.rstrip("/")
     api = f"{base}/api/v1/rounds/{view.round_id}"
-    seed = f" --seed {view.seed}" if view.seed else ""
-    return [
+    commands = [
         (
             _("De vastgelegde spelregels: de uitkomst moet de vingerafdruk zijn."),
             f"curl -s {api}/definition | sha256sum",
@@ -98,14 +113,21 @@ def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
             _("De kop van het stemlogboek: hoogte en hash moeten gelijk zijn aan die hierboven."),
             f"curl -s {api}/log/head",
         ),
-        (
-            _(
-                "Zelf hertellen met alleen Python en onze telmachine, op de auditexport in pabulib-formaat (voor controleurs)."
-            ),
-            f"python -m burgerbegroting.voting.tally ronde-{view.round_id}.pb "
-            f"--rule {view.rule} --tie-break {view.tie_break}{seed} --explain",
-        ),
     ]
+    for election in view.elections:
+        seed = f" --seed {election.seed}" if view.seed_fixed and election.seed else ""
+        commands.append(
+            (
+                _(
+                    "%(name)s zelf hertellen met alleen Python en onze telmachine, op de "
+                    "auditexport in pabulib-formaat (voor controleurs).",
+                    name=election_name(election),
+                ),
+                f"python -m burgerbegroting.voting.tally ronde-{view.round_id}-{election.key}.pb "
+                f"--rule {view.rule} --tie-break {view.tie_break}{seed} --explain",
+            )
+        )
+    return commands
 
 
 def _text(value: str) -> str:
@@ -173,8 +195,7 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
     heading(_("Zo is geteld"))
     para(_(view.rule_text))
     para(_(view.tie_break_text))
-    if view.seed:
-        para(_("Vooraf vastgelegd lotingszaad: %(seed)s", seed=view.seed))
+    para(_(seed_text(view)))
 
     for election in view.elections:
         heading(_("Uitslag: %(name)s", name=election_name(election)))
@@ -189,6 +210,8 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
                 blank=election.blank,
             )
         )
+        if election.seed is not None:
+            para(_("Zaad van de loting: %(seed)s", seed=election.seed))
         if election.per_voter_budget_cents is not None:
             para(
                 _(

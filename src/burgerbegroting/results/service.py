@@ -183,6 +183,9 @@ class ResultsView:
     overrides: tuple[OverrideView, ...]
     rule_text: str
     tie_break_text: str
+    seed_fixed: (
+        bool  # the round fixed the lot's seed in advance (else: each election's fingerprint)
+    )
 
     @property
     def is_mes(self) -> bool:
@@ -231,7 +234,8 @@ async def load(
         _election_view(definition, item, derived[item["district_id"]], overrides)
         for item in document["elections"]
     )
-    seed = next((e.seed for e in elections if e.seed is not None), None)
+    # The round's own seed, when it fixed one in advance; each election records the seed used.
+    seed = definition.get("counting", {}).get("seed")
     return ResultsView(
         round_id=round_.id,
         title=round_.title,
@@ -252,6 +256,7 @@ async def load(
         overrides=overrides,
         rule_text=RULE_TEXTS.get(document["rule"], document["rule"]),
         tie_break_text=TIE_BREAK_TEXTS.get(document["tie_break"], document["tie_break"]),
+        seed_fixed=seed is not None,
     )
 
 

@@ -54,11 +54,28 @@ RULE_TEXTS: dict[str, str] = {
 TIE_BREAK_TEXTS: dict[str, str] = {
     "lowest-cost": N_(
         "Bij gelijke stand gaat het goedkoopste project voor, daarna het project met de meeste "
-        "voorstanders; is dat ook gelijk, dan beslist een loting met een vooraf vastgelegd zaad."
+        "voorstanders; is dat ook gelijk, dan beslist een loting: de volgorde van "
+        "SHA-256(zaad + projectnummer)."
     ),
     "lexicographic": N_(
         "Bij gelijke stand gaat het project met het laagste nummer (als tekst) voor."
     ),
+    "explicit": N_("Bij gelijke stand beslist een vooraf vastgestelde volgorde."),
+}
+
+# Short names of the rules and tie-breaks (the same words as the round form's choices).
+RULE_NAMES: dict[str, str] = {
+    "greedy": N_("Meeste stemmen eerst (greedy)"),
+    "mes": "Method of Equal Shares",  # the name of the method: the same in English
+    "mes-add1": N_("Method of Equal Shares met Add1-aanvulling"),
+    "mes-add1-exhaustive": N_("Method of Equal Shares, Add1 tot het budget op is"),
+    "mes-add1-greedy": N_("Method of Equal Shares, Add1, daarna greedy"),
+    "phragmen": N_("Sequentiële Phragmén"),
+}
+
+TIE_BREAK_NAMES: dict[str, str] = {
+    "lowest-cost": N_("Laagste kosten eerst"),
+    "lexicographic": N_("Op projectnummer"),
     "explicit": N_("Bij gelijke stand beslist een vooraf vastgestelde volgorde."),
 }
 
