@@ -221,5 +221,10 @@ def test_mes_round_shows_price_per_supporter_and_greedy_side_by_side(
     page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin_headers(settings, vr)).text
     assert "8.166,67" in page
     assert "Vergelijking met meeste stemmen eerst" in page
+    comparison_table = page.split("Gelijke delen naast meeste stemmen eerst")[1].split("</table>")[
+        0
+    ]
+    assert f"Project 3 (nr. {b})" in comparison_table  # funded only by equal shares
+    assert f"Project 2 (nr. {a2})" in comparison_table  # funded only by greedy
     assert "het geld van de voorstanders ging naar projecten die zij belangrijker vonden" in page
     assert 'role="img"' in page

@@ -157,6 +157,9 @@ class ElectionView:
     def max_votes(self) -> int:
         return max((p.votes for p in self.projects), default=0)
 
+    def title_of(self, project_id: int) -> str:
+        return next((p.title for p in self.projects if p.project_id == project_id), "")
+
     @property
     def key(self) -> str:
         return "stad" if self.district_id is None else str(self.district_id)
