@@ -4,8 +4,9 @@ A code is 15 random characters from Crockford's base-32 alphabet (75 bits from `
 one check character, written ``XXXX-XXXX-XXXX-XXXX``. The alphabet leaves out I, L, O and U, so a
 code read aloud or from paper is unambiguous; what a resident types is forgiven: any case, spaces
 and hyphens anywhere, O for 0 and I or L for 1. The check character (Luhn mod 32) catches every
-single mistyped character and every swap of two neighbours before the code reaches the database,
-so a typo gets "check your code" rather than counting as a failed guess.
+single mistyped character and nearly every swap of two neighbours (Luhn misses a few pairs, as
+Luhn mod 10 misses 09/90) before the code reaches the database, so a typo gets "check your code"
+rather than counting as a failed guess.
 
 The database stores only ``HMAC-SHA256(key, normalised code)`` with a key derived from the
 instance secret (``accounts.tokens.derive_key``), never in the database: a copy of the tables is

@@ -1,0 +1,317 @@
+"""Casting speed: confirmed ballots per second and latency, beside a bare-insert ceiling.
+
+For each database (a fresh SQLite file; PostgreSQL too when ``BB_TEST_POSTGRES_URL`` is set, as
+``scripts/with-postgres`` does) this starts the real server (``uvicorn`` with ``--workers 2``, the
+app from ``create_app``) on a loopback port, opens a round for voting with 30 projects, and makes
+voters (voter rows and signed voter sessions, straight in the database: redeeming thousands of
+codes is not what is measured). Then, at 50 and at 200 concurrent clients, it sends
+``--requests`` ``PUT /api/v1/rounds/{id}/ballot`` calls (each voter casts once) and, side by side
+on the same server and stack, the same number of ``POST /bench/insert`` calls: an endpoint that
+only inserts one row in its own transaction (the ceiling for any write on this stack). It reports
+throughput (acknowledged requests per second of wall time), p50/p95/p99 latency, and then checks
+that every acknowledged receipt is stored and the log replays (zero lost).
+
+The client runs on the same machine (one asyncio process with httpx) and competes with the
+server for the 2 cores: the figures are a floor for what a separate client would measure.
+
+    .venv/bin/python benchmarks/voting.py
+    scripts/with-postgres .venv/bin/python benchmarks/voting.py --write-doc
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.cli import upgrade_database
+from burgerbegroting.db import create_engine
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting import tokens as voter_tokens
+from burgerbegroting.voting.models import Voter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.voting.factories import open_round  # noqa: E402
+from tests.voting.replay import replay  # noqa: E402
+from tests.voting.server import free_port  # noqa: E402
+
+SECRET = "benchmark-secret-0123456789abcdefghijklmnopqrstuvwxyz-0123"
+APP_MODULE = "benchmarks.voting_app:create"
+
+
+@dataclass
+class Figures:
+    backend: str
+    endpoint: str
+    clients: int
+    requests: int
+    ok: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, int(q * len(data)))]
+
+
+def _pg_database(admin_url: str) -> str:
+    import asyncpg
+
+    name = f"bb_bench_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def _make_voters(settings: Settings, round_id: int, n: int) -> list[int]:
+    engine = create_engine(settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            rows = [
+                {
+                    "round_id": round_id,
+                    "voter_key": secrets.token_hex(32),
+                    "method": "code",
+                    "verified": True,
+                }
+                for _ in range(n)
+            ]
+            await session.execute(insert(Voter), rows)
+            await session.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS bench_inserts (id INTEGER PRIMARY KEY, value TEXT)"
+                )
+                if "sqlite" in settings.database_url
+                else text(
+                    "CREATE TABLE IF NOT EXISTS bench_inserts (id SERIAL PRIMARY KEY, value TEXT)"
+                )
+            )
+            await session.commit()
+            ids = (
+                await session.execute(
+                    text("SELECT id FROM voters WHERE round_id = :r ORDER BY id"), {"r": round_id}
+                )
+            ).scalars()
+            return list(ids)
+    finally:
+        await engine.dispose()
+
+
+def _start(settings: Settings, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BB_ENV": "test",
+        "BB_DATABASE_URL": settings.database_url,
+        "BB_SECRET_KEY": SECRET,
+        "BB_BASE_URL": base,
+        "BB_VAR_DIR": str(settings.var_dir),
+        "BB_ALLOWED_HOSTS": f"127.0.0.1,127.0.0.1:{port}",
+        "BB_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            APP_MODULE,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+async def _load(
+    base: str, clients: int, calls: list[tuple[str, str, dict[str, object], dict[str, str]]]
+) -> tuple[int, int, float, list[float], list[str]]:
+    queue: asyncio.Queue[tuple[str, str, dict[str, object], dict[str, str]]] = asyncio.Queue()
+    for call in calls:
+        queue.put_nowait(call)
+    latencies: list[float] = []
+    receipts: list[str] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while True:
+                try:
+                    method, path, body, headers = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                try:
+                    response = await client.request(method, path, json=body, headers=headers)
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                if response.status_code in {200, 201}:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    receipt = response.json().get("receipt") if method == "PUT" else None
+                    if receipt:
+                        receipts.append(receipt)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return len(latencies), errors, elapsed, latencies, receipts
+
+
+def run_backend(backend: str, database_url: str, requests: int, workers: int) -> list[Figures]:
+    var = Path(tempfile.mkdtemp(prefix="bb-bench-"))
+    settings = Settings(env="test", database_url=database_url, secret_key=SECRET, var_dir=var)
+    upgrade_database(database_url)
+    vr = open_round(settings, costs=tuple(300_000 + 10_000 * i for i in range(30)))
+    voters = asyncio.run(_make_voters(settings, vr.round_id, requests * 2))
+    process, base = _start(settings, workers)
+    server_settings = replace(settings, base_url=base)
+    figures: list[Figures] = []
+    try:
+        for i, clients in enumerate((50, 200)):
+            mine = voters[i * requests : (i + 1) * requests]
+            casts = [
+                (
+                    "PUT",
+                    f"/api/v1/rounds/{vr.round_id}/ballot",
+                    {"projects": sorted({vr.projects[(v * 7) % 30], vr.projects[(v * 13) % 30]})},
+                    {
+                        "Authorization": "Bearer "
+                        + voter_tokens.issue(
+                            server_settings, voter_id=v, round_id=vr.round_id, district_id=None
+                        ).encoded
+                    },
+                )
+                for v in mine
+            ]
+            bare = [
+                ("POST", "/api/v1/bench/insert", {"value": str(n)}, {}) for n in range(requests)
+            ]
+            for endpoint, calls in (("bare insert", bare), ("cast ballot", casts)):
+                ok, errors, seconds, latencies, receipts = asyncio.run(_load(base, clients, calls))
+                figures.append(
+                    Figures(backend, endpoint, clients, len(calls), ok, errors, seconds, latencies)
+                )
+                if endpoint == "cast ballot":
+                    result = replay(settings, vr.round_id)
+                    lost = set(receipts) - set(result.current_in_db)
+                    assert not lost, f"{len(lost)} acknowledged ballots lost"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return figures
+
+
+def table(figures: list[Figures]) -> str:
+    lines = [
+        "| database | endpoint | clients | requests | ok/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in figures:
+        lines.append(
+            f"| {f.backend} | {f.endpoint} | {f.clients} | {f.requests} | {f.per_second:.0f} | "
+            f"{f.pct(0.5):.1f} | {f.pct(0.95):.1f} | {f.pct(0.99):.1f} | {f.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--write-doc", action="store_true")
+    args = parser.parse_args()
+    figures: list[Figures] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        figures += run_backend(
+            "SQLite", f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args.requests, args.workers
+        )
+    admin = os.environ.get("BB_TEST_POSTGRES_URL")
+    if admin:
+        figures += run_backend("PostgreSQL", _pg_database(admin), args.requests, args.workers)
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average before the run {os.getloadavg()[0]:.1f}"
+    )
+    report = f"Machine: {machine}; `serve --workers {args.workers}`; zero acknowledged ballots lost.\n\n{table(figures)}\n"
+    print(report)
+    for f in figures:
+        if f.endpoint == "cast ballot":
+            ceiling = next(
+                g
+                for g in figures
+                if g.backend == f.backend and g.clients == f.clients and g.endpoint == "bare insert"
+            )
+            share = f.per_second / ceiling.per_second if ceiling.per_second else float("nan")
+            print(
+                f"{f.backend} {f.clients} clients: casts at {share:.2f} of the bare-insert ceiling"
+            )
+    if args.write_doc:
+        doc = ROOT / "docs" / "performance.md"
+        content = doc.read_text()
+        start, end = "<!-- voting:start -->", "<!-- voting:end -->"
+        block = f"{start}\n{report}{end}"
+        if start in content:
+            before, rest = content.split(start, 1)
+            after = rest.split(end, 1)[1]
+            content = before + block + after
+        else:
+            content += f"\n## Casting ballots (`benchmarks/voting.py`)\n\n{block}\n"
+        doc.write_text(content)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

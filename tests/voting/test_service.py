@@ -1,0 +1,149 @@
+"""Voting rules through the API: account voting, paper ballots, idempotency, voids, the log."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.rounds.models import Phase
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, make_user
+from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
+from tests.voting.replay import replay
+
+
+def test_the_log_head_exists_only_once_voting_opened(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings, phase=Phase.REVIEW)
+    assert client.get(f"/api/v1/rounds/{vr.round_id}/log/head").status_code == 404
+    other = open_round(settings, admin_email="b2@example.nl")
+    head = client.get(f"/api/v1/rounds/{other.round_id}/log/head").json()
+    assert head["height"] == 0
+    assert len(head["head"]) == 64
+
+
+def test_paper_ballot_and_online_ballot_of_one_code_count_once_the_later_wins(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    moderator = make_user(settings, "toetser@example.nl", roles=(Role.MODERATOR,))
+    [code] = issue_codes(settings, vr, 1)
+    voter = redeem(client, code)
+    online = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[0]]}, headers=voter
+    )
+    assert online.status_code == 200
+    paper = client.post(
+        f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+        json={"code": code.lower(), "ballot": {"projects": [vr.projects[1]]}},
+        headers=bearer(settings, moderator, staff=True),
+    )
+    assert paper.status_code == 201, paper.text
+    assert paper.json()["supersedes"] == online.json()["receipt"]
+    result = replay(settings, vr.round_id)
+    assert list(result.current_in_db.values()) == [{"projects": [vr.projects[1]]}]
+    assert scalar(settings, "SELECT channel FROM ballots ORDER BY id DESC LIMIT 1") == "paper"
+    # The paper entry is accountable, its content is not in the audit log.
+    details = scalar(settings, "SELECT details FROM audit_log WHERE action = 'voting.paper_ballot'")
+    assert str(vr.projects[1]) not in str(details)
+    # A resident cannot enter paper ballots.
+    resident = make_user(settings, "inwoner2@example.nl")
+    refused = client.post(
+        f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+        json={"code": code, "ballot": {"projects": [vr.projects[2]]}},
+        headers=bearer(settings, resident),
+    )
+    assert refused.status_code == 403
+
+
+def test_an_idempotency_key_makes_a_retry_return_the_first_answer(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    voter = {**redeem(client, code), "Idempotency-Key": "poging-1"}
+    first = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[0]]}, headers=voter
+    )
+    again = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[0]]}, headers=voter
+    )
+    assert first.status_code == again.status_code == 200
+    assert first.json()["receipt"] == again.json()["receipt"]
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 1
+
+
+def test_revoking_a_code_with_void_removes_its_ballot_from_the_count(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 2)
+    receipts = []
+    for code in codes:
+        voter = redeem(client, code)
+        response = client.put(
+            f"/api/v1/rounds/{vr.round_id}/ballot",
+            json={"projects": [vr.projects[3]]},
+            headers=voter,
+        )
+        receipts.append(response.json()["receipt"])
+    kept = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": codes[0], "reason": "brief kwijt"},
+        headers=admin_headers(settings, vr),
+    )
+    voided = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": codes[1], "reason": "stem onder dwang", "void_ballot": True},
+        headers=admin_headers(settings, vr),
+    )
+    assert kept.json() == {"revoked": True, "ballot_voided": False}
+    assert voided.json() == {"revoked": True, "ballot_voided": True}
+    statuses = [
+        client.get(f"/api/v1/rounds/{vr.round_id}/receipts/{r}").json()["status"] for r in receipts
+    ]
+    assert statuses == ["counted", "voided"]
+    assert len(replay(settings, vr.round_id).current_in_db) == 1
+    # The reason is in the audit log, not in the public ballot log.
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE payload LIKE '%dwang%'") == 0
+    assert scalar(settings, "SELECT count(*) FROM audit_log WHERE reason = 'stem onder dwang'") == 1
+
+
+def test_account_voting_one_ballot_per_account_in_the_declared_district(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings, vote_by_account=True)
+    resident = make_user(settings, "stemmer@example.nl")
+    headers = bearer(settings, resident)
+    missing = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[0]]}, headers=headers
+    )
+    assert missing.status_code == 422  # the round has districts: which one is yours?
+    first = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"projects": [vr.projects[0]], "district_id": vr.districts[1]},
+        headers=headers,
+    )
+    assert first.status_code == 200, first.text
+    second = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=headers
+    )
+    assert second.json()["supersedes"] == first.json()["receipt"]
+    assert scalar(settings, "SELECT count(*) FROM voters") == 1
+    assert scalar(settings, "SELECT district_id FROM voters") == vr.districts[1]
+    # No user id, e-mail or name is stored with the voter.
+    row = scalar(settings, "SELECT voter_key FROM voters")
+    assert str(resident) != row
+    assert "stemmer" not in row
+
+
+def test_receipt_lookup_says_nothing_for_garbage(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    for receipt in ("AAAA-AAAA-AAAA-AAAA", "x", "%00", "A" * 60):
+        response = client.get(f"/api/v1/rounds/{vr.round_id}/receipts/{receipt}")
+        assert response.status_code == 200
+        assert response.json() == {"status": "unknown"}
