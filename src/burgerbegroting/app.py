@@ -35,6 +35,8 @@ from burgerbegroting.proposals.coauthor_pages import (
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
 from burgerbegroting.proposals.pages import ProposalPagesController
 from burgerbegroting.proposals.review_pages import ReviewPagesController
+from burgerbegroting.results.controllers import API_CONTROLLERS as RESULTS_API
+from burgerbegroting.results.pages import PAGE_CONTROLLERS as RESULTS_PAGES
 from burgerbegroting.rounds.controllers import RoundApiController
 from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesController
 from burgerbegroting.rounds.scheduler import phase_scheduler
@@ -75,6 +77,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         RoundPagesController,
         RoundAdminPagesController,
         *VOTING_API,
+        *RESULTS_API,
+        *RESULTS_PAGES,
         AuditApiController,
         AuditPagesController,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),

@@ -1,0 +1,220 @@
+"""Results pages: ``/uitslag`` (rounds with a result this visitor may see), ``/rondes/{id}/uitslag``
+(the outcome, participation, overrides with the admin form) and the council report
+(``/rondes/{id}/raadsinformatiebrief`` and its ``.pdf``).
+
+Charts add to the tables, never replace them: an inline SVG per election, labelled by the tables'
+captions, readable without colour (every bar carries its text; funded and not funded differ in
+pattern as well as colour).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Response, Template
+from markupsafe import Markup, escape
+
+from burgerbegroting.accounts.auth import current_user
+from burgerbegroting.accounts.guards import require_roles
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.errors import DomainError, ValidationFailed
+from burgerbegroting.i18n import _
+from burgerbegroting.results import overrides, report, service
+from burgerbegroting.results.controllers import viewer_roles
+from burgerbegroting.settings import Settings
+from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.errors import STATUS_FOR_ERROR
+from burgerbegroting.web.forms import FormInputError, read_form
+from burgerbegroting.web.pages import render
+
+AnyRequest = Request[Any, Any, Any]
+ADMIN_ONLY = require_roles(Role.ADMIN)
+OVERRIDE_FIELDS = frozenset({"project_id", "decision", "reason"})
+FORM_VALUE_LIMIT = 25_000
+
+CHART_WIDTH = 600
+ROW_HEIGHT = 44
+BAR_HEIGHT = 16
+
+
+def _status(error: DomainError) -> int:
+    for cls, status, _title in STATUS_FOR_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
+    """An inline SVG bar chart of the votes per project (funded first), labelled by the tables.
+
+    Every bar has its own text line (title, votes, funded or not), so nothing depends on colour;
+    not-funded bars are also hatched. Decorative parts are hidden from assistive technology: the
+    tables carry the same figures.
+    """
+    projects = election.projects
+    top = max(election.max_votes, 1)
+    height = ROW_HEIGHT * max(len(projects), 1) + 8
+    funded_word, not_funded_word = _("gefinancierd"), _("niet gefinancierd")
+    pattern_id = f"arcering-{election.key}"
+    parts = [
+        f'<svg class="bb-chart" role="img" aria-labelledby="{escape(labelled_by)}" '
+        f'viewBox="0 0 {CHART_WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f'<defs><pattern id="{pattern_id}" width="8" height="8" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="8" height="8" fill="#ffffff"/>'
+        '<line x1="0" y1="0" x2="0" y2="8" stroke="#5c5c5c" stroke-width="4"/></pattern></defs>',
+    ]
+    for i, project in enumerate(projects):
+        y = i * ROW_HEIGHT + 4
+        width = max(2, round((CHART_WIDTH - 4) * project.votes / top)) if project.votes else 2
+        status = funded_word if project.funded else not_funded_word
+        label = f"{project.title} — {project.votes} ({status})"
+        fill = "#154273" if project.funded else f"url(#{pattern_id})"
+        parts.append(
+            f'<text x="2" y="{y + 14}" font-size="15" fill="#1a1a1a">{escape(label)}</text>'
+            f'<rect x="2" y="{y + 20}" width="{width}" height="{BAR_HEIGHT}" fill="{fill}" '
+            'stroke="#1a1a1a" stroke-width="1"/>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
+
+
+def _settings(request: AnyRequest) -> Settings:
+    settings: Settings = request.app.state["settings"]
+    return settings
+
+
+def _is_admin(request: AnyRequest) -> bool:
+    user = current_user(request)
+    return user is not None and user.has(Role.ADMIN)
+
+
+class ResultsPagesController(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/uitslag")
+    async def overview(self, request: AnyRequest, db_session: DbSession) -> Template:
+        rounds = await service.visible_rounds(db_session, viewer_roles(request))
+        return render(request, "results/overview.html", {"rounds": rounds})
+
+    @get("/rondes/{round_id:int}/uitslag")
+    async def results_page(
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
+    ) -> Template:
+        return await self._page(request, db_session, round_id)
+
+    @post("/rondes/{round_id:int}/uitslag/correcties", guards=[ADMIN_ONLY])
+    async def add_override(
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
+    ) -> Template | Redirect:
+        try:
+            raw = await read_form(request, OVERRIDE_FIELDS.__contains__, limit=FORM_VALUE_LIMIT)
+        except FormInputError:
+            error = ValidationFailed(_("Het formulier bevat velden die wij niet verwachten."))
+            return await self._page(
+                request, db_session, round_id, errors={"": error.message}, status=400
+            )
+        project = raw.get("project_id", "").strip()
+        project_id: object = (
+            int(project)
+            if project.isascii() and project.isdigit() and len(project) <= 10
+            else project
+        )
+        user = current_user(request)
+        assert user is not None  # the guard let it through
+        try:
+            await overrides.add_override(
+                db_session,
+                round_id,
+                project_id=project_id,
+                decision=raw.get("decision"),
+                reason=raw.get("reason"),
+                actor_id=user.id,
+            )
+        except DomainError as error:
+            await db_session.rollback()
+            errors = dict(error.fields) or {"": error.message}
+            return await self._page(
+                request, db_session, round_id, values=raw, errors=errors, status=_status(error)
+            )
+        await db_session.commit()
+        return Redirect(f"/rondes/{round_id}/uitslag?opgeslagen=1#correcties", status_code=303)
+
+    @get("/rondes/{round_id:int}/raadsinformatiebrief")
+    async def report_page(
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
+    ) -> Template:
+        view = await service.load(db_session, round_id, roles=viewer_roles(request))
+        return render(
+            request,
+            "results/report.html",
+            {
+                "view": view,
+                "chart": vote_chart,
+                "pct": report.percent_text,
+                "seed_text": report.seed_text,
+                "commands": report.verify_commands(view, _settings(request).base_url),
+                "definition_rows": report.definition_rows(view),
+            },
+            headers=_headers(view),
+        )
+
+    @get("/rondes/{round_id:int}/raadsinformatiebrief.pdf")
+    async def report_pdf(
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
+    ) -> Response[bytes]:
+        view = await service.load(db_session, round_id, roles=viewer_roles(request))
+        settings = _settings(request)
+        body = report.council_report_pdf(
+            view, municipality=settings.municipality, base_url=settings.base_url
+        )
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={
+                **_headers(view),
+                "Content-Disposition": (
+                    f'inline; filename="raadsinformatiebrief-ronde-{view.round_id}.pdf"'
+                ),
+            },
+        )
+
+    async def _page(
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        round_id: int,
+        *,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Template:
+        view = await service.load(db_session, round_id, roles=viewer_roles(request))
+        return render(
+            request,
+            "results/results.html",
+            {
+                "view": view,
+                "chart": vote_chart,
+                "pct": report.percent_text,
+                "seed_text": report.seed_text,
+                "admin": _is_admin(request),
+                "values": values or {},
+                "errors": errors or {},
+                "saved": request.query_params.get("opgeslagen") == "1" and not errors,
+            },
+            status_code=status,
+            headers=_headers(view),
+        )
+
+
+def _headers(view: service.ResultsView) -> dict[str, str]:
+    # Pages carry the visitor's name and CSRF token: never "public". Unpublished results are
+    # kept by no cache at all.
+    return {} if view.published else {"Cache-Control": "private, no-store"}
+
+
+PAGE_CONTROLLERS = [ResultsPagesController]

@@ -1,0 +1,230 @@
+"""The results API: nothing before closing, staff after closing, everyone after publication;
+overrides beside the outcome; participation with small counts hidden; MES explained."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.rounds.models import Phase
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, make_user
+from tests.proposals.factories import move_round
+from tests.results.helpers import cast
+from tests.voting.factories import (
+    VotingRound,
+    admin_headers,
+    close,
+    issue_codes,
+    open_round,
+    scalar,
+)
+
+
+def _voted_round(client: TestClient[Litestar], settings: Settings) -> VotingRound:
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 2)
+    cast(client, vr.round_id, codes[0], {"projects": [vr.projects[0]]})
+    cast(client, vr.round_id, codes[1], {"projects": [vr.projects[1], vr.projects[2]]})
+    return vr
+
+
+def _staff(settings: Settings, role: Role) -> dict[str, str]:
+    user_id = make_user(settings, f"{role.value}@example.nl", roles=(role,))
+    return bearer(settings, user_id, staff=role is not Role.RESIDENT)
+
+
+def test_nothing_of_the_count_shows_before_voting_closes(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _voted_round(client, settings)
+    admin = admin_headers(settings, vr)
+    for path in (
+        f"/api/v1/rounds/{vr.round_id}/results",
+        f"/api/v1/rounds/{vr.round_id}/results/document",
+        f"/rondes/{vr.round_id}/uitslag",
+        f"/rondes/{vr.round_id}/raadsinformatiebrief",
+        f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf",
+    ):
+        response = client.get(path, headers=admin, follow_redirects=False)
+        assert response.status_code == 409, (path, response.status_code)
+        assert "Project 1" not in response.text
+    problem = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    assert problem["detail"].startswith("Er is nog geen uitslag")
+    round_page = client.get(f"/rondes/{vr.round_id}")
+    assert f"/rondes/{vr.round_id}/uitslag" not in round_page.text
+    overview = client.get("/uitslag", headers=admin)
+    assert f"/rondes/{vr.round_id}/uitslag" not in overview.text
+
+
+def test_closed_results_are_for_council_auditors_and_admins_then_public(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _voted_round(client, settings)
+    close(settings, vr)
+    api = f"/api/v1/rounds/{vr.round_id}/results"
+    page = f"/rondes/{vr.round_id}/uitslag"
+    assert client.get(api).status_code == 401
+    assert client.get(page, follow_redirects=False).status_code == 303
+    resident = _staff(settings, Role.RESIDENT)
+    assert client.get(api, headers=resident).status_code == 403
+    assert client.get(page, headers=resident).status_code == 403
+    council = _staff(settings, Role.COUNCIL)
+    for headers in (council, _staff(settings, Role.AUDITOR)):
+        response = client.get(api, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "private, no-store"
+        assert response.json()["published"] is False
+        assert client.get(page, headers=headers).status_code == 200
+    overview = client.get("/uitslag", headers=council)
+    assert f"/rondes/{vr.round_id}/uitslag" in overview.text
+    round_page = client.get(f"/rondes/{vr.round_id}")
+    assert f'href="/rondes/{vr.round_id}/uitslag"' in round_page.text
+
+    move_round(settings, vr.round_id, Phase.PUBLISHED, vr.admin_id)
+    public = client.get(api)
+    assert public.status_code == 200
+    body = public.json()
+    assert body["published"] is True
+    (election,) = body["elections"]
+    # One vote each for P1 (€ 60.000), P2 and P3 (€ 30.000): lowest cost first, then P1 no longer
+    # fits the € 40.000 left; P4 has no votes.
+    assert {p["project_id"] for p in election["funded"]} == {vr.projects[1], vr.projects[2]}
+    reasons = [(p["project_id"], p["reason"]) for p in election["not_funded"]]
+    assert reasons == [(vr.projects[0], "does-not-fit"), (vr.projects[3], "no-support")]
+    assert client.get(page).status_code == 200
+    assert f"/rondes/{vr.round_id}/uitslag" in client.get("/uitslag").text
+
+
+def test_override_is_recorded_beside_the_outcome_and_in_the_audit_log(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _voted_round(client, settings)
+    url = f"/api/v1/rounds/{vr.round_id}/results/overrides"
+    admin = admin_headers(settings, vr)
+    # Project 2 is funded (see the test above); it turns out not to be feasible.
+    body = {"project_id": vr.projects[1], "decision": "not-funded", "reason": "Niet uitvoerbaar"}
+    early = client.post(url, json=body, headers=admin)
+    assert early.status_code == 409
+    close(settings, vr)
+    council = _staff(settings, Role.COUNCIL)
+    assert client.post(url, json=body, headers=council).status_code == 403
+
+    bad = client.post(
+        url, json={"project_id": 987654, "decision": "misschien", "reason": "  "}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert set(bad.json()["errors"]) == {"project_id", "decision", "reason"}
+    nul = client.post(url, json={**body, "reason": "Niet\u0000 uitvoerbaar"}, headers=admin)
+    assert nul.status_code == 422
+    assert set(nul.json()["errors"]) == {"reason"}
+    assert scalar(settings, "SELECT count(*) FROM result_overrides") == 0
+
+    created = client.post(url, json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["actor_name"] == "Beheerder"
+    audit = scalar(
+        settings,
+        "SELECT count(*) FROM audit_log WHERE action = 'results.override' AND reason = :r",
+        r="Niet uitvoerbaar",
+    )
+    assert audit == 1
+    results = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=council).json()
+    (election,) = results["elections"]
+    funded = {p["project_id"]: p for p in election["funded"]}
+    # The computed outcome stays as counted; the override is shown next to it.
+    assert vr.projects[1] in funded
+    assert [o["decision"] for o in funded[vr.projects[1]]["overrides"]] == ["not-funded"]
+    assert [o["reason"] for o in results["overrides"]] == ["Niet uitvoerbaar"]
+
+
+def test_participation_per_district_channel_and_age_band_hides_small_counts(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    admin = admin_headers(settings, vr)
+    batches = []
+    for count, band in ((11, "45-66"), (2, "67+")):
+        response = client.post(
+            f"/api/v1/rounds/{vr.round_id}/codes",
+            json={"count": count, "district_id": None, "age_band": band},
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+        batches.append(response.json()["codes"])
+    middle, old = batches
+    for code in middle[:10]:
+        cast(client, vr.round_id, code, {"projects": [vr.projects[3]]})
+    cast(client, vr.round_id, middle[0], {"projects": [vr.projects[2]]})  # a revote: still one
+    paper = client.post(
+        f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+        json={"code": middle[10], "ballot": {"blank": True}},
+        headers=admin,
+    )
+    assert paper.status_code == 201, paper.text
+    cast(client, vr.round_id, old[0], {"projects": [vr.projects[1]]})
+    close(settings, vr)
+    part = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()[
+        "participation"
+    ]
+    assert (part["ballots"], part["codes_issued"], part["turnout_percent"]) == (12, 13, "92.3")
+    assert part["districts"] == [
+        {"label": "Noord", "codes_issued": 0, "ballots": "<10", "turnout_percent": None},
+        {"label": "Zuid", "codes_issued": 0, "ballots": "<10", "turnout_percent": None},
+        {"label": "zonder wijk", "codes_issued": 13, "ballots": 12, "turnout_percent": "92.3"},
+    ]
+    assert [(c["label"], c["ballots"]) for c in part["channels"]] == [
+        ("online", 11),
+        ("op papier", "<10"),
+    ]
+    assert [(a["label"], a["ballots"]) for a in part["age_bands"]] == [
+        ("45-66", 11),
+        ("67+", "<10"),
+    ]
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text
+    assert "92,3%" in page
+    assert "&lt;10" in page
+
+
+def test_mes_round_shows_price_per_supporter_and_greedy_side_by_side(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # 10 voters, € 100.000: six back A1 (€ 49.000) and A2 (€ 50.000), four back B (€ 40.000).
+    # Each voter holds € 10.000. A1 costs its six supporters € 8.166,67 each (lowest price per
+    # unit, ahead of A2 by lowest cost); the rest of their money cannot buy A2. B's four
+    # supporters pay € 10.000 each. Greedy instead funds A1 and A2 and leaves B out.
+    vr = open_round(settings, rule="mes", costs=(4_900_000, 5_000_000, 4_000_000))
+    a1, a2, b = vr.projects
+    codes = issue_codes(settings, vr, 10)
+    for code in codes[:6]:
+        cast(client, vr.round_id, code, {"projects": [a1, a2]})
+    for code in codes[6:]:
+        cast(client, vr.round_id, code, {"projects": [b]})
+    close(settings, vr)
+    body = client.get(
+        f"/api/v1/rounds/{vr.round_id}/results", headers=admin_headers(settings, vr)
+    ).json()
+    (election,) = body["elections"]
+    assert [p["project_id"] for p in election["funded"]] == [a1, b]
+    prices = {p["project_id"]: p["price_per_voter_cents"] for p in election["funded"]}
+    assert prices == {a1: 816_667, b: 1_000_000}
+    assert election["per_voter_budget_cents"] == 1_000_000
+    assert [(p["project_id"], p["reason"]) for p in election["not_funded"]] == [
+        (a2, "supporters-spent")
+    ]
+    comparison = election["greedy_comparison"]
+    assert comparison["funded"] == [a1, a2]
+    assert (comparison["only_mes"], comparison["only_greedy"]) == ([b], [a2])
+    assert comparison["share_with_funded_mes_percent"] == "100.0"
+    assert comparison["share_with_funded_greedy_percent"] == "60.0"
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin_headers(settings, vr)).text
+    assert "8.166,67" in page
+    assert "Vergelijking met meeste stemmen eerst" in page
+    comparison_table = page.split("Gelijke delen naast meeste stemmen eerst")[1].split("</table>")[
+        0
+    ]
+    assert f"Project 3 (nr. {b})" in comparison_table  # funded only by equal shares
+    assert f"Project 2 (nr. {a2})" in comparison_table  # funded only by greedy
+    assert "het geld van de voorstanders ging naar projecten die zij belangrijker vonden" in page
+    assert 'role="img"' in page

@@ -1,0 +1,114 @@
+"""The results page's override form, the council report page and its PDF (text, not images)."""
+
+from __future__ import annotations
+
+import io
+
+from litestar import Litestar
+from litestar.testing import TestClient
+from pypdf import PdfReader
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.results.helpers import cast
+from tests.voting.factories import (
+    VotingRound,
+    admin_headers,
+    close,
+    issue_codes,
+    open_round,
+    scalar,
+)
+
+
+def _closed_round(client: TestClient[Litestar], settings: Settings) -> VotingRound:
+    # Greedy over € 100.000: P1 (€ 60.000) 2 votes, P2 (€ 30.000) 1 vote, P3 (€ 30.000) 0, P4
+    # (€ 20.000) 1 vote. P1 first (€ 40.000 left); P4 and P2 tie at one vote: lowest cost puts
+    # P4 (€ 20.000) first, funded (€ 20.000 left); P2 no longer fits; P3 had no votes.
+    vr = open_round(settings)
+    p1, p2, _p3, p4 = vr.projects
+    codes = issue_codes(settings, vr, 3)
+    cast(client, vr.round_id, codes[0], {"projects": [p1, p2]})
+    cast(client, vr.round_id, codes[1], {"projects": [p1]})
+    cast(client, vr.round_id, codes[2], {"projects": [p4]})
+    close(settings, vr)
+    return vr
+
+
+def test_admin_records_an_override_with_the_form(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _closed_round(client, settings)
+    admin = admin_headers(settings, vr)
+    url = f"/rondes/{vr.round_id}/uitslag/correcties"
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin)
+    assert f'action="{url}"' in page.text
+    empty = client.post(
+        url,
+        data={"_csrf_token": csrf_token(client), "project_id": "", "reason": ""},
+        headers={**admin, "x-csrftoken": csrf_token(client)},
+    )
+    assert empty.status_code == 422
+    assert "Kies een project dat op het stembiljet" in empty.text
+    assert "Geef de reden van de correctie" in empty.text
+    assert scalar(settings, "SELECT count(*) FROM result_overrides") == 0
+    done = client.post(
+        url,
+        data={
+            "_csrf_token": csrf_token(client),
+            "project_id": str(vr.projects[0]),
+            "decision": "not-funded",
+            "reason": "Locatie blijkt niet beschikbaar",
+        },
+        headers={**admin, "x-csrftoken": csrf_token(client)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    shown = client.get(done.headers["location"], headers=admin).text
+    assert "Locatie blijkt niet beschikbaar" in shown
+    assert "De correctie is vastgelegd" in shown
+    # The project is still listed among the funded ones, the correction beside it.
+    funded_table = shown.split("Gefinancierde projecten")[1].split("Niet gefinancierde")[0]
+    assert "Project 1" in funded_table
+    assert "Correctie:" in funded_table
+
+
+def test_council_sees_no_override_form(client: TestClient[Litestar], settings: Settings) -> None:
+    vr = _closed_round(client, settings)
+    council = bearer(
+        settings, make_user(settings, "raad@example.nl", roles=(Role.COUNCIL,)), staff=True
+    )
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=council)
+    assert page.status_code == 200
+    assert "/uitslag/correcties" not in page.text
+    assert 'role="img"' in page.text
+    assert 'aria-labelledby="uitslag-stad-gefinancierd uitslag-stad-niet"' in page.text
+
+
+def test_council_report_page_and_pdf_hold_the_results_as_text(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _closed_round(client, settings)
+    admin = admin_headers(settings, vr)
+    api = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    page = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief", headers=admin)
+    assert page.status_code == 200
+    for needle in (api["fingerprint"], api["log_head"], api["results_digest"], "sha256sum"):
+        assert needle in page.text
+    assert "de auditexport volgt" in page.text
+
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    flat = " ".join(text.split())
+    p1, p2, p3, p4 = vr.projects
+    # The results tables, row by row: number, title, votes, cost, share or reason.
+    assert f"{p1} Project 1 2 € 60.000,00 60,0 %" in flat
+    assert f"{p4} Project 4 1 € 20.000,00 20,0 %" in flat
+    assert f"{p2} Project 2 1 € 30.000,00 paste niet meer in het resterende budget" in flat
+    assert f"{p3} Project 3 0 € 30.000,00 niemand heeft erop gestemd" in flat
+    for needle in (api["fingerprint"], api["log_head"], api["results_digest"]):
+        assert needle in text
+    assert "Raadsinformatiebrief" in flat
