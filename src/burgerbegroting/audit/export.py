@@ -170,7 +170,7 @@ async def _projects(session: AsyncSession, definition: dict[str, Any]) -> list[d
         rows = await session.execute(
             select(Proposal.id, Proposal.summary).where(Proposal.id.in_(ids))
         )
-        summaries = dict(rows.tuples().all())
+        summaries = {int(pid): str(summary) for pid, summary in rows.all()}
     themes = {t["id"]: t["name"] for t in definition["themes"]}
     districts = {d["id"]: d["name"] for d in definition["districts"]}
     return [
