@@ -113,8 +113,9 @@ def _parse_district(definition: dict[str, Any], raw: str | None) -> int | None:
     labels = {election_label(k): k for k in keys}
     if text not in labels:
         raise DomainError(
-            _("Onbekende verkiezing voor deze ronde: kies {choices}.").format(
-                choices=", ".join(sorted(labels))
+            _(
+                "Onbekende verkiezing voor deze ronde: kies %(choices)s.",
+                choices=", ".join(sorted(labels)),
             ),
             fields={"district": _("Onbekende wijk.")},
         )
