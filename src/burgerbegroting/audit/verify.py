@@ -200,9 +200,14 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         ("ballot_type", rules.ballot_type),
         ("rule", definition["counting"]["rule"]),
         ("tie_break", definition["counting"]["tie_break"]),
+        # The lot the count actually used (lowest-cost ties): `burgerbegroting tally --seed`.
+        ("tie_break_seed", str(election["outcome"].get("seed") or "")),
         ("date_begin", _pb_date(genesis[0]["payload"].get("opened") if genesis else None)),
         ("date_end", _pb_date(end[0]["payload"].get("closed") if end else None)),
     ]
+    threshold = definition["counting"].get("threshold")
+    if threshold is not None:  # greedy with a minimum score (round settings of the rounds branch)
+        meta.append(("min_project_score_threshold", str(threshold)))
     if rules.min_projects:
         meta.append(("min_length", str(rules.min_projects)))
     limits = [rules.max_projects]
