@@ -11,6 +11,7 @@ unsigned and must fail on the digest of the part that changed.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import time
 from collections.abc import Callable
@@ -240,3 +241,50 @@ def test_every_single_change_is_found_and_named(
     elapsed = time.perf_counter() - started
     assert set(seen) == {c.__name__ for c in CASES}
     assert elapsed < 30, f"1,000 cases took {elapsed:.1f} s"
+
+
+JUNK: tuple[Any, ...] = (None, 0, -1, 2**70, "", "x", [], {}, [None], {"a": None}, True, 1.5)
+
+
+def test_a_malformed_export_is_refused_with_a_named_problem_never_a_crash(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    voted = voted_round(client, settings)
+    _, original = export_json(client, voted.vr.round_id, voted.auditor)
+    rng = random.Random(7)
+    paths = _leaves(original)
+    # Inner nodes too: replacing a whole event, ballot or part must not crash the verifier either.
+    paths += sorted({path[:cut] for path in paths for cut in range(1, len(path))})
+    tried = 0
+    for case_number in range(600):
+        export = copy.deepcopy(original)
+        path = rng.choice(paths)
+        parent: Any = export
+        for step in path[:-1]:
+            parent = parent[step]
+        junk = rng.choice(JUNK)
+        same = json.dumps(parent[path[-1]], sort_keys=True) == json.dumps(junk, sort_keys=True)
+        if same or path[-1] == "summary":
+            continue  # no change at all, or the one field nothing depends on (a project's summary)
+        parent[path[-1]] = junk
+        resigned = case_number % 2 == 1
+        if resigned:
+            resign_any(export, settings)
+        if json.dumps(export, sort_keys=True) == json.dumps(original, sort_keys=True):
+            continue  # re-signing restored what was changed (the digests or the signature)
+        with pytest.raises(VerificationError):
+            verify(export)
+        tried += 1
+    assert tried > 500
+
+
+def resign_any(export: Export, settings: Settings) -> None:
+    """Re-sign whatever is left of the export, if its manifest can still be signed at all."""
+    manifest = export.get("manifest")
+    if not isinstance(manifest, dict):
+        return
+    try:
+        manifest["parts"] = part_digests(export, PARTS_CLOSED)
+        export["signature"] = sign(settings, manifest_bytes(manifest))
+    except (KeyError, TypeError):
+        return

@@ -52,6 +52,18 @@ def test_verify_and_diff_from_the_command_line(
     assert main(["audit", "diff", str(tmp_path / "ronde.json"), str(tmp_path / "ronde.json")]) == 0
     assert "NEW verlengt OLD" in capsys.readouterr().out
 
+    # The documented recount with our own tally command, the lot's seed taken from META.
+    seed = next(
+        line.split(";", 1)[1] for line in pb.text.splitlines() if line.startswith("tie_break_seed;")
+    )
+    published = document["outcome"]["elections"][0]["outcome"]["selected"]
+    capsys.readouterr()
+    assert (
+        main(["tally", str(tmp_path / "stad.pb"), "--rule", "greedy", "--seed", seed, "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["selected"] == published
+
     result = subprocess.run(
         [
             sys.executable,

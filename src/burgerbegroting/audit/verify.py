@@ -322,6 +322,12 @@ def check_signature(export: Mapping[str, Any], public_key: bytes | None, report:
     assert isinstance(manifest, dict)
     key_info = manifest.get("key") or {}
     embedded = base64.b64decode(str(key_info.get("public_key", "")))
+    _need(
+        key_info.get("algorithm") == SIGNATURE_ALGORITHM
+        and key_info.get("key_id") == key_id(embedded),
+        "manifest/key",
+        "algoritme of sleutel-id klopt niet met de sleutel",
+    )
     if public_key is None:
         public_key = embedded
         report.add(
@@ -378,11 +384,23 @@ def check_definition(export: Mapping[str, Any], report: Report) -> None:
         "projects",
         "de projectenlijst is niet die van de rondedefinitie",
     )
+    themes = {t["id"]: t["name"] for t in definition["themes"]}
+    districts = {d["id"]: d["name"] for d in definition["districts"]}
     for project in listed:
         frozen = by_id[project["id"]]
-        for name in ("title", "cost_cents", "theme_id", "district_id"):
+        # The summary is the one field the definition does not freeze: shown, never counted.
+        expected = {
+            "title": frozen.get("title"),
+            "cost_cents": frozen.get("cost_cents"),
+            "theme_id": frozen.get("theme_id"),
+            "district_id": frozen.get("district_id"),
+            "theme": themes.get(frozen.get("theme_id")),
+            "district": districts.get(frozen.get("district_id")),
+        }
+        for name, value in expected.items():
+            # Compared as canonical JSON: 1 and true, or 1 and "1", are different values.
             _need(
-                project.get(name) == frozen.get(name),
+                canonical_json(project.get(name)) == canonical_json(value),
                 f"project {project['id']}",
                 f"{name} wijkt af van de rondedefinitie",
             )
