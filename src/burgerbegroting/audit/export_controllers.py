@@ -16,6 +16,7 @@ from litestar.response import Response
 
 from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.audit import export as exports
+from burgerbegroting.audit.schemas import SigningKeyOut
 from burgerbegroting.audit.signing import public_key_info
 from burgerbegroting.errors import Forbidden
 from burgerbegroting.i18n import _
@@ -104,8 +105,8 @@ class SigningKeyController(Controller):
     tags = ("audit",)
 
     @get("/", summary="The instance's Ed25519 public key for audit exports")
-    async def key(self, request: AnyRequest) -> dict[str, str]:
-        return public_key_info(settings_of(request))
+    async def key(self, request: AnyRequest) -> SigningKeyOut:
+        return SigningKeyOut(**public_key_info(settings_of(request)))
 
 
 CONTROLLERS = [AuditExportApiController, SigningKeyController]
