@@ -273,3 +273,42 @@ def test_diff_proves_a_later_export_extends_an_earlier_one(
     with pytest.raises(VerificationError) as shrunk:
         diff(final, early, public_key=key)
     assert shrunk.value.place == "log"
+
+
+def test_building_the_file_holds_no_write_lock(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the file is built (in a worker thread), another writer can take SQLite's write lock
+    at once: a big export during voting does not make casts queue behind it. On PostgreSQL the
+    same path runs (readers never block writers there); the probe is SQLite's lock."""
+    import sqlite3
+
+    from burgerbegroting.audit import export as export_mod
+
+    voted = voted_round(client, settings)
+    probes: list[str] = []
+    real_render = export_mod.render
+
+    def render_with_probe(*args: Any) -> Any:
+        if settings.database_url.startswith("sqlite"):
+            path = settings.database_url.split("///", 1)[1]
+            connection = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+                probes.append("write lock free")
+            except sqlite3.OperationalError as exc:
+                probes.append(str(exc))
+            finally:
+                connection.close()
+        else:
+            probes.append("write lock free")
+        return real_render(*args)
+
+    monkeypatch.setattr(export_mod, "render", render_with_probe)
+    response = client.get(
+        f"/api/v1/rounds/{voted.vr.round_id}/export?format=json", headers=voted.auditor
+    )
+    assert response.status_code == 200, response.text
+    assert probes == ["write lock free"]
+    assert len(audit_lines(settings)) == 1

@@ -22,12 +22,14 @@ module an auditor runs, so the server and the verifier compute them with the sam
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -189,10 +191,19 @@ async def _projects(session: AsyncSession, definition: dict[str, Any]) -> list[d
     ]
 
 
-async def export_document(
-    session: AsyncSession, settings: Settings, round_: Round
-) -> dict[str, Any]:
-    """The signed JSON export of ``round_`` as it stands (voting or closed)."""
+@dataclass(frozen=True, slots=True)
+class LoadedRound:
+    """What the export of a round is made of, as read from the database in one transaction."""
+
+    round_id: int
+    closed: bool
+    fingerprint: str
+    body: dict[str, Any]  # the parts: definition, projects, log (+ ballots, outcome once closed)
+    engine_version: str | None
+
+
+async def load_round(session: AsyncSession, round_: Round) -> LoadedRound:
+    """Read the parts of the export of ``round_`` as it stands (voting or closed)."""
     if round_.frozen_definition is None or round_.fingerprint is None:
         raise Conflict(
             _("Het stemmen in deze ronde is nog niet begonnen: er is nog niets te exporteren.")
@@ -220,17 +231,29 @@ async def export_document(
         ]
         body["outcome"] = json.loads(result.document)
         engine_version = result.engine_version
+    return LoadedRound(
+        round_id=round_.id,
+        closed=closed,
+        fingerprint=round_.fingerprint,
+        body=body,
+        engine_version=engine_version,
+    )
+
+
+def signed_document(settings: Settings, loaded: LoadedRound) -> dict[str, Any]:
+    """The JSON export: the parts, and the manifest of their digests with its signature."""
+    body = loaded.body
     last = body["log"][-1]
     key = public_key_info(settings)
     manifest = {
         "format": EXPORT_FORMAT,
-        "round_id": round_.id,
-        "state": "closed" if closed else "voting",
-        "fingerprint": round_.fingerprint,
+        "round_id": loaded.round_id,
+        "state": "closed" if loaded.closed else "voting",
+        "fingerprint": loaded.fingerprint,
         "log_head": last["hash"],
         "log_height": last["height"],
-        "engine_version": engine_version,
-        "parts": part_digests(body, PARTS_CLOSED if closed else PARTS_VOTING),
+        "engine_version": loaded.engine_version,
+        "parts": part_digests(body, PARTS_CLOSED if loaded.closed else PARTS_VOTING),
         "key": {
             "algorithm": key["algorithm"],
             "key_id": key["key_id"],
@@ -311,6 +334,35 @@ def to_csv(document: dict[str, Any]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    content: bytes
+    filename: str
+    election: int | None
+    state: str
+    log_height: int
+
+
+def render(
+    settings: Settings, loaded: LoadedRound, fmt: ExportFormat, district: str | None
+) -> Rendered:
+    """The file's bytes (CPU only: run off the event loop)."""
+    document = signed_document(settings, loaded)
+    key: int | None = None
+    if fmt is ExportFormat.JSON:
+        content = canonical_json(document)
+        name = f"ronde-{loaded.round_id}-audit.json"
+    elif fmt is ExportFormat.PB:
+        key = _parse_district(document["definition"], district)
+        content = pabulib_text(document, key).encode("utf-8")
+        name = f"ronde-{loaded.round_id}-{election_label(key)}.pb"
+    else:
+        content = to_csv(document)
+        name = f"ronde-{loaded.round_id}-uitslag.csv"
+    manifest = document["manifest"]
+    return Rendered(content, name, key, manifest["state"], manifest["log_height"])
+
+
 async def build_export(
     session: AsyncSession,
     settings: Settings,
@@ -322,39 +374,39 @@ async def build_export(
 ) -> ExportFile:
     """The export file of ``round_id`` in ``fmt`` for ``user``, logged in the staff action log.
 
-    A GET that writes its audit line: the transaction begins as a write (``BEGIN IMMEDIATE`` on
-    SQLite), as in ``proposals.export``.
+    Three steps, so that a large export never holds SQLite's write lock (casts would queue behind
+    it during voting) nor the event loop: (1) read everything in one read transaction (one
+    snapshot on SQLite), and end it; (2) build the file in a worker thread; (3) write the audit
+    line in a short write transaction (``BEGIN IMMEDIATE``), which the request commits before the
+    file leaves (``web/transactions.py``). A refusal at any step writes nothing.
     """
-    token = db.set_read_only(False)
+    token = db.set_read_only(True)
     try:
         round_ = await _round(session, round_id)
         public = _authorise(round_, user, fmt)
-        document = await export_document(session, settings, round_)
-        key: int | None = None
-        if fmt is ExportFormat.JSON:
-            content = canonical_json(document)
-            name = f"ronde-{round_.id}-audit.json"
-        elif fmt is ExportFormat.PB:
-            key = _parse_district(document["definition"], district)
-            content = pabulib_text(document, key).encode("utf-8")
-            name = f"ronde-{round_.id}-{election_label(key)}.pb"
-        else:
-            content = to_csv(document)
-            name = f"ronde-{round_.id}-uitslag.csv"
+        loaded = await load_round(session, round_)
+        await session.commit()  # ends the read transaction; nothing was written
+    finally:
+        db.reset_read_only(token)
+    rendered = await asyncio.to_thread(partial(render, settings, loaded, fmt, district))
+    token = db.set_read_only(False)
+    try:
         await audit.record(
             session,
             actor_id=user.id if user is not None else None,
             action="round.audit_export",
             subject_type="round",
-            subject_id=round_.id,
+            subject_id=loaded.round_id,
             details={
                 "format": fmt.value,
-                "election": election_label(key) if fmt is ExportFormat.PB else None,
-                "state": document["manifest"]["state"],
-                "log_height": document["manifest"]["log_height"],
+                "election": election_label(rendered.election) if fmt is ExportFormat.PB else None,
+                "state": rendered.state,
+                "log_height": rendered.log_height,
                 "public": public,
             },
         )
     finally:
         db.reset_read_only(token)
-    return ExportFile(content=content, media_type=MEDIA_TYPES[fmt], filename=name)
+    return ExportFile(
+        content=rendered.content, media_type=MEDIA_TYPES[fmt], filename=rendered.filename
+    )
