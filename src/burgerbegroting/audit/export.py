@@ -62,7 +62,7 @@ from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.models import BallotLog
 from burgerbegroting.voting.service import current_ballots
 
-__all__ = ["ExportFile", "ExportFormat", "build_export", "parse_format"]
+__all__ = ["ExportFile", "ExportFormat", "build_export", "json_export", "parse_format"]
 
 
 class ExportFormat(StrEnum):
@@ -409,4 +409,13 @@ async def build_export(
         db.reset_read_only(token)
     return ExportFile(
         content=rendered.content, media_type=MEDIA_TYPES[fmt], filename=rendered.filename
+    )
+
+
+async def json_export(session: AsyncSession, settings: Settings, round_id: int) -> bytes:
+    """The JSON export of ``round_id`` without access check or audit line: for benchmarks and the
+    operator's own scripts (``benchmarks/close.py``). The API goes through ``build_export``."""
+    loaded = await load_round(session, await _round(session, round_id))
+    return await asyncio.to_thread(
+        lambda: render(settings, loaded, ExportFormat.JSON, None).content
     )
