@@ -22,6 +22,8 @@ from burgerbegroting.audit.verify import VerificationError, diff, verify
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import log as log_mod
+from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.tally.pabulib import read_election
 from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
@@ -82,6 +84,13 @@ def test_json_export_verifies_with_the_published_key_and_is_byte_identical(
     stored = scalar(
         settings, "SELECT document FROM round_results WHERE round_id = :r", r=voted.vr.round_id
     )
+
+    async def logged(session: AsyncSession) -> list[dict[str, Any]]:
+        return [log_mod.event_json(e) for e in await log_mod.events(session, voted.vr.round_id)]
+
+    assert document["log"] == run(settings, logged)
+    # The document is exactly the canonical JSON of itself (parts encoded once, then joined).
+    assert first == canonical_json(json.loads(first))
     assert json.loads(stored) == document["outcome"]
     # Another instance's key does not verify it.
     with pytest.raises(VerificationError) as wrong:
