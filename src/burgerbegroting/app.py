@@ -27,6 +27,7 @@ from burgerbegroting import __version__
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
 from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
+from burgerbegroting.audit.export_controllers import CONTROLLERS as AUDIT_EXPORT
 from burgerbegroting.db import create_engine
 from burgerbegroting.proposals.coauthor_pages import (
     CoauthorPagesController,
@@ -81,6 +82,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         *RESULTS_PAGES,
         AuditApiController,
         AuditPagesController,
+        *AUDIT_EXPORT,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
     ]
     return handlers

@@ -1,4 +1,4 @@
-"""The ``burgerbegroting`` command: serve, db, demo, users, tally."""
+"""The ``burgerbegroting`` command: serve, db, demo, users, tally, audit."""
 
 from __future__ import annotations
 
@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     tick.set_defaults(handler=_cmd_rounds_tick)
 
     add_tally_parser(sub)
+
+    from burgerbegroting.audit.verify import add_arguments as add_audit_arguments
+
+    audit = sub.add_parser("audit", help="verify an audit export independently (no database)")
+    add_audit_arguments(audit)
     return parser
 
 
@@ -129,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from burgerbegroting.voting.tally.cli import run_tally
 
         return run_tally(args)
+    if args.command == "audit":
+        from burgerbegroting.audit.verify import run as run_audit
+
+        return run_audit(args)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
