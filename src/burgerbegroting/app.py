@@ -42,6 +42,7 @@ from burgerbegroting.rounds.controllers import RoundApiController
 from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesController
 from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.admin_pages import PAGE_CONTROLLERS as VOTING_STAFF_PAGES
 from burgerbegroting.voting.controllers import API_CONTROLLERS as VOTING_API
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
@@ -80,6 +81,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         *VOTING_API,
         *RESULTS_API,
         *RESULTS_PAGES,
+        *VOTING_STAFF_PAGES,
         AuditApiController,
         AuditPagesController,
         *AUDIT_EXPORT,

@@ -80,6 +80,7 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from burgerbegroting.voting.cli import add_codes_parser
     from burgerbegroting.voting.tally.cli import add_tally_parser
 
     parser = argparse.ArgumentParser(prog="burgerbegroting", description=__doc__)
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     tick = rsub.add_parser("tick", help="move rounds whose next phase is due (for cron)")
     tick.set_defaults(handler=_cmd_rounds_tick)
 
+    add_codes_parser(sub)
     add_tally_parser(sub)
 
     from burgerbegroting.audit.verify import add_arguments as add_audit_arguments

@@ -21,4 +21,11 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("POST", "/api/v1/rounds/{round_id:int}/paper-ballots"): PAPER,
     ("GET", "/api/v1/rounds/{round_id:int}/receipts/{receipt:str}"): "anyone",
     ("GET", "/api/v1/rounds/{round_id:int}/log/head"): "anyone",
+    # Staff pages (voting/admin_pages.py): codes for admins, paper ballots for admins and moderators.
+    ("GET", "/beheer/rondes/{round_id:int}/stemcodes"): ADMIN,
+    ("POST", "/beheer/rondes/{round_id:int}/stemcodes"): ADMIN,
+    ("POST", "/beheer/rondes/{round_id:int}/stemcodes/intrekken"): ADMIN,
+    ("POST", "/beheer/rondes/{round_id:int}/stemcodes/{batch_id:int}/intrekken"): ADMIN,
+    ("GET", "/beheer/rondes/{round_id:int}/papieren-stem"): PAPER,
+    ("POST", "/beheer/rondes/{round_id:int}/papieren-stem"): PAPER,
 }
