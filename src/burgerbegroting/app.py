@@ -40,6 +40,7 @@ from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesCo
 from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.controllers import API_CONTROLLERS as VOTING_API
+from burgerbegroting.voting.pages import PAGE_CONTROLLERS as VOTING_PAGES
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
@@ -75,6 +76,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         RoundPagesController,
         RoundAdminPagesController,
         *VOTING_API,
+        *VOTING_PAGES,
         AuditApiController,
         AuditPagesController,
         create_static_files_router(path="/static", directories=[FRONTEND_DIR / "static"]),
