@@ -353,9 +353,13 @@ def test_blank_ballot_where_allowed_and_refused_where_not(
     strict = open_round(settings, blank_allowed=False, admin_email="beheer2@example.nl")
     enter_code(client, issue_codes(settings, strict, 1)[0])
     assert 'value="blanco"' not in client.get(f"/stemmen/{strict.round_id}").text
+    chosen = f"p-{strict.projects[1]}"
+    form_post(client, f"/stemmen/{strict.round_id}", {chosen: "1", "actie": "bijwerken"})
     refused = form_post(client, f"/stemmen/{strict.round_id}", {"actie": "blanco"})
     assert refused.status_code == 422
     assert "In deze ronde kunt u geen blanco stem uitbrengen." in refused.text
+    # The refused blank ballot did not wipe the choices saved before it.
+    assert re.search(rf'id="{chosen}" name="{chosen}" value="1"\s+checked', refused.text)
 
 
 def test_filters_hide_projects_but_keep_their_choices(client: Client, settings: Settings) -> None:

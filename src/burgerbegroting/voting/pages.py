@@ -473,6 +473,15 @@ class VotingPagesController(Controller):
                     form_values=form,
                     status_code=422,
                 )
+        if action == "blanco" and not booth.blank_allowed:
+            # Refused before the draft is touched: the choices made so far stay as they were.
+            refusal = ValidationFailed(
+                _("In deze ronde kunt u geen blanco stem uitbrengen."),
+                fields={booth_form.LIST_ID: _("In deze ronde kunt u geen blanco stem uitbrengen.")},
+            )
+            return await _booth_page(
+                request, db_session, ctx, filters=filters, errors=refusal.fields, status_code=422
+            )
         await service.save_draft(db_session, ctx, raw)
         if action == "bijwerken":
             await db_session.commit()
