@@ -592,3 +592,22 @@ def test_receipt_lookup_in_plain_dutch(client: Client, settings: Settings) -> No
     assert empty.status_code == 422
     assert "Kies de ronde waarin u heeft gestemd." in empty.text
     assert "Vul uw ontvangstbewijs in." in empty.text
+
+
+def test_booth_in_english(client: Client, settings: Settings) -> None:
+    vr = open_round(settings, ballot_type="cumulative", cumulative_points=10)
+    enter_code(client, issue_codes(settings, vr, 1)[0])
+    client.cookies.set("taal", "en")
+    booth = client.get(f"/stemmen/{vr.round_id}")
+    assert "Your ballot" in booth.text
+    assert "0 of 10 points given. Still to give: 10 points." in booth.text
+    # The live meter's sentence templates come in the page's language too.
+    assert (
+        'data-meter-ok="{used} of {max} points given. Still to give: {left} points."' in booth.text
+    )
+    refused = form_post(
+        client,
+        f"/stemmen/{vr.round_id}",
+        {f"punten-{vr.projects[0]}": "11", "actie": "controleren"},
+    )
+    assert "You give 11 points; you have 10 to give." in refused.text
