@@ -170,7 +170,7 @@ async def _code_page(
             "errors": errors or {},
             "notice": notice,
             "open_rounds": open_rounds,
-            "code_rounds": [r for r in open_rounds if not r.vote_by_account],
+            "code_rounds": [r for r in open_rounds if r.vote_by_code],
             "account_rounds": [r for r in open_rounds if r.vote_by_account],
             "current": current,
             "session_round": session_round
@@ -367,6 +367,7 @@ class VotingPagesController(Controller):
         except NotAuthenticated as error:
             if (
                 round_.vote_by_account
+                and not round_.vote_by_code
                 and current_user(request) is None
                 and not request.cookies.get(voter_tokens.VOTER_COOKIE)
             ):
