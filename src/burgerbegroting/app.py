@@ -44,6 +44,7 @@ from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.admin_pages import PAGE_CONTROLLERS as VOTING_STAFF_PAGES
 from burgerbegroting.voting.controllers import API_CONTROLLERS as VOTING_API
+from burgerbegroting.voting.pages import PAGE_CONTROLLERS as VOTING_PAGES
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
@@ -82,6 +83,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         *RESULTS_API,
         *RESULTS_PAGES,
         *VOTING_STAFF_PAGES,
+        *VOTING_PAGES,
         AuditApiController,
         AuditPagesController,
         *AUDIT_EXPORT,

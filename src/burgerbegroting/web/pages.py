@@ -59,6 +59,9 @@ class NavItem:
     roles: frozenset[str] = frozenset()  # empty: everyone; else any of these roles
     login: bool = False  # shown only to logged-in users
     also_current: str | None = None  # regex of other paths that belong to this item
+    phases: frozenset[str] = (
+        frozenset()
+    )  # empty: always; else only while the current round is in one
 
 
 # Candidate links of every feature. A link appears only once its route is registered, so features
@@ -68,7 +71,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem(
         "/voorstellen", i18n.lazy_gettext("Voorstellen"), also_current=r"^/rondes/\d+/voorstellen"
     ),
-    NavItem("/stemmen", i18n.lazy_gettext("Stemmen")),
+    NavItem("/stemmen", i18n.lazy_gettext("Stemmen"), phases=frozenset({"voting"})),
     NavItem("/uitslag", i18n.lazy_gettext("Uitslag")),
     NavItem("/mijn-voorstellen", i18n.lazy_gettext("Mijn voorstellen"), login=True),
     NavItem("/toetsing", i18n.lazy_gettext("Toetsing"), roles=frozenset({"moderator"})),
@@ -128,8 +131,15 @@ def _user_roles(user: Any) -> frozenset[str]:
     return frozenset(str(role) for role in roles)
 
 
+def _banner_phase(request: AnyRequest) -> str | None:
+    banner = request.scope.get("state", {}).get(_BANNER_KEY)
+    phase = getattr(banner, "phase", None)
+    return None if phase is None else str(getattr(phase, "value", phase))
+
+
 def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, str, bool], ...]:
     paths = route_paths(request)
+    phase = _banner_phase(request)
     roles = _user_roles(user)
     current = request.url.path
     translate = i18n.translations(lang).gettext
@@ -140,6 +150,8 @@ def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, s
         if item.login and user is None:
             continue
         if item.roles and not (item.roles & roles):
+            continue
+        if item.phases and phase not in item.phases and not request.url.path.startswith(item.path):
             continue
         is_current = (
             current == item.path
