@@ -134,7 +134,11 @@ class ProposalPagesController(Controller):
     async def current_gallery(
         self, request: AnyRequest, db_session: DbSession
     ) -> Template | Redirect:
-        """The gallery of the current round (or a notice when there is none)."""
+        """The gallery of the current round; a choice when several rounds are open (or a notice
+        when there is no round at all)."""
+        open_rounds = await rounds.open_round_summaries(db_session)
+        if len(open_rounds) > 1:
+            return render(request, "proposals/choose_round.html", {"rounds": open_rounds})
         round_ = await rounds.current_round(db_session)
         if round_ is not None:
             return Redirect(f"/rondes/{round_.id}/voorstellen", status_code=303)

@@ -134,6 +134,7 @@ class RoundPagesController(Controller):
                 "projects": projects,
                 "label": _label,
                 "schedule": _schedule(round_),
+                "timeline": service.timeline(round_),
                 "phase_ends_at": service.phase_ends_at(round_),
             },
         )

@@ -1,0 +1,50 @@
+"""The gallery page: supports on every card, filters folded behind <details> unless in use."""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.rounds.models import Phase
+from burgerbegroting.settings import Settings
+from tests.proposals.factories import create_proposal, make_people, make_round, move_round
+
+Client = TestClient[Litestar]
+
+
+def _filters_tag(html: str) -> str:
+    match = re.search(r'<details class="bb-filters[^"]*"[^>]*>', html)
+    assert match is not None
+    return match.group(0)
+
+
+def test_cards_show_supports_also_after_review(client: Client, settings: Settings) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    proposal = create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    for who in ("other", "resident"):
+        response = client.put(
+            f"/api/v1/proposals/{proposal['id']}/supports", headers=people.headers(settings, who)
+        )
+        assert response.status_code in {200, 201, 204}, response.text
+    move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
+    html = client.get(f"/rondes/{ids.round_id}/voorstellen").text
+    assert "<dt>Steun</dt><dd>2</dd>" in html
+
+
+def test_filters_are_folded_until_used(client: Client, settings: Settings) -> None:
+    ids = make_round(settings)
+    plain = client.get(f"/rondes/{ids.round_id}/voorstellen").text
+    assert " open" not in _filters_tag(plain)
+    assert "<summary" in plain
+    # the proposals come before the folded filters' fields would push them down: the summary is
+    # one line, the form is inside the <details>
+    details = plain[plain.index("<details") : plain.index("</details>")]
+    assert 'id="filters"' in details
+    searched = client.get(f"/rondes/{ids.round_id}/voorstellen?q=koffie").text
+    assert " open" in _filters_tag(searched)
+    wrong = client.get(f"/rondes/{ids.round_id}/voorstellen?sorteer=willekeurig")
+    assert wrong.status_code == 400
+    assert " open" in _filters_tag(wrong.text)  # an error in a filter is never hidden
