@@ -43,6 +43,8 @@ DECISION_OPTIONS = [
     ("rejected", N_("Afwijzen")),
 ]
 
+BELOW_THRESHOLD_REFUSED = frozenset({"accepted", "in_review"})
+
 
 class ReviewPagesController(Controller):
     """Moderators: the queue, the review form and the merge form."""
@@ -90,6 +92,15 @@ class ReviewPagesController(Controller):
                 "feasibility_notes": p.feasibility_notes or "",
                 "public_reasoning": p.public_reasoning or "",
             }
+        # Below the round's support threshold the service refuses "accept" and "in review" (409);
+        # the form does not offer what will be refused.
+        threshold = service.support_threshold(round_)
+        below = threshold is not None and view.support_count < threshold
+        options = [
+            (value, label)
+            for value, label in DECISION_OPTIONS
+            if not (below and value in BELOW_THRESHOLD_REFUSED)
+        ]
         return render(
             request,
             "proposals/review.html",
@@ -99,7 +110,9 @@ class ReviewPagesController(Controller):
                 "values": values,
                 "errors": errors,
                 "labels": i18n.translated_labels(FIELD_LABELS),
-                "decision_options": i18n.translated_pairs(DECISION_OPTIONS),
+                "decision_options": i18n.translated_pairs(options),
+                "below_threshold": below,
+                "threshold": threshold,
                 "description_html": render_markdown(p.description),
                 "effect_html": render_markdown(p.societal_effect),
                 "status_labels": service.STATUS_LABELS,
