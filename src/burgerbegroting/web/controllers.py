@@ -137,12 +137,12 @@ class ShellController(Controller):
     @get("/toegankelijkheid", name="accessibility")
     async def accessibility(self, request: AnyRequest) -> Template:
         """The accessibility statement (required for Dutch government websites)."""
-        return render(request, "pages/toegankelijkheid.html")
+        return render(request, "pages/toegankelijkheid.html", {"contact": _settings(request)})
 
     @get("/privacy", name="privacy")
     async def privacy(self, request: AnyRequest) -> Template:
         """The privacy statement (AVG)."""
-        return render(request, "pages/privacy.html")
+        return render(request, "pages/privacy.html", {"contact": _settings(request)})
 
     @post("/taal", name="language", status_code=HTTP_303_SEE_OTHER)
     async def switch_language(self, request: AnyRequest) -> Redirect:
