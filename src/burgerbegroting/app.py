@@ -90,8 +90,12 @@ def allowed_host_headers(settings: Settings) -> list[str]:
     hosts = set(settings.allowed_hosts)
     if base.hostname:
         hosts.add(base.hostname)
-    if base.port:
-        hosts |= {f"{host}:{base.port}" for host in list(hosts) if ":" not in host}
+    ports = {base.port} if base.port else set()
+    if settings.is_development and settings.serve_port:
+        # `serve --port 8080` in development: the port it binds is the one the browser sends.
+        ports.add(settings.serve_port)
+    for port in ports:
+        hosts |= {f"{host}:{port}" for host in list(hosts) if ":" not in host}
     return sorted(hosts)
 
 
