@@ -26,6 +26,7 @@ from litestar.types import ControllerRouterHandler, Middleware
 from burgerbegroting import __version__
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
 from burgerbegroting.accounts.middleware import create_auth
+from burgerbegroting.accounts.selfservice_pages import SelfServicePagesController
 from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
 from burgerbegroting.db import create_engine
 from burgerbegroting.proposals.coauthor_pages import (
@@ -64,6 +65,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         health,
         AuthApiController,
         AccountPagesController,
+        SelfServicePagesController,
         ShellController,
         *PROPOSAL_API,
         ProposalPagesController,

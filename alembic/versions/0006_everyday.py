@@ -1,0 +1,30 @@
+"""everyday use: users.sessions_valid_after (sign out everywhere after a password reset)
+
+Revision ID: 0006
+Revises: 0004 (the lead re-points this to 0005 when merging the voting branch)
+Create Date: 2026-12-01 23:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from burgerbegroting.db import UTCDateTime
+
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sessions_valid_after", UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("sessions_valid_after")
