@@ -9,6 +9,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, make_user
 from tests.proposals.factories import create_proposal, make_people, make_round, move_round
 
 Client = TestClient[Litestar]
@@ -24,10 +25,9 @@ def test_cards_show_supports_also_after_review(client: Client, settings: Setting
     people = make_people(settings)
     ids = make_round(settings)
     proposal = create_proposal(client, settings, ids, people.headers(settings, "resident"))
-    for who in ("other", "resident"):
-        response = client.put(
-            f"/api/v1/proposals/{proposal['id']}/supports", headers=people.headers(settings, who)
-        )
+    carla = bearer(settings, make_user(settings, "carla@example.nl"))
+    for headers in (people.headers(settings, "other"), carla):
+        response = client.put(f"/api/v1/proposals/{proposal['id']}/supports", headers=headers)
         assert response.status_code in {200, 201, 204}, response.text
     move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
     html = client.get(f"/rondes/{ids.round_id}/voorstellen").text
@@ -48,3 +48,21 @@ def test_filters_are_folded_until_used(client: Client, settings: Settings) -> No
     wrong = client.get(f"/rondes/{ids.round_id}/voorstellen?sorteer=willekeurig")
     assert wrong.status_code == 400
     assert " open" in _filters_tag(wrong.text)  # an error in a filter is never hidden
+
+
+def test_authors_cannot_support_their_own_proposal(client: Client, settings: Settings) -> None:
+    """Decision: supports show that *other* residents back a plan (they decide whether it is
+    reviewed), so authors and co-authors cannot add theirs; the page does not offer it."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    author = people.headers(settings, "resident")
+    proposal = create_proposal(client, settings, ids, author)
+    refused = client.put(f"/api/v1/proposals/{proposal['id']}/supports", headers=author)
+    assert refused.status_code == 409
+    assert "eigen voorstel" in refused.json()["detail"]
+    page = client.get(f"/voorstellen/{proposal['id']}", headers=author).text
+    assert "/steunen" not in page
+    # another resident may
+    other = people.headers(settings, "other")
+    assert "/steunen" in client.get(f"/voorstellen/{proposal['id']}", headers=other).text
+    assert client.put(f"/api/v1/proposals/{proposal['id']}/supports", headers=other).is_success

@@ -30,7 +30,6 @@ from burgerbegroting.accounts.models import User, UserRole
 from burgerbegroting.accounts.passwords import PasswordService, password_problem, password_service
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.accounts.service import OutgoingMail
-from burgerbegroting.audit import service as audit
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
 from burgerbegroting.i18n import _
@@ -366,11 +365,4 @@ async def delete_account(
     user.last_login_at = None
     recovery.end_all_sessions(user)
     await session.flush()
-    await audit.record(
-        session,
-        actor_id=user.id,
-        action="account.delete",
-        subject_type="user",
-        subject_id=user.id,
-        details={},
-    )
+    # Not in the staff action log: that log is for staff decisions, and it is append-only.

@@ -271,7 +271,10 @@ class ProposalPagesController(Controller):
                 "reasoning_html": render_markdown(view.proposal.public_reasoning or ""),
                 "status_labels": service.STATUS_LABELS,
                 "notice": _(NOTICES[melding]) if melding in NOTICES else None,
-                "can_support": view.supports_open and user is not None and user.has(Role.RESIDENT),
+                "can_support": view.supports_open
+                and user is not None
+                and user.has(Role.RESIDENT)
+                and not view.is_author,
                 "can_submit": view.is_author
                 and view.proposal.status in {"draft", "changes_requested"}
                 and not service.round_is_frozen(round_),

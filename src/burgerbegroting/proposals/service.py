@@ -517,10 +517,16 @@ async def _supportable(session: AsyncSession, proposal_id: int) -> Proposal:
 async def add_support(session: AsyncSession, *, proposal_id: int, user: Actor) -> bool:
     """Support a proposal; idempotent. Returns True when a new support was stored.
 
+    Not one's own: authors and co-authors are refused (``Conflict``).
+
     The UNIQUE(proposal_id, user_id) constraint decides under concurrency: a second simultaneous
     insert fails inside a savepoint and is reported as "already supported", not as an error.
     """
-    await _supportable(session, proposal_id)
+    proposal = await _supportable(session, proposal_id)
+    if await _is_author(session, proposal, user):
+        # Supports show that *other* residents back a plan (they decide whether it is reviewed
+        # at all), so the author and co-authors cannot add theirs. See docs/architecture.md.
+        raise Conflict(_("U kunt uw eigen voorstel niet steunen: steun komt van andere inwoners."))
     already = await session.scalar(
         select(ProposalSupport.id).where(
             ProposalSupport.proposal_id == proposal_id, ProposalSupport.user_id == user.id
