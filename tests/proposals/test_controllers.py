@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import bearer, csrf_token, mail_text, make_user, mails
+from tests.accounts.factories import bearer, csrf_token, mail_text, mails, make_user
 from tests.proposals.factories import (
     BUDGET_CENTS,
     People,
