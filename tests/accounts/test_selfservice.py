@@ -230,7 +230,7 @@ def test_my_data_download_holds_account_proposals_and_supports(
     ).status_code in {200, 201, 204}
     mine = create_proposal(client, settings, ids, bearer(settings, anna), title="Mijn eigen plan")
     _login(client, "anna@example.nl")
-    response = client.get("/mijn-account/gegevens")
+    response = client.get("/mijn-account/gegevens.json")
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment;")
     data = json.loads(response.content)

@@ -124,7 +124,7 @@ def test_log_downloads_as_csv_with_the_same_filters(client: Client, admin: dict[
     first = _round(client, admin, "Eerste ronde")
     _round(client, admin, "Tweede ronde")
     response = client.get(
-        f"/beheer/logboek/download?soort=ronde&nummer={first['id']}", headers=admin
+        f"/beheer/logboek/export.csv?soort=ronde&nummer={first['id']}", headers=admin
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
@@ -145,4 +145,4 @@ def test_log_and_download_are_for_admins_and_auditors_only(
         settings, make_user(settings, "raad@gemeente.nl", roles=(Role.COUNCIL,)), staff=True
     )
     assert client.get("/beheer/logboek", headers=council).status_code == 403
-    assert client.get("/beheer/logboek/download", headers=council).status_code == 403
+    assert client.get("/beheer/logboek/export.csv", headers=council).status_code == 403

@@ -292,7 +292,7 @@ class SelfServicePagesController(Controller):
             cookies=[session_cookie(settings, token)],
         )
 
-    @get("/mijn-account/gegevens", guards=[requires_login])
+    @get("/mijn-account/gegevens.json", guards=[requires_login])
     async def download(self, request: AnyRequest, db_session: DbSession) -> Response[bytes]:
         data = await selfservice.export_data(db_session, user_id=_user(request).id)
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()

@@ -191,7 +191,7 @@ class AuditPagesController(Controller):
             },
         )
 
-    @get("/download")
+    @get("/export.csv")
     async def download(self, request: AnyRequest, db_session: DbSession) -> Response[bytes]:
         """The filtered log as CSV (UTF-8 with BOM, semicolons: what Dutch Excel opens as is)."""
         raw = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
