@@ -1,4 +1,5 @@
-"""everyday use: users.sessions_valid_after (sign out everywhere after a password reset)
+"""everyday use: users.sessions_valid_after (sign out everywhere after a password reset) and
+users.deactivated_at (an admin closed the account)
 
 Revision ID: 0006
 Revises: 0004 (the lead re-points this to 0005 when merging the voting branch)
@@ -23,8 +24,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sessions_valid_after", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("deactivated_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("deactivated_at")
         batch_op.drop_column("sessions_valid_after")

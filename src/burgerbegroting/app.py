@@ -24,6 +24,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
 
 from burgerbegroting import __version__
+from burgerbegroting.accounts.admin_pages import AdminUsersPagesController
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
 from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.accounts.selfservice_pages import SelfServicePagesController
@@ -66,6 +67,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         AuthApiController,
         AccountPagesController,
         SelfServicePagesController,
+        AdminUsersPagesController,
         ShellController,
         *PROPOSAL_API,
         ProposalPagesController,

@@ -40,6 +40,8 @@ class User(Base):
     # Sessions that authenticated (password entered) before this moment are no longer valid:
     # set by a password reset or change and by deleting the account ("log out everywhere").
     sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when an admin closes the account (``accounts.admin``): no login, no session.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user",

@@ -52,15 +52,19 @@ def password_fingerprint(settings: Settings, password_hash: str) -> str:
     ).hexdigest()[:32]
 
 
-def issue_reset_token(settings: Settings, user: User, *, now: datetime | None = None) -> str:
+def issue_reset_token(
+    settings: Settings, user: User, *, now: datetime | None = None, minutes: int | None = None
+) -> str:
+    """A reset link's token (``minutes`` valid; an invitation to staff gets longer)."""
     issued = now or utcnow()
+    minutes = RESET_TOKEN_MINUTES if minutes is None else minutes
     payload: dict[str, Any] = {
         "iss": settings.base_url,
         "aud": RESET_AUDIENCE,
         "sub": str(user.id),
         "pwd": password_fingerprint(settings, user.password_hash),
         "iat": int(issued.timestamp()),
-        "exp": int((issued + timedelta(minutes=RESET_TOKEN_MINUTES)).timestamp()),
+        "exp": int((issued + timedelta(minutes=minutes)).timestamp()),
     }
     return jwt.encode(
         payload, tokens.derive_key(settings, _RESET_KEY_PURPOSE), algorithm=tokens.ALGORITHM
@@ -97,8 +101,9 @@ def _read_reset_token(settings: Settings, token: str) -> tuple[int, str]:
     return int(sub), pwd
 
 
-def reset_link(settings: Settings, user: User) -> str:
-    return f"{settings.base_url}/wachtwoord-herstellen?token={issue_reset_token(settings, user)}"
+def reset_link(settings: Settings, user: User, *, minutes: int | None = None) -> str:
+    token = issue_reset_token(settings, user, minutes=minutes)
+    return f"{settings.base_url}/wachtwoord-herstellen?token={token}"
 
 
 async def request_password_reset(
@@ -119,8 +124,9 @@ async def request_password_reset(
     await ratelimit.hit(session, f"reset:ip:{client_ip}", limit, window, message=too_many)
     await ratelimit.hit(session, f"reset:email:{address}", limit, window, message=too_many)
     user = await service.get_user_by_email(session, address)
-    if user is None or user.confirmed_at is None:
-        # Unconfirmed accounts confirm first (registering again sends a new link).
+    if user is None or user.confirmed_at is None or user.deactivated_at is not None:
+        # Unconfirmed accounts confirm first (registering again sends a new link); closed
+        # accounts stay closed.
         return None
     body = _(
         "Beste %(name)s,\n\n"
@@ -156,8 +162,10 @@ async def check_reset_token(session: AsyncSession, settings: Settings, token: st
     """The user a still-usable reset link belongs to; ``ValidationFailed`` otherwise."""
     user_id, fingerprint = _read_reset_token(settings, token)
     user = await service.get_user(session, user_id)
-    if user is None or not hmac.compare_digest(
-        fingerprint, password_fingerprint(settings, user.password_hash)
+    if (
+        user is None
+        or user.deactivated_at is not None
+        or not hmac.compare_digest(fingerprint, password_fingerprint(settings, user.password_hash))
     ):
         raise _invalid_link()
     return user
@@ -181,7 +189,12 @@ async def reset_password(
     problem = password_problem(password, user.role_set)
     if problem is not None:
         raise ValidationFailed(_("Kies een ander wachtwoord."), fields={"password": problem})
+    if user.deactivated_at is not None:
+        raise _invalid_link()
     user.password_hash = await (passwords or password_service(settings)).hash(password)
+    if user.confirmed_at is None:
+        # An invited staff member: the link reached the address, which confirms it.
+        user.confirmed_at = utcnow()
     end_all_sessions(user)
     await session.flush()
     return user
@@ -204,7 +217,7 @@ async def load_session_user(
     """The user of a session token, or None when the account is gone, unconfirmed, or its
     sessions were ended after this one's password was entered (``auth_time``, Unix seconds)."""
     user = await service.get_user(session, user_id)
-    if user is None or user.confirmed_at is None:
+    if user is None or user.confirmed_at is None or user.deactivated_at is not None:
         return None
     if user.sessions_valid_after is not None and (
         not isinstance(auth_time, int) or auth_time < int(user.sessions_valid_after.timestamp())

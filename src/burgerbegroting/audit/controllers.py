@@ -76,7 +76,7 @@ class LogFilters:
         return urlencode({**{k: v for k, v in self.values.items() if v}, **extra})
 
 
-SUBJECT_TYPES = {"ronde": "round", "voorstel": "proposal"}
+SUBJECT_TYPES = {"ronde": "round", "voorstel": "proposal", "account": "user"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -109,7 +109,7 @@ def read_filters(raw: dict[str, str]) -> LogFilters:
     if values["soort"]:
         subject_type = SUBJECT_TYPES.get(values["soort"])
         if subject_type is None:
-            errors["soort"] = _("Kies ronde of voorstel.")
+            errors["soort"] = _("Kies ronde, voorstel of account.")
     if values["nummer"] and not (values["nummer"].isdigit() and len(values["nummer"]) <= 12):
         errors["nummer"] = _("Geef een nummer, bijvoorbeeld 12.")
     since = _day_start(values["van"]) if values["van"] else None
@@ -155,7 +155,11 @@ class AuditPagesController(Controller):
                 (a, presentation.action_label(a)) for a in await service.actions(db_session)
             ],
             "actors": await service.actors(db_session),
-            "subject_types": [("ronde", _("Ronde")), ("voorstel", _("Voorstel"))],
+            "subject_types": [
+                ("ronde", _("Ronde")),
+                ("voorstel", _("Voorstel")),
+                ("account", _("Account")),
+            ],
         }
         try:
             filters = read_filters(raw)

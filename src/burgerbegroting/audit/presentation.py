@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting import i18n
+from burgerbegroting.accounts.models import User
 from burgerbegroting.audit.models import AuditEntry
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
@@ -32,6 +33,17 @@ ACTION_LABELS: dict[str, str] = {
     "proposal.review": N_("Voorstel getoetst"),
     "proposal.merge": N_("Voorstellen samengevoegd"),
     "proposal.export": N_("Voorstellen gedownload"),
+    "user.invite": N_("Medewerker uitgenodigd"),
+    "user.roles": N_("Rollen gewijzigd"),
+    "user.deactivate": N_("Account gesloten"),
+    "user.reactivate": N_("Account heropend"),
+}
+ROLE_LABELS: dict[str, str] = {
+    "resident": N_("inwoner"),
+    "moderator": N_("toetser"),
+    "admin": N_("beheerder"),
+    "council": N_("raadslid"),
+    "auditor": N_("controleur"),
 }
 SUBJECT_LABELS: dict[str, str] = {
     "round": N_("Ronde"),
@@ -50,6 +62,7 @@ DETAIL_LABELS: dict[str, str] = {
     "format": N_("Formaat"),
     "proposals": N_("Aantal voorstellen"),
     "feasibility_notes": N_("Met interne haalbaarheid"),
+    "roles": N_("Rollen"),
 }
 _PHASES = {
     "draft": N_("In voorbereiding"),
@@ -100,6 +113,8 @@ def _value(key: str, value: Any, *, action: str, lang: str) -> str:
         labels = _PHASES if action.startswith("round.") else STATUS_LABELS
         label = labels.get(value)
         return _(label) if label is not None else value
+    if key == "roles" and isinstance(value, list):
+        return ", ".join(_(ROLE_LABELS.get(str(v), str(v))) for v in value) or "–"
     if isinstance(value, list):
         names = [
             str(item.get("name", item)) if isinstance(item, dict) else str(item) for item in value
@@ -158,7 +173,7 @@ async def subject_titles(
     session: AsyncSession, entries: Sequence[AuditEntry]
 ) -> dict[tuple[str, str], str]:
     """Titles of the rounds and proposals the entries are about (one query per kind)."""
-    wanted: dict[str, set[int]] = {"round": set(), "proposal": set()}
+    wanted: dict[str, set[int]] = {"round": set(), "proposal": set(), "user": set()}
     for entry in entries:
         if entry.subject_type in wanted and entry.subject_id.isdigit():
             wanted[entry.subject_type].add(int(entry.subject_id))
@@ -176,6 +191,11 @@ async def subject_titles(
             select(Proposal.id, Proposal.title).where(Proposal.id.in_(wanted["proposal"]))
         )
         titles.update({("proposal", str(r.id)): r.title or f"#{r.id}" for r in rows})
+    if wanted["user"]:
+        rows = await session.execute(
+            select(User.id, User.display_name).where(User.id.in_(wanted["user"]))
+        )
+        titles.update({("user", str(r.id)): r.display_name for r in rows})
     return titles
 
 
@@ -184,6 +204,8 @@ def subject_link(subject_type: str, subject_id: str) -> str | None:
         return f"/rondes/{subject_id}"
     if subject_type == "proposal":
         return f"/voorstellen/{subject_id}"
+    if subject_type == "user":
+        return f"/beheer/gebruikers/{subject_id}"
     return None
 
 

@@ -83,6 +83,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/toetsing", i18n.lazy_gettext("Toetsing"), roles=frozenset({"moderator"})),
     NavItem("/beheer", i18n.lazy_gettext("Beheer"), roles=frozenset({"admin"})),
     NavItem("/beheer/rondes", i18n.lazy_gettext("Rondes beheren"), roles=frozenset({"admin"})),
+    NavItem("/beheer/gebruikers", i18n.lazy_gettext("Gebruikers"), roles=frozenset({"admin"})),
     NavItem("/beheer/logboek", i18n.lazy_gettext("Logboek"), roles=frozenset({"admin", "auditor"})),
 )
 
