@@ -224,3 +224,70 @@ def test_review_in_review_phase_after_move(
     proposal_id = _submitted(client, settings, people, ids)
     move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
     assert 'value="accepted"' not in _review_page(client, settings, people, proposal_id)
+
+
+def test_review_text_survives_an_expired_session(
+    client: Client, settings: Settings, people: People
+) -> None:
+    """A moderator whose session ran out while writing is sent to log in, and the review form
+    opens again with the text they had typed (kept in a signed cookie for that form only)."""
+    ids = make_round(settings)
+    proposal_id = _submitted(client, settings, people, ids)
+    form = {
+        "decision": "rejected",
+        "municipal_cost": "",
+        "public_reasoning": "Past niet binnen het sociaal domein; zie de toelichting.",
+        "feasibility_notes": "Intern: overlap met bestaand beleid.",
+    }
+    before = table_counts(settings)
+    expired = client.post(
+        f"/voorstellen/{proposal_id}/toetsing",
+        data={**form, "_csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
+    assert expired.status_code == 303
+    assert expired.headers["location"] == (
+        f"/inloggen?next=%2Fvoorstellen%2F{proposal_id}%2Ftoetsing"
+    )
+    assert table_counts(settings) == before  # nothing decided without a login
+    page = client.get(
+        f"/voorstellen/{proposal_id}/toetsing", headers=people.headers(settings, "moderator")
+    )
+    assert page.status_code == 200
+    assert 'id="teruggezet"' in page.text
+    assert "Past niet binnen het sociaal domein; zie de toelichting." in page.text
+    assert "Intern: overlap met bestaand beleid." in page.text
+    assert 'value="rejected" checked' in page.text
+    # used once: the cookie is cleared, the next visit shows the stored state
+    again = client.get(
+        f"/voorstellen/{proposal_id}/toetsing", headers=people.headers(settings, "moderator")
+    )
+    assert 'id="teruggezet"' not in again.text
+
+
+def test_a_tampered_or_foreign_draft_is_ignored(
+    client: Client, settings: Settings, people: People
+) -> None:
+    ids = make_round(settings)
+    proposal_id = _submitted(client, settings, people, ids)
+    client.cookies.set(
+        "bb_concept", "0" * 32 + ".eJyrVipTslJQ", path=f"/voorstellen/{proposal_id}/toetsing"
+    )
+    page = client.get(
+        f"/voorstellen/{proposal_id}/toetsing", headers=people.headers(settings, "moderator")
+    )
+    assert page.status_code == 200
+    assert 'id="teruggezet"' not in page.text
+
+
+def test_a_resident_cannot_post_a_review(
+    client: Client, settings: Settings, people: People
+) -> None:
+    ids = make_round(settings)
+    proposal_id = _submitted(client, settings, people, ids)
+    response = client.post(
+        f"/voorstellen/{proposal_id}/toetsing",
+        data={"decision": "rejected", "_csrf_token": csrf_token(client)},
+        headers=people.headers(settings, "other"),
+    )
+    assert response.status_code == 403
