@@ -35,6 +35,7 @@ from burgerbegroting.proposals.coauthor_pages import (
     InvitationPagesController,
 )
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
+from burgerbegroting.proposals.council_pages import CouncilPagesController
 from burgerbegroting.proposals.pages import ProposalPagesController
 from burgerbegroting.proposals.review_pages import ReviewPagesController
 from burgerbegroting.rounds.controllers import RoundApiController
@@ -74,6 +75,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         CoauthorPagesController,
         InvitationPagesController,
         ReviewPagesController,
+        CouncilPagesController,
         RoundApiController,
         RoundPagesController,
         RoundAdminPagesController,

@@ -7,6 +7,7 @@ import re
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.accounts.roles import Role
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
@@ -66,3 +67,23 @@ def test_authors_cannot_support_their_own_proposal(client: Client, settings: Set
     other = people.headers(settings, "other")
     assert "/steunen" in client.get(f"/voorstellen/{proposal['id']}", headers=other).text
     assert client.put(f"/api/v1/proposals/{proposal['id']}/supports", headers=other).is_success
+
+
+def test_council_members_have_a_page_of_their_rounds(client: Client, settings: Settings) -> None:
+    people = make_people(settings)
+    ids = make_round(settings, title="Sociaal domein 2027")
+    make_round(settings, title="Geheim concept", phase=Phase.DRAFT)
+    create_proposal(client, settings, ids, people.headers(settings, "resident"))
+    create_proposal(client, settings, ids, people.headers(settings, "other"), submit=False)
+    council = bearer(
+        settings, make_user(settings, "raad@gemeente.nl", roles=(Role.COUNCIL,)), staff=True
+    )
+    response = client.get("/raad", headers=council)
+    assert response.status_code == 200
+    html = response.text
+    assert f'href="/rondes/{ids.round_id}">Sociaal domein 2027</a>' in html
+    assert "Geheim concept" not in html
+    assert "Ingediend: 1" in html  # drafts are not counted
+    assert '<a class="bb-nav__link" href="/raad" aria-current="page">' in html
+    resident = people.headers(settings, "resident")
+    assert client.get("/raad", headers=resident).status_code == 403

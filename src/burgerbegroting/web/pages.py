@@ -81,6 +81,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/uitslag", i18n.lazy_gettext("Uitslag")),
     NavItem("/mijn-voorstellen", i18n.lazy_gettext("Mijn voorstellen"), login=True),
     NavItem("/toetsing", i18n.lazy_gettext("Toetsing"), roles=frozenset({"moderator"})),
+    NavItem("/raad", i18n.lazy_gettext("Rondes voor de raad"), roles=frozenset({"council"})),
     NavItem("/beheer", i18n.lazy_gettext("Beheer"), roles=frozenset({"admin"})),
     NavItem("/beheer/rondes", i18n.lazy_gettext("Rondes beheren"), roles=frozenset({"admin"})),
     NavItem("/beheer/gebruikers", i18n.lazy_gettext("Gebruikers"), roles=frozenset({"admin"})),
