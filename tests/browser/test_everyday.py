@@ -68,6 +68,7 @@ async def _seed(database_url: str, tag: str) -> Everyday:
                 ("author", Role.RESIDENT),
                 ("moderator", Role.MODERATOR),
                 ("admin", Role.ADMIN),
+                ("council", Role.COUNCIL),
             ):
                 email = f"{key}-{tag}@example.org"
                 user = await create_user(
@@ -328,3 +329,61 @@ def test_staff_log_reads_like_sentences(
     assert page.locator("nav.bb-nav a[aria-current='page']").count() == 1
     check_page(page)
     shot(page, "staff-log")
+
+
+def test_admin_users_council_and_round_form_pages(
+    new_page: Any, live_server: LiveServer, everyday: Everyday
+) -> None:
+    admin = new_page()
+    login(admin, live_server, everyday, "admin")
+    admin.goto(live_server.url("/beheer/gebruikers"))
+    assert "Medewerker uitnodigen" in admin.locator("main").inner_text()
+    check_page(admin)
+    shot(admin, "admin-users")
+    admin.goto(live_server.url(f"/beheer/gebruikers/{everyday.users['moderator']}"))
+    assert admin.locator("#rol_moderator").is_checked()
+    check_page(admin)
+    shot(admin, "admin-user")
+    # the round form: add a district row with the keyboard, nothing saved
+    admin.goto(live_server.url(f"/beheer/rondes/{everyday.rounds[0]}/bewerken"))
+    before = admin.locator("input[name^='district_name_']").count()
+    tab_to_text(admin, "Wijk toevoegen", tag="button")
+    enter_and_wait(admin)
+    assert admin.locator("input[name^='district_name_']").count() == before + 1
+    # only the chosen ballot type's own fields show (knapsack: neither)
+    assert not admin.locator("#approval_max_k").is_visible()
+    admin.locator("input[name='ballot_type'][value='approval']").check()
+    assert admin.locator("#approval_max_k").is_visible()
+    check_page(admin)
+    shot(admin, "round-form-rows")
+
+    council = new_page()
+    token = tokens.issue_session_token(
+        live_server.settings, user_id=everyday.users["council"], staff=True
+    )
+    council.context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token.encoded, "url": live_server.base_url}]
+    )
+    council.goto(live_server.url("/raad"))
+    assert f"Zorg en welzijn {everyday.tag}" in council.locator("main").inner_text()
+    check_page(council)
+    shot(council, "council-rounds")
+
+
+def test_review_text_comes_back_after_logging_in_again(
+    new_page: Any, live_server: LiveServer, everyday: Everyday
+) -> None:
+    page = new_page()
+    login(page, live_server, everyday, "moderator")
+    page.goto(live_server.url(f"/voorstellen/{everyday.proposals[1]}/toetsing"))
+    page.fill("#public_reasoning", "Dit past niet in het sociaal domein.")
+    page.context.clear_cookies(name=SESSION_COOKIE)  # the session ran out while writing
+    with page.expect_navigation():
+        page.click("text=Besluit opslaan")
+    assert "/inloggen" in page.url
+    login(page, live_server, everyday, "moderator")
+    page.goto(live_server.url(f"/voorstellen/{everyday.proposals[1]}/toetsing"))
+    assert page.locator("#teruggezet").is_visible()
+    assert page.locator("#public_reasoning").input_value() == "Dit past niet in het sociaal domein."
+    check_page(page)
+    shot(page, "review-text-restored")
