@@ -24,8 +24,10 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
 
 from burgerbegroting import __version__
+from burgerbegroting.accounts.admin_pages import AdminUsersPagesController
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
 from burgerbegroting.accounts.middleware import create_auth
+from burgerbegroting.accounts.selfservice_pages import SelfServicePagesController
 from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
 from burgerbegroting.audit.export_controllers import CONTROLLERS as AUDIT_EXPORT
 from burgerbegroting.db import create_engine
@@ -34,6 +36,7 @@ from burgerbegroting.proposals.coauthor_pages import (
     InvitationPagesController,
 )
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
+from burgerbegroting.proposals.council_pages import CouncilPagesController
 from burgerbegroting.proposals.pages import ProposalPagesController
 from burgerbegroting.proposals.review_pages import ReviewPagesController
 from burgerbegroting.results.controllers import API_CONTROLLERS as RESULTS_API
@@ -70,12 +73,15 @@ def route_handlers() -> list[ControllerRouterHandler]:
         health,
         AuthApiController,
         AccountPagesController,
+        SelfServicePagesController,
+        AdminUsersPagesController,
         ShellController,
         *PROPOSAL_API,
         ProposalPagesController,
         CoauthorPagesController,
         InvitationPagesController,
         ReviewPagesController,
+        CouncilPagesController,
         RoundApiController,
         RoundPagesController,
         RoundAdminPagesController,
@@ -102,8 +108,12 @@ def allowed_host_headers(settings: Settings) -> list[str]:
     hosts = set(settings.allowed_hosts)
     if base.hostname:
         hosts.add(base.hostname)
-    if base.port:
-        hosts |= {f"{host}:{base.port}" for host in list(hosts) if ":" not in host}
+    ports = {base.port} if base.port else set()
+    if settings.is_development and settings.serve_port:
+        # `serve --port 8080` in development: the port it binds is the one the browser sends.
+        ports.add(settings.serve_port)
+    for port in ports:
+        hosts |= {f"{host}:{port}" for host in list(hosts) if ":" not in host}
     return sorted(hosts)
 
 

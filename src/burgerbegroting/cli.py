@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "Niet voor productie.",
             file=sys.stderr,
         )
+    # The workers read their settings again; tell them the port, so development accepts it.
+    os.environ["BB_SERVE_PORT"] = str(args.port)
     uvicorn.run(
         "burgerbegroting.app:create_app_from_env",
         factory=True,

@@ -45,6 +45,28 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    return raw or None
+
+
+def _email(env: Mapping[str, str], name: str) -> str | None:
+    value = _optional(env, name)
+    if value is not None and (value.count("@") != 1 or any(c.isspace() for c in value)):
+        raise SettingsError(f"{name} must be one e-mail address, got {value!r}")
+    return value
+
+
+def _web_address(env: Mapping[str, str], name: str) -> str | None:
+    # It ends up in an href: only http(s) addresses, never javascript: or data:.
+    value = _optional(env, name)
+    if value is not None and (
+        not value.startswith(("https://", "http://")) or any(c.isspace() for c in value)
+    ):
+        raise SettingsError(f"{name} must be an http(s) address, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the app needs to know about its environment."""
@@ -73,6 +95,15 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver.local")
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
+    # The municipality's real contact channels, shown on /toegankelijkheid and /privacy. Only
+    # the ones set are mentioned: the pages never promise a form or a phone line that is not there.
+    # The port `burgerbegroting serve` binds (it sets BB_SERVE_PORT for its workers). Development
+    # accepts it in the Host header even when BB_BASE_URL names another port.
+    serve_port: int | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    contact_url: str | None = None
+    privacy_email: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -113,7 +144,11 @@ class Settings:
             secret = DEV_SECRET
         if not database_url:
             database_url = f"sqlite+aiosqlite:///{var_dir / 'burgerbegroting.sqlite3'}"
-        base_url = env.get("BB_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+        serve_port = _int(env, "BB_SERVE_PORT", 0) or None
+        default_base = "http://127.0.0.1:8000"
+        if mode == "development" and serve_port is not None:
+            default_base = f"http://127.0.0.1:{serve_port}"  # links in dev mail work too
+        base_url = (env.get("BB_BASE_URL") or default_base).rstrip("/")
         default_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "testserver.local")
         return cls(
             env=mode,
@@ -137,4 +172,9 @@ class Settings:
             allowed_hosts=_list(env, "BB_ALLOWED_HOSTS", default_hosts),
             cors_origins=_list(env, "BB_CORS_ORIGINS", ()),
             log_level=env.get("BB_LOG_LEVEL", "INFO"),
+            serve_port=serve_port,
+            contact_email=_email(env, "BB_CONTACT_EMAIL"),
+            contact_phone=_optional(env, "BB_CONTACT_PHONE"),
+            contact_url=_web_address(env, "BB_CONTACT_URL"),
+            privacy_email=_email(env, "BB_PRIVACY_EMAIL"),
         )

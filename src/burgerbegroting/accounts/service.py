@@ -364,6 +364,8 @@ async def login(
         raise NotAuthenticated(wrong)
     if not await passwords.verify(user.password_hash, password):
         raise NotAuthenticated(wrong)
+    if user.deactivated_at is not None:
+        raise Forbidden(_("Dit account is gesloten. Neem contact op met een beheerder."))
     if user.confirmed_at is None:
         raise Forbidden(
             _(
