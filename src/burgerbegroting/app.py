@@ -42,10 +42,11 @@ from burgerbegroting.settings import Settings
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
+from burgerbegroting.web.limits import RequestLimitsMiddleware
 from burgerbegroting.web.middleware import (
     IdRangeMiddleware,
     ReadOnlyTransactionMiddleware,
-    security_headers_middleware,
+    security_headers_hook,
 )
 from burgerbegroting.web.pages import (
     LanguageMiddleware,
@@ -107,9 +108,10 @@ def create_app(settings: Settings) -> Litestar:
     # Commit on 2xx like advanced-alchemy's "autocommit", but a failed commit is a 503, not a 2xx.
     alchemy.before_send_handler = commit_before_send(alchemy.session_scope_key)
     middleware: list[Middleware] = [
-        security_headers_middleware(hsts=not settings.is_development and settings.env != "test"),
         ReadOnlyTransactionMiddleware,
         LanguageMiddleware,
+        # Outside Litestar's CSRF middleware (which parses forms before it can refuse them).
+        RequestLimitsMiddleware,
         IdRangeMiddleware,
     ]
     csrf = CSRFConfig(
@@ -148,6 +150,10 @@ def create_app(settings: Settings) -> Litestar:
         before_request=phase_banner_hook(alchemy),
         after_exception=[phase_banner_after_exception(alchemy)],
         exception_handlers=EXCEPTION_HANDLERS,
+        # A hook, not a middleware: it also reaches 404/405 and refusals raised by middleware.
+        before_send=[
+            security_headers_hook(hsts=not settings.is_development and settings.env != "test")
+        ],
         openapi_config=OpenAPIConfig(
             title="Burgerbegroting API", version=__version__, path="/schema"
         ),
