@@ -7,11 +7,12 @@ it after the transaction committed: a link to an account that was rolled back wo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -308,6 +309,20 @@ async def confirm_email(session: AsyncSession, settings: Settings, token: str) -
     return user
 
 
+LOGIN_SLOWDOWN_MAX_SECONDS = 5
+
+
+def login_slowdown_seconds(failures: int, limit: int) -> int:
+    """Seconds to wait before checking a password for an account with ``failures`` recent failed
+    logins: none up to ``limit``, then one more second per failure, at most five.
+
+    Slows a password-guessing attack spread over many addresses without locking the owner out.
+    """
+    if failures < limit:
+        return 0
+    return min(LOGIN_SLOWDOWN_MAX_SECONDS, failures - limit + 1)
+
+
 async def login(
     session: AsyncSession,
     settings: Settings,
@@ -316,11 +331,14 @@ async def login(
     password: str,
     client_ip: str,
     passwords: PasswordService | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> User:
     """Check e-mail and password; return the user (roles loaded).
 
-    Rate-limited per client address and per account, counted before the password is checked.
-    Unknown addresses cost a hash too and get the same message as a wrong password, so neither
+    Failed attempts are counted per client address and per account (successes are not). An
+    address with too many failures is refused (429) before the password is checked; an account
+    with too many failures is slowed down (``login_slowdown_seconds``) for every address, the
+    owner's included, but never locked. Unknown addresses cost a hash too and get the same message as a wrong password, so neither
     timing nor wording reveals who has an account. Hashes made with older parameters are
     replaced on the way.
     """
@@ -342,27 +360,27 @@ async def login(
         raise ValidationFailed(_("Niet alle velden zijn goed ingevuld."), fields=problems)
     window = settings.rate_limit_window_seconds
     too_many = _("Te veel inlogpogingen. Wacht even en probeer het daarna opnieuw.")
-    await ratelimit.hit(
-        session,
-        f"login:ip:{client_ip}",
-        settings.login_attempts_per_window,
-        window,
-        message=too_many,
+    ip_key, account_key = f"login:fail:ip:{client_ip}", f"login:fail:email:{email}"
+    # The attacker's address is refused; the account is only slowed down, never locked: a hard
+    # lock per account let anyone lock anyone out (staff included) with ten wrong passwords from
+    # changing addresses.
+    await ratelimit.check(
+        session, ip_key, settings.login_attempts_per_window, window, message=too_many
     )
-    await ratelimit.hit(
-        session,
-        f"login:email:{email}",
-        settings.login_attempts_per_window,
-        window,
-        message=too_many,
-    )
+    failures = await ratelimit.estimate(session, account_key, window)
+    delay = login_slowdown_seconds(failures, settings.login_attempts_per_window)
+    if delay:
+        await session.commit()  # end the (read) transaction: never sleep holding a lock
+        await (sleep or asyncio.sleep)(delay)
     passwords = passwords or password_service(settings)
     wrong = _("Het e-mailadres of het wachtwoord klopt niet.")
     user = await get_user_by_email(session, email)
     if user is None:
         await passwords.spend_dummy_hash(password)
-        raise NotAuthenticated(wrong)
-    if not await passwords.verify(user.password_hash, password):
+    if user is None or not await passwords.verify(user.password_hash, password):
+        # Failures only: a resident who logs in often is never refused.
+        await ratelimit.record(session, ip_key, window)
+        await ratelimit.record(session, account_key, window)
         raise NotAuthenticated(wrong)
     if user.confirmed_at is None:
         raise Forbidden(
