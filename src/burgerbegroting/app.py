@@ -22,6 +22,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from burgerbegroting import __version__
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
@@ -127,7 +128,13 @@ def create_app(settings: Settings) -> Litestar:
         if settings.cors_origins
         else None
     )
-    state: dict[str, Any] = {"settings": settings}
+    state: dict[str, Any] = {
+        "settings": settings,
+        # For work done after the answer was sent (registration: see accounts/controllers.py).
+        "background_sessions": async_sessionmaker(
+            engine, class_=AsyncSession, expire_on_commit=False
+        ),
+    }
 
     async def dispose_engine() -> None:
         await engine.dispose()

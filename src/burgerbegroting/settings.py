@@ -62,6 +62,7 @@ class Settings:
     confirm_token_hours: int = 48
     login_attempts_per_window: int = 10
     registration_attempts_per_window: int = 5
+    registration_mails_per_address: int = 3
     code_attempts_per_window: int = 10
     rate_limit_window_seconds: int = 900
     max_concurrent_hashes: int = 4
@@ -129,6 +130,7 @@ class Settings:
             confirm_token_hours=_int(env, "BB_CONFIRM_TOKEN_HOURS", 48),
             login_attempts_per_window=_int(env, "BB_LOGIN_ATTEMPTS", 10),
             registration_attempts_per_window=_int(env, "BB_REGISTRATION_ATTEMPTS", 5),
+            registration_mails_per_address=_int(env, "BB_REGISTRATION_MAILS_PER_ADDRESS", 3),
             code_attempts_per_window=_int(env, "BB_CODE_ATTEMPTS", 10),
             rate_limit_window_seconds=_int(env, "BB_RATE_LIMIT_WINDOW_SECONDS", 900),
             max_concurrent_hashes=_int(env, "BB_MAX_CONCURRENT_HASHES", 4),

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.middleware import SESSION_COOKIE
@@ -474,6 +476,63 @@ def test_registering_an_existing_address_answers_the_same(
     assert count_rows(settings, "users") == 2
     subjects = sorted(str(m["Subject"]) for m in mails(settings))
     assert subjects == ["Bevestig uw e-mailadres voor de burgerbegroting", "U heeft al een account"]
+
+
+def _statements_before_the_answer(app: Litestar, send: Callable[[], Any]) -> list[str]:
+    """The SQL the request ran before its answer started (parameters aside)."""
+    seen: list[str] = []
+    answered = False
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not answered:
+            seen.append(" ".join(statement.split()))
+
+    async def mark(message: Any, _scope: Any) -> None:
+        nonlocal answered
+        if message["type"] == "http.response.start":
+            answered = True
+
+    app.before_send.append(mark)
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert send().status_code == 202
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+        app.before_send.remove(mark)
+    return seen
+
+
+def test_registration_costs_the_same_for_a_new_and_an_existing_address(
+    app: Litestar, settings: Settings
+) -> None:
+    """A new address cost an INSERT and a commit before the answer, an existing one did not: a
+    stopwatch told them apart. Now both answers wait for the same statements only."""
+    make_user(settings, "bestaat@example.nl")
+
+    def register(address: str) -> Callable[[], Any]:
+        body = {"email": address, "password": RESIDENT_PASSWORD, "display_name": "X"}
+        return lambda: client.post("/api/v1/auth/register", json=body)
+
+    with TestClient(app=app, base_url="http://testserver.local") as client:
+        existing = _statements_before_the_answer(app, register("bestaat@example.nl"))
+        new = _statements_before_the_answer(app, register("nieuw@example.nl"))
+    assert existing == new
+    assert not any(s.startswith(("INSERT INTO users", "UPDATE users")) for s in new)
+    # The work was done after the answer: the account exists and both mails went out.
+    assert count_rows(settings, "users") == 2
+    assert len(mails(settings)) == 2
+
+
+def test_registration_mail_is_limited_per_recipient(database_url: str, tmp_path: Any) -> None:
+    """One address got one mail per request, from any number of clients."""
+    settings = make_settings(database_url, tmp_path / "var", registration_attempts_per_window=100)
+    body = {"email": "slachtoffer@example.nl", "password": RESIDENT_PASSWORD, "display_name": "X"}
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        statuses = [client.post("/api/v1/auth/register", json=body).status_code for _ in range(5)]
+        assert statuses == [202, 202, 202, 429, 429]
+        other = {**body, "email": "ander@example.nl"}
+        assert client.post("/api/v1/auth/register", json=other).status_code == 202
+    assert [str(m["To"]) for m in mails(settings)].count("slachtoffer@example.nl") == 3
 
 
 # --- rate limits --------------------------------------------------------------------------------

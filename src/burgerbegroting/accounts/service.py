@@ -224,7 +224,16 @@ def _already_registered_mail(settings: Settings, user: User) -> OutgoingMail:
     return OutgoingMail(to=user.email, subject=_("U heeft al een account"), body=body)
 
 
-async def register(
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A registration that passed validation and the rate limits, to be completed later."""
+
+    email: str
+    password: str
+    display_name: str
+
+
+async def accept_registration(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -232,15 +241,17 @@ async def register(
     password: str,
     display_name: str,
     client_ip: str,
-    passwords: PasswordService | None = None,
-) -> OutgoingMail:
-    """Register a resident; return the mail to send.
+) -> Registration:
+    """Validate a registration and count it; the part of ``register`` a request waits for.
 
-    The answer never tells whether the address already had an account (that would let anyone
-    test addresses): the mail does. A second registration of an *unconfirmed* address replaces
-    its password and name and sends a new link bound to the new password, so someone who
-    registers another person's address first cannot take the account over: they never get the
-    link, and the owner's link only confirms the password the owner chose.
+    It costs the same whether or not the address has an account (no hash, no account write):
+    the controller answers after this and completes the registration (``complete_registration``)
+    after the answer was sent. Before, a new address cost an INSERT and a commit that an existing
+    one did not, which a stopwatch could tell apart.
+
+    Limits: per client address, and per recipient (``registration_mails_per_address``): mail goes to
+    an address of the requester's choosing, so one address got one mail per request from any number
+    of clients.
     """
     await ratelimit.hit(
         session,
@@ -251,10 +262,39 @@ async def register(
             "Er zijn vanaf dit adres te veel accounts aangemaakt. Probeer het later opnieuw."
         ),
     )
-    passwords = passwords or password_service(settings)
     email = normalise_email(email)
     name = normalise_display_name(display_name)
     _check_new_account(email, password, name, {Role.RESIDENT})
+    await ratelimit.hit(
+        session,
+        f"register:to:{email}",
+        settings.registration_mails_per_address,
+        settings.rate_limit_window_seconds,
+        message=_(
+            "Er zijn al meerdere berichten naar dit e-mailadres gestuurd. Kijk in uw mailbox "
+            "(ook bij ongewenste mail) of probeer het later opnieuw."
+        ),
+    )
+    return Registration(email=email, password=password, display_name=name)
+
+
+async def complete_registration(
+    session: AsyncSession,
+    settings: Settings,
+    registration: Registration,
+    *,
+    passwords: PasswordService | None = None,
+) -> OutgoingMail:
+    """Create or update the account of an accepted registration; return the mail to send.
+
+    The answer never tells whether the address already had an account (that would let anyone
+    test addresses): the mail does. A second registration of an *unconfirmed* address replaces
+    its password and name and sends a new link bound to the new password, so someone who
+    registers another person's address first cannot take the account over: they never get the
+    link, and the owner's link only confirms the password the owner chose.
+    """
+    passwords = passwords or password_service(settings)
+    email, password, name = registration.email, registration.password, registration.display_name
     existing = await get_user_by_email(session, email)
     if existing is not None and existing.confirmed_at is not None:
         await passwords.spend_dummy_hash(password)  # same time as a real registration
@@ -273,6 +313,28 @@ async def register(
         passwords=passwords,
     )
     return _confirmation_mail(settings, user)
+
+
+async def register(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    client_ip: str,
+    passwords: PasswordService | None = None,
+) -> OutgoingMail:
+    """Register a resident in one go (``accept_registration`` then ``complete_registration``)."""
+    registration = await accept_registration(
+        session,
+        settings,
+        email=email,
+        password=password,
+        display_name=display_name,
+        client_ip=client_ip,
+    )
+    return await complete_registration(session, settings, registration, passwords=passwords)
 
 
 async def confirm_email(session: AsyncSession, settings: Settings, token: str) -> User:
