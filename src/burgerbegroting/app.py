@@ -47,6 +47,7 @@ from burgerbegroting.web.limits import RequestLimitsMiddleware
 from burgerbegroting.web.middleware import (
     IdRangeMiddleware,
     ReadOnlyTransactionMiddleware,
+    access_log_hook,
     security_headers_hook,
 )
 from burgerbegroting.web.pages import (
@@ -159,7 +160,8 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         # A hook, not a middleware: it also reaches 404/405 and refusals raised by middleware.
         before_send=[
-            security_headers_hook(hsts=not settings.is_development and settings.env != "test")
+            security_headers_hook(hsts=not settings.is_development and settings.env != "test"),
+            access_log_hook,
         ],
         openapi_config=OpenAPIConfig(
             title="Burgerbegroting API", version=__version__, path="/schema"

@@ -7,6 +7,9 @@ response carried ``Cache-Control``.
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -67,3 +70,49 @@ def test_static_files_may_be_cached(client: TestClient[Litestar]) -> None:
     assert response.status_code == 200
     assert response.headers["cache-control"].startswith("public")
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def _access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "burgerbegroting.access"]
+
+
+def test_access_log_redacts_query_values(
+    client: TestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="burgerbegroting.access"):
+        client.get("/bevestigen?token=GEHEIM-TOKEN-123&x=1")
+        client.get("/uitnodiging?token=GEHEIM-TOKEN-456")
+    lines = _access_lines(caplog)
+    assert len(lines) == 2
+    assert "/bevestigen?token=…&x=…" in lines[0]
+    assert "/uitnodiging?token=…" in lines[1]
+    assert not any("GEHEIM" in line for line in lines)
+
+
+def test_access_log_cannot_be_given_a_fake_line(
+    client: TestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="burgerbegroting.access"):
+        client.get("/x%0D%0A127.0.0.1%20GET%20/beheer%20200%1B[31m")
+    (line,) = _access_lines(caplog)
+    assert not any(ch in line for ch in "\n\r\x1b")
+    assert "/x\\r\\n127.0.0.1 GET /beheer 200\\x1b[31m" in line
+    assert line.endswith(" 404")
+
+
+def test_serve_turns_uvicorns_access_log_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    from burgerbegroting import cli
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("BB_ENV", "test")
+    monkeypatch.setenv("BB_VAR_DIR", str(tmp_path))
+    assert cli.main(["serve"]) == 0
+    assert seen["access_log"] is False
+    config = seen["log_config"]
+    assert isinstance(config, dict)
+    assert "burgerbegroting" in config["loggers"]
