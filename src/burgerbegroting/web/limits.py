@@ -13,7 +13,7 @@ refuses, before a single field is parsed:
 * a JSON body nested deeper than ``MAX_JSON_DEPTH`` (msgspec recursed until Python's limit: 500): 400;
 * a NUL character or invalid UTF-8 anywhere in the path, the query string, a form or a JSON body
   (PostgreSQL refuses NUL in text columns, which was a 500 at the first insert; invalid UTF-8 was one
-  at the driver): 400.
+  at the driver): 400, or 422 naming the field for a NUL in a JSON string.
 
 The body is read once here and replayed to the application, so nothing downstream changes.
 """
@@ -24,10 +24,13 @@ import re
 from itertools import accumulate
 from urllib.parse import unquote_to_bytes
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
+from burgerbegroting.errors import ValidationFailed
+from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -54,6 +57,7 @@ BAD_TEXT = N_(
     "Het verzoek bevat tekens die niet zijn toegestaan (zoals een NUL-teken) "
     "of is geen geldige UTF-8-tekst."
 )
+BAD_FIELD = N_("Bevat tekens die niet zijn toegestaan (zoals een NUL-teken).")
 TOO_DEEP = N_("De JSON-invoer is te diep genest.")
 TOO_LARGE = N_("Het verzoek is te groot.")
 
@@ -120,11 +124,44 @@ def json_depth(raw: bytes) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)))
 
 
+def _unclean_field(value: object, path: str = "") -> str | None:
+    """The (dotted) name of the first string in ``value`` that holds a NUL, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return name
+            if (found := _unclean_field(item, name)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (
+                found := _unclean_field(item, f"{path}.{index}" if path else str(index))
+            ) is not None:
+                return found
+    return None
+
+
 def check_json(raw: bytes) -> None:
-    if not text_is_clean(raw) or _JSON_NUL.search(raw):
-        raise RequestRefused(status_code=400, detail=BAD_TEXT)
+    """Depth first (so decoding below is safe), then NUL and UTF-8.
+
+    A NUL in a string of a JSON object is a 422 naming the field, like any other refused value
+    (``ValidationFailed``, answered by the domain error table); anything else unclean is a 400.
+    """
     if json_depth(raw) > MAX_JSON_DEPTH:
         raise RequestRefused(status_code=400, detail=TOO_DEEP)
+    if not text_is_clean(raw):
+        raise RequestRefused(status_code=400, detail=BAD_TEXT)
+    if _JSON_NUL.search(raw):
+        try:
+            field = _unclean_field(msgspec.json.decode(raw))
+        except msgspec.DecodeError:
+            field = None
+        if field:
+            raise ValidationFailed(_(BAD_TEXT), fields={field: _(BAD_FIELD)})
+        raise RequestRefused(status_code=400, detail=BAD_TEXT)
 
 
 def check_multipart(raw: bytes, scope: Scope) -> None:
