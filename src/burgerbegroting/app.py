@@ -48,6 +48,7 @@ from burgerbegroting.web.middleware import (
     IdRangeMiddleware,
     ReadOnlyTransactionMiddleware,
     access_log_hook,
+    cross_site_middleware,
     security_headers_hook,
 )
 from burgerbegroting.web.pages import (
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> Litestar:
         LanguageMiddleware,
         # Outside Litestar's CSRF middleware (which parses forms before it can refuse them).
         RequestLimitsMiddleware,
+        cross_site_middleware(trusted_origins=(settings.base_url, *settings.cors_origins)),
         IdRangeMiddleware,
     ]
     csrf = CSRFConfig(

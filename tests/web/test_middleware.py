@@ -116,3 +116,44 @@ def test_serve_turns_uvicorns_access_log_off(
     config = seen["log_config"]
     assert isinstance(config, dict)
     assert "burgerbegroting" in config["loggers"]
+
+
+# --- unsafe requests from another site ----------------------------------------------------------
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"}, 401),
+        ({}, 401),
+    ],
+)
+def test_form_posts_from_another_site_are_refused_even_with_a_valid_csrf_token(
+    client: TestClient[Litestar], settings: Settings, extra: dict[str, str], status: int
+) -> None:
+    """A valid CSRF pair does not prove the page that posted it was ours (login CSRF: an attacker
+    posts their own token pair); Origin and Sec-Fetch-Site do."""
+    make_user(settings, "a@example.nl")
+    client.get("/inloggen")
+    token = client.cookies["csrftoken"]
+    body = f"email=a%40example.nl&password=fout&next_path=%2F&_csrf_token={token}"
+    response = client.post("/inloggen", content=body, headers={**FORM, **extra})
+    assert response.status_code == status
+    _assert_secure(response)
+
+
+def test_api_posts_from_another_origin_are_refused_but_trusted_origins_pass(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    user = make_user(settings)
+    headers = bearer(settings, user)
+    evil = client.post("/api/v1/auth/logout", headers={**headers, "Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    own = client.post("/api/v1/auth/logout", headers={**headers, "Origin": settings.base_url})
+    assert own.status_code == 200

@@ -14,7 +14,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
-from burgerbegroting.accounts.guards import require_roles, requires_login
+from burgerbegroting.accounts.guards import (
+    require_roles,
+    requires_login,
+    requires_same_origin_or_bearer,
+)
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.i18n import _
@@ -199,7 +203,8 @@ class RoundProposalsController(Controller):
 
     @get(
         "/export",
-        guards=[export_roles],
+        # Writes an audit line: not to be triggered from another site (accounts/guards.py).
+        guards=[export_roles, requires_same_origin_or_bearer],
         summary="Download every non-draft proposal of a round (format=csv or json; staff)",
         responses={
             200: ResponseSpec(

@@ -6,11 +6,15 @@ import functools
 import logging
 import re
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ParamType, ScopeType
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import (
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 from litestar.types import (
@@ -127,6 +131,46 @@ class ReadOnlyTransactionMiddleware:
                 db.reset_read_only(token)
             return
         await self.app(scope, receive, send)
+
+
+def cross_site_middleware(*, trusted_origins: tuple[str, ...]) -> type:
+    """Build ``CrossSiteRequestMiddleware``: unsafe requests from another site are refused (403).
+
+    Browsers tell where a request comes from: ``Sec-Fetch-Site`` (``cross-site``, ``same-site``,
+    ``same-origin`` or ``none`` for a typed address) and ``Origin``. An unsafe request (POST, PUT,
+    PATCH, DELETE) passes only when ``Sec-Fetch-Site`` is ``same-origin`` or ``none`` (or missing)
+    and ``Origin``, if sent, is this site (the ``Host`` the request was sent to, which
+    ``AllowedHostsConfig`` already checked) or one of ``trusted_origins`` (``BB_BASE_URL`` and the
+    CORS origins). ``same-site`` is refused too: another host under the municipality's domain is not
+    this application. Clients that send neither header (scripts, the API with a bearer token) are
+    not affected: the CSRF token or the bearer token still has to be right.
+
+    This comes on top of the CSRF token, which a cross-site form cannot read; it also covers
+    what the token does not: the login form before a visitor has a CSRF cookie of their own
+    ("login CSRF") and the API endpoints that are exempt from the token.
+    """
+    trusted = frozenset(origin.rstrip("/").lower() for origin in trusted_origins)
+
+    class CrossSiteRequestMiddleware:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == ScopeType.HTTP and scope.get("method", "GET") not in SAFE_METHODS:
+                headers = dict(scope.get("headers", ()))
+                site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+                origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/").lower()
+                host = headers.get(b"host", b"").decode("latin-1").lower()
+                if site not in {"", "same-origin", "none"}:
+                    raise PermissionDeniedException(CROSS_SITE_REFUSED)
+                if origin and origin not in trusted and urlsplit(origin).netloc != host:
+                    raise PermissionDeniedException(CROSS_SITE_REFUSED)
+            await self.app(scope, receive, send)
+
+    return CrossSiteRequestMiddleware
+
+
+CROSS_SITE_REFUSED = "cross-site request refused"
 
 
 class IdRangeMiddleware:
