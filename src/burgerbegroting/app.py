@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from burgerbegroting import __version__
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
+from burgerbegroting.accounts.csrf import session_csrf_middleware
 from burgerbegroting.accounts.middleware import create_auth
 from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
 from burgerbegroting.db import create_engine
@@ -116,6 +117,8 @@ def create_app(settings: Settings) -> Litestar:
         # Outside Litestar's CSRF middleware (which parses forms before it can refuse them).
         RequestLimitsMiddleware,
         cross_site_middleware(trusted_origins=(settings.base_url, *settings.cors_origins)),
+        # After authentication (Litestar puts it first), before Litestar's CSRF middleware.
+        session_csrf_middleware(settings),
         IdRangeMiddleware,
     ]
     csrf = CSRFConfig(
