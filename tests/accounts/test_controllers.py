@@ -218,11 +218,6 @@ def _confirm_token(settings: Settings, uid: int) -> str:
     return tokens.issue_confirmation_token(settings, user_id=uid, email="aanval@example.nl")
 
 
-def _tampered(settings: Settings, uid: int) -> str:
-    header, _payload, signature = _sign(settings, _claims(settings, uid)).split(".")
-    return f"{header}.{_b64(_claims(settings, uid + 1))}.{signature}"
-
-
 def _missing(claim: str) -> Callable[[Settings, int], str]:
     def make(settings: Settings, uid: int) -> str:
         return _sign(settings, _claims(settings, uid, **{claim: None}))
@@ -258,7 +253,6 @@ ATTACKS: list[Callable[[Settings, int], str]] = [
     _wrong_iss,
     _iss_prefix,
     _confirm_token,
-    _tampered,
     _unknown_user,
     _non_numeric_sub,
     _garbage,
@@ -280,6 +274,27 @@ def test_forged_or_broken_tokens_get_401_never_500(
     client.cookies.set(SESSION_COOKIE, forged)
     by_cookie = client.get("/api/v1/auth/me")
     assert by_cookie.status_code == 401
+
+
+def test_a_token_changed_to_another_existing_user_is_refused_by_its_signature(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The tampered case used to switch ``sub`` to a user that did not exist, so it got 401 even
+    without a signature check. Here the forged payload names a real admin, and the very same
+    payload signed with the key is accepted: only the signature stands between them."""
+    attacker = make_user(settings, "aanval@example.nl")
+    admin = make_user(settings, "beheer@example.nl", roles=(Role.ADMIN,))
+    header, _payload, signature = _sign(settings, _claims(settings, attacker)).split(".")
+    admin_claims = _claims(settings, admin)
+    forged = f"{header}.{_b64(admin_claims)}.{signature}"
+    # Compact JSON like PyJWT's, so the two tokens differ in their signature only.
+    honest = _sign(settings, admin_claims)
+    assert honest.split(".")[1] == forged.split(".")[1]
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {honest}"})
+    assert me.status_code == 200
+    assert me.json()["roles"] == ["admin"]
+    refused = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401
 
 
 def test_revoked_jti_gets_401(client: TestClient[Litestar], settings: Settings) -> None:
