@@ -52,6 +52,7 @@ from burgerbegroting.web.middleware import (
     cross_site_middleware,
     security_headers_hook,
 )
+from burgerbegroting.web.openapi import DocumentedJsonRenderPlugin
 from burgerbegroting.web.pages import (
     LanguageMiddleware,
     configure_jinja,
@@ -169,7 +170,11 @@ def create_app(settings: Settings) -> Litestar:
             access_log_hook,
         ],
         openapi_config=OpenAPIConfig(
-            title="Burgerbegroting API", version=__version__, path="/schema"
+            title="Burgerbegroting API",
+            version=__version__,
+            path="/schema",
+            # The served document states each operation's real security and error answers.
+            render_plugins=[DocumentedJsonRenderPlugin()],
         ),
         state=State(state),
         on_shutdown=[dispose_engine],

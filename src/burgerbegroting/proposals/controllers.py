@@ -45,6 +45,7 @@ from burgerbegroting.proposals.schemas import (
 from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.openapi import ALSO_SERVES
 
 AnyRequest = Request[Any, Any, Any]
 resident_only = require_roles(Role.RESIDENT)
@@ -205,6 +206,7 @@ class RoundProposalsController(Controller):
         "/export",
         # Writes an audit line: not to be triggered from another site (accounts/guards.py).
         guards=[export_roles, requires_same_origin_or_bearer],
+        opt={ALSO_SERVES: {200: ["text/csv"]}},  # documented beside the JSON (web/openapi.py)
         summary="Download every non-draft proposal of a round (format=csv or json; staff)",
         responses={
             200: ResponseSpec(
