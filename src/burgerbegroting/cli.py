@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from burgerbegroting.settings import Settings, SettingsError
 
@@ -34,6 +36,19 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)  # type: ignore[arg-type]
 
 
+def _log_config(settings: Settings) -> dict[str, Any]:
+    """Uvicorn's logging set-up plus our ``burgerbegroting`` loggers (access log included)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["burgerbegroting"] = {
+        "handlers": ["default"],
+        "level": settings.log_level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -53,6 +68,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         proxy_headers=settings.is_production,
         log_level=settings.log_level.lower(),
+        # The app writes its own access log without query values (tokens) and with control
+        # characters escaped (web/middleware.py: access_log_hook).
+        access_log=False,
+        log_config=_log_config(settings),
     )
     return 0
 

@@ -194,7 +194,12 @@ def create_auth(settings: Settings, engine: AsyncEngine) -> JWTCookieAuth[Curren
     async def retrieve_user(
         token: Token, _connection: ASGIConnection[Any, Any, Any, Any]
     ) -> CurrentUser | None:
-        if not token.sub.isdigit() or not isinstance(token.jti, str):
+        # ASCII digits only ("²".isdigit() is true, int("²") raises) and an id the column holds:
+        # anyone can sign tokens with the public development secret, so sub is outside input.
+        sub = token.sub
+        if not (sub.isascii() and sub.isdigit() and int(sub) <= db.MAX_ID):
+            return None
+        if not isinstance(token.jti, str):
             return None
         # This middleware runs outside ReadOnlyTransactionMiddleware: read deferred explicitly
         # so authenticating a request never takes SQLite's write lock.
