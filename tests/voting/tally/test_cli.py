@@ -281,3 +281,22 @@ def test_python_dash_m_runs_with_nothing_but_the_package(small: Path) -> None:
     )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
+
+
+def test_greedy_follows_the_files_leftover_rule_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = "/work/shared/data/pabulib/Netherlands_Amsterdam_166.pb"
+    code, out, _ = run(capsys, path, "--rule", "greedy", "--json")
+    assert code == 0
+    funded = json.loads(out)
+    assert funded["parameters"]["leftover"] == "fund-by-score"
+    assert any("leftover_budget" in note for note in funded["notes"])
+    code, out, _ = run(capsys, path, "--rule", "greedy", "--leftover", "keep", "--json")
+    kept = json.loads(out)
+    assert kept["parameters"]["leftover"] == "keep"
+    assert funded["cost"] > kept["cost"]
+    assert set(kept["selected"]) < set(funded["selected"])
+    code, _, err = run(capsys, path, "--rule", "mes", "--leftover", "keep")
+    assert code == 2
+    assert "--leftover" in err

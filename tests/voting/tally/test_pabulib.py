@@ -332,3 +332,24 @@ def test_from_election_refuses_ids_a_pabulib_vote_cannot_hold() -> None:
     bad = Election(1, (Project("a,b", 1),), (), BallotType.APPROVAL)
     with pytest.raises(PabulibError, match="cannot be written"):
         from_election(bad)
+
+
+def test_leftover_rule_is_read_from_meta_and_unknown_wording_refused() -> None:
+    text = pb(
+        "budget;10\nvote_type;approval\nleftover_budget;"
+        "Fund additional projects that fit within leftover budget ordered by score",
+        "project_id;cost\na;5",
+        "voter_id;vote\n1;a",
+    )
+    assert read_pabulib(text).leftover == "fund-by-score"
+    assert read_pabulib(APPROVAL).leftover == "keep"
+    odd = text.replace("Fund additional projects", "Give it back")
+    with pytest.raises(PabulibError, match="line 5: leftover_budget"):
+        _ = read_pabulib(odd).leftover
+
+
+def test_the_writer_writes_the_leftover_rule_back() -> None:
+    _, election = read_election(DATA / "Netherlands_Amsterdam_166.pb")
+    written = read_pabulib(write_pabulib(from_election(election, leftover="fund-by-score")))
+    assert written.leftover == "fund-by-score"
+    assert read_pabulib(write_pabulib(from_election(election))).leftover == "keep"

@@ -51,6 +51,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--no-skip", action="store_true", help="greedy: stop at the first project that does not fit"
     )
     parser.add_argument(
+        "--leftover",
+        choices=["keep", "fund-by-score", "file"],
+        help="greedy: money the caps left unspent: keep it, or fund further projects by score "
+        "ignoring the caps (Amsterdam); default 'file': what META leftover_budget says",
+    )
+    parser.add_argument(
         "--skip", action="store_true", help="phragmen: pass over projects that no longer fit"
     )
     parser.add_argument(
@@ -108,9 +114,16 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _options(args: argparse.Namespace, meta: dict[str, str]) -> dict[str, object]:
+def _options(
+    args: argparse.Namespace, meta: dict[str, str], file_leftover: str
+) -> dict[str, object]:
     """Rule options from the command line; TallyError for options the rule does not take."""
     options: dict[str, object] = {}
+    if args.leftover not in (None, "file") and args.rule != "greedy":
+        raise TallyError("--leftover only applies to --rule greedy")
+    if args.rule == "greedy":
+        choice = args.leftover or "file"
+        options["leftover"] = file_leftover if choice == "file" else choice
     if args.threshold is not None:
         if args.rule != "greedy":
             raise TallyError("--threshold only applies to --rule greedy")
@@ -152,7 +165,12 @@ def run_tally(args: argparse.Namespace) -> int:
     try:
         explicit = [s.strip() for s in args.order.split(",")] if args.order else []
         tie_break = parse_tie_break(args.tie_break, seed=args.seed, explicit=explicit)
-        options = _options(args, pb.meta_dict)
+        options = _options(args, pb.meta_dict, pb.leftover)
+        if args.rule == "greedy" and (args.leftover or "file") == "file" and pb.leftover != "keep":
+            notes.append(
+                "Het bestand schrijft voor dat restbudget daarna op volgorde van stemmen wordt "
+                "besteed, buiten de maxima per thema/wijk (leftover_budget); dat is toegepast."
+            )
         if election.caps and (args.ignore_caps or args.rule not in CAP_RULES):
             if not args.ignore_caps:
                 notes.append(

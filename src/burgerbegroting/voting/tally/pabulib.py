@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 SECTIONS = ("meta", "projects", "votes")
+LEFTOVER_FUND_BY_SCORE = "Fund additional projects that fit within leftover budget ordered by score"
 _DECIMAL = re.compile(r"([0-9]+)(?:[.,]([0-9]+))?")
 _INTEGER = re.compile(r"-?[0-9]+")
 THEME_FIELDS = ("category", "categories")
@@ -130,6 +131,22 @@ class PabulibFile:
                 self.meta_line("min_project_score_threshold"),
             )
         return int(raw)
+
+    @property
+    def leftover(self) -> str:
+        """Greedy's leftover policy named by META ``leftover_budget``: ``"fund-by-score"`` for
+        Amsterdam's "Fund additional projects that fit within leftover budget ordered by score",
+        ``"keep"`` when the key is absent or empty. Any other text is refused: an auditor must
+        not count a rule we do not know."""
+        raw = self.meta_dict.get("leftover_budget", "")
+        if not raw:
+            return "keep"
+        if raw.lower().startswith("fund additional projects") and "score" in raw.lower():
+            return "fund-by-score"
+        raise PabulibError(
+            f"leftover_budget {raw!r} is not a rule this counter knows",
+            self.meta_line("leftover_budget"),
+        )
 
     @cached_property
     def election(self) -> Election:
@@ -447,13 +464,16 @@ def from_election(
     *,
     meta: dict[str, str] | None = None,
     voter_ids: bool = True,
+    leftover: str = "keep",
 ) -> PabulibFile:
     """A pabulib file for an election (e.g. our own round for the audit export).
 
     ``meta`` adds or overrides META entries (description, country, unit, …); ``budget``,
     ``vote_type``, ``num_projects``, ``num_votes`` and the cap lists come from the election.
     Weighted ballots are written as that many rows, voters numbered from 1. Reading the result
-    gives back the same election (same projects, caps and grouped ballots).
+    gives back the same election (same projects, caps and grouped ballots). ``leftover``
+    ``"fund-by-score"`` writes META ``leftover_budget`` with Amsterdam's wording, so that
+    :attr:`PabulibFile.leftover` reads it back.
     """
     for project in election.projects:
         pid = project.id
@@ -475,6 +495,10 @@ def from_election(
         if caps:
             entries[list_key] = ",".join(c.key for c in caps)
             entries[budget_key] = ",".join(_money(c.limit, d) for c in caps)
+    if leftover == "fund-by-score":
+        entries["leftover_budget"] = LEFTOVER_FUND_BY_SCORE
+    elif leftover != "keep":
+        raise PabulibError(f"unknown leftover policy {leftover!r}")
     entries.update(meta or {})
     project_fields = ["project_id", "cost", "name"]
     has_theme = any(p.theme is not None for p in election.projects)
