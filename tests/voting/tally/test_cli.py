@@ -300,3 +300,36 @@ def test_greedy_follows_the_files_leftover_rule_and_says_so(
     code, _, err = run(capsys, path, "--rule", "mes", "--leftover", "keep")
     assert code == 2
     assert "--leftover" in err
+
+
+def test_an_inconsistent_file_is_refused_and_counted_with_warnings_when_lenient(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "twice.pb"
+    path.write_text(SMALL.replace("3;a,c", "3;a,c\n2;d"), encoding="utf-8")
+    code, out, err = run(capsys, str(path), "--rule", "greedy", "--json")
+    assert code == 2
+    assert out == ""
+    assert "line 17: voter_id '2' appears twice (first on line 15)" in err
+    code, out, err = run(capsys, str(path), "--rule", "greedy", "--json", "--lenient")
+    assert code == 0
+    data = json.loads(out)
+    assert data["voters"] == 4
+    assert len(data["warnings"]) == 1
+    assert "appears twice" in data["warnings"][0]
+    assert "waarschuwing" in err
+    assert "appears twice" in err
+
+
+def test_json_piped_into_a_reader_that_stops_early_is_no_traceback() -> None:
+    lodz = "/work/shared/data/pabulib/Poland_Lodz_2024.pb"
+    args = ["-m", "burgerbegroting.voting.tally", lodz, "--rule", "greedy", "--json"]
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert proc.stdout.read(10) == b'{"rule": "'
+    proc.stdout.close()  # like `| head -c 10`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 0
+    assert "Traceback" not in err
