@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.models import AuditEntry
@@ -541,8 +542,12 @@ async def test_without_its_lock_the_phase_move_race_is_lost(
     if database_url.startswith("postgresql"):
 
         async def unlocked(session: AsyncSession, round_id: int) -> Round:
+            # _locked_round's query without .with_for_update().
             result = await session.execute(
-                select(Round).where(Round.id == round_id).execution_options(populate_existing=True)
+                select(Round)
+                .where(Round.id == round_id)
+                .options(selectinload(Round.districts), selectinload(Round.themes))
+                .execution_options(populate_existing=True)
             )
             return result.scalar_one()
 
