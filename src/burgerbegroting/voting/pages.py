@@ -238,14 +238,14 @@ async def _booth_page(
             "form_values": form_values or {},
             "errors": errors or {},
             "list_id": booth_form.LIST_ID,
-            "code_voter": booth_form_code_voter(ctx),
+            "code_voter": _code_voter(ctx),
         },
         status_code=status_code,
         headers=NO_STORE,
     )
 
 
-def booth_form_code_voter(ctx: service.VoterContext) -> bool:
+def _code_voter(ctx: service.VoterContext) -> bool:
     """A voter who came with a code (not an account) can end the voter session with "Stoppen"."""
     return ctx.voter.code_id is not None
 
@@ -595,7 +595,7 @@ class VotingPagesController(Controller):
                 "booth": booth,
                 "receipt": booth.receipt,
                 "replaced": vervangen == "1",
-                "code_voter": booth_form_code_voter(found),
+                "code_voter": _code_voter(found),
                 "summary": _summary(booth, booth.current or {}),
             },
             headers=NO_STORE,
@@ -638,8 +638,17 @@ class VotingPagesController(Controller):
 
 
 def _districts_of(round_: Round) -> list[tuple[str, str]]:
+    """The districts a resident can vote from: eligible, and with a budget of their own where
+    each district is its own election (any other choice would leave the voter no ballot)."""
     definition = json.loads(round_.frozen_definition or "{}")
-    return [(str(d["id"]), str(d["name"])) for d in definition.get("districts", [])]
+    eligible = set((definition.get("eligibility") or {}).get("districts") or [])
+    own_budgets = (definition.get("budget") or {}).get("scope") == "districts"
+    return [
+        (str(d["id"]), str(d["name"]))
+        for d in definition.get("districts", [])
+        if (not eligible or d["id"] in eligible)
+        and (not own_budgets or d.get("budget_cents") is not None)
+    ]
 
 
 def _summary(booth: service.Booth, content: dict[str, Any]) -> dict[str, Any]:
