@@ -20,7 +20,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.export import to_csv
 from burgerbegroting.audit.verify import VerificationError, diff, verify
 from burgerbegroting.rounds import service as rounds
-from burgerbegroting.rounds.models import Phase, Round
+from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import log as log_mod
 from burgerbegroting.voting.canonical import canonical_json
@@ -159,9 +159,7 @@ def test_csv_export_is_for_dutch_excel_and_safe_against_formulas(
     assert not any(cell.startswith("=") for row in rows for cell in row)
 
 
-def test_who_may_download_what_when(
-    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_who_may_download_what_when(client: TestClient[Litestar], settings: Settings) -> None:
     early = open_round(settings, phase=Phase.REVIEW, admin_email="vroeg@example.nl")
     auditor = auditor_headers(settings, "tweede-controleur@example.nl")
     resident = bearer(settings, make_user(settings, "inwoner@example.nl"))
@@ -200,10 +198,13 @@ def test_who_may_download_what_when(
     assert bad.status_code == 400
     assert "pb, json of csv" in bad.json()["detail"]
     assert client.get(url.format(rid, "pb") + "&district=12", headers=auditor).status_code == 400
-    # Published: public only when the round says so (export_public, from the rounds branch).
+    # Published: public only when the round says so (export_public, set before publication).
+    patched = client.patch(
+        f"/api/v1/rounds/{rid}", json={"export_public": True}, headers=voted.admin
+    )
+    assert patched.status_code == 200, patched.text
+    assert client.get(url.format(rid, "json")).status_code == 401  # closed, not yet published
     move(settings, rid, voted.vr.admin_id, Phase.PUBLISHED)
-    assert client.get(url.format(rid, "json")).status_code == 401
-    monkeypatch.setattr(Round, "export_public", True, raising=False)
     public = client.get(url.format(rid, "csv"))
     assert public.status_code == 200, public.text
     line = audit_lines(settings)[-1]

@@ -126,7 +126,7 @@ def _parse_district(definition: dict[str, Any], raw: str | None) -> int | None:
 def _authorise(round_: Round, user: Actor | None, fmt: ExportFormat) -> bool:
     """Check who may download what when (module docstring); True for a public download."""
     staff = user is not None and user.has(Role.ADMIN, Role.AUDITOR)
-    public = round_.phase == Phase.PUBLISHED.value and bool(getattr(round_, "export_public", False))
+    public = round_.phase == Phase.PUBLISHED.value and round_.export_public
     if not staff and not public:
         if user is None:
             raise NotAuthenticated(

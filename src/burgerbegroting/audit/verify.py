@@ -205,9 +205,14 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         ("date_begin", _pb_date(genesis[0]["payload"].get("opened") if genesis else None)),
         ("date_end", _pb_date(end[0]["payload"].get("closed") if end else None)),
     ]
-    threshold = definition["counting"].get("threshold")
-    if threshold is not None:  # greedy with a minimum score (round settings of the rounds branch)
-        meta.append(("min_project_score_threshold", str(threshold)))
+    counting = definition["counting"]
+    # What `burgerbegroting tally` needs besides the rule to count the file as the round was:
+    if counting.get("threshold") is not None:  # greedy: the minimum score (--threshold file)
+        meta.append(("min_project_score_threshold", str(counting["threshold"])))
+    if counting.get("no_skip"):  # greedy: stop at the first project that does not fit
+        meta.append(("greedy_no_skip", "1"))
+    if counting.get("order"):  # the explicit tie-break order (--order)
+        meta.append(("tie_break_order", ",".join(str(pid) for pid in counting["order"])))
     if rules.min_projects:
         meta.append(("min_length", str(rules.min_projects)))
     limits = [rules.max_projects]
