@@ -22,6 +22,7 @@ from burgerbegroting.errors import Forbidden
 from burgerbegroting.i18n import _
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.openapi import ALSO_FAILS
 
 AnyRequest = Request[Any, Any, Any]
 SAME_SITE_FETCH = frozenset({"same-origin", "none"})
@@ -62,6 +63,7 @@ class AuditExportApiController(Controller):
 
     @get(
         "/",
+        opt={ALSO_FAILS: {403, 409}},
         summary="Download the signed audit export of a round (format=json, pb or csv)",
         description=(
             "json: definition, projects, ballot log, current ballots and outcome with a manifest "

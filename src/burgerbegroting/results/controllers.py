@@ -32,6 +32,7 @@ from burgerbegroting.results.schemas import (
 )
 from burgerbegroting.rounds.controllers import require_json
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.openapi import ALSO_FAILS
 
 AnyRequest = Request[Any, Any, Any]
 ADMIN_ONLY = require_roles(Role.ADMIN)
@@ -164,7 +165,11 @@ class ResultsApiController(Controller):
     path = "/api/v1/rounds/{round_id:int}/results"
     tags = ("results",)
 
-    @get("/", summary="The outcome per election with explanations (after voting closed)")
+    @get(
+        "/",
+        opt={ALSO_FAILS: {403, 409}},
+        summary="The outcome per election with explanations (after voting closed)",
+    )
     async def results(
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Response[ResultsOut]:
@@ -173,6 +178,7 @@ class ResultsApiController(Controller):
 
     @get(
         "/document",
+        opt={ALSO_FAILS: {403, 409}},
         summary="The stored results document: the exact bytes whose SHA-256 is results_digest",
         media_type="application/json",
     )

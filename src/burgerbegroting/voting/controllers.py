@@ -47,6 +47,7 @@ from burgerbegroting.voting.schemas import (
     VoterSessionOut,
 )
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.openapi import ALSO_FAILS
 
 AnyRequest = Request[Any, Any, Any]
 ADMIN_ONLY = require_roles(Role.ADMIN)
@@ -320,7 +321,11 @@ class BallotApiController(Controller):
     path = "/api/v1/rounds/{round_id:int}"
     tags = ("voting",)
 
-    @get("/ballot", summary="The booth: my projects, the rules, my current ballot and receipt")
+    @get(
+        "/ballot",
+        opt={ALSO_FAILS: {401, 403, 409}},
+        summary="The booth: my projects, the rules, my current ballot and receipt",
+    )
     async def get_ballot(
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Response[BoothOut]:
@@ -381,13 +386,21 @@ class BallotApiController(Controller):
         )
         return CastOut(receipt=result.receipt, ballot=result.ballot, supersedes=result.superseded)
 
-    @get("/receipts/{receipt:str}", summary="Is this receipt's ballot counted?")
+    @get(
+        "/receipts/{receipt:str}",
+        opt={ALSO_FAILS: {404, 409}},
+        summary="Is this receipt's ballot counted?",
+    )
     async def receipt(
         self, db_session: DbSession, round_id: FromPath[int], receipt: FromPath[str]
     ) -> ReceiptStatusOut:
         return ReceiptStatusOut(status=await service.receipt_status(db_session, round_id, receipt))
 
-    @get("/log/head", summary="Height and head hash of the ballot log (public once voting opened)")
+    @get(
+        "/log/head",
+        opt={ALSO_FAILS: {404, 409}},
+        summary="Height and head hash of the ballot log (public once voting opened)",
+    )
     async def log_head(self, db_session: DbSession, round_id: FromPath[int]) -> LogHeadOut:
         head = await service.log_head(db_session, round_id)
         return LogHeadOut(

@@ -36,6 +36,9 @@ from burgerbegroting.accounts.guards import requires_same_origin_or_bearer
 
 PROBLEM = "application/problem+json"
 ALSO_SERVES = "openapi_also_serves"
+ALSO_FAILS = "openapi_also_fails"
+"""``opt={ALSO_FAILS: {403, 409}}``: error statuses a safe operation answers besides the ones its
+shape implies (a booth refusing staff accounts, results asked for before closing)."""
 """Handler ``opt`` key: ``{status: [media type, …]}`` answered besides the documented one."""
 SECURITY_SCHEME = "BearerToken"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -94,6 +97,7 @@ def _error_statuses(method: str, path: str, handler: HTTPRouteHandler) -> set[in
         statuses |= {403, 404, 409, 413, 415, 429, 503}
     if requires_same_origin_or_bearer in guards or path == "/health":
         statuses.add(503)
+    statuses |= set(handler.opt.get(ALSO_FAILS, ()))
     return statuses
 
 
