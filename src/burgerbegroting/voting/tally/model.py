@@ -118,6 +118,7 @@ class Reason(enum.StrEnum):
     CAP_REACHED = "cap-reached"  # theme or district cap reached
     NOT_REACHED = "not-reached"  # no-skip greedy stopped before it
     LEFTOVER = "selected-leftover"  # funded by greedy's leftover pass, outside the caps
+    FREE_NOT_FUNDED = "free-not-funded"  # costs nothing; MES with fund_free=False skips it
 
 
 @dataclass(frozen=True, slots=True)
