@@ -310,7 +310,7 @@ def test_an_inconsistent_file_is_refused_and_counted_with_warnings_when_lenient(
     code, out, err = run(capsys, str(path), "--rule", "greedy", "--json")
     assert code == 2
     assert out == ""
-    assert "line 17: voter_id '2' appears twice (first on line 15)" in err
+    assert "line 17: voter_id '2' appears twice" in err
     code, out, err = run(capsys, str(path), "--rule", "greedy", "--json", "--lenient")
     assert code == 0
     data = json.loads(out)

@@ -195,7 +195,7 @@ def _without_caps(election: Election) -> Election:
 def run_tally(args: argparse.Namespace) -> int:
     """Run the tally command for parsed ``args``; return the exit code."""
     try:
-        pb, election = read_election(args.file, lenient=args.lenient)
+        pb, election = read_election(args.file, lenient=args.lenient, group_votes=True)
     except TallyError as exc:
         return _fail(f"{args.file}: {exc}")
     warnings = [f"{args.file}: {w}" for w in pb.warnings]
