@@ -18,16 +18,18 @@ Ordinal ballots have no utilities MES could use: they are refused with a ``Tally
 Exactness without fraction arithmetic in the hot loop. Voters who cast the same ballot are
 grouped. All voters with the same amount of money left share a *money level*; the level values
 are kept as integers over one common denominator ``D`` that is enlarged (and every level
-rescaled) whenever a purchase introduces a new denominator. Each project keeps a histogram
-{level: weight} of its supporters, updated only for the ballots that just paid. Computing a
-project's price therefore touches its distinct money levels, not its voters, and every decision
-is an exact integer comparison. A project's price can only rise from round to round (its
-supporters only lose money), so candidates are visited in order of their previous price and
-the scan stops as soon as that lower bound exceeds the best price found (equalshares.net).
+rescaled) whenever a purchase introduces a new denominator. A project's histogram
+{level: weight} of its supporters is built when the project is priced (a C-level ``Counter``
+over its supporters' levels); a purchase only moves the payers to new levels. The price is then
+computed over distinct money levels and every decision is an exact integer comparison. A
+project's price can only rise from round to round (its supporters only lose money), so
+candidates are visited in order of their previous price and the scan stops as soon as that
+lower bound exceeds the best price found (equalshares.net); floats only order that scan.
 
 Add1 completions rerun MES with a larger per-voter budget; budgets grow in steps of one whole
 currency unit of the election (``10 ** decimals`` money units: 1 zloty for a pabulib file in
-PLN, 1 euro for our own rounds counted in cents).
+PLN, 1 euro for our own rounds counted in cents). Budgets proven to give the same outcome are
+jumped over (see ``_run_mes`` and ``_add1``), with a result identical to stepping by one.
 """
 
 from __future__ import annotations
