@@ -10,6 +10,9 @@ Interface notes for everyone coding against this module (keep in sync with /tmp/
   ``Outcome.leftover``/``to_json``, ``check_election`` (the validation every rule may call),
   ``supporters`` (voters naming each project), ``TieBreak.resolved`` in ``tiebreak.py`` (fills
   in the default seed so that ``Outcome.seed`` records the seed actually used).
+- Reasons added later: ``selected-leftover`` (greedy's leftover pass funded it; the project is
+  in ``Outcome.selected``) and ``free-not-funded`` (MES with ``fund_free=False``). Code that
+  maps every Reason to a label must know them.
 
 Money is always an integer number of units of ``10 ** -Election.decimals`` (cents for our own
 rounds). Nothing in this package uses floats to decide anything.
