@@ -471,3 +471,14 @@ def test_a_grouped_read_still_finds_duplicate_voters_and_cannot_be_written(
     assert len(parsed.warnings) == 1
     with pytest.raises(PabulibError, match="no vote rows"):
         write_pabulib(parsed)
+
+
+def test_a_blank_ballot_is_an_abstention_not_a_breach_of_the_minimums() -> None:
+    text = pb(
+        CONSISTENT_META + "\nmin_length;2\nmin_sum_cost;40",
+        PROJECTS_ABC,
+        "voter_id;vote\n1;a,b\n2;",
+    )
+    parsed, election = read_election(text)
+    assert parsed.warnings == []
+    assert sum(b.weight for b in election.ballots) == 2

@@ -585,7 +585,8 @@ def _check_ballots(
     costs: dict[str, int],
     decimals: int,
 ) -> None:
-    """Every ballot keeps META's limits on its length, cost and points; choose-1 names one."""
+    """Every ballot keeps META's limits on its length, cost and points; choose-1 names one.
+    A blank ballot is exempt from the minimums."""
     meta = pb.meta_dict
     limits: dict[str, int] = {}
     for key in ("min_length", "max_length", "min_sum_points", "max_sum_points"):
@@ -613,7 +614,9 @@ def _check_ballots(
                 if what == "max_length"
                 else f"vote names {n} projects; {what} names one"
             )
-        if "min_length" in limits and n < limits["min_length"]:
+        # A blank ballot (no project at all) is an abstention, which a voter may cast: the
+        # minimums apply to ballots that name something.
+        if "min_length" in limits and 0 < n < limits["min_length"]:
             found.append(f"vote names {n} projects; min_length asks {limits['min_length']}")
         if ballot_type is BallotType.CUMULATIVE:
             total_points = sum(ballot.points)
@@ -622,7 +625,7 @@ def _check_ballots(
                     f"vote gives {total_points} points; max_sum_points is "
                     f"{limits['max_sum_points']}"
                 )
-            if "min_sum_points" in limits and total_points < limits["min_sum_points"]:
+            if "min_sum_points" in limits and 0 < total_points < limits["min_sum_points"]:
                 found.append(
                     f"vote gives {total_points} points; min_sum_points is "
                     f"{limits['min_sum_points']}"
@@ -631,7 +634,9 @@ def _check_ballots(
         for key, (amount, scale) in money.items():
             # Compare spent / 10**decimals with amount / 10**scale exactly.
             left, right = spent * 10**scale, amount * 10**decimals
-            if (key == "max_sum_cost" and left > right) or (key == "min_sum_cost" and left < right):
+            if (key == "max_sum_cost" and left > right) or (
+                key == "min_sum_cost" and n and left < right
+            ):
                 found.append(
                     f"the projects on the vote cost {_money(spent, decimals)}; {key} is {meta[key]}"
                 )
