@@ -41,6 +41,7 @@ from pabutools.rules import (
 from burgerbegroting.voting.tally.model import BallotType, Election
 from burgerbegroting.voting.tally.rules import RULES
 from burgerbegroting.voting.tally.tiebreak import TieBreak
+from tests.voting.tally.strategies import elections as any_elections
 from tests.voting.tally.test_mes import elections, load_pabulib
 
 LEX = TieBreak("lexicographic")
@@ -199,3 +200,26 @@ def test_greedy_agrees_with_pabutools(election: Election) -> None:
 @given(elections(cumulative=False))
 def test_phragmen_agrees_with_pabutools(election: Election) -> None:
     _check("phragmen")(election)
+
+
+@MANY
+@given(any_elections(ordinal=False, zero_costs=True))
+def test_mes_without_free_projects_agrees_with_pabutools_on_elections_with_free_projects(
+    election: Election,
+) -> None:
+    """pabutools' MES buys a supported project costing nothing only if its supporters' utility
+    is positive: never with cost utilities (approval, choose-1: the utility is the cost, 0),
+    always with points (cumulative). Ours buys it by default and never with fund_free=False; the
+    matching setting agrees with pabutools, and the two settings differ by exactly the
+    supported free projects, bought first (buying something free moves no money)."""
+    election = _without_caps(election)
+    like_pabutools = election.ballot_type is BallotType.CUMULATIVE
+    for rule in ("mes", "mes-add1-exhaustive"):
+        theirs = oracle(rule, election)
+        ours = RULES[rule](election, tie_break=LEX, fund_free=like_pabutools).selected
+        assert list(ours) == theirs
+        free = {p.id for p in election.projects if p.cost == 0} & supported(election)
+        funded = RULES[rule](election, tie_break=LEX).selected
+        skipped = RULES[rule](election, tie_break=LEX, fund_free=False).selected
+        assert set(funded[: len(free)]) == free
+        assert funded[len(free) :] == skipped

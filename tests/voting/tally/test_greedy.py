@@ -249,3 +249,41 @@ def test_amsterdam_files_counted_with_their_published_leftover_rule(name: str, p
                 remaining -= costs[pid]
                 expected.append(pid)
     assert extra == expected
+
+
+# Five projects, one fits. Ranked ballots: (a, c) once, (d, b, c) three times, (c) once.
+# Borda (5, 4, 3, 2, 1): c 4 + 3*3 + 5 = 18, d 15, b 12, a 5: c wins.
+# Kraków's 3/2/1: d 3*3 = 9, c 2 + 3 + 3 = 8, b 6, a 3: d wins.
+RANKED = Election(
+    budget=1,
+    projects=tuple(Project(pid, 1) for pid in "abcde"),
+    ballots=(
+        Ballot(("a", "c")),
+        Ballot(("d", "b", "c"), weight=3),
+        Ballot(("c",)),
+    ),
+    ballot_type=BallotType.ORDINAL,
+    decimals=0,
+)
+
+
+def test_ranked_ballots_score_by_the_chosen_points_per_position() -> None:
+    borda = greedy(RANKED, tie_break=LEX)
+    assert borda.selected == ("c",)
+    assert dict(borda.parameters)["ordinal_scores"] == "borda"
+    assert scores(RANKED) == {"a": 5, "b": 12, "c": 18, "d": 15, "e": 0}
+    krakow = greedy(RANKED, tie_break=LEX, ordinal_scores=(3, 2, 1))
+    assert krakow.selected == ("d",)
+    assert dict(krakow.parameters)["ordinal_scores"] == "3,2,1"
+    assert scores(RANKED, ordinal_scores=(3, 2, 1)) == {"a": 3, "b": 6, "c": 8, "d": 9, "e": 0}
+
+
+@pytest.mark.parametrize("bad", [(), (1, 2), (3, -1), "plurality", (True, False)])
+def test_nonsensical_points_per_position_are_refused(bad: object) -> None:
+    with pytest.raises(TallyError, match="ordinal_scores"):
+        greedy(RANKED, tie_break=LEX, ordinal_scores=bad)  # type: ignore[arg-type]
+
+
+def test_points_per_position_on_approval_ballots_are_refused() -> None:
+    with pytest.raises(TallyError, match="ranked"):
+        greedy(ELECTION, tie_break=LEX, ordinal_scores=(3, 2, 1))

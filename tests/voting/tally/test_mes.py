@@ -509,3 +509,21 @@ def test_a_certified_run_has_the_same_purchases_at_every_budget_in_between(
         t = t0 + (t1 - t0) * i / 16
         between = mes._run_mes(prep, t.numerator, t.denominator)
         assert [b.project for b in between.purchases] == order, (t, n)
+
+
+# a costs nothing and two voters want it; b (50) is wanted by two voters, c (60) by one.
+FREE = approval(100, {"a": 0, "b": 50, "c": 60}, "ab", "b", "ca")
+
+
+@pytest.mark.parametrize("rule", [mes_rule, mes_add1, mes_add1_exhaustive])
+def test_a_wanted_free_project_is_funded_unless_told_to_skip_it_like_pabutools(
+    rule: Rule,
+) -> None:
+    funded = rule(FREE, tie_break=LEX)
+    assert funded.selected[0] == "a"
+    assert params(funded)["fund_free"] == "true"
+    skipped = rule(FREE, tie_break=LEX, fund_free=False)
+    assert "a" not in skipped.selected
+    assert dict(skipped.unselected)["a"] is Reason.FREE_NOT_FUNDED
+    assert params(skipped)["fund_free"] == "false"
+    assert funded.selected[1:] == skipped.selected

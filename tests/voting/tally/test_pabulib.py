@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -421,3 +422,63 @@ def test_numbers_of_thousands_of_digits_are_refused_not_a_traceback(
 ) -> None:
     with pytest.raises(PabulibError, match=f"{what} .*too many digits"):
         read_election(pb(meta, projects, votes))
+
+
+def _big_file(path: Path, rows: int, *, duplicate_at: int | None = None) -> None:
+    """Many voters, few distinct ballots (as in real files), written line by line."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("\ufeffMETA\r\nkey;value\r\nbudget;1000\r\nvote_type;approval\r\n")
+        f.write(f"num_votes;{rows}\r\nPROJECTS\r\nproject_id;cost\r\n")
+        f.write("".join(f"p{i};{10 + i}\r\n" for i in range(20)))
+        f.write("VOTES\r\nvoter_id;vote\r\n")
+        for v in range(rows):
+            vid = 7 if duplicate_at == v else v
+            f.write(f"{vid};p{v % 20},p{(v * 7) % 20},p{(v // 3) % 5}\r\n")
+
+
+def test_reading_a_large_file_grouped_keeps_memory_bounded_and_counts_the_same(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "large.pb"
+    _big_file(path, 150_000)
+
+    def peak(group_votes: bool) -> tuple[int, Election]:
+        tracemalloc.start()
+        try:
+            _, election = read_election(path, group_votes=group_votes)
+            return tracemalloc.get_traced_memory()[1], election
+        finally:
+            tracemalloc.stop()
+
+    grouped_peak, grouped = peak(True)
+    rows_peak, by_rows = peak(False)
+    assert _canonical(grouped) == _canonical(by_rows)
+    assert sum(b.weight for b in grouped.ballots) == 150_000
+    # Rows kept: every row's fields. Grouped: 60 distinct ballots plus one 128-bit hash per
+    # voter id (the duplicate check), about a fifth of it.
+    assert grouped_peak < rows_peak / 3
+    assert grouped_peak < 40 * 2**20
+
+
+def test_a_grouped_read_still_finds_duplicate_voters_and_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "twice.pb"
+    _big_file(path, 50, duplicate_at=20)
+    with pytest.raises(PabulibError, match=r"^line 50: voter_id '7' appears twice"):
+        read_election(path, group_votes=True)
+    parsed, _ = read_election(path, group_votes=True, lenient=True)
+    assert len(parsed.warnings) == 1
+    with pytest.raises(PabulibError, match="no vote rows"):
+        write_pabulib(parsed)
+
+
+def test_a_blank_ballot_is_an_abstention_not_a_breach_of_the_minimums() -> None:
+    text = pb(
+        CONSISTENT_META + "\nmin_length;2\nmin_sum_cost;40",
+        PROJECTS_ABC,
+        "voter_id;vote\n1;a,b\n2;",
+    )
+    parsed, election = read_election(text)
+    assert parsed.warnings == []
+    assert sum(b.weight for b in election.ballots) == 2

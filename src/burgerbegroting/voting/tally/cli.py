@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         choices=["keep", "fund-by-score", "file"],
         help="greedy: money the caps left unspent: keep it, or fund further projects by score "
         "ignoring the caps (Amsterdam); default 'file': what META leftover_budget says",
+    )
+    parser.add_argument(
+        "--ordinal-scores",
+        help="greedy on ranked ballots: points per position, 'borda' (default: m, m-1, …, 1) "
+        "or a list such as 3,2,1 (Kraków)",
+    )
+    parser.add_argument(
+        "--no-free-projects",
+        action="store_true",
+        help="mes rules: never fund projects that cost nothing (as pabutools on approval "
+        "ballots); by default a "
+        "supported free project is funded",
     )
     parser.add_argument(
         "--skip", action="store_true", help="phragmen: pass over projects that no longer fit"
@@ -138,9 +151,26 @@ def _options(
         if args.threshold == "file" and raw is None:
             raise TallyError("--threshold file: the file has no min_project_score_threshold")
         value = raw if raw is not None else args.threshold
-        if not value.isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", value):
             raise TallyError(f"--threshold needs a whole number or 'file', not {value!r}")
         options["threshold"] = int(value)
+    if args.ordinal_scores is not None:
+        if args.rule != "greedy":
+            raise TallyError("--ordinal-scores only applies to --rule greedy")
+        raw = args.ordinal_scores.strip()
+        if raw == "borda":
+            options["ordinal_scores"] = "borda"
+        else:
+            parts = [part.strip() for part in raw.split(",")]
+            if not all(re.fullmatch(r"[0-9]{1,9}", part) for part in parts):
+                raise TallyError(
+                    f"--ordinal-scores needs 'borda' or whole numbers such as 3,2,1, not {raw!r}"
+                )
+            options["ordinal_scores"] = tuple(int(part) for part in parts)
+    if args.no_free_projects:
+        if not args.rule.startswith("mes"):
+            raise TallyError("--no-free-projects only applies to the mes rules")
+        options["fund_free"] = False
     if args.no_skip:
         if args.rule != "greedy":
             raise TallyError("--no-skip only applies to --rule greedy")
@@ -165,7 +195,7 @@ def _without_caps(election: Election) -> Election:
 def run_tally(args: argparse.Namespace) -> int:
     """Run the tally command for parsed ``args``; return the exit code."""
     try:
-        pb, election = read_election(args.file, lenient=args.lenient)
+        pb, election = read_election(args.file, lenient=args.lenient, group_votes=True)
     except TallyError as exc:
         return _fail(f"{args.file}: {exc}")
     warnings = [f"{args.file}: {w}" for w in pb.warnings]

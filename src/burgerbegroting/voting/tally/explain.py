@@ -40,6 +40,9 @@ REASONS: dict[Reason, str] = {
     Reason.CAP_REACHED: "niet gefinancierd: het maximum voor dit thema of deze wijk is bereikt",
     Reason.NOT_REACHED: "niet gefinancierd: de telling stopte voordat het aan de beurt was",
     Reason.LEFTOVER: "gefinancierd uit het restbudget (buiten het maximum per thema of wijk)",
+    Reason.FREE_NOT_FUNDED: (
+        "niet gefinancierd: kost niets, en deze telling financiert gratis projecten niet"
+    ),
 }
 
 CURRENCY_SYMBOLS = {"EUR": "€", "PLN": "zł", "HUF": "Ft", "USD": "$", "GBP": "£", "CHF": "CHF"}
@@ -89,7 +92,7 @@ def _effective(outcome: Outcome, election: Election, detail: dict[str, str], vot
         if election.ballot_type is BallotType.CUMULATIVE:
             return f"{_group(str(votes))} punten"
         if election.ballot_type is BallotType.ORDINAL:
-            return f"{_group(str(votes))} Borda-punten"
+            return f"{_group(str(votes))} rangordepunten"
         return f"{_group(str(votes))} stemmen"
     return "—"
 
@@ -166,6 +169,14 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
         header.append(f"Add1-stappen: {params['add1_steps']}")
     if "threshold" in params:
         header.append(f"Drempel: {params['threshold']}")
+    if "ordinal_scores" in params:
+        scheme = params["ordinal_scores"]
+        header.append(
+            "Punten per plaats in de rangorde: "
+            + ("Borda (m, m-1, …, 1)" if scheme == "borda" else scheme.replace(",", ", "))
+        )
+    if params.get("fund_free") == "false":
+        header.append("Projecten die niets kosten: niet gefinancierd")
     if params.get("leftover") == "fund-by-score":
         header.append(
             "Restbudget: daarna gefinancierd op volgorde van stemmen, buiten de maxima per thema "

@@ -5,9 +5,12 @@ score:
 
 - approval and choose-1 ballots: the number of voters approving it;
 - cumulative ballots: the total number of points it received;
-- ordinal (ranked) ballots: its Borda score. With ``m`` projects on the ballot, a voter's
-  first choice gets ``m`` points, the second ``m - 1``, …, and projects the voter did not rank
-  get nothing; so every ranked project scores at least one point.
+- ordinal (ranked) ballots: by default its Borda score. With ``m`` projects on the ballot, a
+  voter's first choice gets ``m`` points, the second ``m - 1``, …, and projects the voter did
+  not rank get nothing; so every ranked project scores at least one point. The option
+  ``ordinal_scores`` sets the points per position instead, e.g. ``(3, 2, 1)`` as Kraków
+  publishes them (positions beyond the tuple get nothing); it changes winners, so the outcome
+  records it.
 
 Projects are visited by decreasing score, ties in the tie-break order, and each one is funded
 if its cost still fits the remaining budget. Options:
@@ -29,6 +32,8 @@ Projects nobody supported (score 0) are never funded, even if money is left.
 
 from __future__ import annotations
 
+import itertools
+
 from burgerbegroting.voting.tally.model import (
     BallotType,
     CapKind,
@@ -42,16 +47,52 @@ from burgerbegroting.voting.tally.model import (
 )
 from burgerbegroting.voting.tally.tiebreak import TieBreak
 
-__all__ = ["LEFTOVER_POLICIES", "greedy", "scores"]
+__all__ = [
+    "LEFTOVER_POLICIES",
+    "OrdinalScores",
+    "greedy",
+    "ordinal_points",
+    "ordinal_scores_label",
+    "scores",
+]
 
 LEFTOVER_POLICIES = ("keep", "fund-by-score")
 
 
-def scores(election: Election) -> dict[str, int]:
-    """Each project's greedy score (approvals, points or Borda score; see the module)."""
+OrdinalScores = str | tuple[int, ...]
+
+
+def ordinal_points(ordinal_scores: OrdinalScores, m: int) -> tuple[int, ...]:
+    """Points for ranking positions 1..m: ``"borda"`` gives (m, m-1, …, 1); a tuple of whole
+    numbers, not negative and not increasing, gives itself (padded with zeros)."""
+    if ordinal_scores == "borda":
+        return tuple(range(m, 0, -1))
+    if isinstance(ordinal_scores, str) or not ordinal_scores:
+        raise TallyError(
+            f"ordinal_scores must be 'borda' or points per position such as (3, 2, 1), "
+            f"not {ordinal_scores!r}."
+        )
+    points = tuple(ordinal_scores)
+    if any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in points):
+        raise TallyError("ordinal_scores must be whole numbers of at least 0.")
+    if any(later > earlier for earlier, later in itertools.pairwise(points)):
+        raise TallyError("ordinal_scores may not give a lower position more points.")
+    return (points + (0,) * m)[:m]
+
+
+def ordinal_scores_label(ordinal_scores: OrdinalScores) -> str:
+    """How the option is written in parameters and on the command line: "borda" or "3,2,1"."""
+    if isinstance(ordinal_scores, str):
+        return ordinal_scores
+    return ",".join(str(x) for x in ordinal_scores)
+
+
+def scores(election: Election, *, ordinal_scores: OrdinalScores = "borda") -> dict[str, int]:
+    """Each project's greedy score (approvals, points or ranking points; see the module)."""
     result = dict.fromkeys((p.id for p in election.projects), 0)
     kind = election.ballot_type
     m = len(election.projects)
+    by_position = ordinal_points(ordinal_scores, m) if kind is BallotType.ORDINAL else ()
     for ballot in election.ballots:
         w = ballot.weight
         if kind is BallotType.CUMULATIVE:
@@ -60,7 +101,7 @@ def scores(election: Election) -> dict[str, int]:
         elif kind is BallotType.ORDINAL:
             # A project ranked twice counts at its first (best) position only.
             for position, pid in enumerate(dict.fromkeys(ballot.projects)):
-                result[pid] += w * (m - position)
+                result[pid] += w * by_position[position]
         else:
             for pid in set(ballot.projects):
                 result[pid] += w
@@ -74,6 +115,7 @@ def greedy(
     no_skip: bool = False,
     threshold: int | None = None,
     leftover: str = "keep",
+    ordinal_scores: OrdinalScores = "borda",
     progress: Progress | None = None,
 ) -> Outcome:
     """Greedy by decreasing score (see the module docstring for scores and options).
@@ -91,7 +133,9 @@ def greedy(
         )
     order = tie_break.order(election)
     position = {pid: i for i, pid in enumerate(order)}
-    score = scores(election)
+    if ordinal_scores != "borda" and election.ballot_type is not BallotType.ORDINAL:
+        raise TallyError("ordinal_scores only applies to ranked (ordinal) ballots.")
+    score = scores(election, ordinal_scores=ordinal_scores)
     projects = {p.id: p for p in election.projects}
     ranking = sorted(projects, key=lambda pid: (-score[pid], position[pid]))
     cap_left: dict[tuple[CapKind, str], int] = {(c.kind, c.key): c.limit for c in election.caps}
@@ -152,6 +196,8 @@ def greedy(
     if threshold is not None:
         parameters.append(("threshold", str(threshold)))
     parameters.append(("leftover", leftover))
+    if election.ballot_type is BallotType.ORDINAL:
+        parameters.append(("ordinal_scores", ordinal_scores_label(ordinal_scores)))
     parameters += [(f"cap:{c.kind}:{c.key}", str(c.limit)) for c in election.caps]
     return Outcome(
         rule="greedy",

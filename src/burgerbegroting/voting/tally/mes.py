@@ -18,16 +18,18 @@ Ordinal ballots have no utilities MES could use: they are refused with a ``Tally
 Exactness without fraction arithmetic in the hot loop. Voters who cast the same ballot are
 grouped. All voters with the same amount of money left share a *money level*; the level values
 are kept as integers over one common denominator ``D`` that is enlarged (and every level
-rescaled) whenever a purchase introduces a new denominator. Each project keeps a histogram
-{level: weight} of its supporters, updated only for the ballots that just paid. Computing a
-project's price therefore touches its distinct money levels, not its voters, and every decision
-is an exact integer comparison. A project's price can only rise from round to round (its
-supporters only lose money), so candidates are visited in order of their previous price and
-the scan stops as soon as that lower bound exceeds the best price found (equalshares.net).
+rescaled) whenever a purchase introduces a new denominator. A project's histogram
+{level: weight} of its supporters is built when the project is priced (a C-level ``Counter``
+over its supporters' levels); a purchase only moves the payers to new levels. The price is then
+computed over distinct money levels and every decision is an exact integer comparison. A
+project's price can only rise from round to round (its supporters only lose money), so
+candidates are visited in order of their previous price and the scan stops as soon as that
+lower bound exceeds the best price found (equalshares.net); floats only order that scan.
 
 Add1 completions rerun MES with a larger per-voter budget; budgets grow in steps of one whole
 currency unit of the election (``10 ** decimals`` money units: 1 zloty for a pabulib file in
-PLN, 1 euro for our own rounds counted in cents).
+PLN, 1 euro for our own rounds counted in cents). Budgets proven to give the same outcome are
+jumped over (see ``_run_mes`` and ``_add1``), with a result identical to stepping by one.
 """
 
 from __future__ import annotations
@@ -81,10 +83,11 @@ class _Prepared:
     support: tuple[int, ...]  # per project: number of voters (weights) naming it
     points: tuple[int, ...]  # per project: total utility units (approval: = support)
     rank: tuple[int, ...]  # per project: position in the tie-break order (0 = first)
+    fund_free: bool  # supported projects costing nothing are bought (default) or never
     order: tuple[str, ...]
 
 
-def _prepare(election: Election, tie_break: TieBreak) -> _Prepared:
+def _prepare(election: Election, tie_break: TieBreak, *, fund_free: bool = True) -> _Prepared:
     if election.ballot_type is BallotType.ORDINAL:
         raise TallyError(
             "The Method of Equal Shares needs approval, choose-1 or cumulative ballots; "
@@ -170,6 +173,7 @@ def _prepare(election: Election, tie_break: TieBreak) -> _Prepared:
         support=tuple(support),
         points=tuple(points),
         rank=tuple(position[pid] for pid in ids),
+        fund_free=fund_free,
         order=order,
     )
 
@@ -317,7 +321,8 @@ def _run_mes(
     cost = 0
     # Supported projects that cost nothing are bought first, as pabutools does.
     free = sorted(
-        (p for p in range(n_projects) if prep.support[p] and costs[p] == 0), key=rank.__getitem__
+        (p for p in range(n_projects) if prep.support[p] and costs[p] == 0 and prep.fund_free),
+        key=rank.__getitem__,
     )
     for p in free:
         selected.append(p)
@@ -552,6 +557,9 @@ def _build_outcome(
         if prep.support[p] == 0:
             reason = Reason.NO_SUPPORT
             steps.append(Step(prep.ids[p], reason, 0, ()))
+        elif prep.costs[p] == 0 and not prep.fund_free:
+            reason = Reason.FREE_NOT_FUNDED
+            steps.append(Step(prep.ids[p], reason, prep.support[p], (("cost", "0"),)))
         elif completion or p not in reasons:
             # After a greedy pass every supported project left over was too expensive for the
             # remaining budget (MES itself had already passed it over, see its earlier step).
@@ -562,7 +570,10 @@ def _build_outcome(
         else:
             reason = reasons[p]
         unselected.append((prep.ids[p], reason))
-    parameters: list[tuple[str, str]] = [("per_voter_budget", _fraction(start))]
+    parameters: list[tuple[str, str]] = [
+        ("per_voter_budget", _fraction(start)),
+        ("fund_free", str(prep.fund_free).lower()),
+    ]
     if add1_steps is not None:
         parameters.append(("add1_steps", str(add1_steps)))
         parameters.append(("add1_increment", str(10**election.decimals)))
@@ -591,14 +602,23 @@ def _start(prep: _Prepared, extra_units: int, unit: int) -> tuple[int, int]:
 
 
 def mes_rule(
-    election: Election, *, tie_break: TieBreak, progress: Progress | None = None
+    election: Election,
+    *,
+    tie_break: TieBreak,
+    fund_free: bool = True,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Method of Equal Shares without completion: each voter starts with budget / voters.
 
     Ties between projects with the same price per unit of utility go to the project that
     comes first in ``tie_break.order(election)``. The outcome may leave money unspent.
+
+    ``fund_free``: supported projects that cost nothing are bought first (default: what a
+    municipality expects, a wanted project that costs nothing is carried out). ``False`` never
+    buys them (reason ``free-not-funded``), as pabutools 1.2.3 does with cost utilities
+    (approval, choose-1); with points (cumulative) pabutools buys them too.
     """
-    prep = _prepare(election, tie_break)
+    prep = _prepare(election, tie_break, fund_free=fund_free)
     num, den = _start(prep, 0, 1)
     run = _run_mes(prep, num, den) if prep.voters else _empty_run()
     if progress is not None:
@@ -615,8 +635,11 @@ def mes_rule(
 
 
 def _everything(prep: _Prepared, run: _Run) -> bool:
-    """True if the run bought every supported project: more money cannot change the set."""
-    return len(run.selected) == sum(1 for s in prep.support if s)
+    """True if the run bought every project it may buy: more money cannot change the set."""
+    buyable = sum(
+        1 for s, c in zip(prep.support, prep.costs, strict=True) if s and (c or prep.fund_free)
+    )
+    return len(run.selected) == buyable
 
 
 def _exhaustive(prep: _Prepared, run: _Run) -> bool:
@@ -689,11 +712,12 @@ def _mes_with_add1(
     tie_break: TieBreak,
     exhaustive: bool,
     greedy_completion: bool,
+    fund_free: bool,
     progress: Progress | None,
 ) -> Outcome:
     """The three Add1 rules: Add1 (with or without the exhaustiveness stop), optionally
-    followed by greedy completion."""
-    prep = _prepare(election, tie_break)
+    followed by greedy completion. ``fund_free`` as in :func:`mes_rule`."""
+    prep = _prepare(election, tie_break, fund_free=fund_free)
     unit = 10**election.decimals
     run, k = _empty_run(), 0
     if prep.voters:
@@ -721,7 +745,11 @@ def _mes_with_add1(
 
 
 def mes_add1(
-    election: Election, *, tie_break: TieBreak, progress: Progress | None = None
+    election: Election,
+    *,
+    tie_break: TieBreak,
+    fund_free: bool = True,
+    progress: Progress | None = None,
 ) -> Outcome:
     """MES with Add1 completion as real elections use it (Assen 2024, Wieliczka, Świecie).
 
@@ -738,12 +766,17 @@ def mes_add1(
         tie_break=tie_break,
         exhaustive=False,
         greedy_completion=False,
+        fund_free=fund_free,
         progress=progress,
     )
 
 
 def mes_add1_exhaustive(
-    election: Election, *, tie_break: TieBreak, progress: Progress | None = None
+    election: Election,
+    *,
+    tie_break: TieBreak,
+    fund_free: bool = True,
+    progress: Progress | None = None,
 ) -> Outcome:
     """MES with pabutools' Add1 completion.
 
@@ -756,12 +789,17 @@ def mes_add1_exhaustive(
         tie_break=tie_break,
         exhaustive=True,
         greedy_completion=False,
+        fund_free=fund_free,
         progress=progress,
     )
 
 
 def mes_add1_greedy(
-    election: Election, *, tie_break: TieBreak, progress: Progress | None = None
+    election: Election,
+    *,
+    tie_break: TieBreak,
+    fund_free: bool = True,
+    progress: Progress | None = None,
 ) -> Outcome:
     """``mes-add1-exhaustive`` followed by greedy completion (equalshares.net's default).
 
@@ -775,5 +813,6 @@ def mes_add1_greedy(
         tie_break=tie_break,
         exhaustive=True,
         greedy_completion=True,
+        fund_free=fund_free,
         progress=progress,
     )

@@ -10,6 +10,9 @@ Interface notes for everyone coding against this module (keep in sync with /tmp/
   ``Outcome.leftover``/``to_json``, ``check_election`` (the validation every rule may call),
   ``supporters`` (voters naming each project), ``TieBreak.resolved`` in ``tiebreak.py`` (fills
   in the default seed so that ``Outcome.seed`` records the seed actually used).
+- Reasons added later: ``selected-leftover`` (greedy's leftover pass funded it; the project is
+  in ``Outcome.selected``) and ``free-not-funded`` (MES with ``fund_free=False``). Code that
+  maps every Reason to a label must know them.
 
 Money is always an integer number of units of ``10 ** -Election.decimals`` (cents for our own
 rounds). Nothing in this package uses floats to decide anything.
@@ -118,6 +121,7 @@ class Reason(enum.StrEnum):
     CAP_REACHED = "cap-reached"  # theme or district cap reached
     NOT_REACHED = "not-reached"  # no-skip greedy stopped before it
     LEFTOVER = "selected-leftover"  # funded by greedy's leftover pass, outside the caps
+    FREE_NOT_FUNDED = "free-not-funded"  # costs nothing; MES with fund_free=False skips it
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,10 @@ Anything malformed raises :class:`PabulibError`, whose message names the line an
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -54,6 +56,7 @@ __all__ = [
     "from_election",
     "read_election",
     "read_pabulib",
+    "read_pabulib_file",
     "write_pabulib",
 ]
 
@@ -103,6 +106,10 @@ class PabulibFile:
     meta_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
     project_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
     vote_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    # Read with group_votes: VOTES is not kept row by row (``votes`` is empty) but as the
+    # distinct (vote, points) fields with their number of rows and first line.
+    vote_groups: tuple[tuple[str, str, int, int], ...] = field(default=(), repr=False)
+    vote_rows: int = field(default=-1, compare=False, repr=False)  # -1: len(votes)
     # lenient: inconsistencies (see ``read_pabulib``) become warnings instead of errors.
     lenient: bool = field(default=False, compare=False, repr=False)
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -179,7 +186,9 @@ class PabulibFile:
 # Reading.
 
 
-def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
+def read_pabulib(
+    source: str | bytes, *, lenient: bool = False, group_votes: bool = False
+) -> PabulibFile:
     """Parse the text (or UTF-8 bytes) of a pabulib file; raise PabulibError if malformed.
 
     Files that parse but contradict themselves are refused too, naming the line: a voter id
@@ -189,6 +198,11 @@ def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
     ``min_sum_points``/``max_sum_points``, or a choose-1 ballot naming several projects.
     With ``lenient`` each becomes a warning in :attr:`PabulibFile.warnings` and the file is
     counted as written.
+
+    ``group_votes`` keeps VOTES as distinct ballots with their counts instead of row by row
+    (see :attr:`PabulibFile.vote_groups`): memory then grows with the distinct ballots, not
+    with the voters (plus 16 bytes of hash per voter id for the duplicate check). Such a file
+    counts the same but cannot be written back.
     """
     if isinstance(source, bytes):
         try:
@@ -196,7 +210,25 @@ def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
         except UnicodeDecodeError as exc:
             raise PabulibError(f"the file is not UTF-8 text (byte {exc.start})") from None
     text = source.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True)
+    return _read_lines(io.StringIO(text, newline=""), lenient=lenient, group_votes=group_votes)
+
+
+def read_pabulib_file(
+    path: Path, *, lenient: bool = False, group_votes: bool = True
+) -> PabulibFile:
+    """Read a pabulib file from disk as a stream (never the whole text in memory at once);
+    by default with ``group_votes`` (see :func:`read_pabulib`)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            return _read_lines(stream, lenient=lenient, group_votes=group_votes)
+    except OSError as exc:
+        raise PabulibError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PabulibError(f"the file is not UTF-8 text (byte {exc.start} of a block)") from None
+
+
+def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> PabulibFile:
+    reader = csv.reader(stream, delimiter=";", strict=True)
     section = ""
     header: tuple[str, ...] | None = None
     seen: list[str] = []
@@ -205,6 +237,7 @@ def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
     rows: dict[str, list[tuple[str, ...]]] = {"projects": [], "votes": []}
     lines: dict[str, list[int]] = {"projects": [], "votes": []}
     headers: dict[str, tuple[str, ...]] = {}
+    grouped: _VoteGroups | None = None
     try:
         for row in reader:
             line = reader.line_num
@@ -230,6 +263,8 @@ def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
                 header = tuple(row)
                 _check_header(section, header, line)
                 headers[section] = header
+                if section == "votes" and group_votes:
+                    grouped = _VoteGroups(header)
                 continue
             fields = tuple(row)
             if len(fields) != len(header):
@@ -244,6 +279,8 @@ def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
             if section == "meta":
                 meta.append((fields[0], fields[1]))
                 meta_lines.append(line)
+            elif section == "votes" and grouped is not None:
+                grouped.add(fields, line)
             else:
                 rows[section].append(fields)
                 lines[section].append(line)
@@ -262,10 +299,60 @@ def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
         meta_lines=tuple(meta_lines),
         project_lines=tuple(lines["projects"]),
         vote_lines=tuple(lines["votes"]),
+        vote_groups=grouped.groups() if grouped is not None else (),
+        vote_rows=grouped.rows if grouped is not None else -1,
         lenient=lenient,
     )
+    if grouped is not None:
+        for message, line in grouped.duplicates:
+            parsed.problem(message, line)
     _check_counts(parsed)
     return parsed
+
+
+class _VoteGroups:
+    """VOTES read row by row into distinct (vote, points) fields with counts and first lines;
+    voter ids checked for duplicates through a set of 128-bit hashes."""
+
+    def __init__(self, header: tuple[str, ...]) -> None:
+        names = [h.strip() for h in header]
+        self.width = len(header)
+        self.vote_col = names.index("vote")
+        self.points_col = names.index("points") if "points" in names else None
+        self.id_col = names.index("voter_id") if "voter_id" in names else None
+        self.counts: dict[tuple[str, str], list[int]] = {}  # -> [rows, first line]
+        self.seen_ids: set[int] = set()
+        self.duplicates: list[tuple[str, int]] = []
+        self.rows = 0
+
+    def add(self, fields: tuple[str, ...], line: int) -> None:
+        self.rows += 1
+        key = (
+            fields[self.vote_col],
+            fields[self.points_col] if self.points_col is not None else "",
+        )
+        entry = self.counts.get(key)
+        if entry is None:
+            self.counts[key] = [1, line]
+        else:
+            entry[0] += 1
+        if self.id_col is not None:
+            vid = fields[self.id_col].strip()
+            digest = int.from_bytes(
+                hashlib.blake2b(vid.encode("utf-8"), digest_size=16).digest(), "big"
+            )
+            if digest in self.seen_ids:
+                self.duplicates.append(
+                    (
+                        f"voter_id {_short(vid)} appears twice: one voter would be counted twice",
+                        line,
+                    )
+                )
+            else:
+                self.seen_ids.add(digest)
+
+    def groups(self) -> tuple[tuple[str, str, int, int], ...]:
+        return tuple((vote, points, n, first) for (vote, points), (n, first) in self.counts.items())
 
 
 def _check_counts(pb: PabulibFile) -> None:
@@ -286,7 +373,7 @@ def _check_counts(pb: PabulibFile) -> None:
             else:
                 first[vid] = line
     for key, actual, section in (
-        ("num_votes", len(pb.votes), "VOTES"),
+        ("num_votes", pb.vote_rows if pb.vote_rows >= 0 else len(pb.votes), "VOTES"),
         ("num_projects", len(pb.projects), "PROJECTS"),
     ):
         raw = pb.meta_dict.get(key)
@@ -313,19 +400,16 @@ def _check_header(section: str, header: tuple[str, ...], line: int) -> None:
 
 
 def read_election(
-    source: str | bytes | Path, *, lenient: bool = False
+    source: str | bytes | Path, *, lenient: bool = False, group_votes: bool = False
 ) -> tuple[PabulibFile, Election]:
     """Read a pabulib file from a path (``Path``), its text or its bytes; return the file
     and its election. Raises PabulibError (also for an unreadable path); with ``lenient``,
-    inconsistencies are collected in the file's ``warnings`` instead (see read_pabulib)."""
+    inconsistencies are collected in the file's ``warnings`` instead (see read_pabulib). A path
+    is read as a stream; ``group_votes`` keeps only distinct ballots (bounded memory)."""
     if isinstance(source, Path):
-        try:
-            data: str | bytes = source.read_bytes()
-        except OSError as exc:
-            raise PabulibError(f"cannot read {source}: {exc.strerror}") from None
+        parsed = read_pabulib_file(source, lenient=lenient, group_votes=group_votes)
     else:
-        data = source
-    parsed = read_pabulib(data, lenient=lenient)
+        parsed = read_pabulib(source, lenient=lenient, group_votes=group_votes)
     return parsed, parsed.election
 
 
@@ -458,12 +542,15 @@ def _group_ballots(
     vote_col = vfields.index("vote")
     points_col = vfields.index("points") if "points" in vfields else None
     cumulative = ballot_type is BallotType.CUMULATIVE
-    if cumulative and points_col is None and pb.votes:
+    if cumulative and points_col is None and (pb.votes or pb.vote_groups):
         raise PabulibError("cumulative VOTES need a 'points' column", None)
     # Real files repeat the same vote field many times: count the raw fields first (the only
     # per-row work), then interpret each distinct one once.
     raw_counts: dict[tuple[str, str], int] = {}
-    if cumulative:
+    if pb.vote_groups:
+        for vote, points, n, _ in pb.vote_groups:
+            raw_counts[vote, points] = n
+    elif cumulative:
         assert points_col is not None
         for row in pb.votes:
             raw_key = (row[vote_col], row[points_col])
@@ -498,7 +585,8 @@ def _check_ballots(
     costs: dict[str, int],
     decimals: int,
 ) -> None:
-    """Every ballot keeps META's limits on its length, cost and points; choose-1 names one."""
+    """Every ballot keeps META's limits on its length, cost and points; choose-1 names one.
+    A blank ballot is exempt from the minimums."""
     meta = pb.meta_dict
     limits: dict[str, int] = {}
     for key in ("min_length", "max_length", "min_sum_points", "max_sum_points"):
@@ -526,25 +614,29 @@ def _check_ballots(
                 if what == "max_length"
                 else f"vote names {n} projects; {what} names one"
             )
-        if "min_length" in limits and n < limits["min_length"]:
+        # A blank ballot (no project at all) is an abstention, which a voter may cast: the
+        # minimums apply to ballots that name something.
+        if "min_length" in limits and 0 < n < limits["min_length"]:
             found.append(f"vote names {n} projects; min_length asks {limits['min_length']}")
-        total_points = sum(ballot.points)
-        if ballot.points or ballot_type is BallotType.CUMULATIVE:
+        if ballot_type is BallotType.CUMULATIVE:
+            total_points = sum(ballot.points)
             if "max_sum_points" in limits and total_points > limits["max_sum_points"]:
                 found.append(
                     f"vote gives {total_points} points; max_sum_points is "
                     f"{limits['max_sum_points']}"
                 )
-            if "min_sum_points" in limits and total_points < limits["min_sum_points"]:
+            if "min_sum_points" in limits and 0 < total_points < limits["min_sum_points"]:
                 found.append(
                     f"vote gives {total_points} points; min_sum_points is "
                     f"{limits['min_sum_points']}"
                 )
-        spent = sum(costs[pid] for pid in ballot.projects)
+        spent = sum(costs[pid] for pid in ballot.projects) if money else 0
         for key, (amount, scale) in money.items():
             # Compare spent / 10**decimals with amount / 10**scale exactly.
             left, right = spent * 10**scale, amount * 10**decimals
-            if (key == "max_sum_cost" and left > right) or (key == "min_sum_cost" and left < right):
+            if (key == "max_sum_cost" and left > right) or (
+                key == "min_sum_cost" and n and left < right
+            ):
                 found.append(
                     f"the projects on the vote cost {_money(spent, decimals)}; {key} is {meta[key]}"
                 )
@@ -562,6 +654,9 @@ def _first_line(
     pb: PabulibFile, vote_col: int, points_col: int | None, raw: str, raw_points: str
 ) -> int | None:
     """The line of the first vote row with these fields (for an error message)."""
+    for vote, points, _, first in pb.vote_groups:
+        if vote == raw and (points_col is None or points == raw_points):
+            return first
     for i, row in enumerate(pb.votes):
         if row[vote_col] == raw and (points_col is None or row[points_col] == raw_points):
             return pb.vote_lines[i] if pb.vote_lines else None
@@ -601,6 +696,8 @@ def _ballot_key(
 def write_pabulib(pb: PabulibFile) -> str:
     """The file's text: sections in order, ``;``-separated, quoted where needed, CRLF line ends
     (so that quoted fields holding a line break survive any reader)."""
+    if pb.vote_groups:
+        raise PabulibError("a file read with group_votes has no vote rows to write")
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(["META"])

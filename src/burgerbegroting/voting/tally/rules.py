@@ -36,8 +36,8 @@ def count(election: Election, rule: str, *, tie_break: TieBreak, **options: obje
 
     The tie-break's seed is filled in first (:meth:`TieBreak.resolved`), so the outcome records
     the seed of the lot actually used. Options go to the rule (greedy: ``no_skip``,
-    ``threshold``; phragmen: ``skip``; all: ``progress``). Unknown rules or options raise
-    TallyError.
+    ``threshold``, ``leftover``, ``ordinal_scores``; the mes rules: ``fund_free``; phragmen:
+    ``skip``; all: ``progress``). Unknown rules or options raise TallyError.
     """
     try:
         function = RULES[rule]
