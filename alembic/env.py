@@ -31,11 +31,23 @@ def _configure(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
 
 
 async def _run_async() -> None:
     engine = create_engine(_database_url())
     async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # A batch migration recreates a table (copy, DROP, rename). With foreign keys on,
+            # SQLite's DROP TABLE deletes the rows first, and ON DELETE CASCADE then empties every
+            # child table: recreating ``rounds`` would delete all districts, themes and proposals.
+            # The pragma is a no-op inside a transaction, so it is set on the raw connection before
+            # the migration's transaction begins; the foreign keys are checked before commit.
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         await connection.run_sync(_configure)
         await connection.commit()
     await engine.dispose()

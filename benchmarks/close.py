@@ -8,7 +8,7 @@ same functions the booth uses (``voting.canonical``), in a fresh SQLite file and
 skewed popularity (a few projects are popular, most are not; 3 to 8 projects per ballot, within
 the district's budget). Then it times ``rounds.service.move_phase(…, CLOSED)`` — the end event,
 the fingerprint check, loading the current ballots and counting all four elections — and, if the
-audit package provides ``audit.export.build_export``, the JSON export.
+audit package provides ``audit.export.json_export``, the JSON export.
 
     .venv/bin/python benchmarks/close.py
     scripts/with-postgres .venv/bin/python benchmarks/close.py --write-doc
@@ -226,7 +226,7 @@ async def close(settings: Settings, round_id: int, admin_id: int) -> dict[str, f
                 export = importlib.import_module("burgerbegroting.audit.export")
             except ModuleNotFoundError:
                 return timings
-            builder = getattr(export, "build_export", None)
+            builder = getattr(export, "json_export", None)
             if builder is not None:
                 started = time.perf_counter()
                 data = await builder(session, settings, round_id)

@@ -81,7 +81,18 @@ def test_demo_loads_a_voting_round_and_is_idempotent(
     assert threshold > 0
     assert short == []
     statuses = {row[0] for row in _rows(settings, "SELECT DISTINCT status FROM proposals")}
-    assert {"accepted", "rejected", "in_review"} <= statuses
+    assert {"accepted", "rejected"} <= statuses
+    # Voting is open, so no proposal is still waiting for a decision (the round could not open).
+    assert not statuses & {"submitted", "in_review"}
+    # The schedule, the phase change and the freeze agree on when voting opened, and every
+    # decision was taken before it.
+    ((voting_starts, phase_changed, frozen, last_review),) = _rows(
+        settings,
+        "SELECT voting_starts_at, phase_changed_at, frozen_at,"
+        " (SELECT max(reviewed_at) FROM proposals) FROM rounds",
+    )
+    assert str(voting_starts)[:19] == str(phase_changed)[:19] == str(frozen)[:19]
+    assert str(last_review)[:19] < str(frozen)[:19]
     # The projects cost more together than the budget: voters have to choose.
     ((total_accepted,),) = _rows(
         settings, "SELECT sum(municipal_cost_cents) FROM proposals WHERE status = 'accepted'"

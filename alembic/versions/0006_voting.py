@@ -15,7 +15,7 @@ from alembic import op
 from burgerbegroting.db import UTCDateTime
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"  # TODO-merge: '0005'
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

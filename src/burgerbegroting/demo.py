@@ -31,6 +31,7 @@ from burgerbegroting.proposals.models import (
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.cli import demo_codes
 
 ROUND_TITLE = "Burgerbegroting Sociaal Domein 2027"
 DISTRICTS = ("Centrum", "Noord", "Oost", "Zuid", "West")
@@ -271,10 +272,12 @@ PROPOSALS: tuple[DemoProposal, ...] = (
         "Jongerenparticipatie",
         "Zuid",
         27_000,
-        ProposalStatus.IN_REVIEW,
+        # Decided before voting opened: a round whose proposals are still in review cannot open.
+        A,
         "Studenten geven twee middagen per week huiswerkbegeleiding in het buurthuis.",
         "Betere schoolresultaten en rolmodellen dichtbij.",
         "Scholieren van 10 tot 16 jaar in Zuid",
+        "Uitvoerbaar met de hogeschool; kosten voor begeleiding en een vrijwilligersvergoeding.",
     ),
 )
 
@@ -290,6 +293,7 @@ def load_demo(settings: Settings) -> int:
         return 2
     summary = asyncio.run(_load(settings))
     print(summary)
+    print(demo_codes(settings, ROUND_TITLE))
     return 0
 
 
@@ -382,8 +386,11 @@ async def _ensure_round(session: AsyncSession, users: dict[str, int]) -> int:
         while round_.phase in {Phase.DRAFT, Phase.SUBMISSION, Phase.REVIEW}:
             target = rounds.next_phase(Phase(round_.phase))
             assert target is not None  # draft/submission/review always have a next phase
+            # Each move happens at its scheduled start, so the schedule, the phase times and the
+            # moment of freezing (frozen_at) tell the same story.
+            at = getattr(round_, rounds.SCHEDULE_FIELD_FOR[target]) or utcnow()
             round_ = await rounds.move_phase(
-                session, round_id, target, actor_id=admin, reason=reasons[target]
+                session, round_id, target, actor_id=admin, reason=reasons[target], now=at
             )
     return round_id
 
@@ -424,7 +431,8 @@ async def _ensure_proposals(session: AsyncSession, round_: Round, users: dict[st
             feasibility_notes=item.reasoning or None,
             public_reasoning=item.reasoning or None,
             reviewed_by_id=moderator if reviewed else None,
-            reviewed_at=now if reviewed else None,
+            # Decided a few days before voting opened (a day ago, see the schedule).
+            reviewed_at=now - timedelta(days=3) if reviewed else None,
             submitted_at=now - timedelta(days=40),
         )
         session.add(proposal)

@@ -9,15 +9,17 @@ from typing import Any, TypeVar
 
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.db import create_engine
+from burgerbegroting.proposals.models import Proposal, ProposalStatus
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import District, Phase, Round, Theme
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
+from tests.rounds.factories import add_missing_projects
 
 T = TypeVar("T")
 BUDGET_CENTS = 50_000_000  # € 500.000
@@ -81,9 +83,28 @@ def make_round(
 
 
 def move_round(settings: Settings, round_id: int, target: Phase, actor_id: int) -> None:
-    """Move the round forward with ROUNDS' own service (opening voting freezes it)."""
+    """Move the round forward with ROUNDS' own service (opening voting freezes it).
+
+    Opening voting needs every proposal decided and an accepted project: proposals still
+    submitted or in review are accepted first (municipal cost = the resident's estimate), and a
+    project is added when none was accepted."""
 
     async def work(session: AsyncSession) -> None:
+        if target == Phase.VOTING:
+            await session.execute(
+                update(Proposal)
+                .where(
+                    Proposal.round_id == round_id,
+                    Proposal.status.in_(
+                        [ProposalStatus.SUBMITTED.value, ProposalStatus.IN_REVIEW.value]
+                    ),
+                )
+                .values(
+                    status=ProposalStatus.ACCEPTED.value,
+                    municipal_cost_cents=Proposal.estimated_cost_cents,
+                )
+            )
+            await add_missing_projects(session, round_id)
         await rounds.move_phase(session, round_id, target, actor_id=actor_id, reason="test")
 
     run(settings, work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +46,7 @@ def round_data(**overrides: Any) -> dict[str, Any]:
         "min_projects": 1,
         "max_projects": 10,
         "min_budget_share_permille": 0,
-        "counting_rule": "mes-add1",
+        "counting_rule": "greedy",
         "tie_break": "lowest-cost",
         "min_age": 12,
         "vote_by_code": True,
@@ -105,6 +106,27 @@ async def count(session: AsyncSession, model: type[Any]) -> int:
     return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
+def db_rows(settings: Settings, *tables: str) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of ``tables``, in order, as text (a separate connection: committed rows only).
+
+    For "a refused request wrote nothing": row counts miss a refused PATCH that changed a row.
+    """
+
+    async def run() -> dict[str, list[tuple[str, ...]]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                out = {}
+                for table in tables:
+                    rows = await conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+                    out[table] = [tuple(str(value) for value in row) for row in rows]
+                return out
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def db_counts(settings: Settings, *tables: str) -> dict[str, int]:
     """Row counts straight from the database (a separate connection: committed rows only)."""
 
@@ -120,3 +142,62 @@ def db_counts(settings: Settings, *tables: str) -> dict[str, int]:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+async def add_missing_projects(
+    session: AsyncSession, round_id: int, *, cost_cents: int = 1_000_000
+) -> list[int]:
+    """Give every election of the round that has no accepted project one (opening voting needs
+    it): one per district in a round with a budget per district, else one city-wide."""
+    from burgerbegroting.rounds import service as rounds
+
+    round_ = await rounds.get_round(session, round_id)
+    accepted = await rounds.accepted_projects(session, round_id)
+    if round_.budget_scope == "districts":
+        covered = {p.district_id for p in accepted}
+        wanted: list[int | None] = [d.id for d in round_.districts if d.id not in covered]
+    else:
+        wanted = [] if accepted else [None]
+    if not wanted:
+        return []
+    author = await create_user(
+        session, Role.RESIDENT, email=f"project-{uuid.uuid4().hex[:8]}@example.nl"
+    )
+    ids = []
+    for index, district_id in enumerate(wanted):
+        proposal = await add_proposal(
+            session,
+            round_id=round_id,
+            author_id=author,
+            theme_id=round_.themes[0].id,
+            district_id=district_id,
+            cost_cents=cost_cents,
+            title=f"Project voor de stemming {index + 1}",
+        )
+        ids.append(proposal.id)
+    return ids
+
+
+def ready_for_voting(database_url: str, round_id: int, *, cost_cents: int = 1_000_000) -> list[int]:
+    """``add_missing_projects`` in its own transaction, for tests that drive the app over HTTP."""
+
+    async def run() -> list[int]:
+        engine = create_engine(database_url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                ids = await add_missing_projects(session, round_id, cost_cents=cost_cents)
+                await session.commit()
+                return ids
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+async def disable_freeze_trigger(session: AsyncSession, table: str) -> None:
+    """Switch off the trigger that keeps a frozen round's rows of ``table`` unchanged (what an
+    attacker with DDL rights could do), in the session's transaction."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_frozen"))
+    else:
+        await session.execute(text(f"DROP TRIGGER {table}_frozen_no_update"))

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
-from tests.rounds.factories import api_round_data, db_counts
+from tests.rounds.factories import api_round_data, db_counts, ready_for_voting
 
 Client = TestClient[Litestar]
 TABLES = ("rounds", "districts", "themes", "audit_log")
@@ -44,8 +44,12 @@ def _move(client: Client, admin: dict[str, str], round_id: int, phase: str) -> A
     )
 
 
-def _open_voting(client: Client, admin: dict[str, str], round_id: int) -> dict[str, Any]:
+def _open_voting(
+    client: Client, admin: dict[str, str], round_id: int, settings: Settings
+) -> dict[str, Any]:
     for phase in ("submission", "review", "voting"):
+        if phase == "voting":
+            ready_for_voting(settings.database_url, round_id)
         response = _move(client, admin, round_id, phase)
         assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -269,7 +273,7 @@ def test_after_voting_opens_count_edits_are_409_and_the_fingerprint_is_public(
 ) -> None:
     round_id = _create(client, admin)["id"]
     assert client.get(f"/api/v1/rounds/{round_id}/definition", headers=admin).status_code == 409
-    opened = _open_voting(client, admin, round_id)
+    opened = _open_voting(client, admin, round_id, settings)
     assert opened["frozen"] is True
     fingerprint = opened["fingerprint"]
     assert len(fingerprint) == 64
@@ -282,7 +286,7 @@ def test_after_voting_opens_count_edits_are_409_and_the_fingerprint_is_public(
     before = db_counts(settings, *TABLES)
     for change in (
         {"total_budget_cents": 1},
-        {"counting_rule": "greedy"},
+        {"counting_rule": "mes"},
         {"themes": [{"name": "Dementie"}]},
         {"ballot_type": "approval", "approval_max_k": 3},
     ):
@@ -324,3 +328,45 @@ def test_auditor_reads_the_log_in_pages(
     assert second["items"][0]["action"] == "round.create"
     assert client.get("/api/v1/audit-log?page=0", headers=auditor).status_code == 400
     assert client.get("/api/v1/audit-log?per_page=100000", headers=auditor).status_code == 400
+
+
+def test_the_counting_settings_go_through_the_api_and_bad_ones_are_field_errors(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    created = _create(
+        client,
+        admin,
+        ballot_type="ranked",
+        max_projects=3,
+        ranked_scores=[3, 2, 1],
+        greedy_threshold=2,
+        tie_break_seed="trekking",
+        export_public=True,
+    )
+    assert created["ranked_scores"] == [3, 2, 1]
+    assert created["tie_break_order"] is None
+    assert (created["greedy_threshold"], created["greedy_no_skip"]) == (2, False)
+    assert (created["leftover"], created["tie_break_seed"], created["export_public"]) == (
+        "keep",
+        "trekking",
+        True,
+    )
+    url = f"/api/v1/rounds/{created['id']}"
+    before = db_counts(settings, *TABLES)
+    for body, field in (
+        ({"counting_rule": "mes"}, "counting_rule"),
+        ({"ranked_scores": [1, 2, 3]}, "ranked_scores"),
+        (
+            {"tie_break": "explicit", "tie_break_seed": None, "tie_break_order": [1]},
+            "tie_break_order",
+        ),
+        ({"leftover": "fund-by-score", "themes": []}, "leftover"),
+    ):
+        response = client.patch(url, json=body, headers=admin)
+        assert response.status_code == 422, (body, response.text)
+        assert field in response.json()["errors"], response.text
+    assert client.patch(url, json={"ranked_scores": "3,2,1"}, headers=admin).status_code == 400
+    assert db_counts(settings, *TABLES) == before
+    cleared = client.patch(url, json={"ranked_scores": None, "tie_break_seed": None}, headers=admin)
+    assert cleared.status_code == 200, cleared.text
+    assert (cleared.json()["ranked_scores"], cleared.json()["tie_break_seed"]) == (None, None)

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, csrf_token, make_user
-from tests.rounds.factories import api_round_data, db_counts
+from tests.rounds.factories import api_round_data, db_counts, ready_for_voting
 
 Client = TestClient[Litestar]
 TABLES = ("rounds", "districts", "themes", "audit_log")
@@ -27,13 +27,18 @@ def admin(settings: Settings) -> dict[str, str]:
     return _headers(settings, Role.ADMIN)
 
 
-def _api_round(client: Client, admin: dict[str, str], phase: str = "draft") -> dict[str, Any]:
+def _api_round(
+    client: Client, admin: dict[str, str], phase: str = "draft", settings: Settings | None = None
+) -> dict[str, Any]:
     created: dict[str, Any] = client.post(
         "/api/v1/rounds", json=api_round_data(), headers=admin
     ).json()
     for step in ("submission", "review", "voting", "closed", "published"):
         if created["phase"] == phase:
             break
+        if step == "voting":
+            assert settings is not None, "opening voting needs accepted projects in the database"
+            ready_for_voting(settings.database_url, created["id"])
         created = client.post(
             f"/api/v1/rounds/{created['id']}/phase",
             json={"phase": step, "reason": "test"},
@@ -80,7 +85,7 @@ NEW_ROUND = {
     "max_projects": "",
     "min_budget_share": "12,5",
     "blank_ballot_allowed": "1",
-    "counting_rule": "mes-add1",
+    "counting_rule": "greedy",
     "tie_break": "lowest-cost",
     "min_age": "16",
     "vote_by_code": "1",
@@ -88,12 +93,14 @@ NEW_ROUND = {
 }
 
 
-def test_public_pages_show_rounds_but_not_drafts(client: Client, admin: dict[str, str]) -> None:
+def test_public_pages_show_rounds_but_not_drafts(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
     draft = _api_round(client, admin)
     assert client.get(f"/rondes/{draft['id']}").status_code == 404
     assert draft["title"] not in client.get("/rondes").text
 
-    voting = _api_round(client, admin, "voting")
+    voting = _api_round(client, admin, "voting", settings)
     overview = client.get("/rondes")
     assert overview.status_code == 200
     assert f'href="/rondes/{voting["id"]}"' in overview.text
@@ -191,9 +198,9 @@ def test_unknown_form_fields_are_refused(
 
 
 def test_frozen_round_form_offers_only_editable_fields(
-    client: Client, admin: dict[str, str]
+    client: Client, settings: Settings, admin: dict[str, str]
 ) -> None:
-    voting = _api_round(client, admin, "voting")
+    voting = _api_round(client, admin, "voting", settings)
     url = f"/beheer/rondes/{voting['id']}/bewerken"
     page = client.get(url, headers=admin)
     assert page.status_code == 200
@@ -239,12 +246,13 @@ def test_a_form_opened_before_voting_cannot_change_the_count_after(
     url = f"/beheer/rondes/{draft['id']}/bewerken"
     stale = _form_values(client.get(url, headers=admin).text)
     assert stale["total_budget"] == "450.000"
-    for step in ("voting",):
-        client.post(
-            f"/api/v1/rounds/{draft['id']}/phase",
-            json={"phase": step, "reason": "test"},
-            headers=admin,
-        )
+    ready_for_voting(settings.database_url, draft["id"])
+    opened = client.post(
+        f"/api/v1/rounds/{draft['id']}/phase",
+        json={"phase": "voting", "reason": "test"},
+        headers=admin,
+    )
+    assert opened.status_code == 200, opened.text
     before = db_counts(settings, *TABLES)
     changed = client.post(
         url,
@@ -420,8 +428,8 @@ def test_audit_log_page_for_auditors(
     auditor = _headers(settings, Role.AUDITOR)
     page = client.get("/beheer/logboek", headers=auditor)
     assert page.status_code == 200
-    assert "round.phase" in page.text
-    assert "round.create" in page.text
+    assert "Fase van de ronde gewijzigd" in page.text  # Dutch labels, not machine names
+    assert "Ronde aangemaakt" in page.text
     assert (
         client.get("/beheer/logboek", headers=_headers(settings, Role.COUNCIL)).status_code == 403
     )
@@ -456,11 +464,80 @@ def test_round_texts_are_escaped_on_every_page(
 
 
 def test_round_page_in_english_names_the_ballot_and_rule_in_english(
-    client: Client, admin: dict[str, str]
+    client: Client, settings: Settings, admin: dict[str, str]
 ) -> None:
-    voting = _api_round(client, admin, "voting")
+    voting = _api_round(client, admin, "voting", settings)
     client.cookies.set("taal", "en")
     page = client.get(f"/rondes/{voting['id']}").text
-    assert "Method of Equal Shares with Add1 completion" in page
+    assert "Most votes first (greedy)" in page
     assert "Divide the budget: choose projects that fit within the budget together" in page
-    assert "Add1-aanvulling" not in page
+    assert "Meeste stemmen eerst" not in page
+
+
+def test_the_form_sets_the_counting_settings_and_the_round_page_explains_them(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    ranked = {
+        **NEW_ROUND,
+        "ballot_type": "ranked",
+        "approval_max_k": "",
+        "max_projects": "3",
+        "min_budget_share": "",
+        "ranked_scores": "3, 2, 1",
+        "greedy_threshold": "5",
+        "greedy_no_skip": "1",
+        "leftover": "fund-by-score",
+        "tie_break_seed": "trekking 2028-03-01",
+        "export_public": "1",
+    }
+    response = client.post(
+        "/beheer/rondes/nieuw", data=_form(client, **ranked), headers=admin, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    (created,) = client.get("/api/v1/rounds", headers=admin).json()
+    assert (created["ranked_scores"], created["greedy_threshold"], created["leftover"]) == (
+        [3, 2, 1],
+        5,
+        "fund-by-score",
+    )
+    assert (created["greedy_no_skip"], created["export_public"]) == (True, True)
+    assert created["tie_break_seed"] == "trekking 2028-03-01"
+    edit = client.get(f"/beheer/rondes/{created['id']}/bewerken", headers=admin).text
+    assert _form_values(edit)["ranked_scores"] == "3, 2, 1"
+    page = client.get(f"/rondes/{created['id']}", headers=admin).text
+    assert "Punten per plaats: 3, 2, 1." in page
+    assert "minstens 5 stemmen of punten" in page
+    assert "stopt bij het eerste project" in page
+    assert "zaad &#39;trekking 2028-03-01&#39;" in page
+    assert "Elke wijk heeft een eigen stemming" in page
+    assert "controle-export downloaden" in page
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"counting_rule": "mes-add1"}, "counting_rule", "geen maximum per thema"),
+        ({"ballot_type": "ranked", "counting_rule": "phragmen"}, "counting_rule", "niet tellen"),
+        ({"ranked_scores": "3, twee, 1"}, "ranked_scores", "hele getallen"),
+        ({"tie_break_order": "4, 5"}, "tie_break_order", "vaste volgorde"),
+        ({"greedy_threshold": "0"}, "greedy_threshold", "Vul een getal in"),
+    ],
+)
+def test_counting_settings_the_engine_cannot_use_are_field_errors_on_the_form(
+    client: Client,
+    settings: Settings,
+    admin: dict[str, str],
+    change: dict[str, str],
+    field: str,
+    text: str,
+) -> None:
+    response = client.post(
+        "/beheer/rondes/nieuw",
+        data=_form(client, **{**NEW_ROUND, **change}),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert response.status_code == 422
+    assert f'id="{field}-fout"' in response.text
+    assert text in response.text
+    assert db_counts(settings, "rounds")["rounds"] == 0

@@ -15,7 +15,7 @@ from burgerbegroting.rounds.cli import tick_command
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.rounds.scheduler import phase_scheduler, tick
 from burgerbegroting.settings import Settings
-from tests.rounds.factories import create_user, round_data
+from tests.rounds.factories import add_missing_projects, create_user, round_data
 
 
 async def _due_round(database_url: str) -> int:
@@ -36,6 +36,8 @@ async def _due_round(database_url: str) -> int:
                 ),
                 actor_id=admin,
             )
+            # Opening voting on schedule needs an accepted project in every election.
+            await add_missing_projects(session, round_.id)
             await session.commit()
             return round_.id
     finally:

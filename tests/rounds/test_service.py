@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.models import AuditEntry
@@ -18,7 +19,15 @@ from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
 from burgerbegroting.proposals.models import Proposal, ProposalStatus
 from burgerbegroting.rounds import service
 from burgerbegroting.rounds.models import Phase, Round
-from tests.rounds.factories import T0, add_proposal, count, create_user, round_data
+from tests.rounds.factories import (
+    T0,
+    add_missing_projects,
+    add_proposal,
+    count,
+    create_user,
+    disable_freeze_trigger,
+    round_data,
+)
 
 
 async def _create(session: AsyncSession, **overrides: Any) -> Round:
@@ -31,6 +40,8 @@ async def _to_phase(session: AsyncSession, round_id: int, target: Phase) -> Roun
     while round_.phase != target:
         following = service.next_phase(Phase(round_.phase))
         assert following is not None
+        if following == Phase.VOTING:
+            await add_missing_projects(session, round_id)
         round_ = await service.move_phase(
             session, round_id, following, actor_id=None, reason="test"
         )
@@ -54,7 +65,7 @@ async def test_create_round_stores_settings_districts_themes_and_logs_it(
         "Jongerenparticipatie",
     ]
     assert round_.themes[1].max_spend_cents == 10_000_000
-    assert round_.counting_rule == "mes-add1"
+    assert round_.counting_rule == "greedy"
     assert round_.fingerprint is None
     entries = (await session.execute(select(AuditEntry))).scalars().all()
     assert [(e.action, e.subject_id) for e in entries] == [("round.create", str(round_.id))]
@@ -272,16 +283,26 @@ async def test_opening_voting_freezes_and_fingerprints_the_definition(
         == raw
     )
     assert definition["budget"] == {"total_cents": 45_000_000, "scope": "districts"}
-    assert definition["counting"] == {"rule": "mes-add1", "tie_break": "lowest-cost"}
-    assert definition["projects"] == [
-        {
-            "id": accepted.id,
-            "title": "Buurtkamer voor ouderen",
-            "cost_cents": 2_500_000,
-            "theme_id": theme.id,
-            "district_id": district.id,
-        }
-    ]
+    assert definition["format"] == "burgerbegroting-round/2"
+    assert definition["counting"] == {
+        "rule": "greedy",
+        "tie_break": "lowest-cost",
+        "seed": None,
+        "order": None,
+        "threshold": None,
+        "no_skip": False,
+        "leftover": "keep",
+        "ranked_scores": None,
+    }
+    # The accepted project, and one per other district (opening voting needs one in each).
+    assert len(definition["projects"]) == 3
+    assert definition["projects"][0] == {
+        "id": accepted.id,
+        "title": "Buurtkamer voor ouderen",
+        "cost_cents": 2_500_000,
+        "theme_id": theme.id,
+        "district_id": district.id,
+    }
     assert await service.verify_fingerprint(session, frozen)
     entry = (
         await session.execute(
@@ -319,10 +340,17 @@ async def test_tampering_after_freeze_is_detected(session: AsyncSession) -> None
     round_ = await _create(session)
     author = await create_user(session, Role.RESIDENT)
     proposal = await add_proposal(
-        session, round_id=round_.id, author_id=author, theme_id=round_.themes[0].id
+        session,
+        round_id=round_.id,
+        author_id=author,
+        theme_id=round_.themes[0].id,
+        district_id=round_.districts[0].id,
     )
     frozen = await _to_phase(session, round_.id, Phase.VOTING)
     assert await service.verify_fingerprint(session, frozen)
+    # The database refuses the change (tests/rounds/test_freeze_triggers.py); someone with the
+    # rights to drop its trigger can still make it, and the fingerprint then shows it.
+    await disable_freeze_trigger(session, "proposals")
     # Behind the session's back: the cached Proposal object keeps its old cost.
     await session.execute(
         update(Proposal)
@@ -339,7 +367,7 @@ async def test_tampering_after_freeze_is_detected(session: AsyncSession) -> None
     [
         {"total_budget_cents": 50_000_000},
         {"budget_scope": "city"},
-        {"counting_rule": "greedy"},
+        {"counting_rule": "mes"},
         {"tie_break": "lexicographic"},
         {"min_age": 16},
         {"max_projects": 3},
@@ -374,7 +402,7 @@ async def test_texts_and_closing_times_stay_editable_after_freeze(session: Async
             "closed_starts_at": T0 + timedelta(days=76),
             # Unchanged count-affecting values are no change, so they pass.
             "total_budget_cents": 45_000_000,
-            "counting_rule": "mes-add1",
+            "counting_rule": "greedy",
         },
         actor_id=None,
     )
@@ -411,6 +439,7 @@ async def test_schedule_moves_due_rounds_and_freezes_on_the_way(session: AsyncSe
         actor_id=admin,
     )
     assert await service.advance_due_phases(session, T0 - timedelta(minutes=1)) == []
+    await add_missing_projects(session, due.id)
 
     moves = await service.advance_due_phases(session, T0 + timedelta(days=61))
     assert [(m.round_id, m.from_phase, m.to_phase) for m in moves] == [
@@ -480,12 +509,10 @@ def test_canonical_json_refuses_floats() -> None:
         service.canonical_json({"cost": 1.5})
 
 
-async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> None:
-    """Two admins click "next phase" at once: one move, one Conflict, one log line.
-
-    Each click runs in its own connection and transaction, as two requests would; the row lock
-    (PostgreSQL) or the write lock (SQLite, BEGIN IMMEDIATE) makes the second one see the first.
-    """
+async def _two_simultaneous_clicks(database_url: str) -> tuple[list[object], int]:
+    """Two admins click "next phase" at once, each in its own connection and transaction as two
+    requests would be; the outcomes ("moved", "conflict" or the exception) and the phase moves
+    that reached the audit log."""
     from burgerbegroting.db import create_engine
 
     engines = [create_engine(database_url) for _ in range(2)]
@@ -507,16 +534,62 @@ async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> 
                     return "conflict"
             return "moved"
 
-        outcomes = await asyncio.gather(click(engines[0]), click(engines[1]))
-        assert sorted(outcomes) == ["conflict", "moved"]
+        outcomes = await asyncio.gather(
+            click(engines[0]), click(engines[1]), return_exceptions=True
+        )
         async with AsyncSession(engines[0]) as check:
             moves = (
                 (await check.execute(select(AuditEntry).where(AuditEntry.action == "round.phase")))
                 .scalars()
                 .all()
             )
-            assert len(moves) == 1
-            assert (await service.get_round(check, round_.id)).phase == Phase.SUBMISSION
+        return [o if isinstance(o, str) else type(o).__name__ for o in outcomes], len(moves)
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> None:
+    """One move, one Conflict, one log line: the row lock (PostgreSQL) or the write lock (SQLite,
+    BEGIN IMMEDIATE) makes the second click see the first. The negative control below shows each
+    lock is what makes this pass."""
+    outcomes, moves = await _two_simultaneous_clicks(database_url)
+    assert sorted(map(str, outcomes)) == ["conflict", "moved"]
+    assert moves == 1
+
+
+async def test_without_its_lock_the_phase_move_race_is_lost(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: remove the lock the backend relies on and the race test's outcome breaks.
+
+    PostgreSQL: without FOR UPDATE both clicks move the phase and log it. SQLite ignores FOR UPDATE;
+    its lock is BEGIN IMMEDIATE, and without it (a deferred BEGIN) the second writer fails instead
+    of waiting and seeing the first.
+    """
+    if database_url.startswith("postgresql"):
+
+        async def unlocked(session: AsyncSession, round_id: int) -> Round:
+            # _locked_round's query without .with_for_update().
+            result = await session.execute(
+                select(Round)
+                .where(Round.id == round_id)
+                .options(selectinload(Round.districts), selectinload(Round.themes))
+                .execution_options(populate_existing=True)
+            )
+            return result.scalar_one()
+
+        monkeypatch.setattr(service, "_locked_round", unlocked)
+        outcomes, moves = await _two_simultaneous_clicks(database_url)
+        assert outcomes == ["moved", "moved"]
+        assert moves == 2
+    else:
+        from burgerbegroting import db
+
+        token = db.set_read_only(True)  # every transaction begins deferred
+        try:
+            outcomes, _moves = await _two_simultaneous_clicks(database_url)
+        finally:
+            db.reset_read_only(token)
+        assert sorted(map(str, outcomes)) != ["conflict", "moved"]
+        assert "OperationalError" in outcomes

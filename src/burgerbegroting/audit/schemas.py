@@ -51,3 +51,12 @@ def audit_page_out(page: AuditPage) -> AuditPageOut:
         total=page.total,
         pages=page.pages,
     )
+
+
+class SigningKeyOut(msgspec.Struct):
+    """The instance's Ed25519 public key for audit exports (``audit.signing.public_key_info``)."""
+
+    algorithm: str
+    key_id: str
+    public_key: str  # the raw 32-byte key, base64
+    public_key_hex: str

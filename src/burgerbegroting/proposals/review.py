@@ -39,10 +39,12 @@ from burgerbegroting.proposals.service import (
     Actor,
     assert_not_frozen,
     author_ids,
+    city_wide_refused,
     clean,
+    competing_budget,
+    districts_scope,
     load_for_update,
     review_open,
-    round_budget,
     support_count,
     support_threshold,
     validate_cost,
@@ -103,8 +105,15 @@ async def review_proposal(
         errors["decision"] = _("Kies goedkeuren, afwijzen of aanpassing vragen.")
     notes = clean("feasibility_notes", data.feasibility_notes, errors)
     reasoning = clean("public_reasoning", data.public_reasoning, errors)
+    # The municipal cost is the cost on the ballot: it must fit the budget the project competes
+    # for (its district's in a round with a budget per district).
+    budget, district = competing_budget(round_, proposal.district_id)
     validate_cost(
-        "municipal_cost_cents", data.municipal_cost_cents, errors, budget=round_budget(round_)
+        "municipal_cost_cents",
+        data.municipal_cost_cents,
+        errors,
+        budget=budget,
+        district=district,
     )
     if data.decision == S.ACCEPTED and data.municipal_cost_cents is None:
         errors["municipal_cost_cents"] = _(
@@ -132,6 +141,10 @@ async def review_proposal(
                     threshold=threshold,
                 )
             )
+
+    if data.decision == S.ACCEPTED and districts_scope(round_) and proposal.district_id is None:
+        # A city-wide project has no election in a round with a budget per district.
+        raise Conflict(city_wide_refused(), fields={"district_id": city_wide_refused()})
 
     previous = proposal.status
     proposal.status = data.decision

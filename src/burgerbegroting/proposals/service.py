@@ -33,7 +33,7 @@ from burgerbegroting.proposals.models import (
 )
 from burgerbegroting.proposals.text import has_control_characters
 from burgerbegroting.rounds import service as rounds
-from burgerbegroting.rounds.models import District, Phase, Round, Theme
+from burgerbegroting.rounds.models import BudgetScope, District, Phase, Round, Theme
 
 S = ProposalStatus
 
@@ -152,9 +152,16 @@ def clean(name: str, value: str | None, errors: dict[str, str]) -> str | None:
 
 
 def validate_cost(
-    name: str, cents: int | None, errors: dict[str, str], *, budget: int | None
+    name: str,
+    cents: int | None,
+    errors: dict[str, str],
+    *,
+    budget: int | None,
+    district: str | None = None,
 ) -> None:
-    """Costs are whole cents, positive, and not above the round's budget (or a hard ceiling)."""
+    """Costs are whole cents, positive, and not above the budget the project competes for (its
+    district's in a round with a budget per district, else the round's total; see
+    ``competing_budget``), nor above a hard ceiling."""
     if cents is None:
         return
     if isinstance(cents, bool) or not isinstance(cents, int):
@@ -163,12 +170,49 @@ def validate_cost(
         errors[name] = _("Het bedrag moet groter zijn dan nul.")
     elif cents > MAX_COST_CENTS:
         errors[name] = _("Dit bedrag is onrealistisch hoog.")
+    elif budget is not None and cents > budget and district is not None:
+        errors[name] = _(
+            "Het bedrag is hoger dan het budget van de wijk %(district)s (%(budget)s).",
+            district=district,
+            budget=euros(budget),
+        )
     elif budget is not None and cents > budget:
         errors[name] = _("Het bedrag is hoger dan het totale budget van de ronde.")
 
 
+def euros(cents: int) -> str:
+    """``€ 150.000`` or ``€ 1.250,50``: money in a Dutch message."""
+    whole, rest = divmod(cents, 100)
+    text = f"{whole:,}".replace(",", ".")
+    return f"€ {text},{rest:02d}" if rest else f"€ {text}"
+
+
 def round_budget(round_: Round) -> int | None:
     return round_.total_budget_cents
+
+
+def districts_scope(round_: Round) -> bool:
+    return str(round_.budget_scope) == BudgetScope.DISTRICTS.value
+
+
+def competing_budget(round_: Round, district_id: int | None) -> tuple[int, str | None]:
+    """The budget a project competes for, and the district's name when it is a district's.
+
+    In a round with a budget per district each district is its own election over the projects
+    located in it (``rounds.readiness``), so a project competes for its district's budget; in a
+    city-wide round every project competes for the total. ``round_.districts`` must be loaded."""
+    if districts_scope(round_) and district_id is not None:
+        for district in round_.districts:
+            if district.id == district_id and district.budget_cents is not None:
+                return district.budget_cents, district.name
+    return round_.total_budget_cents, None
+
+
+def city_wide_refused() -> str:
+    return _(
+        "In deze ronde heeft elke wijk een eigen budget en stemmen inwoners alleen over hun eigen "
+        "wijk: kies de wijk waar het voorstel over gaat. Stedelijke voorstellen kunnen niet."
+    )
 
 
 async def load(session: AsyncSession, proposal_id: int) -> Proposal:
@@ -226,30 +270,59 @@ async def _check_theme_district(
             errors["district_id"] = _("Kies een wijk van deze ronde, of stedelijk.")
 
 
-def _require_complete(proposal: Proposal) -> None:
-    """A submitted proposal has every field a moderator needs (drafts may be incomplete)."""
+def _incomplete(values: Proposal | _Draft) -> dict[str, str]:
+    """What a submitted proposal still lacks (``values`` has the proposal's attributes)."""
     errors: dict[str, str] = {}
-    if len(proposal.title) < MIN_TITLE:
+    if len(values.title or "") < MIN_TITLE:
         errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
-    if not proposal.summary:
+    if not values.summary:
         errors["summary"] = _("Geef een korte samenvatting.")
-    if not proposal.description:
+    if not values.description:
         errors["description"] = _("Beschrijf uw voorstel.")
-    if proposal.theme_id is None:
+    if values.theme_id is None:
         errors["theme_id"] = _("Kies een thema.")
-    if proposal.estimated_cost_cents is None:
+    if values.estimated_cost_cents is None:
         errors["estimated_cost_cents"] = _("Geef een schatting van de kosten.")
-    if not proposal.societal_effect:
+    if not values.societal_effect:
         errors["societal_effect"] = _("Beschrijf het beoogde maatschappelijk effect.")
-    if not proposal.target_group:
+    if not values.target_group:
         errors["target_group"] = _("Geef de doelgroep.")
+    return errors
+
+
+def _require_complete(proposal: Proposal, round_: Round) -> None:
+    """A submitted proposal has every field a moderator needs (drafts may be incomplete), a
+    district when the round has a budget per district, and an estimate within the budget it
+    competes for."""
+    errors: dict[str, str] = {}
+    if districts_scope(round_) and proposal.district_id is None:
+        errors["district_id"] = city_wide_refused()
+    budget, district = competing_budget(round_, proposal.district_id)
+    validate_cost(
+        "estimated_cost_cents",
+        proposal.estimated_cost_cents,
+        errors,
+        budget=budget,
+        district=district,
+    )
+    for name, message in _incomplete(proposal).items():
+        errors.setdefault(name, message)
     if errors:
         raise ValidationFailed(_("Het voorstel is nog niet compleet."), fields=errors)
 
 
 async def _apply(
-    session: AsyncSession, round_: Round, proposal: Proposal, data: ProposalInput, *, new: bool
+    session: AsyncSession,
+    round_: Round,
+    proposal: Proposal,
+    data: ProposalInput,
+    *,
+    new: bool,
+    require_complete: bool = False,
 ) -> None:
+    """Check ``data`` and write it onto ``proposal``. With ``require_complete`` (submitting, or
+    editing a submitted proposal) what the result would still lack is reported in the same
+    ``ValidationFailed`` as the rest, so a form shows every problem after one submit."""
     errors: dict[str, str] = {}
     texts = {
         name: clean(name, getattr(data, name), errors)
@@ -267,12 +340,37 @@ async def _apply(
         errors["title"] = _("Geef een titel.")
     elif texts["title"] is not None and len(texts["title"]) < MIN_TITLE:
         errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
-    validate_cost(
-        "estimated_cost_cents", data.estimated_cost_cents, errors, budget=round_budget(round_)
-    )
     await _check_theme_district(session, round_.id, data, errors)
     if data.city_wide and data.district_id is not None:
         errors["district_id"] = _("Kies een wijk of stedelijk, niet allebei.")
+    elif (
+        data.district_id is None
+        and (data.city_wide or "district_id" in data.given)
+        and districts_scope(round_)
+    ):
+        errors["district_id"] = city_wide_refused()
+    # The estimate is checked against the budget of the district the proposal will have.
+    district_after = (
+        data.district_id
+        if data.district_id is not None
+        else None
+        if data.city_wide or "district_id" in data.given
+        else proposal.district_id
+    )
+    budget, district_name = competing_budget(round_, district_after)
+    validate_cost(
+        "estimated_cost_cents",
+        data.estimated_cost_cents,
+        errors,
+        budget=budget,
+        district=district_name,
+    )
+    if require_complete:
+        missing = _incomplete(_would_be(proposal, data, texts))
+        if missing and not errors:
+            raise ValidationFailed(_("Het voorstel is nog niet compleet."), fields=missing)
+        for name, message in missing.items():
+            errors.setdefault(name, message)
     if errors:
         raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
 
@@ -291,6 +389,37 @@ async def _apply(
         proposal.district_id = None
     if data.estimated_cost_cents is not None:
         proposal.estimated_cost_cents = data.estimated_cost_cents
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    title: str | None
+    summary: str | None
+    description: str | None
+    theme_id: int | None
+    estimated_cost_cents: int | None
+    societal_effect: str | None
+    target_group: str | None
+
+
+def _would_be(proposal: Proposal, data: ProposalInput, texts: dict[str, str | None]) -> _Draft:
+    """The proposal as it would be after ``data`` is applied (what is not sent stays)."""
+
+    def text(name: str) -> str | None:
+        value = texts[name]
+        return value if value is not None else getattr(proposal, name)
+
+    return _Draft(
+        title=text("title"),
+        summary=text("summary"),
+        description=text("description"),
+        theme_id=data.theme_id if data.theme_id is not None else proposal.theme_id,
+        estimated_cost_cents=data.estimated_cost_cents
+        if data.estimated_cost_cents is not None
+        else proposal.estimated_cost_cents,
+        societal_effect=text("societal_effect"),
+        target_group=text("target_group"),
+    )
 
 
 # --- residents ----------------------------------------------------------------------------------
@@ -316,9 +445,9 @@ async def create_proposal(
         created_at=now,
         updated_at=now,
     )
-    await _apply(session, round_, proposal, data, new=True)
+    await _apply(session, round_, proposal, data, new=True, require_complete=submit)
     if submit:
-        _require_complete(proposal)
+        _require_complete(proposal, round_)
         proposal.status = S.SUBMITTED.value
         proposal.submitted_at = now
     session.add(proposal)
@@ -342,17 +471,32 @@ async def editable(session: AsyncSession, proposal_id: int, user: Actor) -> tupl
 
 
 async def update_proposal(
-    session: AsyncSession, *, proposal_id: int, user: Actor, data: ProposalInput
+    session: AsyncSession,
+    *,
+    proposal_id: int,
+    user: Actor,
+    data: ProposalInput,
+    submitting: bool = False,
 ) -> Proposal:
-    """Edit a proposal: authors only, in the submission phase (or when changes were requested)."""
+    """Edit a proposal: authors only, in the submission phase (or when changes were requested).
+
+    ``submitting``: the edit is followed by ``submit_proposal``, so its completeness is checked
+    together with the edit's own errors (one answer that lists everything)."""
     proposal, round_ = await editable(session, proposal_id, user)
     if not may_edit_in(round_, proposal):
         raise Conflict(
             _("Dit voorstel kan in deze fase of met deze status niet meer worden gewijzigd.")
         )
-    await _apply(session, round_, proposal, data, new=False)
+    await _apply(
+        session,
+        round_,
+        proposal,
+        data,
+        new=False,
+        require_complete=submitting or proposal.status != S.DRAFT,
+    )
     if proposal.status != S.DRAFT:
-        _require_complete(proposal)
+        _require_complete(proposal, round_)
     proposal.updated_at = utcnow()
     await session.flush()
     return proposal
@@ -370,7 +514,7 @@ async def submit_proposal(session: AsyncSession, *, proposal_id: int, user: Acto
             raise Conflict(_("Opnieuw indienen kan alleen in de indienings- of toetsingsfase."))
     else:
         raise Conflict(_("Dit voorstel is al ingediend."))
-    _require_complete(proposal)
+    _require_complete(proposal, round_)
     proposal.status = S.SUBMITTED.value
     proposal.submitted_at = utcnow()
     proposal.updated_at = proposal.submitted_at
@@ -450,10 +594,16 @@ async def _supportable(session: AsyncSession, proposal_id: int) -> Proposal:
 async def add_support(session: AsyncSession, *, proposal_id: int, user: Actor) -> bool:
     """Support a proposal; idempotent. Returns True when a new support was stored.
 
+    Not one's own: authors and co-authors are refused (``Conflict``).
+
     The UNIQUE(proposal_id, user_id) constraint decides under concurrency: a second simultaneous
     insert fails inside a savepoint and is reported as "already supported", not as an error.
     """
-    await _supportable(session, proposal_id)
+    proposal = await _supportable(session, proposal_id)
+    if await _is_author(session, proposal, user):
+        # Supports show that *other* residents back a plan (they decide whether it is reviewed
+        # at all), so the author and co-authors cannot add theirs. See docs/architecture.md.
+        raise Conflict(_("U kunt uw eigen voorstel niet steunen: steun komt van andere inwoners."))
     already = await session.scalar(
         select(ProposalSupport.id).where(
             ProposalSupport.proposal_id == proposal_id, ProposalSupport.user_id == user.id

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.proposals.models import Proposal, ProposalStatus
+from burgerbegroting.rounds.counting import parse_order, parse_scores
 from burgerbegroting.rounds.models import Round
 
-DEFINITION_FORMAT = "burgerbegroting-round/1"
+DEFINITION_FORMAT = "burgerbegroting-round/2"
 
 
 def iso_utc(value: datetime) -> str:
@@ -57,6 +58,26 @@ async def accepted_projects(session: AsyncSession, round_id: int) -> list[Propos
     return list(result.scalars())
 
 
+def counting_settings(round_: Round) -> dict[str, Any]:
+    """The definition's ``counting`` object: the rule and every option the engine takes.
+
+    ``seed`` is the published seed of the lot (``lowest-cost``; None: the engine's default, the
+    election's fingerprint), ``order`` the explicit tie-break order (project ids), ``threshold``
+    and ``no_skip`` greedy's options, ``leftover`` what greedy does with money theme caps left
+    (``keep`` or ``fund-by-score``), ``ranked_scores`` the points per place of a ranked ballot
+    (None: Borda, m, m-1, ...)."""
+    return {
+        "rule": round_.counting_rule,
+        "tie_break": round_.tie_break,
+        "seed": round_.tie_break_seed,
+        "order": parse_order(round_.tie_break_order),
+        "threshold": round_.greedy_threshold,
+        "no_skip": round_.greedy_no_skip,
+        "leftover": round_.leftover,
+        "ranked_scores": parse_scores(round_.ranked_scores),
+    }
+
+
 async def build_definition(session: AsyncSession, round_: Round) -> dict[str, Any]:
     """Everything that affects the count, as plain JSON values (see the module docstring)."""
     projects = await accepted_projects(session, round_.id)
@@ -81,7 +102,7 @@ async def build_definition(session: AsyncSession, round_: Round) -> dict[str, An
             "min_budget_share_permille": round_.min_budget_share_permille,
             "blank_allowed": round_.blank_ballot_allowed,
         },
-        "counting": {"rule": round_.counting_rule, "tie_break": round_.tie_break},
+        "counting": counting_settings(round_),
         "eligibility": {
             "min_age": round_.min_age,
             "districts": sorted(d.id for d in round_.districts if d.eligible),

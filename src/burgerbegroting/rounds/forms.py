@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from burgerbegroting.i18n import _
+from burgerbegroting.rounds.counting import parse_order, parse_scores
 from burgerbegroting.rounds.models import Round
 from burgerbegroting.rounds.service import EDITABLE_WHEN_FROZEN, SCHEDULE_FIELDS
 
@@ -24,7 +25,13 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 EXTRA_ROWS = 3
 MAX_ROWS = 100
 SCHEDULE_NAMES = tuple(name for _, name in SCHEDULE_FIELDS)
-BOOLEAN_FIELDS = ("blank_ballot_allowed", "vote_by_code", "vote_by_account", "supports_enabled")
+BOOLEAN_FIELDS = (
+    "blank_ballot_allowed",
+    "vote_by_code",
+    "vote_by_account",
+    "supports_enabled",
+    "greedy_no_skip",
+)
 INT_FIELDS = (
     "approval_max_k",
     "cumulative_points",
@@ -32,8 +39,16 @@ INT_FIELDS = (
     "max_projects",
     "min_age",
     "support_threshold",
+    "greedy_threshold",
 )
-CHOICE_FIELDS = ("budget_scope", "ballot_type", "counting_rule", "tie_break")
+CHOICE_FIELDS = ("budget_scope", "ballot_type", "counting_rule", "tie_break", "leftover")
+# Lists of whole numbers typed as "12, 7, 9": the explicit tie-break order, points per place.
+LIST_FIELDS = ("tie_break_order", "ranked_scores")
+TEXT_FIELDS = ("tie_break_seed",)
+# Editable after the freeze too (not part of the count), so read in both forms.
+EXPORT_FIELD = "export_public"
+_LIST_SEPARATOR = re.compile(r"[,;\s]+")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 # ASCII digits only, everywhere: Python's ``\d`` also matches other scripts' digits, and
 # ``"²".isdigit()`` is True while ``int("²")`` raises (a 500).
 _ROW = re.compile(r"^(district|theme)_(id|name|budget|eligible|cap)_([0-9]{1,3})$")
@@ -131,12 +146,16 @@ def parse_round_form(raw: dict[str, str], *, frozen: bool) -> ParsedForm:
             data[name] = parse_local_time(text) if text else None
         except ValueError:
             form.errors[name] = _("Vul een datum en tijd in, bijvoorbeeld 2027-03-01 09:00.")
+    data[EXPORT_FIELD] = raw.get(EXPORT_FIELD) == "1"
     if frozen:
         return form
 
     _money(form, "total_budget", "total_budget_cents", raw.get("total_budget", ""), required=True)
     for name in CHOICE_FIELDS:
         data[name] = raw.get(name, "")
+    # Keeping leftover money is the default and only greedy with theme caps offers another
+    # choice: a form without the field (an older page) keeps it.
+    data["leftover"] = data["leftover"] or "keep"
     for name in BOOLEAN_FIELDS:
         data[name] = raw.get(name) == "1"
     for name in INT_FIELDS:
@@ -147,6 +166,18 @@ def parse_round_form(raw: dict[str, str], *, frozen: bool) -> ParsedForm:
             data[name] = int(text)
         else:
             form.errors[name] = _("Vul een geheel getal in.")
+    for name in TEXT_FIELDS:
+        data[name] = raw.get(name, "").strip() or None
+    for name in LIST_FIELDS:
+        parts = [part for part in _LIST_SEPARATOR.split(raw.get(name, "")) if part]
+        if not parts:
+            data[name] = None
+        elif all(_WHOLE_NUMBER.fullmatch(part) for part in parts):
+            data[name] = [int(part) for part in parts]
+        else:
+            form.errors[name] = _(
+                "Vul hele getallen in, gescheiden door komma's, bijvoorbeeld 3, 2, 1."
+            )
     share = raw.get("min_budget_share", "").strip().replace(",", ".")
     if not share:
         data["min_budget_share_permille"] = 0
@@ -227,6 +258,7 @@ def values_from_round(round_: Round | None) -> dict[str, str]:
             "min_projects": "0",
             "blank_ballot_allowed": "1",
             "vote_by_code": "1",
+            "leftover": "keep",
         }
     values: dict[str, str] = {
         "title": round_.title,
@@ -243,6 +275,10 @@ def values_from_round(round_: Round | None) -> dict[str, str]:
         values[name] = "1" if getattr(round_, name) else ""
     for name in SCHEDULE_NAMES:
         values[name] = format_local_time(getattr(round_, name))
+    values["tie_break_seed"] = round_.tie_break_seed or ""
+    values["tie_break_order"] = ", ".join(map(str, parse_order(round_.tie_break_order) or []))
+    values["ranked_scores"] = ", ".join(map(str, parse_scores(round_.ranked_scores) or []))
+    values[EXPORT_FIELD] = "1" if round_.export_public else ""
     for row, district in enumerate(round_.districts):
         values[f"district_id_{row}"] = str(district.id)
         values[f"district_name_{row}"] = district.name
@@ -268,3 +304,49 @@ def row_count(values: dict[str, str], kind: str) -> int:
         if (m := _ROW.match(key)) and m.group(1) == kind and values[key]
     ]
     return min(MAX_ROWS, (max(used) + 1 if used else 0) + EXTRA_ROWS)
+
+
+# --- adding and removing district and theme rows without saving ---------------------------------
+
+_ROW_COMMAND = re.compile(r"^(add|remove)_(district|theme)(?:_([0-9]{1,3}))?$")
+_ROW_PARTS = {"district": ("id", "name", "budget", "eligible"), "theme": ("id", "name", "cap")}
+
+
+def rows_shown(values: dict[str, str], kind: str) -> int:
+    """How many rows of ``kind`` the submitted form had (blank ones included)."""
+    indices = [int(m.group(3)) for key in values if (m := _ROW.match(key)) and m.group(1) == kind]
+    return max(indices, default=-1) + 1
+
+
+def apply_row_command(
+    raw: dict[str, str], command: str
+) -> tuple[dict[str, str], dict[str, int]] | None:
+    """The form after "add a row" or "remove row i" (buttons named ``action``), not saved.
+
+    Returns the values to show again and the number of rows per kind, or None when ``command``
+    is not a row command. Removing shifts the later rows up, hidden ids included, so a saved row
+    that is removed here is simply left out when the form is saved (and the service removes it).
+    """
+    match = _ROW_COMMAND.fullmatch(command)
+    if match is None:
+        return None
+    verb, kind, index = match.group(1), match.group(2), match.group(3)
+    values = dict(raw)
+    counts = {k: rows_shown(values, k) for k in _ROW_PARTS}
+    if verb == "add" and index is None:
+        counts[kind] = min(MAX_ROWS, counts[kind] + 1)
+    elif verb == "remove" and index is not None and int(index) < counts[kind]:
+        last = counts[kind] - 1
+        for row in range(int(index), last + 1):
+            for part in _ROW_PARTS[kind]:
+                source = f"{kind}_{part}_{row + 1}"
+                target = f"{kind}_{part}_{row}"
+                if row < last and source in values:
+                    values[target] = values[source]
+                else:
+                    values.pop(target, None)
+        counts[kind] = last
+    else:
+        return None
+    counts = {k: max(1, n) for k, n in counts.items()}
+    return values, counts

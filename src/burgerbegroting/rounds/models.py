@@ -20,6 +20,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -74,6 +76,18 @@ class CountingRule(StrEnum):
 class TieBreak(StrEnum):
     LOWEST_COST = "lowest-cost"
     LEXICOGRAPHIC = "lexicographic"
+    EXPLICIT = "explicit"
+
+
+class Leftover(StrEnum):
+    """What greedy with theme caps does with money the caps left unspent."""
+
+    KEEP = "keep"
+    FUND_BY_SCORE = "fund-by-score"
+
+
+SEED_MAX_LENGTH = 200
+RANKED_SCORES_MAX_LENGTH = 100
 
 
 def _in(column: str, enum: type[StrEnum]) -> str:
@@ -90,6 +104,28 @@ class Round(Base):
         CheckConstraint(_in("ballot_type", BallotType), name="ballot_type_known"),
         CheckConstraint(_in("counting_rule", CountingRule), name="counting_rule_known"),
         CheckConstraint(_in("tie_break", TieBreak), name="tie_break_known"),
+        CheckConstraint(_in("leftover", Leftover), name="leftover_known"),
+        # Settings only one rule or tie-break reads are empty otherwise, so the frozen definition
+        # never carries a setting that does nothing.
+        CheckConstraint(
+            "counting_rule = 'greedy' OR "
+            "(greedy_threshold IS NULL AND NOT greedy_no_skip AND leftover = 'keep')",
+            name="greedy_options_greedy_only",
+        ),
+        CheckConstraint(
+            "greedy_threshold IS NULL OR greedy_threshold >= 1", name="greedy_threshold_positive"
+        ),
+        CheckConstraint(
+            "tie_break_seed IS NULL OR (tie_break = 'lowest-cost' AND length(tie_break_seed) > 0)",
+            name="seed_lowest_cost_only",
+        ),
+        CheckConstraint(
+            "tie_break_order IS NULL OR tie_break = 'explicit'", name="order_explicit_only"
+        ),
+        CheckConstraint(
+            "ranked_scores IS NULL OR (ballot_type = 'ranked' AND counting_rule = 'greedy')",
+            name="ranked_scores_ranked_greedy_only",
+        ),
         CheckConstraint(
             f"total_budget_cents > 0 AND total_budget_cents <= {MAX_BUDGET_CENTS}",
             name="total_budget_range",
@@ -159,6 +195,22 @@ class Round(Base):
     blank_ballot_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     counting_rule: Mapped[str] = mapped_column(String(30), default=CountingRule.GREEDY.value)
     tie_break: Mapped[str] = mapped_column(String(20), default=TieBreak.LOWEST_COST.value)
+    # The published seed of the lot (lowest-cost only); NULL: the engine's default, the
+    # election's fingerprint.
+    tie_break_seed: Mapped[str | None] = mapped_column(String(SEED_MAX_LENGTH))
+    # explicit only: JSON list of the ids of all accepted projects, highest priority first.
+    tie_break_order: Mapped[str | None] = mapped_column(Text)
+    # greedy only: the minimum score a project needs, and "stop at the first that does not fit".
+    greedy_threshold: Mapped[int | None] = mapped_column(Integer)
+    greedy_no_skip: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # greedy with theme caps only: fund further projects by score, ignoring the caps (Amsterdam).
+    leftover: Mapped[str] = mapped_column(
+        String(20), default=Leftover.KEEP.value, server_default=text("'keep'")
+    )
+    # ranked ballots with greedy only: NULL is Borda (m, m-1, ...), else "3,2,1" (Krakow).
+    ranked_scores: Mapped[str | None] = mapped_column(String(RANKED_SCORES_MAX_LENGTH))
+    # The audit export becomes public after publication; not part of the count.
+    export_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     min_age: Mapped[int | None] = mapped_column(Integer)
     vote_by_code: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -168,7 +220,9 @@ class Round(Base):
     support_threshold: Mapped[int | None] = mapped_column(Integer)
 
     # Set once when voting opens: the canonical JSON of everything that affects the count and
-    # its SHA-256. Never changed afterwards (the service refuses; see rounds.service).
+    # its SHA-256. Never changed afterwards: the service refuses (rounds.validation), and so do
+    # the database's triggers (migration 0005), for this row, its districts and themes, and the
+    # accepted proposals.
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     frozen_definition: Mapped[str | None] = mapped_column(Text)

@@ -18,7 +18,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.rounds import forms, service
+from burgerbegroting.rounds import counting, forms, service
 from burgerbegroting.rounds.controllers import actor_id, check_reason, parse_phase, sees_drafts
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.web.deps import DbSession
@@ -33,6 +33,7 @@ _BASE_FIELDS = frozenset(
     {
         "title",
         "description",
+        "action",  # the add-row / remove-row buttons (forms.apply_row_command)
         "total_budget",
         "min_budget_share",
         "reason",
@@ -40,43 +41,28 @@ _BASE_FIELDS = frozenset(
         *forms.BOOLEAN_FIELDS,
         *forms.INT_FIELDS,
         *forms.CHOICE_FIELDS,
+        *forms.LIST_FIELDS,
+        *forms.TEXT_FIELDS,
+        forms.EXPORT_FIELD,
     }
 )
 
 # What the form of a frozen round sends: its editable fields and the reason for the log.
-FROZEN_FORM_FIELDS = frozenset({*service.EDITABLE_WHEN_FROZEN, "reason"})
+FROZEN_FORM_FIELDS = frozenset({*service.EDITABLE_WHEN_FROZEN, "reason", "action"})
 
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "budget_scope": [
         ("city", N_("Eén budget voor de hele gemeente")),
         ("districts", N_("Een eigen budget per wijk")),
     ],
-    "ballot_type": [
-        ("knapsack", N_("Budget verdelen: projecten kiezen die samen binnen het budget passen")),
-        ("approval", N_("Goedkeuren: hoogstens k projecten aankruisen")),
-        ("cumulative", N_("Punten verdelen over projecten")),
-        ("choose-1", N_("Eén project kiezen")),
-        ("ranked", N_("Projecten rangschikken")),
-    ],
-    "counting_rule": [
-        ("greedy", N_("Meeste stemmen eerst (greedy)")),
-        ("mes", "Method of Equal Shares"),  # the name of the method: the same in English
-        ("mes-add1", N_("Method of Equal Shares met Add1-aanvulling")),
-        ("mes-add1-exhaustive", N_("Method of Equal Shares, Add1 tot het budget op is")),
-        ("mes-add1-greedy", N_("Method of Equal Shares, Add1, daarna greedy")),
-        ("phragmen", N_("Sequentiële Phragmén")),
-    ],
-    "tie_break": [
-        ("lowest-cost", N_("Laagste kosten eerst")),
-        ("lexicographic", N_("Op projectnummer")),
-    ],
+    **counting.CHOICE_LABELS,
 }
 
 
 def _label(field: str, value: str) -> str:
     """The label of a choice (ballot type, counting rule, …) in the page's language."""
-    label = dict(CHOICES.get(field, [])).get(value)
-    return _(label) if label is not None else value
+    found = dict(CHOICES.get(field, [])).get(value)
+    return _(found) if found is not None else value
 
 
 def _status(error: DomainError) -> int:
@@ -133,7 +119,9 @@ class RoundPagesController(Controller):
                 "round": round_,
                 "projects": projects,
                 "label": _label,
+                "counting_rules": counting.describe(round_),
                 "schedule": _schedule(round_),
+                "timeline": service.timeline(round_),
                 "phase_ends_at": service.phase_ends_at(round_),
             },
         )
@@ -181,6 +169,8 @@ class RoundAdminPagesController(Controller):
             raw = await _read_form(request)
         except FormInputError:
             return self._bad_form(request, None)
+        if (rows := forms.apply_row_command(raw, raw.pop("action", ""))) is not None:
+            return self._form(request, None, rows[0], {}, rows=rows[1])
         parsed = forms.parse_round_form(raw, frozen=False)
         if parsed.errors:
             errors = _all_errors(parsed, None)
@@ -209,6 +199,8 @@ class RoundAdminPagesController(Controller):
             raw = await _read_form(request)
         except FormInputError:
             return self._bad_form(request, round_)
+        if (rows := forms.apply_row_command(raw, raw.pop("action", ""))) is not None:
+            return self._form(request, round_, rows[0], {}, rows=rows[1])
         # A frozen round's form holds only the editable fields. A form with more (opened before
         # voting started, or crafted) is read in full, so a changed budget or rule is refused with
         # the service's 409 instead of being dropped silently behind a "saved" message.
@@ -272,6 +264,7 @@ class RoundAdminPagesController(Controller):
         errors: dict[str, str],
         *,
         status: int = 200,
+        rows: dict[str, int] | None = None,
     ) -> Template:
         return render(
             request,
@@ -282,8 +275,8 @@ class RoundAdminPagesController(Controller):
                 "values": values,
                 "errors": errors,
                 "choices": {name: i18n.translated_pairs(pairs) for name, pairs in CHOICES.items()},
-                "district_rows": forms.row_count(values, "district"),
-                "theme_rows": forms.row_count(values, "theme"),
+                "district_rows": rows["district"] if rows else forms.row_count(values, "district"),
+                "theme_rows": rows["theme"] if rows else forms.row_count(values, "theme"),
                 "labels": i18n.translated_labels(FORM_LABELS),
             },
             status_code=status,

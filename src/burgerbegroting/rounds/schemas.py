@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from burgerbegroting.rounds.counting import parse_order, parse_scores
 from burgerbegroting.rounds.models import District, Round, Theme
 from burgerbegroting.rounds.service import EDITABLE_WHEN_FROZEN, phase_ends_at
 
@@ -51,11 +52,18 @@ class RoundCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     blank_ballot_allowed: bool = True
     counting_rule: str = "greedy"
     tie_break: str = "lowest-cost"
+    tie_break_seed: str | None = None
+    tie_break_order: list[int] | None = None
+    greedy_threshold: int | None = None
+    greedy_no_skip: bool = False
+    leftover: str = "keep"
+    ranked_scores: list[int] | None = None
     min_age: int | None = None
     vote_by_code: bool = True
     vote_by_account: bool = False
     supports_enabled: bool = False
     support_threshold: int | None = None
+    export_public: bool = False
 
 
 class RoundPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -81,11 +89,18 @@ class RoundPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     blank_ballot_allowed: bool | UnsetType = UNSET
     counting_rule: str | UnsetType = UNSET
     tie_break: str | UnsetType = UNSET
+    tie_break_seed: str | UnsetType | None = UNSET
+    tie_break_order: list[int] | UnsetType | None = UNSET
+    greedy_threshold: int | UnsetType | None = UNSET
+    greedy_no_skip: bool | UnsetType = UNSET
+    leftover: str | UnsetType = UNSET
+    ranked_scores: list[int] | UnsetType | None = UNSET
     min_age: int | UnsetType | None = UNSET
     vote_by_code: bool | UnsetType = UNSET
     vote_by_account: bool | UnsetType = UNSET
     supports_enabled: bool | UnsetType = UNSET
     support_threshold: int | UnsetType | None = UNSET
+    export_public: bool | UnsetType = UNSET
     reason: str | UnsetType | None = UNSET
 
 
@@ -147,11 +162,18 @@ class RoundOut(msgspec.Struct):
     blank_ballot_allowed: bool
     counting_rule: str
     tie_break: str
+    tie_break_seed: str | None
+    tie_break_order: list[int] | None
+    greedy_threshold: int | None
+    greedy_no_skip: bool
+    leftover: str
+    ranked_scores: list[int] | None
     min_age: int | None
     vote_by_code: bool
     vote_by_account: bool
     supports_enabled: bool
     support_threshold: int | None
+    export_public: bool
     frozen: bool
     frozen_at: datetime | None
     fingerprint: str | None
@@ -198,11 +220,18 @@ def round_out(round_: Round) -> RoundOut:
         blank_ballot_allowed=round_.blank_ballot_allowed,
         counting_rule=round_.counting_rule,
         tie_break=round_.tie_break,
+        tie_break_seed=round_.tie_break_seed,
+        tie_break_order=parse_order(round_.tie_break_order),
+        greedy_threshold=round_.greedy_threshold,
+        greedy_no_skip=round_.greedy_no_skip,
+        leftover=round_.leftover,
+        ranked_scores=parse_scores(round_.ranked_scores),
         min_age=round_.min_age,
         vote_by_code=round_.vote_by_code,
         vote_by_account=round_.vote_by_account,
         supports_enabled=round_.supports_enabled,
         support_threshold=round_.support_threshold,
+        export_public=round_.export_public,
         frozen=round_.is_frozen,
         frozen_at=round_.frozen_at,
         fingerprint=round_.fingerprint,

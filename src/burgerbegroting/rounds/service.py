@@ -13,8 +13,13 @@ left out are removed (refused while a proposal still points at them).
 scope, districts (names, budgets, eligibility), themes and their caps, the ballot settings, the
 counting rule and tie-break, eligibility, and the accepted projects with their municipal costs.
 Their canonical JSON (sorted keys, no whitespace, integer cents, no floats) is stored on the round
-with its SHA-256. Afterwards only ``EDITABLE_WHEN_FROZEN`` may change (texts and the closing and
-publication times, which do not change what is counted); any other change is a ``Conflict``.
+with its SHA-256. Afterwards only ``EDITABLE_WHEN_FROZEN`` may change (texts, the closing and
+publication times and whether the audit export becomes public, which do not change what is
+counted); any other change is a ``Conflict``, and the database's triggers refuse it too.
+
+**Readiness.** Voting opens only when the round can be voted on (``check_ready_for_voting``,
+rules in ``rounds.readiness``): every proposal decided, an accepted project in every election,
+``min_projects`` and the minimum budget share reachable, a complete explicit tie-break order.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from burgerbegroting.audit.service import record
 from burgerbegroting.db import utcnow
 from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
 from burgerbegroting.i18n import _
-from burgerbegroting.proposals.models import Proposal
+from burgerbegroting.proposals.models import Proposal, ProposalStatus
+from burgerbegroting.rounds import readiness
+from burgerbegroting.rounds.counting import parse_order
 from burgerbegroting.rounds.definition import (
     DEFINITION_FORMAT,
     accepted_projects,
@@ -85,7 +92,9 @@ __all__ = [
     "list_rounds",
     "move_phase",
     "next_phase",
+    "open_round_summaries",
     "phase_ends_at",
+    "timeline",
     "update_round",
     "validate",
     "verify_fingerprint",
@@ -162,14 +171,69 @@ PHASE_NAMES_NL: dict[Phase, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineStep:
+    """One phase of a round's timeline: when it starts and whether it is past, now or to come."""
+
+    phase: Phase
+    starts_at: datetime | None  # None: the municipality starts it by hand
+    state: str  # "done" | "current" | "upcoming"
+
+
+@dataclass(frozen=True, slots=True)
 class RoundSummary:
-    """What the phase banner on every page shows."""
+    """What the phase banner on every page and the home page show."""
 
     id: int
     title: str
     phase: Phase
     phase_ends_at: datetime | None
     budget_cents: int
+    timeline: tuple[TimelineStep, ...] = ()
+
+
+def timeline(round_: Round) -> tuple[TimelineStep, ...]:
+    """The public phases of ``round_`` in order with their scheduled starts (draft left out)."""
+    current = PHASE_ORDER.index(Phase(round_.phase))
+    steps = []
+    for phase, name in SCHEDULE_FIELDS:
+        index = PHASE_ORDER.index(phase)
+        state = "done" if index < current else "current" if index == current else "upcoming"
+        steps.append(TimelineStep(phase=phase, starts_at=getattr(round_, name), state=state))
+    return tuple(steps)
+
+
+def _summary(round_: Round) -> RoundSummary:
+    return RoundSummary(
+        id=round_.id,
+        title=round_.title,
+        phase=Phase(round_.phase),
+        phase_ends_at=phase_ends_at(round_),
+        budget_cents=round_.total_budget_cents,
+        timeline=timeline(round_),
+    )
+
+
+# Rounds residents can take part in now: submitting, supporting, following the review, voting.
+OPEN_PHASES: tuple[Phase, ...] = (Phase.SUBMISSION, Phase.REVIEW, Phase.VOTING)
+
+
+async def open_round_summaries(session: AsyncSession) -> list[RoundSummary]:
+    """Every open round (submission, review or voting), the furthest along first, then newest.
+
+    Several rounds can run at once (a city-wide and a youth round, say); each must be reachable
+    from every public page, not only the one ``current_round`` picks.
+    """
+    order = case(
+        (Round.phase == Phase.VOTING.value, 0),
+        (Round.phase == Phase.REVIEW.value, 1),
+        else_=2,
+    )
+    result = await session.execute(
+        select(Round)
+        .where(Round.phase.in_([p.value for p in OPEN_PHASES]))
+        .order_by(order, Round.id.desc())
+    )
+    return [_summary(round_) for round_ in result.scalars()]
 
 
 # The round the site is "about": an active one (submission … closed) before a published one,
@@ -195,16 +259,7 @@ async def current_round(session: AsyncSession) -> Round | None:
 async def current_round_summary(session: AsyncSession) -> RoundSummary | None:
     """The phase banner's data: the current public round, its phase and when that phase ends."""
     round_ = await current_round(session)
-    if round_ is None:
-        return None
-    phase = Phase(round_.phase)
-    return RoundSummary(
-        id=round_.id,
-        title=round_.title,
-        phase=phase,
-        phase_ends_at=phase_ends_at(round_),
-        budget_cents=round_.total_budget_cents,
-    )
+    return None if round_ is None else _summary(round_)
 
 
 def next_phase(phase: Phase) -> Phase | None:
@@ -305,6 +360,7 @@ async def create_round(
 ) -> Round:
     """Create a round in the draft phase from ``data`` (validated); logged as ``round.create``."""
     clean = validate(None, data)
+    await _check_order_ids(session, None, clean)
     round_ = Round(phase=Phase.DRAFT.value, phase_changed_at=utcnow(), districts=[], themes=[])
     for key, value in DEFAULTS.items():
         setattr(round_, key, value)
@@ -339,6 +395,7 @@ async def update_round(
     (an empty body, a form saved as it was) writes nothing and logs nothing."""
     round_ = await _locked_round(session, round_id)
     clean = validate(round_, data)
+    await _check_order_ids(session, round_, clean)
     before = {key: current_value(round_, key) for key in clean}
     changed = [key for key in clean if _jsonable(before[key]) != _jsonable(clean[key])]
     if not changed:
@@ -363,6 +420,35 @@ async def update_round(
         reason=reason,
     )
     return await get_round(session, round_.id)
+
+
+async def _check_order_ids(
+    session: AsyncSession, round_: Round | None, clean: Mapping[str, Any]
+) -> None:
+    """An explicit tie-break order names proposals of this round. Which of them are accepted
+    may still change until voting opens; then the order must name exactly the accepted ones
+    (``rounds.readiness``)."""
+    order = parse_order(clean.get("tie_break_order"))
+    if not order:
+        return
+    known: set[int] = set()
+    if round_ is not None:
+        known = set(
+            (
+                await session.execute(
+                    select(Proposal.id).where(
+                        Proposal.round_id == round_.id, Proposal.id.in_(order)
+                    )
+                )
+            ).scalars()
+        )
+    unknown = [pid for pid in order if pid not in known]
+    if unknown:
+        message = _(
+            "Deze nummers zijn geen voorstellen van deze ronde: %(ids)s.",
+            ids=", ".join(str(pid) for pid in unknown),
+        )
+        raise ValidationFailed(message, fields={"tie_break_order": message})
 
 
 async def _flush(session: AsyncSession) -> None:
@@ -463,6 +549,7 @@ async def _move(
         )
     details: dict[str, object] = {"from": current.value, "to": target.value}
     if target == Phase.VOTING:
+        await check_ready_for_voting(session, round_)
         definition = await build_definition(session, round_)
         encoded = canonical_json(definition)
         round_.frozen_definition = encoded.decode("utf-8")
@@ -485,6 +572,53 @@ async def _move(
         details=details,
         reason=reason,
     )
+
+
+async def round_elections(session: AsyncSession, round_: Round) -> readiness.Elections:
+    """The round's elections over its accepted projects (``rounds.readiness.plan_elections``)."""
+    projects = [
+        readiness.ProjectCost(p.id, p.municipal_cost_cents or 0, p.district_id)
+        for p in await accepted_projects(session, round_.id)
+    ]
+    districts = [readiness.DistrictBudget(d.id, d.name, d.budget_cents) for d in round_.districts]
+    return readiness.plan_elections(
+        round_.budget_scope, round_.total_budget_cents, districts, projects
+    )
+
+
+async def check_ready_for_voting(session: AsyncSession, round_: Round) -> None:
+    """``Conflict`` naming everything that keeps the round from opening for voting (see
+    ``rounds.readiness``); nothing is changed."""
+    pending = (
+        await session.execute(
+            select(func.count())
+            .select_from(Proposal)
+            .where(
+                Proposal.round_id == round_.id,
+                Proposal.status.in_(
+                    [ProposalStatus.SUBMITTED.value, ProposalStatus.IN_REVIEW.value]
+                ),
+            )
+        )
+    ).scalar_one()
+    found = readiness.problems(
+        ballot_type=round_.ballot_type,
+        min_projects=round_.min_projects,
+        max_projects=round_.max_projects,
+        min_budget_share_permille=round_.min_budget_share_permille,
+        tie_break=round_.tie_break,
+        tie_break_order=parse_order(round_.tie_break_order),
+        elections=await round_elections(session, round_),
+        pending=pending,
+    )
+    if found:
+        raise Conflict(
+            _(
+                "Het stemmen kan nog niet worden geopend: %(problems)s",
+                problems=" ".join(found.values()),
+            ),
+            fields=found,
+        )
 
 
 @dataclass(frozen=True, slots=True)

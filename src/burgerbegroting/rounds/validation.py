@@ -5,6 +5,7 @@ on once the round is frozen. Messages are Dutch and keyed by the API's field nam
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -13,13 +14,24 @@ from typing import Any, TypeGuard
 from burgerbegroting.errors import Conflict, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
+from burgerbegroting.rounds.counting import (
+    BALLOTS_FOR_RULE,
+    RULES_WITH_CAPS,
+    format_order,
+    format_scores,
+    label,
+    parse_scores,
+)
 from burgerbegroting.rounds.models import (
     MAX_BUDGET_CENTS,
     NAME_MAX_LENGTH,
+    RANKED_SCORES_MAX_LENGTH,
+    SEED_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     BallotType,
     BudgetScope,
     CountingRule,
+    Leftover,
     Phase,
     Round,
     TieBreak,
@@ -31,6 +43,8 @@ MAX_THEMES = 50
 MAX_PROJECTS_LIMIT = 1_000
 MAX_POINTS = 1_000_000
 MAX_SUPPORT_THRESHOLD = 1_000_000
+MAX_GREEDY_THRESHOLD = 1_000_000_000  # fits the INTEGER column on PostgreSQL
+MAX_ID = 2**31 - 1
 
 SCHEDULE_FIELDS: tuple[tuple[Phase, str], ...] = (
     (Phase.SUBMISSION, "submission_starts_at"),
@@ -56,21 +70,30 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "blank_ballot_allowed",
     "counting_rule",
     "tie_break",
+    "tie_break_seed",
+    "tie_break_order",
+    "greedy_threshold",
+    "greedy_no_skip",
+    "leftover",
+    "ranked_scores",
     "min_age",
     "vote_by_code",
     "vote_by_account",
     "supports_enabled",
     "support_threshold",
+    "export_public",
 )
 ALL_FIELDS: frozenset[str] = frozenset((*SCALAR_FIELDS, "districts", "themes"))
 
 EDITABLE_WHEN_FROZEN: frozenset[str] = frozenset(
-    {"title", "description", "closed_starts_at", "published_starts_at"}
+    {"title", "description", "closed_starts_at", "published_starts_at", "export_public"}
 )
 """Fields that do not change what is counted, so they stay editable after voting opened.
 
 The voting start is moot once voting is open; supports and the support threshold only matter
-before review, so they are frozen too (changing them afterwards could only confuse)."""
+before review, so they are frozen too (changing them afterwards could only confuse). Whether the
+audit export is public may change until the result is published (then it is part of what was
+published)."""
 
 FIELD_LABELS: dict[str, str] = {
     "title": N_("Titel"),
@@ -91,6 +114,13 @@ FIELD_LABELS: dict[str, str] = {
     "blank_ballot_allowed": N_("Blanco stemmen toegestaan"),
     "counting_rule": N_("Telregel"),
     "tie_break": N_("Beslissing bij gelijke stand"),
+    "tie_break_seed": N_("Zaad van de loting"),
+    "tie_break_order": N_("Vaste volgorde bij gelijke stand"),
+    "greedy_threshold": N_("Minimumscore"),
+    "greedy_no_skip": N_("Stoppen bij het eerste project dat niet past"),
+    "leftover": N_("Geld dat over blijft door thema-maxima"),
+    "ranked_scores": N_("Punten per plaats"),
+    "export_public": N_("Controle-export openbaar na publicatie"),
     "min_age": N_("Minimumleeftijd"),
     "vote_by_code": N_("Stemmen met stemcode"),
     "vote_by_account": N_("Stemmen met geverifieerd account"),
@@ -306,6 +336,23 @@ def _normalise(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
             clean[key] = _check_choice(errors, key, value, CountingRule)
         elif key == "tie_break":
             clean[key] = _check_choice(errors, key, value, TieBreak)
+        elif key == "leftover":
+            clean[key] = _check_choice(errors, key, value, Leftover)
+        elif key == "tie_break_seed":
+            seed = (
+                None
+                if value is None
+                else _check_text(errors, key, value, max_length=SEED_MAX_LENGTH, required=False)
+            )
+            clean[key] = seed or None
+        elif key == "tie_break_order":
+            clean[key] = _check_order(errors, key, value)
+        elif key == "ranked_scores":
+            clean[key] = _check_scores(errors, key, value)
+        elif key == "greedy_threshold":
+            clean[key] = _check_int(
+                errors, key, value, minimum=1, maximum=MAX_GREEDY_THRESHOLD, nullable=True
+            )
         elif key == "approval_max_k":
             clean[key] = _check_int(
                 errors,
@@ -357,6 +404,8 @@ def _normalise(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
             "vote_by_code",
             "vote_by_account",
             "supports_enabled",
+            "greedy_no_skip",
+            "export_public",
         }:
             clean[key] = _check_bool(errors, key, value)
         elif key == "districts":
@@ -364,6 +413,56 @@ def _normalise(data: Mapping[str, Any], errors: _Errors) -> dict[str, Any]:
         elif key == "themes":
             clean[key] = _normalise_themes(errors, value)
     return clean
+
+
+def _check_order(errors: _Errors, field: str, value: object) -> str | None:
+    """An explicit tie-break order: a list of distinct project ids (stored as JSON)."""
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        errors.add(field, _("Geef een lijst van projectnummers."))
+        return None
+    if not value:
+        return None
+    if len(value) > MAX_PROJECTS_LIMIT * 10:
+        errors.add(field, _("Te veel projectnummers."))
+        return None
+    ids: list[int] = []
+    for item in value:
+        if not _is_int(item) or not 0 < item <= MAX_ID:
+            errors.add(field, _("Geef alleen projectnummers (hele getallen groter dan 0)."))
+            return None
+        ids.append(item)
+    if len(set(ids)) != len(ids):
+        errors.add(field, _("Elk project mag maar één keer in de volgorde staan."))
+        return None
+    return format_order(ids)
+
+
+def _check_scores(errors: _Errors, field: str, value: object) -> str | None:
+    """Points per place of a ranked ballot: descending positive integers (stored "3,2,1")."""
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        errors.add(field, _("Geef de punten per plaats als lijst, bijvoorbeeld 3, 2, 1."))
+        return None
+    if not value:
+        return None
+    message = _("Geef aflopende hele getallen groter dan 0, één per plaats, bijvoorbeeld 3, 2, 1.")
+    if not all(_is_int(item) and 0 < item <= MAX_POINTS for item in value):
+        errors.add(field, message)
+        return None
+    scores = [int(item) for item in value]
+    if any(later >= earlier for earlier, later in itertools.pairwise(scores)):
+        errors.add(field, message)
+        return None
+    text = format_scores(scores)
+    if len(text) > RANKED_SCORES_MAX_LENGTH:
+        errors.add(
+            field, _("Te veel plaatsen: hoogstens %(max)s tekens.", max=RANKED_SCORES_MAX_LENGTH)
+        )
+        return None
+    return text
 
 
 def _merged_view(round_: Round | None, clean: Mapping[str, Any]) -> dict[str, Any]:
@@ -410,6 +509,9 @@ DEFAULTS: dict[str, Any] = {
     "blank_ballot_allowed": True,
     "counting_rule": CountingRule.GREEDY.value,
     "tie_break": TieBreak.LOWEST_COST.value,
+    "greedy_no_skip": False,
+    "leftover": Leftover.KEEP.value,
+    "export_public": False,
     "vote_by_code": True,
     "vote_by_account": False,
     "supports_enabled": False,
@@ -526,6 +628,22 @@ def _check_consistency(view: Mapping[str, Any], errors: _Errors) -> None:
                 max=max_projects,
             ),
         )
+    if (
+        ballot_type == BallotType.APPROVAL.value
+        and _is_int(approval_k)
+        and _is_int(min_projects)
+        and min_projects > approval_k
+    ):
+        # No ballot could be valid: at least min_projects choices, at most k.
+        errors.add(
+            "min_projects",
+            _(
+                "Met hoogstens %(k)s keuzes kan niemand %(min)s projecten kiezen; verlaag het "
+                "minimum.",
+                k=approval_k,
+                min=min_projects,
+            ),
+        )
     points = view.get("cumulative_points")
     if ballot_type != BallotType.CUMULATIVE.value and points is not None:
         errors.add(
@@ -562,6 +680,90 @@ def _check_consistency(view: Mapping[str, Any], errors: _Errors) -> None:
             _(
                 "Een drempel voor steunbetuigingen kan alleen als steunbetuigingen worden verzameld."
             ),
+        )
+    _check_counting(view, errors)
+
+
+def _check_counting(view: Mapping[str, Any], errors: _Errors) -> None:
+    """Refuse every combination the counting engine cannot count (``rounds.counting``), and
+    settings that belong to another rule or tie-break (they would sit in the frozen definition
+    doing nothing, and confuse every reader of it)."""
+    rule = view.get("counting_rule")
+    ballot_type = view.get("ballot_type")
+    allowed = BALLOTS_FOR_RULE.get(str(rule))
+    known_ballot = ballot_type in {b.value for b in BallotType}
+    if allowed is not None and known_ballot and ballot_type not in allowed:
+        errors.add(
+            "counting_rule",
+            _(
+                "De telregel '%(rule)s' kan dit soort stembiljet (%(ballot)s) niet tellen. "
+                "Kies een andere telregel of een ander stembiljet.",
+                rule=label("counting_rule", rule),
+                ballot=label("ballot_type", ballot_type),
+            ),
+        )
+    capped = [t for t in view["themes"] if t.get("max_spend_cents") is not None]
+    if rule in BALLOTS_FOR_RULE and rule not in RULES_WITH_CAPS and capped:
+        errors.add(
+            "counting_rule",
+            _(
+                "De telregel '%(rule)s' kent geen maximum per thema. Kies 'meeste stemmen eerst' "
+                "of haal de maxima bij de thema's weg.",
+                rule=label("counting_rule", rule),
+            ),
+        )
+    greedy = rule == CountingRule.GREEDY.value
+    if not greedy:
+        for field, unset in (
+            ("greedy_threshold", None),
+            ("greedy_no_skip", False),
+            ("leftover", Leftover.KEEP.value),
+        ):
+            if view.get(field) is not None and view.get(field) != unset:
+                errors.add(
+                    field,
+                    _("Hoort alleen bij de telregel 'meeste stemmen eerst'; laat het leeg."),
+                )
+    elif view.get("leftover") == Leftover.FUND_BY_SCORE.value and not capped:
+        errors.add(
+            "leftover",
+            _(
+                "Alleen zinvol als minstens één thema een maximum heeft: zonder maxima blijft "
+                "er geen geld over dat nog past."
+            ),
+        )
+    scores = view.get("ranked_scores")
+    if scores is not None:
+        if ballot_type != BallotType.RANKED.value or not greedy:
+            errors.add(
+                "ranked_scores",
+                _(
+                    "Punten per plaats horen alleen bij een rangorde-stembiljet met de telregel "
+                    "'meeste stemmen eerst'; laat het veld leeg."
+                ),
+            )
+        else:
+            places = len(parse_scores(str(scores)) or [])
+            max_projects = view.get("max_projects")
+            if not _is_int(max_projects) or max_projects > places:
+                errors.add(
+                    "max_projects",
+                    _(
+                        "Met %(places)s punten-plaatsen mag iemand hoogstens %(places)s projecten "
+                        "rangschikken: vul dat maximum in.",
+                        places=places,
+                    ),
+                )
+    tie_break = view.get("tie_break")
+    if view.get("tie_break_seed") is not None and tie_break != TieBreak.LOWEST_COST.value:
+        errors.add(
+            "tie_break_seed",
+            _("Alleen de loting (laagste kosten eerst) gebruikt een zaad; laat het veld leeg."),
+        )
+    if view.get("tie_break_order") is not None and tie_break != TieBreak.EXPLICIT.value:
+        errors.add(
+            "tie_break_order",
+            _("Alleen bij een vaste volgorde in te vullen; laat het veld leeg."),
         )
 
 
@@ -611,6 +813,7 @@ def _comparable(key: str, value: Any) -> Any:
 def _refuse_frozen_changes(round_: Round, clean: Mapping[str, Any]) -> None:
     if not round_.is_frozen:
         return
+    _refuse_changes_after_publication(round_, clean)
     changed = [
         key
         for key, value in clean.items()
@@ -625,4 +828,19 @@ def _refuse_frozen_changes(round_: Round, clean: Mapping[str, Any]) -> None:
                 "van sluiten en publiceren zijn nog aan te passen."
             ),
             fields={key: _("Ligt vast sinds het stemmen is geopend.") for key in changed},
+        )
+
+
+def _refuse_changes_after_publication(round_: Round, clean: Mapping[str, Any]) -> None:
+    if (
+        round_.phase == Phase.PUBLISHED.value
+        and "export_public" in clean
+        and clean["export_public"] != round_.export_public
+    ):
+        raise Conflict(
+            _(
+                "De uitslag is gepubliceerd: of de controle-export openbaar is, hoort bij wat is "
+                "gepubliceerd en verandert niet meer."
+            ),
+            fields={"export_public": _("Ligt vast sinds de publicatie.")},
         )

@@ -1,0 +1,462 @@
+"""The audit export of a round: signed JSON, one pabulib file per election, and CSV.
+
+**Who, when.** After voting closed: auditors and admins; anyone once the round is published with
+``export_public`` set. During voting only an auditor, and only the JSON, which then holds the
+definition, the projects and the ballot log so far (for ``burgerbegroting audit diff``), without
+the current ballots and without an outcome. The log's ballot events do carry ballot contents, so
+a running count *can* be computed from it: that is why no one but the auditor (whose job is to
+watch the log grow) may download it before the close, and not even admins (live counts leaked
+through open data in Decidim #12348). Before voting opens there is nothing to export (409).
+
+**Determinism.** Nothing in a file depends on when it was made or by whom: parts in fixed order,
+canonical JSON (sorted keys, no whitespace), ballots by ballot id, pabulib voters in an order
+keyed on the round fingerprint, no timestamps but those of the log. Ed25519 signatures are
+deterministic too, so two exports of the same state are byte-identical.
+
+**Logged.** Every download is written to the staff action log in the request's transaction, which
+commits before the file leaves (``web/transactions.py``); a failed commit is a 503 and no file.
+
+The format itself (part digests, manifest bytes, the pabulib files) lives in ``audit.verify``, the
+module an auditor runs, so the server and the verifier compute them with the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting import db
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit import service as audit
+from burgerbegroting.audit.signing import public_key_info, sign
+from burgerbegroting.audit.verify import (
+    EXPORT_FORMAT,
+    PARTS_CLOSED,
+    PARTS_VOTING,
+    election_label,
+    manifest_bytes,
+    pabulib_text,
+)
+from burgerbegroting.errors import Conflict, DomainError, Forbidden, NotAuthenticated, NotFound
+from burgerbegroting.i18n import _
+from burgerbegroting.proposals.export import euro_cell, neutralise
+from burgerbegroting.proposals.models import Proposal
+from burgerbegroting.proposals.service import Actor
+from burgerbegroting.results.models import RoundResult
+from burgerbegroting.rounds.models import Phase, Round
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting.ballots import chosen_projects, election_keys
+from burgerbegroting.voting.canonical import canonical_json
+from burgerbegroting.voting.models import BallotLog, LogEvent
+from burgerbegroting.voting.service import current_ballots
+
+__all__ = ["ExportFile", "ExportFormat", "build_export", "json_export", "parse_format"]
+
+
+class ExportFormat(StrEnum):
+    PB = "pb"
+    JSON = "json"
+    CSV = "csv"
+
+
+# Litestar adds "; charset=utf-8" to text/* media types itself.
+MEDIA_TYPES: dict[ExportFormat, str] = {
+    ExportFormat.PB: "text/plain",
+    ExportFormat.JSON: "application/json",
+    ExportFormat.CSV: "text/csv",
+}
+CSV_DELIMITER = ";"
+CITY_WIDE = "Stedelijk"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def parse_format(raw: str | None) -> ExportFormat:
+    """``json`` (the default), ``pb`` or ``csv``; anything else is a 400 with a Dutch message."""
+    value = (raw or ExportFormat.JSON.value).strip().lower()
+    try:
+        return ExportFormat(value)
+    except ValueError:
+        raise DomainError(
+            _("Onbekend formaat voor de audit-export: kies pb, json of csv."),
+            fields={"format": _("Kies pb, json of csv.")},
+        ) from None
+
+
+def _parse_district(definition: dict[str, Any], raw: str | None) -> int | None:
+    """The election a pabulib download is for: ``city``, a district id, or (when the round has
+    one election only) nothing."""
+    keys = election_keys(definition)
+    if raw is None or not raw.strip():
+        if len(keys) == 1:
+            return keys[0]
+        raise DomainError(
+            _("Deze ronde heeft een verkiezing per wijk: kies er een met district=<wijk-id>."),
+            fields={"district": _("Kies een wijk.")},
+        )
+    text = raw.strip().lower()
+    labels = {election_label(k): k for k in keys}
+    if text not in labels:
+        raise DomainError(
+            _(
+                "Onbekende verkiezing voor deze ronde: kies %(choices)s.",
+                choices=", ".join(sorted(labels)),
+            ),
+            fields={"district": _("Onbekende wijk.")},
+        )
+    return labels[text]
+
+
+def _authorise(round_: Round, user: Actor | None, fmt: ExportFormat) -> bool:
+    """Check who may download what when (module docstring); True for a public download."""
+    staff = user is not None and user.has(Role.ADMIN, Role.AUDITOR)
+    public = round_.phase == Phase.PUBLISHED.value and round_.export_public
+    if not staff and not public:
+        if user is None:
+            raise NotAuthenticated(
+                _("Log in als controleur of beheerder om de audit-export te downloaden.")
+            )
+        raise Forbidden(_("Alleen controleurs en beheerders kunnen de audit-export downloaden."))
+    if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        return not staff
+    if round_.phase == Phase.VOTING.value:
+        if user is None or not user.has(Role.AUDITOR) or fmt is not ExportFormat.JSON:
+            raise Conflict(
+                _(
+                    "Het stemmen loopt nog: alleen een controleur kan nu de JSON-export (het "
+                    "stemlogboek zonder uitslag) downloaden. De andere formaten komen na de "
+                    "sluiting."
+                )
+            )
+        return False
+    raise Conflict(
+        _("Het stemmen in deze ronde is nog niet begonnen: er is nog niets te exporteren.")
+    )
+
+
+async def _round(session: AsyncSession, round_id: int) -> Round:
+    round_ = None
+    if 0 < round_id <= db.MAX_ID:
+        round_ = (
+            await session.execute(
+                select(Round).where(Round.id == round_id).execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+    if round_ is None or round_.phase == Phase.DRAFT.value:
+        raise NotFound(_("Deze begrotingsronde bestaat niet."))
+    return round_
+
+
+async def _projects(session: AsyncSession, definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The projects on the ballot as the definition froze them, with their public summary and
+    the names of their theme and district."""
+    ids = [int(p["id"]) for p in definition["projects"]]
+    summaries: dict[int, str] = {}
+    if ids:
+        rows = await session.execute(
+            select(Proposal.id, Proposal.summary).where(Proposal.id.in_(ids))
+        )
+        summaries = {int(pid): str(summary) for pid, summary in rows.all()}
+    themes = {t["id"]: t["name"] for t in definition["themes"]}
+    districts = {d["id"]: d["name"] for d in definition["districts"]}
+    return [
+        {
+            "id": p["id"],
+            "title": p["title"],
+            "summary": summaries.get(int(p["id"]), ""),
+            "cost_cents": p["cost_cents"],
+            "theme_id": p["theme_id"],
+            "theme": themes.get(p["theme_id"]),
+            "district_id": p["district_id"],
+            "district": districts.get(p["district_id"]),
+        }
+        for p in sorted(definition["projects"], key=lambda p: int(p["id"]))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRound:
+    """What the export of a round is made of, as read from the database in one transaction."""
+
+    round_id: int
+    closed: bool
+    fingerprint: str
+    body: dict[str, Any]  # the parts: definition, projects, log (+ ballots, outcome once closed)
+    engine_version: str | None
+
+
+async def _log(session: AsyncSession, round_id: int) -> list[dict[str, Any]]:
+    """Every event of the round's log in height order, shaped as ``voting.log.event_json`` shapes
+    one (read as plain rows: a log of 100,000 events as ORM objects is seconds of overhead)."""
+    rows = await session.execute(
+        select(LogEvent.height, LogEvent.parent, LogEvent.kind, LogEvent.payload, LogEvent.hash)
+        .where(LogEvent.round_id == round_id)
+        .order_by(LogEvent.height)
+    )
+    return [
+        {
+            "height": height,
+            "parent": parent,
+            "kind": kind,
+            "payload": json.loads(payload),
+            "hash": digest,
+        }
+        for height, parent, kind, payload, digest in rows.all()
+    ]
+
+
+async def load_round(session: AsyncSession, round_: Round) -> LoadedRound:
+    """Read the parts of the export of ``round_`` as it stands (voting or closed)."""
+    if round_.frozen_definition is None or round_.fingerprint is None:
+        raise Conflict(
+            _("Het stemmen in deze ronde is nog niet begonnen: er is nog niets te exporteren.")
+        )
+    head = await session.get(BallotLog, round_.id, populate_existing=True)
+    if head is None:
+        raise Conflict(_("Deze ronde heeft geen stemlogboek; er is nog niets te exporteren."))
+    definition: dict[str, Any] = json.loads(round_.frozen_definition)
+    closed = round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}
+    body: dict[str, Any] = {
+        "definition": definition,
+        "projects": await _projects(session, definition),
+        "log": await _log(session, round_.id),
+    }
+    engine_version = None
+    if closed:
+        result = await session.get(RoundResult, round_.id)
+        if result is None:
+            raise Conflict(
+                _("Deze ronde is nog niet geteld; er is nog geen uitslag om te exporteren.")
+            )
+        body["ballots"] = [
+            {"election": key, "ballot_id": uid, "content": json.loads(content)}
+            for key, uid, content in await current_ballots(session, round_.id)
+        ]
+        body["outcome"] = json.loads(result.document)
+        engine_version = result.engine_version
+    return LoadedRound(
+        round_id=round_.id,
+        closed=closed,
+        fingerprint=round_.fingerprint,
+        body=body,
+        engine_version=engine_version,
+    )
+
+
+def _canonical_from_database(value: object) -> bytes:
+    """``canonical_json`` without its float check, for values parsed from canonical JSON that the
+    database holds (definition, events, ballots, outcome: each was written by ``canonical_json``,
+    which refuses floats). The same bytes, several times faster on a large log; were a float ever
+    there, the verifier's own ``canonical_json`` would refuse the export."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
+    """The JSON export's bytes: the parts, and the manifest of their digests with its signature.
+
+    Each part is encoded to canonical JSON once, hashed for the manifest, and the document is put
+    together from those bytes: the same bytes ``canonical_json`` gives for the whole document
+    (sorted keys, no whitespace), without encoding every ballot twice.
+    """
+    body = loaded.body
+    parts = PARTS_CLOSED if loaded.closed else PARTS_VOTING
+    encoded = {name: _canonical_from_database(body[name]) for name in parts}
+    last = body["log"][-1]
+    key = public_key_info(settings)
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "round_id": loaded.round_id,
+        "state": "closed" if loaded.closed else "voting",
+        "fingerprint": loaded.fingerprint,
+        "log_head": last["hash"],
+        "log_height": last["height"],
+        "engine_version": loaded.engine_version,
+        "parts": {name: hashlib.sha256(data).hexdigest() for name, data in encoded.items()},
+        "key": {
+            "algorithm": key["algorithm"],
+            "key_id": key["key_id"],
+            "public_key": key["public_key"],
+        },
+    }
+    signed_manifest = manifest_bytes(manifest)
+    encoded["format"] = canonical_json(EXPORT_FORMAT)
+    encoded["manifest"] = signed_manifest
+    encoded["signature"] = canonical_json(sign(settings, signed_manifest))
+    return (
+        b"{"
+        + b",".join(canonical_json(name) + b":" + encoded[name] for name in sorted(encoded))
+        + b"}"
+    )
+
+
+def to_csv(document: dict[str, Any]) -> bytes:
+    """Projects with their results, then one ballot a line; for Dutch Excel (BOM, ``;``),
+    text cells neutralised against formula injection."""
+    definition = document["definition"]
+    districts = {d["id"]: d["name"] for d in definition["districts"]}
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "Verkiezing",
+            "Project id",
+            "Titel",
+            "Thema",
+            "Wijk",
+            "Kosten (cent)",
+            "Kosten (euro)",
+            "Stembiljetten met dit project",
+            "Score",
+            "Gekozen",
+        ]
+    )
+    projects = {p["id"]: p for p in document["projects"]}
+    for election in document["outcome"]["elections"]:
+        key = election["district_id"]
+        label = CITY_WIDE if key is None else districts.get(key, str(key))
+        selected = set(election["outcome"]["selected"])
+        supporters: Counter[int] = Counter()
+        for ballot in document["ballots"]:
+            if ballot["election"] == key:
+                supporters.update(chosen_projects(ballot["content"]))
+        for pid_text in sorted(election["votes"], key=int):
+            project = projects[int(pid_text)]
+            writer.writerow(
+                [
+                    neutralise(str(label)),
+                    str(project["id"]),
+                    neutralise(str(project["title"])),
+                    neutralise(str(project["theme"] or "")),
+                    neutralise(str(project["district"] or CITY_WIDE)),
+                    str(project["cost_cents"]),
+                    euro_cell(int(project["cost_cents"])),
+                    str(supporters[int(pid_text)]),
+                    str(election["votes"][pid_text]),
+                    "ja" if pid_text in selected else "nee",
+                ]
+            )
+    writer.writerow([])
+    writer.writerow(["Verkiezing", "Stembiljet", "Blanco", "Projecten", "Punten"])
+    for ballot in document["ballots"]:
+        key = ballot["election"]
+        content = ballot["content"]
+        label = CITY_WIDE if key is None else districts.get(key, str(key))
+        points = content.get("points")
+        named = chosen_projects(content)
+        writer.writerow(
+            [
+                neutralise(str(label)),
+                str(ballot["ballot_id"]),
+                "ja" if "blank" in content else "nee",
+                ",".join(str(pid) for pid in named),
+                ",".join(str(points[str(pid)]) for pid in named) if points else "",
+            ]
+        )
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    content: bytes
+    filename: str
+    election: int | None
+    state: str
+    log_height: int
+
+
+def render(
+    settings: Settings, loaded: LoadedRound, fmt: ExportFormat, district: str | None
+) -> Rendered:
+    """The file's bytes (CPU only: run off the event loop)."""
+    key: int | None = None
+    if fmt is ExportFormat.JSON:
+        content = signed_json(settings, loaded)
+        name = f"ronde-{loaded.round_id}-audit.json"
+    else:
+        # The .pb and CSV files are not signed: the signed JSON is what they are checked against.
+        document = {"manifest": {"fingerprint": loaded.fingerprint}, **loaded.body}
+        if fmt is ExportFormat.PB:
+            key = _parse_district(document["definition"], district)
+            content = pabulib_text(document, key).encode("utf-8")
+            name = f"ronde-{loaded.round_id}-{election_label(key)}.pb"
+        else:
+            content = to_csv(document)
+            name = f"ronde-{loaded.round_id}-uitslag.csv"
+    state = "closed" if loaded.closed else "voting"
+    return Rendered(content, name, key, state, loaded.body["log"][-1]["height"])
+
+
+async def build_export(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    round_id: int,
+    user: Actor | None,
+    fmt: ExportFormat,
+    district: str | None = None,
+) -> ExportFile:
+    """The export file of ``round_id`` in ``fmt`` for ``user``, logged in the staff action log.
+
+    Three steps, so that a large export never holds SQLite's write lock (casts would queue behind
+    it during voting) nor the event loop: (1) read everything in one read transaction (one
+    snapshot on SQLite), and end it; (2) build the file in a worker thread; (3) write the audit
+    line in a short write transaction (``BEGIN IMMEDIATE``), which the request commits before the
+    file leaves (``web/transactions.py``). A refusal at any step writes nothing.
+    """
+    token = db.set_read_only(True)
+    try:
+        round_ = await _round(session, round_id)
+        public = _authorise(round_, user, fmt)
+        loaded = await load_round(session, round_)
+        await session.commit()  # ends the read transaction; nothing was written
+    finally:
+        db.reset_read_only(token)
+    rendered = await asyncio.to_thread(partial(render, settings, loaded, fmt, district))
+    token = db.set_read_only(False)
+    try:
+        await audit.record(
+            session,
+            actor_id=user.id if user is not None else None,
+            action="round.audit_export",
+            subject_type="round",
+            subject_id=loaded.round_id,
+            details={
+                "format": fmt.value,
+                "election": election_label(rendered.election) if fmt is ExportFormat.PB else None,
+                "state": rendered.state,
+                "log_height": rendered.log_height,
+                "public": public,
+            },
+        )
+    finally:
+        db.reset_read_only(token)
+    return ExportFile(
+        content=rendered.content, media_type=MEDIA_TYPES[fmt], filename=rendered.filename
+    )
+
+
+async def json_export(session: AsyncSession, settings: Settings, round_id: int) -> bytes:
+    """The JSON export of ``round_id`` without access check or audit line: for benchmarks and the
+    operator's own scripts (``benchmarks/close.py``). The API goes through ``build_export``."""
+    loaded = await load_round(session, await _round(session, round_id))
+    return await asyncio.to_thread(
+        lambda: render(settings, loaded, ExportFormat.JSON, None).content
+    )

@@ -1,0 +1,112 @@
+"""The audit export (``GET /api/v1/rounds/{id}/export``) and the instance's public signing key
+(``GET /.well-known/burgerbegroting-key``).
+
+Who may download what and when is decided in ``audit.export`` (it depends on the round's phase
+and on ``export_public``), so the route itself has no role guard; it has a guard against being
+triggered from another site, because every download writes a line to the staff action log.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Response
+
+from burgerbegroting.accounts.auth import current_user
+from burgerbegroting.audit import export as exports
+from burgerbegroting.audit.schemas import SigningKeyOut
+from burgerbegroting.audit.signing import public_key_info
+from burgerbegroting.errors import Forbidden
+from burgerbegroting.i18n import _
+from burgerbegroting.settings import Settings
+from burgerbegroting.web.deps import DbSession
+
+AnyRequest = Request[Any, Any, Any]
+SAME_SITE_FETCH = frozenset({"same-origin", "none"})
+
+
+def settings_of(request: AnyRequest) -> Settings:
+    settings: Settings = request.app.state["settings"]
+    return settings
+
+
+def require_deliberate_download(request: AnyRequest) -> None:
+    """Refuse a logged download that another site could have triggered with the visitor's cookie.
+
+    A bearer token is never sent by a browser on its own, so such a request is deliberate. A
+    request authenticated by the session cookie must come from our own pages or be typed in the
+    address bar (``Sec-Fetch-Site: same-origin`` or ``none``); a browser that sends no such header
+    is refused too, so the rule cannot be side-stepped. Anonymous requests carry no one's
+    authority and pass. (A stopgap until ``web/`` has one guard for every logged download.)
+    """
+    if current_user(request) is None:
+        return
+    scheme, _sep, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return
+    if request.headers.get("sec-fetch-site", "").strip().lower() in SAME_SITE_FETCH:
+        return
+    raise Forbidden(
+        _(
+            "Deze download wordt vastgelegd en kan alleen vanaf deze website zelf worden gestart "
+            "(of met een API-token)."
+        )
+    )
+
+
+class AuditExportApiController(Controller):
+    path = "/api/v1/rounds/{round_id:int}/export"
+    tags = ("audit",)
+
+    @get(
+        "/",
+        summary="Download the signed audit export of a round (format=json, pb or csv)",
+        description=(
+            "json: definition, projects, ballot log, current ballots and outcome with a manifest "
+            "of SHA-256 digests signed with the instance's Ed25519 key (during voting, for "
+            "auditors: definition, projects and the log so far). pb: one pabulib file per "
+            "election (district=<id> or city). csv: projects with results and one ballot a line "
+            "for Dutch spreadsheets. Byte-identical for the same state; every download is logged."
+        ),
+    )
+    async def export(
+        self,
+        request: AnyRequest,
+        db_session: DbSession,
+        round_id: FromPath[int],
+        export_format: Annotated[str | None, QueryParameter(name="format", max_length=10)] = None,
+        district: Annotated[str | None, QueryParameter(name="district", max_length=12)] = None,
+    ) -> Response[bytes]:
+        require_deliberate_download(request)
+        fmt = exports.parse_format(export_format)
+        result = await exports.build_export(
+            db_session,
+            settings_of(request),
+            round_id=round_id,
+            user=current_user(request),
+            fmt=fmt,
+            district=district,
+        )
+        # The audit line commits before the file leaves (web/transactions.py).
+        return Response(
+            content=result.content,
+            media_type=result.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{result.filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+class SigningKeyController(Controller):
+    path = "/.well-known/burgerbegroting-key"
+    tags = ("audit",)
+
+    @get("/", summary="The instance's Ed25519 public key for audit exports")
+    async def key(self, request: AnyRequest) -> SigningKeyOut:
+        return SigningKeyOut(**public_key_info(settings_of(request)))
+
+
+CONTROLLERS = [AuditExportApiController, SigningKeyController]

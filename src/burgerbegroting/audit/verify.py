@@ -1,0 +1,838 @@
+"""The independent verifier of an audit export: ``python -m burgerbegroting.audit.verify``.
+
+Imports only the standard library, the counting engine (``voting.tally``), the pure ballot rules
+(``voting.ballots``), canonical JSON (``voting.canonical``) and, for the signature alone,
+``cryptography``: never the app, the database or the web stack (an import-linter contract and
+``tests/audit/test_verify_purity.py`` keep it so). An auditor can run it on a laptop with nothing
+but this file's package and the export.
+
+What it checks, in this order, stopping at the first problem (which it names):
+
+1. the manifest's Ed25519 signature (with the instance's published key, ``--key``) and the
+   SHA-256 of every part's canonical JSON;
+2. the round definition's SHA-256 equals the round fingerprint, and the projects agree with it;
+3. the ballot log: from genesis (round fingerprint + voter-roll fingerprint) to the end event,
+   every height, parent and hash;
+4. last ballot counts: replaying ``ballot`` events (with ``supersedes``) and ``void`` events gives
+   exactly the export's current ballots;
+5. every ballot is valid under the round's rules (``voting.ballots.normalise`` gives back exactly
+   the stored content);
+6. the recount (``voting.ballots.results_document``) equals the published outcome byte for byte;
+7. the given ``.pb`` files agree with the export (projects, costs, ballots, selected).
+
+This module also holds the pieces of the export format that both sides must compute alike (the
+part digests, the manifest bytes, the pabulib files), so the server and the verifier cannot drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from burgerbegroting.voting.ballots import (
+    BallotProblem,
+    election_keys,
+    election_rules,
+    normalise,
+    results_document,
+)
+from burgerbegroting.voting.canonical import canonical_json, event_hash, receipt_from_hash
+from burgerbegroting.voting.tally.model import TallyError
+from burgerbegroting.voting.tally.pabulib import (
+    PabulibError,
+    PabulibFile,
+    read_pabulib,
+    write_pabulib,
+)
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "GENESIS_PARENT",
+    "Report",
+    "VerificationError",
+    "diff",
+    "election_label",
+    "key_id",
+    "main",
+    "manifest_bytes",
+    "pabulib_file",
+    "pabulib_text",
+    "part_digests",
+    "verify",
+]
+
+EXPORT_FORMAT = "burgerbegroting-audit/1"
+GENESIS_PARENT = "0" * 64
+PARTS_VOTING = ("definition", "projects", "log")
+PARTS_CLOSED = ("definition", "projects", "log", "ballots", "outcome")
+SIGNATURE_ALGORITHM = "Ed25519"
+CITY = "city"
+
+_PB_TYPE = {
+    "knapsack": "approval",
+    "approval": "approval",
+    "choose-1": "choose-1",
+    "cumulative": "cumulative",
+    "ranked": "ordinal",
+}
+
+
+class VerificationError(Exception):
+    """The first problem found: ``place`` says where (a part, an event height, a project, a
+    ballot), ``message`` what is wrong."""
+
+    def __init__(self, place: str, message: str) -> None:
+        super().__init__(f"{place}: {message}")
+        self.place = place
+        self.message = message
+
+
+@dataclass
+class Report:
+    """What was checked, one line each, for the auditor's report."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+# --- the format, shared by the export and the verifier ----------------------------------------
+
+
+def key_id(public_raw: bytes) -> str:
+    """A short name for a public key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def part_digests(export: Mapping[str, Any], parts: Iterable[str]) -> dict[str, str]:
+    """SHA-256 (hex) of the canonical JSON of each part of the export."""
+    return {name: hashlib.sha256(canonical_json(export[name])).hexdigest() for name in parts}
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """The bytes the signature covers: the manifest's canonical JSON."""
+    return canonical_json(manifest)
+
+
+def election_label(key: int | None) -> str:
+    """``city`` for the city-wide election, else the district id as text."""
+    return CITY if key is None else str(key)
+
+
+def _shuffle_key(fingerprint: str, ballot_id: str) -> str:
+    # A keyed order: deterministic (two exports are identical) and unrelated to the order in
+    # which ballots were cast or to the ballot ids' own order.
+    return hashlib.sha256(f"{fingerprint}:{ballot_id}".encode()).hexdigest()
+
+
+def _euro(cents: int) -> str:
+    whole, frac = divmod(cents, 100)
+    return f"{whole}.{frac:02d}"
+
+
+def _pb_date(iso: str | None) -> str:
+    # pabulib writes dates as dd.mm.yyyy; the log holds UTC ISO times.
+    if not iso:
+        return ""
+    year, month, day = iso[:10].split("-")
+    return f"{day}.{month}.{year}"
+
+
+def _events_of_kind(log: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    return [e for e in log if e.get("kind") == kind]
+
+
+def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
+    """The pabulib file of one election of a closed round's export.
+
+    META: rule, budget, dates, vote type and the ballot limits; PROJECTS: cost, votes (ballots
+    naming the project), score (the engine's score), selected; VOTES: the non-blank current
+    ballots with anonymous voter ids 1..n in an order keyed on the round fingerprint.
+    """
+    definition = export["definition"]
+    fingerprint = export["manifest"]["fingerprint"]
+    rules = election_rules(definition, key)
+    outcome_doc = export["outcome"]
+    election = next(e for e in outcome_doc["elections"] if e["district_id"] == key)
+    selected = set(election["outcome"]["selected"])
+    contents = [
+        (b["ballot_id"], b["content"])
+        for b in export["ballots"]
+        if b["election"] == key and "blank" not in b["content"]
+    ]
+    contents.sort(key=lambda item: _shuffle_key(fingerprint, item[0]))
+    supporters: Counter[int] = Counter()
+    for _uid, content in contents:
+        supporters.update(_named(content))
+    genesis = _events_of_kind(export["log"], "genesis")
+    end = _events_of_kind(export["log"], "end")
+    district = None if key is None else next(d for d in definition["districts"] if d["id"] == key)
+    meta: list[tuple[str, str]] = [
+        ("description", f"Burgerbegroting ronde {definition['round_id']}"),
+        ("country", "Netherlands"),
+        ("language", "nl"),
+        ("currency", "EUR"),
+        ("instance", str(definition["round_id"])),
+        ("election", election_label(key)),
+    ]
+    if district is not None:
+        meta.append(("district", str(district["name"])))
+    meta += [
+        ("fingerprint", fingerprint),
+        ("num_projects", str(len(rules.projects))),
+        ("num_votes", str(len(contents))),
+        ("blank_votes", str(election["blank"])),
+        ("budget", _euro(rules.budget_cents)),
+        ("vote_type", _PB_TYPE[rules.ballot_type]),
+        ("ballot_type", rules.ballot_type),
+        ("rule", definition["counting"]["rule"]),
+        ("tie_break", definition["counting"]["tie_break"]),
+        # The lot the count actually used (lowest-cost ties): `burgerbegroting tally --seed`.
+        ("tie_break_seed", str(election["outcome"].get("seed") or "")),
+        ("date_begin", _pb_date(genesis[0]["payload"].get("opened") if genesis else None)),
+        ("date_end", _pb_date(end[0]["payload"].get("closed") if end else None)),
+    ]
+    counting = definition["counting"]
+    # What `burgerbegroting tally` needs besides the rule to count the file as the round was:
+    if counting.get("threshold") is not None:  # greedy: the minimum score (--threshold file)
+        meta.append(("min_project_score_threshold", str(counting["threshold"])))
+    if counting.get("no_skip"):  # greedy: stop at the first project that does not fit
+        meta.append(("greedy_no_skip", "1"))
+    if counting.get("order"):  # the explicit tie-break order (--order)
+        meta.append(("tie_break_order", ",".join(str(pid) for pid in counting["order"])))
+    if rules.min_projects:
+        meta.append(("min_length", str(rules.min_projects)))
+    limits = [rules.max_projects]
+    if rules.ballot_type == "approval":
+        limits.append(rules.approval_max_k)
+    if rules.ballot_type == "choose-1":
+        limits.append(1)
+    if any(limit is not None for limit in limits):
+        meta.append(("max_length", str(min(limit for limit in limits if limit is not None))))
+    if rules.ballot_type == "knapsack":
+        meta.append(("max_sum_cost", _euro(rules.budget_cents)))
+    if rules.ballot_type == "cumulative" and rules.cumulative_points is not None:
+        meta.append(("max_sum_points", str(rules.cumulative_points)))
+    themes_used = {
+        p.get("theme_id") for p in rules.projects.values() if p.get("theme_id") is not None
+    }
+    caps = [(t, c) for t, c in sorted(rules.theme_caps.items()) if t in themes_used]
+    if caps:
+        meta.append(("categories", ",".join(str(t) for t, _c in caps)))
+        meta.append(("budget_per_category", ",".join(_euro(c) for _t, c in caps)))
+    cumulative = rules.ballot_type == "cumulative"
+    score_field = rules.ballot_type in {"cumulative", "ranked"}
+    project_fields = ["project_id", "cost", "votes"]
+    if score_field:
+        project_fields.append("score")
+    project_fields += ["name", "category", "selected"]
+    projects = []
+    for pid, project in sorted(rules.projects.items()):
+        row = [str(pid), _euro(int(project["cost_cents"])), str(supporters[pid])]
+        if score_field:
+            row.append(str(election["votes"].get(str(pid), 0)))
+        theme = project.get("theme_id")
+        row += [
+            str(project.get("title", "")),
+            "" if theme is None else str(theme),
+            "1" if str(pid) in selected else "0",
+        ]
+        projects.append(tuple(row))
+    vote_fields = ["voter_id", "vote"] + (["points"] if cumulative else [])
+    votes = []
+    for n, (_uid, content) in enumerate(contents, start=1):
+        ids = _named(content)
+        row = [str(n), ",".join(str(pid) for pid in ids)]
+        if cumulative:
+            row.append(",".join(str(content["points"][str(pid)]) for pid in ids))
+        votes.append(tuple(row))
+    return PabulibFile(
+        meta=tuple(meta),
+        project_fields=tuple(project_fields),
+        projects=tuple(projects),
+        vote_fields=tuple(vote_fields),
+        votes=tuple(votes),
+    )
+
+
+def pabulib_text(export: Mapping[str, Any], key: int | None) -> str:
+    return write_pabulib(pabulib_file(export, key))
+
+
+def _named(content: Mapping[str, Any]) -> list[int]:
+    if "projects" in content:
+        return [int(p) for p in content["projects"]]
+    if "ranking" in content:
+        return [int(p) for p in content["ranking"]]
+    if "points" in content:
+        return sorted(int(k) for k in content["points"])
+    return []
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def _need(condition: bool, place: str, message: str) -> None:
+    if not condition:
+        raise VerificationError(place, message)
+
+
+def _decode_key(text: str) -> bytes:
+    """A public key as given on the command line: hex, base64, or a file holding either or the
+    JSON of ``/.well-known/burgerbegroting-key``."""
+    candidate = text.strip()
+    path = Path(candidate)
+    if len(candidate) < 200 and path.is_file():
+        candidate = path.read_text(encoding="utf-8").strip()
+        if candidate.startswith("{"):
+            data = json.loads(candidate)
+            candidate = str(data.get("public_key_hex") or data.get("public_key") or "")
+    try:
+        raw = bytes.fromhex(candidate)
+    except ValueError:
+        try:
+            raw = base64.b64decode(candidate, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+    if len(raw) != 32:
+        raise VerificationError(
+            "sleutel", "de opgegeven sleutel is geen Ed25519-sleutel van 32 bytes"
+        )
+    return raw
+
+
+def check_signature(export: Mapping[str, Any], public_key: bytes | None, report: Report) -> None:
+    """The manifest's signature, and each part's digest."""
+    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 - signature only
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PublicKey,
+    )
+
+    _need(export.get("format") == EXPORT_FORMAT, "format", f"geen {EXPORT_FORMAT}-export")
+    manifest = export.get("manifest")
+    _need(isinstance(manifest, dict), "manifest", "ontbreekt")
+    assert isinstance(manifest, dict)
+    key_info = manifest.get("key") or {}
+    embedded = base64.b64decode(str(key_info.get("public_key", "")))
+    _need(
+        key_info.get("algorithm") == SIGNATURE_ALGORITHM
+        and key_info.get("key_id") == key_id(embedded),
+        "manifest/key",
+        "algoritme of sleutel-id klopt niet met de sleutel",
+    )
+    if public_key is None:
+        public_key = embedded
+        report.add(
+            "LET OP: ondertekening gecontroleerd met de sleutel in de export zelf; geef --key met "
+            "de gepubliceerde sleutel van de gemeente om ook de herkomst te controleren."
+        )
+    else:
+        _need(
+            embedded == public_key,
+            "manifest/key",
+            "de export noemt een andere sleutel dan de opgegeven sleutel",
+        )
+    try:
+        signature = base64.b64decode(str(export.get("signature", "")), validate=True)
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, manifest_bytes(manifest))
+    except (InvalidSignature, ValueError, binascii.Error):
+        raise VerificationError(
+            "handtekening", "de handtekening van het manifest klopt niet"
+        ) from None
+    report.add(f"Handtekening klopt (Ed25519, sleutel {key_id(public_key)}).")
+    state = manifest.get("state")
+    _need(state in {"voting", "closed"}, "manifest/state", f"onbekende toestand {state!r}")
+    parts = PARTS_CLOSED if state == "closed" else PARTS_VOTING
+    listed = manifest.get("parts") or {}
+    _need(
+        sorted(listed) == sorted(parts), "manifest/parts", f"verwacht de delen {', '.join(parts)}"
+    )
+    for name in parts:
+        _need(name in export, name, "dit deel ontbreekt")
+        digest = hashlib.sha256(canonical_json(export[name])).hexdigest()
+        _need(digest == listed[name], name, "de SHA-256 van dit deel wijkt af van het manifest")
+    report.add(f"SHA-256 van {len(parts)} delen kloppen met het manifest.")
+
+
+def check_definition(export: Mapping[str, Any], report: Report) -> None:
+    """The definition's SHA-256 is the fingerprint; the projects agree with the definition."""
+    manifest = export["manifest"]
+    definition = export["definition"]
+    fingerprint = hashlib.sha256(canonical_json(definition)).hexdigest()
+    _need(
+        fingerprint == manifest["fingerprint"],
+        "definition",
+        "de SHA-256 van de rondedefinitie is niet de vingerafdruk van de ronde",
+    )
+    _need(
+        definition.get("round_id") == manifest.get("round_id"),
+        "definition/round_id",
+        "andere ronde",
+    )
+    by_id = {p["id"]: p for p in definition["projects"]}
+    listed = export["projects"]
+    _need(
+        [p.get("id") for p in listed] == sorted(by_id),
+        "projects",
+        "de projectenlijst is niet die van de rondedefinitie",
+    )
+    themes = {t["id"]: t["name"] for t in definition["themes"]}
+    districts = {d["id"]: d["name"] for d in definition["districts"]}
+    for project in listed:
+        frozen = by_id[project["id"]]
+        # The summary is the one field the definition does not freeze: shown, never counted.
+        expected = {
+            "title": frozen.get("title"),
+            "cost_cents": frozen.get("cost_cents"),
+            "theme_id": frozen.get("theme_id"),
+            "district_id": frozen.get("district_id"),
+            "theme": themes.get(frozen.get("theme_id")),
+            "district": districts.get(frozen.get("district_id")),
+        }
+        for name, value in expected.items():
+            # Compared as canonical JSON: 1 and true, or 1 and "1", are different values.
+            _need(
+                canonical_json(project.get(name)) == canonical_json(value),
+                f"project {project['id']}",
+                f"{name} wijkt af van de rondedefinitie",
+            )
+    report.add(f"Vingerafdruk {fingerprint} klopt; {len(listed)} projecten volgens de definitie.")
+
+
+@dataclass
+class Replay:
+    """The log replayed: the current ballots (by receipt) and the head."""
+
+    current: dict[str, tuple[int | None, str, dict[str, Any]]]
+    head: str
+    height: int
+    ballots_cast: int
+    voids: int
+    ended: bool
+
+
+def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -> Replay:
+    """The hash chain from genesis, and last-ballot-counts over it."""
+    manifest = export["manifest"]
+    round_id = manifest["round_id"]
+    log = export["log"]
+    _need(isinstance(log, list) and len(log) > 0, "log", "het stemlogboek is leeg")
+    keys = set(election_keys(export["definition"]))
+    rules = {key: election_rules(export["definition"], key) for key in keys}
+    parent = GENESIS_PARENT
+    current: dict[str, tuple[int | None, str, dict[str, Any]]] = {}
+    seen_uids: set[str] = set()
+    cast = voids = 0
+    ended = False
+    for index, event in enumerate(log):
+        place = f"gebeurtenis {index}"
+        _need(
+            event.get("height") == index, place, f"hoogte {event.get('height')!r}, verwacht {index}"
+        )
+        _need(event.get("parent") == parent, place, "de ouder-hash is niet de hash van de vorige")
+        kind = event.get("kind")
+        payload = event.get("payload")
+        _need(isinstance(payload, dict), place, "geen geldige inhoud")
+        assert isinstance(payload, dict)
+        digest = event_hash(
+            round_id=round_id, height=index, parent=parent, kind=str(kind), payload=payload
+        )
+        _need(event.get("hash") == digest, place, "de hash klopt niet met de inhoud")
+        _need(not ended, place, "een gebeurtenis na de sluiting")
+        if index == 0:
+            _need(kind == "genesis", place, "het logboek begint niet met genesis")
+            _need(
+                payload.get("round_fingerprint") == manifest["fingerprint"],
+                place,
+                "genesis noemt een andere vingerafdruk van de ronde",
+            )
+            _need(
+                payload.get("roll_fingerprint")
+                == hashlib.sha256(canonical_json(payload.get("roll"))).hexdigest(),
+                place,
+                "de vingerafdruk van de kiezerslijst klopt niet",
+            )
+        elif kind == "ballot":
+            cast += 1
+            uid = payload.get("ballot_id")
+            _need(
+                isinstance(uid, str) and uid not in seen_uids,
+                place,
+                "stembiljet-id dubbel of ongeldig",
+            )
+            assert isinstance(uid, str)
+            seen_uids.add(uid)
+            key = payload.get("election")
+            _need(key in keys, place, f"onbekende verkiezing {key!r}")
+            content = payload.get("ballot")
+            _check_content(rules[key], content, place)
+            supersedes = payload.get("supersedes")
+            if supersedes is not None:
+                _need(
+                    supersedes in current,
+                    place,
+                    f"vervangt bon {supersedes}, die op dat moment niet telde",
+                )
+                _need(
+                    current[supersedes][0] == key,
+                    place,
+                    f"vervangt bon {supersedes} uit een andere verkiezing",
+                )
+                del current[supersedes]
+            assert isinstance(content, dict)
+            current[receipt_from_hash(digest)] = (key, uid, content)
+        elif kind == "void":
+            voids += 1
+            target = payload.get("voids")
+            _need(target in current, place, f"vernietigt bon {target}, die niet telde")
+            del current[str(target)]
+        elif kind == "roll":
+            _need(
+                payload.get("roll_fingerprint")
+                == hashlib.sha256(canonical_json(payload.get("roll"))).hexdigest(),
+                place,
+                "de vingerafdruk van de kiezerslijst klopt niet",
+            )
+        elif kind == "end":
+            _need(
+                payload.get("events") == index,
+                place,
+                f"noemt {payload.get('events')!r} gebeurtenissen, verwacht {index}",
+            )
+            ended = True
+        else:
+            raise VerificationError(place, f"onbekende soort {kind!r}")
+        parent = digest
+    last = log[-1]
+    if require_end:
+        _need(ended, "log", "het logboek eindigt niet met de sluiting")
+    _need(
+        manifest.get("log_head") == last["hash"] and manifest.get("log_height") == last["height"],
+        "manifest",
+        "de kop van het logboek in het manifest is niet de laatste gebeurtenis",
+    )
+    report.add(
+        f"Stemlogboek: {len(log)} gebeurtenissen van genesis tot "
+        f"{'sluiting' if ended else 'hoogte ' + str(last['height'])}, keten klopt "
+        f"(kop {last['hash']})."
+    )
+    report.add(
+        f"Laatste stem telt: {cast} stemmen uitgebracht, {voids} vernietigd, {len(current)} tellen."
+    )
+    return Replay(
+        current=current,
+        head=last["hash"],
+        height=last["height"],
+        ballots_cast=cast,
+        voids=voids,
+        ended=ended,
+    )
+
+
+def _check_content(rules: Any, content: object, place: str) -> None:
+    _need(isinstance(content, dict), place, "het stembiljet is geen object")
+    assert isinstance(content, dict)
+    try:
+        canonical = normalise(rules, content)
+    except BallotProblem as problem:
+        raise VerificationError(
+            place, f"ongeldig stembiljet ({problem.rule} bij {problem.pointer})"
+        ) from None
+    _need(
+        canonical_json(canonical) == canonical_json(content),
+        place,
+        "het stembiljet staat niet in de vaste (canonieke) vorm",
+    )
+
+
+def check_ballots(export: Mapping[str, Any], replay: Replay, report: Report) -> None:
+    """The export's current ballots are exactly those the log replay leaves, in ballot-id order."""
+    ballots = export["ballots"]
+    uids = [b.get("ballot_id") for b in ballots]
+    for i in range(1, len(uids)):
+        _need(
+            str(uids[i - 1]) < str(uids[i]),
+            f"stembiljet {uids[i]}",
+            "de stembiljetten staan niet op volgorde van id (of een id komt twee keer voor)",
+        )
+    expected = {uid: (key, content) for key, uid, content in replay.current.values()}
+    for ballot in ballots:
+        uid = ballot.get("ballot_id")
+        place = f"stembiljet {uid}"
+        _need(uid in expected, place, "telt volgens het logboek niet (toegevoegd of vervangen)")
+        key, content = expected[str(uid)]
+        _need(ballot.get("election") == key, place, "andere verkiezing dan in het logboek")
+        _need(
+            canonical_json(ballot.get("content")) == canonical_json(content),
+            place,
+            "inhoud wijkt af van het logboek",
+        )
+    missing = sorted(set(expected) - {str(u) for u in uids})
+    _need(
+        not missing,
+        f"stembiljet {missing[0] if missing else ''}",
+        "telt volgens het logboek maar ontbreekt",
+    )
+    report.add(
+        f"Huidige stembiljetten: {len(ballots)}, gelijk aan het logboek; elk geldig volgens de regels."
+    )
+
+
+def _first_difference(a: object, b: object, pointer: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                return f"{pointer}/{k}"
+            if canonical_json(a[k]) != canonical_json(b[k]):
+                return _first_difference(a[k], b[k], f"{pointer}/{k}")
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            if canonical_json(x) != canonical_json(y):
+                return _first_difference(x, y, f"{pointer}/{i}")
+        if len(a) != len(b):
+            return f"{pointer}/{min(len(a), len(b))}"
+    return pointer or "/"
+
+
+def check_recount(export: Mapping[str, Any], replay: Replay, report: Report) -> None:
+    """Recount every election from the definition and the current ballots; compare bytes."""
+    definition = export["definition"]
+    published = export["outcome"]
+    ballots = [(b["election"], b["content"]) for b in export["ballots"]]
+    try:
+        recount = results_document(
+            definition,
+            export["manifest"]["fingerprint"],
+            ballots,
+            log_head=replay.head,
+            log_height=replay.height,
+        )
+    except (BallotProblem, TallyError) as exc:
+        raise VerificationError("herteling", f"de telling faalt: {exc}") from None
+    if published.get("engine_version") != recount["engine_version"]:
+        raise VerificationError(
+            "outcome/engine_version",
+            f"de uitslag is geteld met {published.get('engine_version')}, deze controle gebruikt "
+            f"{recount['engine_version']}: gebruik dezelfde versie",
+        )
+    if canonical_json(published) != canonical_json(recount):
+        pointer = _first_difference(published, recount)
+        where = "outcome" + pointer
+        parts = pointer.split("/")
+        if len(parts) > 2 and parts[1] == "elections" and parts[2].isdigit():
+            index = int(parts[2])
+            if index < len(recount["elections"]):
+                where += (
+                    f" (verkiezing {election_label(recount['elections'][index]['district_id'])})"
+                )
+        raise VerificationError(where, "de herteling wijkt af van de gepubliceerde uitslag")
+    winners = sum(len(e["outcome"]["selected"]) for e in recount["elections"])
+    report.add(
+        f"Herteling ({definition['counting']['rule']}, {recount['engine_version']}) gelijk aan de "
+        f"gepubliceerde uitslag, byte voor byte: {len(recount['elections'])} verkiezing(en), "
+        f"{winners} gekozen projecten."
+    )
+
+
+def check_pb(export: Mapping[str, Any], name: str, text: str | bytes, report: Report) -> None:
+    """A ``.pb`` file agrees with the export: same projects, costs, selected and ballots."""
+    try:
+        pb = read_pabulib(text)
+    except PabulibError as exc:
+        raise VerificationError(name, f"geen leesbaar pabulib-bestand ({exc})") from None
+    label = pb.meta_dict.get("election", "")
+    keys = {election_label(k): k for k in election_keys(export["definition"])}
+    _need(label in keys, f"{name} META election", f"onbekende verkiezing {label!r}")
+    expected = pabulib_file(export, keys[label])
+    want_meta = dict(expected.meta)
+    for meta_key in ("budget", "vote_type", "num_projects", "num_votes", "fingerprint", "rule"):
+        _need(
+            pb.meta_dict.get(meta_key) == want_meta.get(meta_key),
+            f"{name} META {meta_key}",
+            f"{pb.meta_dict.get(meta_key)!r}, verwacht {want_meta.get(meta_key)!r}",
+        )
+    got = _rows(pb.project_fields, pb.projects)
+    want = _rows(expected.project_fields, expected.projects)
+    _need(
+        sorted(got) == sorted(want),
+        f"{name} PROJECTS",
+        "andere projecten dan in de export: "
+        + ", ".join(sorted(set(got) ^ set(want)) or ["dubbele regels"]),
+    )
+    for pid, row in sorted(want.items()):
+        for column in ("cost", "votes", "selected"):
+            _need(
+                _money_equal(got[pid].get(column), row[column])
+                if column == "cost"
+                else (got[pid].get(column) or "").strip() == row[column],
+                f"{name} project {pid}",
+                f"{column} {got[pid].get(column)!r}, verwacht {row[column]!r}",
+            )
+    got_votes = Counter(_vote_key(pb.vote_fields, v) for v in pb.votes)
+    want_votes = Counter(_vote_key(expected.vote_fields, v) for v in expected.votes)
+    if got_votes != want_votes:
+        extra = got_votes - want_votes
+        lacking = want_votes - got_votes
+        what = (
+            f"stembiljet {sorted(extra)[0]} staat er te veel in"
+            if extra
+            else f"stembiljet {sorted(lacking)[0]} ontbreekt"
+        )
+        raise VerificationError(f"{name} VOTES", what)
+    report.add(
+        f"{name}: verkiezing {label}, {len(pb.projects)} projecten en {len(pb.votes)} stemmen kloppen met de export."
+    )
+
+
+def _rows(fields: Sequence[str], rows: Iterable[Sequence[str]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    names = [f.strip() for f in fields]
+    for row in rows:
+        values = dict(zip(names, row, strict=False))
+        out[values.get("project_id", "").strip()] = values
+    return out
+
+
+def _money_equal(a: str | None, b: str) -> bool:
+    def cents(text: str) -> int | None:
+        whole, _sep, frac = text.strip().replace(",", ".").partition(".")
+        if not whole.isdigit() or (frac and not frac.isdigit()) or len(frac) > 2:
+            return None
+        return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+    return a is not None and cents(a) is not None and cents(a) == cents(b)
+
+
+def _vote_key(fields: Sequence[str], row: Sequence[str]) -> str:
+    values = {f.strip(): v.strip() for f, v in zip(fields, row, strict=False)}
+    vote = values.get("vote", "")
+    points = values.get("points")
+    return vote if points is None else f"{vote} [{points}]"
+
+
+def verify(
+    export: Mapping[str, Any],
+    *,
+    public_key: bytes | None = None,
+    pb_files: Sequence[tuple[str, str | bytes]] = (),
+) -> Report:
+    """Run every check on a parsed export (and ``.pb`` files); raise VerificationError at the
+    first problem, else return the report."""
+    report = Report()
+    try:
+        check_signature(export, public_key, report)
+        check_definition(export, report)
+        closed = export["manifest"]["state"] == "closed"
+        replay = check_log(export, report, require_end=closed)
+        if closed:
+            check_ballots(export, replay, report)
+            check_recount(export, replay, report)
+            for name, text in pb_files:
+                check_pb(export, name, text, report)
+        else:
+            _need(not pb_files, "pb", "een export tijdens het stemmen heeft geen .pb-bestanden")
+            report.add("Export tijdens het stemmen: geen uitslag en geen huidige stembiljetten.")
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise VerificationError(
+            "structuur", f"de export is onvolledig of misvormd ({exc!r})"
+        ) from None
+    return report
+
+
+def diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, public_key: bytes | None = None
+) -> Report:
+    """Prove that NEW extends OLD: both verify, same round and genesis, OLD's events are a prefix
+    of NEW's (nothing removed or rewritten)."""
+    verify(old, public_key=public_key)
+    verify(new, public_key=public_key)
+    report = Report()
+    _need(
+        old["manifest"]["fingerprint"] == new["manifest"]["fingerprint"],
+        "definition",
+        "de twee exports hebben een andere vingerafdruk van de ronde",
+    )
+    old_log, new_log = old["log"], new["log"]
+    _need(len(new_log) >= len(old_log), "log", "NEW heeft minder gebeurtenissen dan OLD")
+    for index, event in enumerate(old_log):
+        _need(
+            canonical_json(event) == canonical_json(new_log[index]),
+            f"gebeurtenis {index}",
+            "herschreven of verwijderd in NEW",
+        )
+    report.add(
+        f"NEW verlengt OLD: dezelfde genesis ({old_log[0]['hash']}), de {len(old_log)} "
+        f"gebeurtenissen van OLD staan ongewijzigd in NEW, {len(new_log) - len(old_log)} erbij."
+    )
+    return report
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def _load(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise VerificationError(path, f"niet te lezen als JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise VerificationError(path, "geen JSON-object")
+    return data
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="audit_command", required=True)
+    check = sub.add_parser("verify", help="controleer een audit-export (JSON) en .pb-bestanden")
+    check.add_argument("export", help="de JSON-export van de ronde")
+    check.add_argument("--pb", action="append", default=[], help="een .pb-bestand (herhaalbaar)")
+    check.add_argument("--key", help="publieke sleutel: hex, base64 of een bestand")
+    compare = sub.add_parser("diff", help="bewijs dat NEW de export OLD verlengt")
+    compare.add_argument("old")
+    compare.add_argument("new")
+    compare.add_argument("--key", help="publieke sleutel: hex, base64 of een bestand")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``verify`` or ``diff``; print the report (exit 0) or the first problem (exit 1)."""
+    try:
+        key = _decode_key(args.key) if args.key else None
+        if args.audit_command == "verify":
+            pb_files = [(Path(p).name, Path(p).read_bytes()) for p in args.pb]
+            report = verify(_load(args.export), public_key=key, pb_files=pb_files)
+        else:
+            report = diff(_load(args.old), _load(args.new), public_key=key)
+    except VerificationError as exc:
+        print(f"FOUT bij {exc.place}: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"FOUT: {exc}", file=sys.stderr)
+        return 2
+    print(report.text())
+    print("OK")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m burgerbegroting.audit.verify",
+        description="Onafhankelijke controle van een audit-export van de burgerbegroting.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""The audit export through the API: formats, who may download what when, determinism, logging."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.accounts import tokens
+from burgerbegroting.accounts.middleware import SESSION_COOKIE
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.export import to_csv
+from burgerbegroting.audit.verify import VerificationError, diff, verify
+from burgerbegroting.rounds import service as rounds
+from burgerbegroting.rounds.models import Phase
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting import log as log_mod
+from burgerbegroting.voting.canonical import canonical_json
+from burgerbegroting.voting.tally.pabulib import read_election
+from burgerbegroting.voting.tally.rules import count
+from burgerbegroting.voting.tally.tiebreak import TieBreak
+from tests.accounts.factories import bearer, make_user
+from tests.audit.factories import auditor_headers, export_json, vote, voted_round
+from tests.proposals.factories import run
+from tests.voting.factories import close, issue_codes, open_round, redeem, scalar
+
+
+def published_key(client: TestClient[Litestar]) -> bytes:
+    response = client.get("/.well-known/burgerbegroting-key")
+    assert response.status_code == 200, response.text
+    info = response.json()
+    raw = base64.b64decode(info["public_key"])
+    assert raw.hex() == info["public_key_hex"]
+    assert info["algorithm"] == "Ed25519"
+    return raw
+
+
+def audit_lines(settings: Settings) -> list[dict[str, Any]]:
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        rows = await session.execute(
+            text(
+                "SELECT actor_id, details FROM audit_log WHERE action = 'round.audit_export' "
+                "ORDER BY id"
+            )
+        )
+        out = []
+        for actor_id, details in rows.all():
+            loaded = json.loads(details) if isinstance(details, str) else details
+            out.append({"actor_id": actor_id, **loaded})
+        return out
+
+    return run(settings, work)
+
+
+def move(settings: Settings, round_id: int, admin_id: int, phase: Phase) -> None:
+    async def work(session: AsyncSession) -> None:
+        await rounds.move_phase(session, round_id, phase, actor_id=admin_id, reason="test")
+
+    run(settings, work)
+
+
+def test_json_export_verifies_with_the_published_key_and_is_byte_identical(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    voted = voted_round(client, settings)
+    first, document = export_json(client, voted.vr.round_id, voted.auditor)
+    second, _ = export_json(client, voted.vr.round_id, voted.admin)
+    assert first == second
+    report = verify(document, public_key=published_key(client))
+    assert "LET OP" not in report.text()
+    assert document["manifest"]["state"] == "closed"
+    # The voided and the superseded ballots are in the log but not among the current ones.
+    assert len(document["ballots"]) == 5
+    assert sum(1 for e in document["log"] if e["kind"] == "ballot") == 7
+    assert [e["kind"] for e in document["log"]][-1] == "end"
+    stored = scalar(
+        settings, "SELECT document FROM round_results WHERE round_id = :r", r=voted.vr.round_id
+    )
+
+    async def logged(session: AsyncSession) -> list[dict[str, Any]]:
+        return [log_mod.event_json(e) for e in await log_mod.events(session, voted.vr.round_id)]
+
+    assert document["log"] == run(settings, logged)
+    # The document is exactly the canonical JSON of itself (parts encoded once, then joined).
+    assert first == canonical_json(json.loads(first))
+    assert json.loads(stored) == document["outcome"]
+    # Another instance's key does not verify it.
+    with pytest.raises(VerificationError) as wrong:
+        verify(document, public_key=bytes(32))
+    assert wrong.value.place == "manifest/key"
+    # Every download is in the staff action log, with who and what.
+    lines = audit_lines(settings)
+    assert [(line["format"], line["state"], line["public"]) for line in lines] == [
+        ("json", "closed", False),
+        ("json", "closed", False),
+    ]
+    assert lines[1]["actor_id"] == voted.vr.admin_id
+
+
+def test_pb_export_agrees_with_the_json_and_recounts_to_the_outcome(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    voted = voted_round(client, settings)
+    _, document = export_json(client, voted.vr.round_id, voted.auditor)
+    response = client.get(
+        f"/api/v1/rounds/{voted.vr.round_id}/export?format=pb&district=city", headers=voted.auditor
+    )
+    assert response.status_code == 200, response.text
+    assert "attachment" in response.headers["content-disposition"]
+    again = client.get(f"/api/v1/rounds/{voted.vr.round_id}/export?format=pb", headers=voted.admin)
+    assert again.content == response.content
+    report = verify(document, pb_files=[("stad.pb", response.content)])
+    assert "stad.pb: verkiezing city" in report.text()
+    # Our own reader and engine give the published winners from the file alone.
+    _pb, election = read_election(response.content)
+    outcome = count(election, "greedy", tie_break=TieBreak("lowest-cost"))
+    assert list(outcome.selected) == document["outcome"]["elections"][0]["outcome"]["selected"]
+    # Four non-blank current ballots (one blank, one voided, one superseded are not votes).
+    assert sum(b.weight for b in election.ballots) == 4
+    # A file that lost a ballot is named.
+    lines = response.content.decode("utf-8").split("\r\n")
+    shortened = "\r\n".join(lines[:-2] + lines[-1:]).encode("utf-8")
+    with pytest.raises(VerificationError) as problem:
+        verify(document, pb_files=[("kort.pb", shortened)])
+    assert problem.value.place.startswith("kort.pb")
+
+
+def test_csv_export_is_for_dutch_excel_and_safe_against_formulas(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    voted = voted_round(client, settings)
+    response = client.get(
+        f"/api/v1/rounds/{voted.vr.round_id}/export?format=csv", headers=voted.auditor
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    again = client.get(f"/api/v1/rounds/{voted.vr.round_id}/export?format=csv", headers=voted.admin)
+    assert again.content == response.content
+    lines = response.content.decode("utf-8-sig").split("\r\n")
+    assert lines[0].startswith("Verkiezing;Project id;Titel;")
+    assert (
+        len([line for line in lines if line.startswith("Stedelijk;") and ";ja;" not in line]) >= 4
+    )
+    # 4 projects, an empty line, the ballot header, 5 current ballots (one blank) and the end.
+    assert len(lines) == 1 + 4 + 1 + 1 + 5 + 1
+    _, document = export_json(client, voted.vr.round_id, voted.auditor)
+    document["projects"][0]["title"] = '=HYPERLINK("https://evil.example")'
+    rows = list(csv.reader(io.StringIO(to_csv(document).decode("utf-8-sig")), delimiter=";"))
+    assert rows[1][2] == '\'=HYPERLINK("https://evil.example")'
+    assert not any(cell.startswith("=") for row in rows for cell in row)
+
+
+def test_who_may_download_what_when(client: TestClient[Litestar], settings: Settings) -> None:
+    early = open_round(settings, phase=Phase.REVIEW, admin_email="vroeg@example.nl")
+    auditor = auditor_headers(settings, "tweede-controleur@example.nl")
+    resident = bearer(settings, make_user(settings, "inwoner@example.nl"))
+    council = bearer(
+        settings, make_user(settings, "raad@example.nl", roles=(Role.COUNCIL,)), staff=True
+    )
+    url = "/api/v1/rounds/{}/export?format={}"
+    assert client.get(url.format(early.round_id, "json"), headers=auditor).status_code == 409
+    assert client.get(url.format(987654321, "json"), headers=auditor).status_code == 404
+    voted = voted_round(client, settings, closed=False)
+    rid = voted.vr.round_id
+    # During voting: the auditor's JSON (log so far, no ballots, no outcome), nothing else.
+    during = client.get(url.format(rid, "json"), headers=auditor)
+    assert during.status_code == 200, during.text
+    document = json.loads(during.content)
+    assert document["manifest"]["state"] == "voting"
+    assert "ballots" not in document
+    assert "outcome" not in document
+    verify(document)
+    for headers, fmt, status in (
+        (auditor, "pb", 409),
+        (auditor, "csv", 409),
+        (voted.admin, "json", 409),
+        (council, "json", 403),
+        (resident, "json", 403),
+        ({}, "json", 401),
+    ):
+        response = client.get(url.format(rid, fmt), headers=headers)
+        assert response.status_code == status, (fmt, status, response.text)
+        assert response.json()["detail"]
+    close(settings, voted.vr)
+    assert client.get(url.format(rid, "json"), headers=voted.admin).status_code == 200
+    assert client.get(url.format(rid, "json"), headers=council).status_code == 403
+    assert client.get(url.format(rid, "json")).status_code == 401
+    bad = client.get(url.format(rid, "xlsx"), headers=auditor)
+    assert bad.status_code == 400
+    assert "pb, json of csv" in bad.json()["detail"]
+    assert client.get(url.format(rid, "pb") + "&district=12", headers=auditor).status_code == 400
+    # Published: public only when the round says so (export_public, set before publication).
+    patched = client.patch(
+        f"/api/v1/rounds/{rid}", json={"export_public": True}, headers=voted.admin
+    )
+    assert patched.status_code == 200, patched.text
+    assert client.get(url.format(rid, "json")).status_code == 401  # closed, not yet published
+    move(settings, rid, voted.vr.admin_id, Phase.PUBLISHED)
+    public = client.get(url.format(rid, "csv"))
+    assert public.status_code == 200, public.text
+    line = audit_lines(settings)[-1]
+    assert (line["actor_id"], line["format"], line["public"]) == (None, "csv", True)
+
+
+def test_a_cookie_download_must_be_started_from_our_own_site(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    voted = voted_round(client, settings)
+    auditor_id = make_user(settings, "cookie@example.nl", roles=(Role.AUDITOR,))
+    token = tokens.issue_session_token(settings, user_id=auditor_id, staff=True)
+    client.cookies.set(SESSION_COOKIE, token.encoded)
+    url = f"/api/v1/rounds/{voted.vr.round_id}/export?format=json"
+    before = len(audit_lines(settings))
+    assert client.get(url).status_code == 403
+    assert client.get(url, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.get(url, headers={"Sec-Fetch-Site": "same-site"}).status_code == 403
+    assert len(audit_lines(settings)) == before  # a refused download writes nothing
+    assert client.get(url, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    assert client.get(url, headers={"Sec-Fetch-Site": "none"}).status_code == 200
+    assert len(audit_lines(settings)) == before + 2
+
+
+def test_district_round_has_one_pb_file_per_district(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(
+        settings,
+        scope="districts",
+        district_budgets=(6_000_000, 4_000_000),
+        project_districts=(0, 0, 1, 1),
+        budget=10_000_000,
+    )
+    for district_id, projects in (
+        (vr.districts[0], vr.projects[:2]),
+        (vr.districts[1], vr.projects[2:]),
+    ):
+        for code in issue_codes(settings, vr, 2, district_id=district_id):
+            vote(client, vr.round_id, redeem(client, code), {"projects": [projects[1]]})
+    close(settings, vr)
+    auditor = auditor_headers(settings)
+    _, document = export_json(client, vr.round_id, auditor)
+    base = f"/api/v1/rounds/{vr.round_id}/export?format=pb"
+    missing = client.get(base, headers=auditor)
+    assert missing.status_code == 400
+    assert "district" in missing.json()["detail"]
+    assert client.get(base + "&district=city", headers=auditor).status_code == 400
+    files = []
+    for district_id in vr.districts:
+        response = client.get(base + f"&district={district_id}", headers=auditor)
+        assert response.status_code == 200, response.text
+        files.append((f"wijk-{district_id}.pb", response.content))
+    report = verify(document, pb_files=files)
+    assert report.text().count("kloppen met de export") == 2
+    # A district's file handed in as if it were the other's does not pass.
+    swapped = files[0][1].replace(
+        f"election;{vr.districts[0]}".encode(), f"election;{vr.districts[1]}".encode()
+    )
+    with pytest.raises(VerificationError):
+        verify(document, pb_files=[("verwisseld.pb", swapped)])
+
+
+def test_diff_proves_a_later_export_extends_an_earlier_one(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    voted = voted_round(client, settings, closed=False)
+    _, early = export_json(client, voted.vr.round_id, voted.auditor)
+    voter = redeem(client, issue_codes(settings, voted.vr, 1)[0])
+    vote(client, voted.vr.round_id, voter, {"projects": [voted.vr.projects[1]]})
+    _, later = export_json(client, voted.vr.round_id, voted.auditor)
+    close(settings, voted.vr)
+    _, final = export_json(client, voted.vr.round_id, voted.auditor)
+    key = published_key(client)
+    assert "NEW verlengt OLD" in diff(early, later, public_key=key).text()
+    report = diff(early, final, public_key=key).text()
+    assert f"de {len(early['log'])} gebeurtenissen van OLD" in report
+    with pytest.raises(VerificationError) as shrunk:
+        diff(final, early, public_key=key)
+    assert shrunk.value.place == "log"
+
+
+def test_building_the_file_holds_no_write_lock(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the file is built (in a worker thread), another writer can take SQLite's write lock
+    at once: a big export during voting does not make casts queue behind it. On PostgreSQL the
+    same path runs (readers never block writers there); the probe is SQLite's lock."""
+    import sqlite3
+
+    from burgerbegroting.audit import export as export_mod
+
+    voted = voted_round(client, settings)
+    probes: list[str] = []
+    real_render = export_mod.render
+
+    def render_with_probe(*args: Any) -> Any:
+        if settings.database_url.startswith("sqlite"):
+            path = settings.database_url.split("///", 1)[1]
+            connection = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+                probes.append("write lock free")
+            except sqlite3.OperationalError as exc:
+                probes.append(str(exc))
+            finally:
+                connection.close()
+        else:
+            probes.append("write lock free")
+        return real_render(*args)
+
+    monkeypatch.setattr(export_mod, "render", render_with_probe)
+    response = client.get(
+        f"/api/v1/rounds/{voted.vr.round_id}/export?format=json", headers=voted.auditor
+    )
+    assert response.status_code == 200, response.text
+    assert probes == ["write lock free"]
+    assert len(audit_lines(settings)) == 1
