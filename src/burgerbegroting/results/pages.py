@@ -157,11 +157,13 @@ class ResultsPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Template:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
+        digest = await report.export_digest(db_session, _settings(request), round_id)
         return render(
             request,
             "results/report.html",
             {
                 "view": view,
+                "export_digest": digest,
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
@@ -177,7 +179,10 @@ class ResultsPagesController(Controller):
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
         settings = _settings(request)
         body = report.council_report_pdf(
-            view, municipality=settings.municipality, base_url=settings.base_url
+            view,
+            municipality=settings.municipality,
+            base_url=settings.base_url,
+            export_sha256=await report.export_digest(db_session, settings, round_id),
         )
         return Response(
             body,
