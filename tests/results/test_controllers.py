@@ -74,7 +74,7 @@ def test_closed_results_are_for_council_auditors_and_admins_then_public(
     for headers in (council, _staff(settings, Role.AUDITOR)):
         response = client.get(api, headers=headers)
         assert response.status_code == 200, response.text
-        assert response.headers["cache-control"] == "no-store"  # web.middleware, every answer
+        assert response.headers["cache-control"] == "private, no-store"
         assert response.json()["published"] is False
         assert client.get(page, headers=headers).status_code == 200
     overview = client.get("/uitslag", headers=council)

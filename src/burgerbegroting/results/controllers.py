@@ -155,6 +155,11 @@ def results_out(view: service.ResultsView) -> ResultsOut:
     )
 
 
+def _cache_headers(published: bool) -> dict[str, str]:
+    # Unpublished results are for signed-in staff: never kept by a shared cache.
+    return {"Cache-Control": "public, max-age=60" if published else "private, no-store"}
+
+
 class ResultsApiController(Controller):
     path = "/api/v1/rounds/{round_id:int}/results"
     tags = ("results",)
@@ -164,8 +169,7 @@ class ResultsApiController(Controller):
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Response[ResultsOut]:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
-        # Cache-Control (no-store) comes from web.middleware, as for every answer.
-        return Response(results_out(view))
+        return Response(results_out(view), headers=_cache_headers(view.published))
 
     @get(
         "/document",
@@ -179,6 +183,7 @@ class ResultsApiController(Controller):
         return Response(
             row.document.encode("utf-8"),
             media_type="application/json",
+            headers={"Cache-Control": "private, no-store"},
         )
 
     @post(

@@ -170,6 +170,7 @@ class ResultsPagesController(Controller):
                 "commands": report.verify_commands(view, _settings(request).base_url),
                 "definition_rows": report.definition_rows(view),
             },
+            headers=_headers(view),
         )
 
     @get("/rondes/{round_id:int}/raadsinformatiebrief.pdf")
@@ -188,6 +189,7 @@ class ResultsPagesController(Controller):
             body,
             media_type="application/pdf",
             headers={
+                **_headers(view),
                 "Content-Disposition": (
                     f'inline; filename="raadsinformatiebrief-ronde-{view.round_id}.pdf"'
                 ),
@@ -219,7 +221,14 @@ class ResultsPagesController(Controller):
                 "saved": request.query_params.get("opgeslagen") == "1" and not errors,
             },
             status_code=status,
+            headers=_headers(view),
         )
+
+
+def _headers(view: service.ResultsView) -> dict[str, str]:
+    # Pages carry the visitor's name and CSRF token: never "public". Unpublished results are
+    # kept by no cache at all.
+    return {} if view.published else {"Cache-Control": "private, no-store"}
 
 
 PAGE_CONTROLLERS = [ResultsPagesController]
