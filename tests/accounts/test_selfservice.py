@@ -41,6 +41,8 @@ def _post(client: Client, path: str, data: dict[str, str]) -> Any:
 def _login(client: Client, email: str, password: str = RESIDENT_PASSWORD) -> None:
     response = _post(client, "/inloggen", {"email": email, "password": password, "next_path": "/"})
     assert response.status_code == 303, response.text
+    # As a browser does: follow the redirect, which hands out the session's own CSRF token.
+    client.get(response.headers["location"])
 
 
 def _logged_in(client: Client) -> bool:

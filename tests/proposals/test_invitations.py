@@ -130,9 +130,8 @@ def test_freezing_the_round_makes_pending_invitations_useless(
     assert scalar(settings, "SELECT count(*) FROM proposal_authors") == 1
 
 
-@pytest.mark.parametrize("accept", [True, False])
-def test_a_token_works_only_for_the_invited_address(
-    settings: Settings, seeded: tuple[People, int, int], accept: bool
+def test_a_token_is_accepted_only_for_the_invited_address(
+    settings: Settings, seeded: tuple[People, int, int]
 ) -> None:
     """A token read from a log (or a forwarded mail) was accepted by whoever held it."""
     people, proposal_id, _round_id = seeded
@@ -143,7 +142,7 @@ def test_a_token_works_only_for_the_invited_address(
             session,
             settings,
             user=_actor(people.other, "iemand-anders@example.nl"),
-            accept=accept,
+            accept=True,
             token=token,
             email="iemand-anders@example.nl",
         )

@@ -403,18 +403,23 @@ async def respond(
         email=email,
         lock=True,
     )
-    # Bound to the invited address: a link copied from a log, a forwarded mail or a shared
-    # mailbox must not let someone else accept (or decline) in the invitee's place.
-    if email is None or normalise_email(email) != invitation.email:
-        raise Forbidden(
-            _(
-                "Deze uitnodiging is naar een ander e-mailadres gestuurd. Log in met het account "
-                "van dat e-mailadres om haar te beantwoorden."
-            )
-        )
     proposal = await service.load_for_update(session, invitation.proposal_id)
     if (problem := await _problem(session, invitation, proposal)) is not None:
         raise Conflict(problem)
+    # Accepting is bound to the invited address: a link copied from a log, a forwarded mail or a
+    # shared mailbox must not make someone else co-author. (Declining stays open to any logged-in
+    # holder of the link, as designed; an answered or expired one got its 409 above.)
+    if (
+        accept
+        and invitation.status == IS.PENDING.value
+        and (email is None or normalise_email(email) != invitation.email)
+    ):
+        raise Forbidden(
+            _(
+                "Deze uitnodiging is naar een ander e-mailadres gestuurd. Log in met het account "
+                "van dat e-mailadres om haar te aanvaarden."
+            )
+        )
     if accept and user.id in await service.author_ids(session, proposal.id):
         raise Conflict(_("U staat al als indiener bij dit voorstel."))
     now = utcnow()

@@ -50,7 +50,9 @@ def security_headers_hook(*, hsts: bool) -> BeforeMessageSendHookHandler:
 
     ``Cache-Control``: nothing but the static files may be stored by a browser or a proxy. Pages
     and API answers carry names, e-mail addresses, drafts and staff data; ``no-store`` keeps them
-    out of shared caches and out of the browser's history cache after logout.
+    out of shared caches and out of the browser's history cache after logout. A handler may set
+    its own (``results``: "public, max-age=60" once results are published, else "private,
+    no-store"); an answer without one gets ``no-store``.
     """
 
     async def hook(message: Message, scope: Scope) -> None:
@@ -69,7 +71,8 @@ def security_headers_hook(*, hsts: bool) -> BeforeMessageSendHookHandler:
         status = int(message.get("status", 200))
         if str(scope.get("path", "")).startswith(STATIC_PREFIX) and status < 400:
             headers["Cache-Control"] = STATIC_CACHE_CONTROL
-        else:
+        elif "cache-control" not in headers:
+            # A handler that chose its own (published results are public) keeps it.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
 
