@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 from litestar import Litestar
@@ -96,7 +97,10 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     assert page.status_code == 200
     for needle in (api["fingerprint"], api["log_head"], api["results_digest"], "sha256sum"):
         assert needle in page.text
-    assert "de auditexport volgt" in page.text
+    export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=admin)
+    assert export.status_code == 200, export.text
+    export_digest = hashlib.sha256(export.content).hexdigest()
+    assert export_digest in page.text
 
     pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
     assert pdf.status_code == 200
@@ -109,6 +113,6 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     assert f"{p4} Project 4 1 € 20.000,00 20,0 %" in flat
     assert f"{p2} Project 2 1 € 30.000,00 paste niet meer in het resterende budget" in flat
     assert f"{p3} Project 3 0 € 30.000,00 niemand heeft erop gestemd" in flat
-    for needle in (api["fingerprint"], api["log_head"], api["results_digest"]):
+    for needle in (api["fingerprint"], api["log_head"], api["results_digest"], export_digest):
         assert needle in text
     assert "Raadsinformatiebrief" in flat

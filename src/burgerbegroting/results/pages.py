@@ -34,9 +34,13 @@ ADMIN_ONLY = require_roles(Role.ADMIN)
 OVERRIDE_FIELDS = frozenset({"project_id", "decision", "reason"})
 FORM_VALUE_LIMIT = 25_000
 
-CHART_WIDTH = 600
-ROW_HEIGHT = 44
-BAR_HEIGHT = 16
+# A narrow drawing (360 units) keeps the labels legible on a 320 px phone (about 11 px text) and
+# on a desktop, where the figure is at most 32rem wide. Long titles are shortened in the chart
+# only; the tables hold them in full.
+CHART_WIDTH = 360
+ROW_HEIGHT = 56
+BAR_HEIGHT = 14
+LABEL_CHARS = 42
 
 
 def _status(error: DomainError) -> int:
@@ -70,11 +74,16 @@ def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
         y = i * ROW_HEIGHT + 4
         width = max(2, round((CHART_WIDTH - 4) * project.votes / top)) if project.votes else 2
         status = funded_word if project.funded else not_funded_word
-        label = f"{project.title} — {project.votes} ({status})"
+        title = project.title
+        if len(title) > LABEL_CHARS:
+            title = title[: LABEL_CHARS - 1] + "…"
+        votes = _("%(votes)s stemmen", votes=project.votes)
         fill = "#154273" if project.funded else f"url(#{pattern_id})"
         parts.append(
-            f'<text x="2" y="{y + 14}" font-size="15" fill="#1a1a1a">{escape(label)}</text>'
-            f'<rect x="2" y="{y + 20}" width="{width}" height="{BAR_HEIGHT}" fill="{fill}" '
+            f'<text x="2" y="{y + 13}" font-size="13" fill="#1a1a1a">{escape(title)}</text>'
+            f'<text x="2" y="{y + 29}" font-size="12" fill="#1a1a1a">'
+            f"{escape(votes)} · {escape(status)}</text>"
+            f'<rect x="2" y="{y + 34}" width="{width}" height="{BAR_HEIGHT}" fill="{fill}" '
             'stroke="#1a1a1a" stroke-width="1"/>'
         )
     parts.append("</svg>")
@@ -148,11 +157,13 @@ class ResultsPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Template:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
+        digest = await report.export_digest(db_session, _settings(request), round_id)
         return render(
             request,
             "results/report.html",
             {
                 "view": view,
+                "export_digest": digest,
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
@@ -169,7 +180,10 @@ class ResultsPagesController(Controller):
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
         settings = _settings(request)
         body = report.council_report_pdf(
-            view, municipality=settings.municipality, base_url=settings.base_url
+            view,
+            municipality=settings.municipality,
+            base_url=settings.base_url,
+            export_sha256=await report.export_digest(db_session, settings, round_id),
         )
         return Response(
             body,

@@ -4,22 +4,27 @@ The PDF holds its tables as text (fpdf2's core fonts, Windows-1252), so it can b
 copied and read aloud, and a test can extract it. Characters outside Windows-1252 (rare in Dutch
 titles) are replaced by "?" in the PDF only; the page shows them as they are.
 
-The audit export (``audit/export.py``) is not part of this branch yet: until it lands the report
-names the SHA-256 of the stored results document (``round_results.digest``) and labels it so.
+The report names two digests: the SHA-256 of the audit export (``audit.export``: deterministic,
+so anyone who downloads the JSON export gets these very bytes) and that of the stored results
+document (``round_results.digest``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting.audit.export import json_export
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.results.service import ElectionView, ResultsView
 from burgerbegroting.results.texts import RULE_NAMES, TIE_BREAK_NAMES
+from burgerbegroting.settings import Settings
 
 BALLOT_TYPE_TEXTS: dict[str, str] = {
     "knapsack": N_("projecten kiezen die samen binnen het budget passen"),
@@ -29,7 +34,13 @@ BALLOT_TYPE_TEXTS: dict[str, str] = {
     "ranked": N_("projecten rangschikken"),
 }
 
-DIGEST_LABEL = N_("SHA-256 van het opgeslagen uitslagdocument (de auditexport volgt)")
+DIGEST_LABEL = N_("SHA-256 van het opgeslagen uitslagdocument")
+EXPORT_DIGEST_LABEL = N_("SHA-256 van de auditexport (JSON)")
+
+
+async def export_digest(session: AsyncSession, settings: Settings, round_id: int) -> str:
+    """SHA-256 of the round's signed JSON audit export (the same bytes every download gets)."""
+    return hashlib.sha256(await json_export(session, settings, round_id)).hexdigest()
 
 
 def percent_text(value: str | None) -> str:
@@ -100,21 +111,36 @@ def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
     """(what it checks, command line) for anyone who wants to check the report themselves."""
     base = base_url.rstrip("/")
     api = f"{base}/api/v1/rounds/{view.round_id}"
+    auth = "-H 'Authorization: Bearer …'"
     commands = [
         (
             _("De vastgelegde spelregels: de uitkomst moet de vingerafdruk zijn."),
             f"curl -s {api}/definition | sha256sum",
         ),
         (
+            _(
+                "De auditexport (controleurs en beheerders; na publicatie soms iedereen): de uitkomst moet de SHA-256 van de auditexport hierboven zijn."
+            ),
+            f"curl -s {auth} -o ronde-{view.round_id}-audit.json '{api}/export?format=json' "
+            f"&& sha256sum ronde-{view.round_id}-audit.json",
+        ),
+        (
             _("Het opgeslagen uitslagdocument: de uitkomst moet de SHA-256 hierboven zijn."),
-            f"curl -s -H 'Authorization: Bearer …' {api}/results/document | sha256sum",
+            f"curl -s {auth} {api}/results/document | sha256sum",
         ),
         (
             _("De kop van het stemlogboek: hoogte en hash moeten gelijk zijn aan die hierboven."),
             f"curl -s {api}/log/head",
         ),
+        (
+            _(
+                "De hele export onafhankelijk controleren (handtekening, logboek, elke stem, hertelling) met alleen Python:"
+            ),
+            f"python -m burgerbegroting.audit.verify verify ronde-{view.round_id}-audit.json",
+        ),
     ]
     for election in view.elections:
+        label = "city" if election.district_id is None else str(election.district_id)
         seed = f" --seed {election.seed}" if view.seed_fixed and election.seed else ""
         commands.append(
             (
@@ -123,7 +149,9 @@ def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
                     "auditexport in pabulib-formaat (voor controleurs).",
                     name=election_name(election),
                 ),
-                f"python -m burgerbegroting.voting.tally ronde-{view.round_id}-{election.key}.pb "
+                f"curl -s {auth} -o ronde-{view.round_id}-{label}.pb "
+                f"'{api}/export?format=pb&district={label}' && "
+                f"python -m burgerbegroting.voting.tally ronde-{view.round_id}-{label}.pb "
                 f"--rule {view.rule} --tie-break {view.tie_break}{seed} --explain",
             )
         )
@@ -142,7 +170,9 @@ class _Report(FPDF):
         self.cell(0, 8, _text(_("Pagina %(page)s", page=self.page_no())), align="C")
 
 
-def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -> bytes:
+def council_report_pdf(
+    view: ResultsView, *, municipality: str, base_url: str, export_sha256: str
+) -> bytes:
     """The council report as a PDF whose tables are text."""
     pdf = _Report(format="A4")
     pdf.core_fonts_encoding = "windows-1252"
@@ -347,6 +377,8 @@ def council_report_pdf(view: ResultsView, *, municipality: str, base_url: str) -
     heading(_("Controleren"))
     para(_("Kop van het stemlogboek (hoogte %(height)s):", height=view.log_height))
     mono(view.log_head)
+    para(_(EXPORT_DIGEST_LABEL) + ":")
+    mono(export_sha256)
     para(_(DIGEST_LABEL) + ":")
     mono(view.digest)
     para(_("Telmachine: %(version)s", version=view.engine_version))
