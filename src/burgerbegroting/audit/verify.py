@@ -740,6 +740,14 @@ def verify(
         if closed:
             check_ballots(export, replay, report)
             check_recount(export, replay, report)
+        # After the recount, so that a changed outcome is named there first.
+        _need(
+            export["manifest"].get("engine_version")
+            == (export["outcome"].get("engine_version") if closed else None),
+            "manifest/engine_version",
+            "wijkt af van de versie waarmee de uitslag is geteld",
+        )
+        if closed:
             for name, text in pb_files:
                 check_pb(export, name, text, report)
         else:
