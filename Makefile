@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The port `make demo` and `make serve` listen on: `make demo PORT=8080`.
+PORT ?= 8000
 
 .PHONY: demo serve test lint format migrate vendor benchmark clean
 
@@ -15,10 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/burgerbegroting demo
-	$(BIN)/burgerbegroting serve --host 127.0.0.1 --port 8000
+	$(BIN)/burgerbegroting serve --host 127.0.0.1 --port $(PORT)
 
 serve: $(STAMP)
-	$(BIN)/burgerbegroting serve
+	$(BIN)/burgerbegroting serve --port $(PORT)
 
 migrate: $(STAMP)
 	$(BIN)/burgerbegroting db upgrade

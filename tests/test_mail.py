@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import os
+import stat
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
@@ -128,3 +130,16 @@ async def test_unusable_smtp_url_is_a_config_error(tmp_path: Path) -> None:
             subject="x",
             body="x",
         )
+
+
+async def test_mail_files_and_their_folder_are_private(tmp_path: Path) -> None:
+    """They hold confirmation links and invitation tokens: owner only, whatever the umask."""
+    old = os.umask(0o022)
+    try:
+        settings = _settings(tmp_path)
+        await mail.send_mail(settings, to="a@example.nl", subject="Onderwerp", body="geheim")
+    finally:
+        os.umask(old)
+    (path,) = settings.mail_dir.glob("*.eml")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(settings.mail_dir.stat().st_mode) == 0o700

@@ -1,10 +1,12 @@
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from burgerbegroting.settings import DEV_SECRET, Settings, SettingsError
 
-REAL_SECRET = "x" * 48
+REAL_SECRET = "q9Xv2LmT0rBzK8wYh3NcJ5sFdG7pA1eUoR4iV6tWbQ"  # secrets.token_urlsafe(32)
 
 
 def test_development_defaults_to_sqlite_under_var_and_the_labelled_dev_secret() -> None:
@@ -38,6 +40,38 @@ def test_production_refuses_to_start_without_real_secret_and_explicit_database(
 ) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "a" * 32,
+        "x" * 48,
+        "0123456789abcdef" * 2,
+        "ab" * 40,
+        "passwordpasswordpassword12345678",
+        "0123456789abcdef0123456789abcdeg",
+    ],
+)
+def test_production_refuses_guessable_secrets_of_any_length(secret: str) -> None:
+    env = {
+        "BB_ENV": "production",
+        "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
+        "BB_SECRET_KEY": secret,
+    }
+    with pytest.raises(SettingsError, match="BB_SECRET_KEY"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("make", [lambda: secrets.token_urlsafe(48), lambda: secrets.token_hex(32)])
+def test_production_accepts_random_secrets(make: Callable[[], str]) -> None:
+    for _ in range(50):
+        env = {
+            "BB_ENV": "production",
+            "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
+            "BB_SECRET_KEY": make(),
+        }
+        assert Settings.from_env(env).is_production
 
 
 def test_production_with_real_secrets_uses_secure_cookies() -> None:

@@ -22,10 +22,14 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from burgerbegroting import __version__
+from burgerbegroting.accounts.admin_pages import AdminUsersPagesController
 from burgerbegroting.accounts.controllers import AccountPagesController, AuthApiController
+from burgerbegroting.accounts.csrf import session_csrf_middleware
 from burgerbegroting.accounts.middleware import create_auth
+from burgerbegroting.accounts.selfservice_pages import SelfServicePagesController
 from burgerbegroting.audit.controllers import AuditApiController, AuditPagesController
 from burgerbegroting.audit.export_controllers import CONTROLLERS as AUDIT_EXPORT
 from burgerbegroting.db import create_engine
@@ -34,6 +38,7 @@ from burgerbegroting.proposals.coauthor_pages import (
     InvitationPagesController,
 )
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
+from burgerbegroting.proposals.council_pages import CouncilPagesController
 from burgerbegroting.proposals.pages import ProposalPagesController
 from burgerbegroting.proposals.review_pages import ReviewPagesController
 from burgerbegroting.results.controllers import API_CONTROLLERS as RESULTS_API
@@ -42,15 +47,21 @@ from burgerbegroting.rounds.controllers import RoundApiController
 from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesController
 from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.admin_pages import PAGE_CONTROLLERS as VOTING_STAFF_PAGES
 from burgerbegroting.voting.controllers import API_CONTROLLERS as VOTING_API
+from burgerbegroting.voting.pages import PAGE_CONTROLLERS as VOTING_PAGES
 from burgerbegroting.web.controllers import ShellController
 from burgerbegroting.web.errors import EXCEPTION_HANDLERS
 from burgerbegroting.web.health import health
+from burgerbegroting.web.limits import RequestLimitsMiddleware
 from burgerbegroting.web.middleware import (
     IdRangeMiddleware,
     ReadOnlyTransactionMiddleware,
-    security_headers_middleware,
+    access_log_hook,
+    cross_site_middleware,
+    security_headers_hook,
 )
+from burgerbegroting.web.openapi import DocumentedJsonRenderPlugin
 from burgerbegroting.web.pages import (
     LanguageMiddleware,
     configure_jinja,
@@ -68,18 +79,23 @@ def route_handlers() -> list[ControllerRouterHandler]:
         health,
         AuthApiController,
         AccountPagesController,
+        SelfServicePagesController,
+        AdminUsersPagesController,
         ShellController,
         *PROPOSAL_API,
         ProposalPagesController,
         CoauthorPagesController,
         InvitationPagesController,
         ReviewPagesController,
+        CouncilPagesController,
         RoundApiController,
         RoundPagesController,
         RoundAdminPagesController,
         *VOTING_API,
         *RESULTS_API,
         *RESULTS_PAGES,
+        *VOTING_STAFF_PAGES,
+        *VOTING_PAGES,
         AuditApiController,
         AuditPagesController,
         *AUDIT_EXPORT,
@@ -98,8 +114,12 @@ def allowed_host_headers(settings: Settings) -> list[str]:
     hosts = set(settings.allowed_hosts)
     if base.hostname:
         hosts.add(base.hostname)
-    if base.port:
-        hosts |= {f"{host}:{base.port}" for host in list(hosts) if ":" not in host}
+    ports = {base.port} if base.port else set()
+    if settings.is_development and settings.serve_port:
+        # `serve --port 8080` in development: the port it binds is the one the browser sends.
+        ports.add(settings.serve_port)
+    for port in ports:
+        hosts |= {f"{host}:{port}" for host in list(hosts) if ":" not in host}
     return sorted(hosts)
 
 
@@ -115,9 +135,13 @@ def create_app(settings: Settings) -> Litestar:
     # Commit on 2xx like advanced-alchemy's "autocommit", but a failed commit is a 503, not a 2xx.
     alchemy.before_send_handler = commit_before_send(alchemy.session_scope_key)
     middleware: list[Middleware] = [
-        security_headers_middleware(hsts=not settings.is_development and settings.env != "test"),
         ReadOnlyTransactionMiddleware,
         LanguageMiddleware,
+        # Outside Litestar's CSRF middleware (which parses forms before it can refuse them).
+        RequestLimitsMiddleware,
+        cross_site_middleware(trusted_origins=(settings.base_url, *settings.cors_origins)),
+        # After authentication (Litestar puts it first), before Litestar's CSRF middleware.
+        session_csrf_middleware(settings),
         IdRangeMiddleware,
     ]
     csrf = CSRFConfig(
@@ -133,7 +157,13 @@ def create_app(settings: Settings) -> Litestar:
         if settings.cors_origins
         else None
     )
-    state: dict[str, Any] = {"settings": settings}
+    state: dict[str, Any] = {
+        "settings": settings,
+        # For work done after the answer was sent (registration: see accounts/controllers.py).
+        "background_sessions": async_sessionmaker(
+            engine, class_=AsyncSession, expire_on_commit=False
+        ),
+    }
 
     async def dispose_engine() -> None:
         await engine.dispose()
@@ -156,8 +186,17 @@ def create_app(settings: Settings) -> Litestar:
         before_request=phase_banner_hook(alchemy),
         after_exception=[phase_banner_after_exception(alchemy)],
         exception_handlers=EXCEPTION_HANDLERS,
+        # A hook, not a middleware: it also reaches 404/405 and refusals raised by middleware.
+        before_send=[
+            security_headers_hook(hsts=not settings.is_development and settings.env != "test"),
+            access_log_hook,
+        ],
         openapi_config=OpenAPIConfig(
-            title="Burgerbegroting API", version=__version__, path="/schema"
+            title="Burgerbegroting API",
+            version=__version__,
+            path="/schema",
+            # The served document states each operation's real security and error answers.
+            render_plugins=[DocumentedJsonRenderPlugin()],
         ),
         state=State(state),
         on_shutdown=[dispose_engine],

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from burgerbegroting.settings import Settings, SettingsError
 
@@ -33,6 +36,19 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)  # type: ignore[arg-type]
 
 
+def _log_config(settings: Settings) -> dict[str, Any]:
+    """Uvicorn's logging set-up plus our ``burgerbegroting`` loggers (access log included)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["burgerbegroting"] = {
+        "handlers": ["default"],
+        "level": settings.log_level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -42,6 +58,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "Niet voor productie.",
             file=sys.stderr,
         )
+    # The workers read their settings again; tell them the port, so development accepts it.
+    os.environ["BB_SERVE_PORT"] = str(args.port)
     uvicorn.run(
         "burgerbegroting.app:create_app_from_env",
         factory=True,
@@ -50,6 +68,10 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         proxy_headers=settings.is_production,
         log_level=settings.log_level.lower(),
+        # The app writes its own access log without query values (tokens) and with control
+        # characters escaped (web/middleware.py: access_log_hook).
+        access_log=False,
+        log_config=_log_config(settings),
     )
     return 0
 
@@ -80,6 +102,7 @@ def _cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from burgerbegroting.voting.cli import add_codes_parser
     from burgerbegroting.voting.tally.cli import add_tally_parser
 
     parser = argparse.ArgumentParser(prog="burgerbegroting", description=__doc__)
@@ -118,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     tick = rsub.add_parser("tick", help="move rounds whose next phase is due (for cron)")
     tick.set_defaults(handler=_cmd_rounds_tick)
 
+    add_codes_parser(sub)
     add_tally_parser(sub)
 
     from burgerbegroting.audit.verify import add_arguments as add_audit_arguments

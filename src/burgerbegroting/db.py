@@ -14,14 +14,16 @@ read costs a little concurrency, forgetting to mark a write would lose votes.
 from __future__ import annotations
 
 import contextvars
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -121,12 +123,34 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(database_url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600), or make it so.
+
+    SQLite creates the file with the process umask (usually 0644: world-readable password hashes
+    and audit data); its -wal and -shm files take the database file's permissions.
+    """
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    path.chmod(0o600)
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for ``database_url`` with the project's connection rules."""
+    """Create the async engine for ``database_url`` with the project's connection rules.
+
+    ``hide_parameters``: a failing statement's exception (and so the error log's traceback) shows
+    the SQL but not its parameters, which carry rounds' before/after JSON, e-mail addresses and
+    hashes.
+    """
     if is_sqlite(database_url):
+        _private_sqlite_file(database_url)
         engine = create_async_engine(
             database_url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=SQLITE_POOL_SIZE,
             max_overflow=0,
@@ -134,4 +158,6 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _install_sqlite_hooks(engine.sync_engine)
         return engine
-    return create_async_engine(database_url, echo=echo, pool_pre_ping=True, pool_size=10)
+    return create_async_engine(
+        database_url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10
+    )

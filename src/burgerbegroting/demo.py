@@ -31,6 +31,7 @@ from burgerbegroting.proposals.models import (
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.cli import demo_codes
 
 ROUND_TITLE = "Burgerbegroting Sociaal Domein 2027"
 DISTRICTS = ("Centrum", "Noord", "Oost", "Zuid", "West")
@@ -292,6 +293,7 @@ def load_demo(settings: Settings) -> int:
         return 2
     summary = asyncio.run(_load(settings))
     print(summary)
+    print(demo_codes(settings, ROUND_TITLE))
     return 0
 
 

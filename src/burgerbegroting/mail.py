@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.policy
 import logging
+import os
 import smtplib
 import ssl
 import uuid
@@ -51,11 +52,14 @@ def build_message(settings: Settings, *, to: str, subject: str, body: str) -> Em
 
 
 def _write_eml(mail_dir: Path, message: EmailMessage) -> Path:
-    mail_dir.mkdir(parents=True, exist_ok=True)
+    # Owner only: the files hold confirmation links and invitation tokens (secrets).
+    mail_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = mail_dir / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(message.as_bytes(policy=email.policy.default))
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(message.as_bytes(policy=email.policy.default))
     # Rename so a reader polling the folder never sees a half-written file.
     tmp.replace(path)
     return path

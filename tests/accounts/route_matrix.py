@@ -24,4 +24,28 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/uitloggen"): "anyone",
     ("POST", "/uitloggen"): "anyone",
     ("GET", "/uitgelogd"): "anyone",
+    # forgotten password and "Mijn account" (accounts/selfservice_pages.py)
+    ("GET", "/wachtwoord-vergeten"): "anyone",
+    ("POST", "/wachtwoord-vergeten"): "anyone",
+    ("GET", "/wachtwoord-vergeten/verstuurd"): "anyone",
+    ("GET", "/wachtwoord-herstellen"): "anyone",
+    ("POST", "/wachtwoord-herstellen"): "anyone",
+    ("GET", "/wachtwoord-herstellen/klaar"): "anyone",
+    ("GET", "/mijn-account"): "login",
+    ("POST", "/mijn-account/naam"): "login",
+    ("POST", "/mijn-account/e-mail"): "login",
+    ("GET", "/mijn-account/e-mail-bevestigen"): "anyone",
+    ("POST", "/mijn-account/e-mail-bevestigen"): "anyone",
+    ("POST", "/mijn-account/wachtwoord"): "login",
+    ("GET", "/mijn-account/gegevens.json"): "login",
+    ("GET", "/mijn-account/verwijderen"): "login",
+    ("POST", "/mijn-account/verwijderen"): {"resident"},  # staff: 403 (an admin closes theirs)
+    ("GET", "/account-verwijderd"): "anyone",
+    # staff accounts (accounts/admin_pages.py)
+    ("GET", "/beheer/gebruikers"): {"admin"},
+    ("POST", "/beheer/gebruikers/uitnodigen"): {"admin"},
+    ("GET", "/beheer/gebruikers/{user_id:int}"): {"admin"},
+    ("POST", "/beheer/gebruikers/{user_id:int}/rollen"): {"admin"},
+    ("POST", "/beheer/gebruikers/{user_id:int}/sluiten"): {"admin"},
+    ("POST", "/beheer/gebruikers/{user_id:int}/heropenen"): {"admin"},
 }

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.middleware import SESSION_COOKIE
@@ -216,11 +218,6 @@ def _confirm_token(settings: Settings, uid: int) -> str:
     return tokens.issue_confirmation_token(settings, user_id=uid, email="aanval@example.nl")
 
 
-def _tampered(settings: Settings, uid: int) -> str:
-    header, _payload, signature = _sign(settings, _claims(settings, uid)).split(".")
-    return f"{header}.{_b64(_claims(settings, uid + 1))}.{signature}"
-
-
 def _missing(claim: str) -> Callable[[Settings, int], str]:
     def make(settings: Settings, uid: int) -> str:
         return _sign(settings, _claims(settings, uid, **{claim: None}))
@@ -256,7 +253,6 @@ ATTACKS: list[Callable[[Settings, int], str]] = [
     _wrong_iss,
     _iss_prefix,
     _confirm_token,
-    _tampered,
     _unknown_user,
     _non_numeric_sub,
     _garbage,
@@ -278,6 +274,27 @@ def test_forged_or_broken_tokens_get_401_never_500(
     client.cookies.set(SESSION_COOKIE, forged)
     by_cookie = client.get("/api/v1/auth/me")
     assert by_cookie.status_code == 401
+
+
+def test_a_token_changed_to_another_existing_user_is_refused_by_its_signature(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The tampered case used to switch ``sub`` to a user that did not exist, so it got 401 even
+    without a signature check. Here the forged payload names a real admin, and the very same
+    payload signed with the key is accepted: only the signature stands between them."""
+    attacker = make_user(settings, "aanval@example.nl")
+    admin = make_user(settings, "beheer@example.nl", roles=(Role.ADMIN,))
+    header, _payload, signature = _sign(settings, _claims(settings, attacker)).split(".")
+    admin_claims = _claims(settings, admin)
+    forged = f"{header}.{_b64(admin_claims)}.{signature}"
+    # Compact JSON like PyJWT's, so the two tokens differ in their signature only.
+    honest = _sign(settings, admin_claims)
+    assert honest.split(".")[1] == forged.split(".")[1]
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {honest}"})
+    assert me.status_code == 200
+    assert me.json()["roles"] == ["admin"]
+    refused = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401
 
 
 def test_revoked_jti_gets_401(client: TestClient[Litestar], settings: Settings) -> None:
@@ -476,6 +493,63 @@ def test_registering_an_existing_address_answers_the_same(
     assert subjects == ["Bevestig uw e-mailadres voor de burgerbegroting", "U heeft al een account"]
 
 
+def _statements_before_the_answer(app: Litestar, send: Callable[[], Any]) -> list[str]:
+    """The SQL the request ran before its answer started (parameters aside)."""
+    seen: list[str] = []
+    answered = False
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not answered:
+            seen.append(" ".join(statement.split()))
+
+    async def mark(message: Any, _scope: Any) -> None:
+        nonlocal answered
+        if message["type"] == "http.response.start":
+            answered = True
+
+    app.before_send.append(mark)
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert send().status_code == 202
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+        app.before_send.remove(mark)
+    return seen
+
+
+def test_registration_costs_the_same_for_a_new_and_an_existing_address(
+    app: Litestar, settings: Settings
+) -> None:
+    """A new address cost an INSERT and a commit before the answer, an existing one did not: a
+    stopwatch told them apart. Now both answers wait for the same statements only."""
+    make_user(settings, "bestaat@example.nl")
+
+    def register(address: str) -> Callable[[], Any]:
+        body = {"email": address, "password": RESIDENT_PASSWORD, "display_name": "X"}
+        return lambda: client.post("/api/v1/auth/register", json=body)
+
+    with TestClient(app=app, base_url="http://testserver.local") as client:
+        existing = _statements_before_the_answer(app, register("bestaat@example.nl"))
+        new = _statements_before_the_answer(app, register("nieuw@example.nl"))
+    assert existing == new
+    assert not any(s.startswith(("INSERT INTO users", "UPDATE users")) for s in new)
+    # The work was done after the answer: the account exists and both mails went out.
+    assert count_rows(settings, "users") == 2
+    assert len(mails(settings)) == 2
+
+
+def test_registration_mail_is_limited_per_recipient(database_url: str, tmp_path: Any) -> None:
+    """One address got one mail per request, from any number of clients."""
+    settings = make_settings(database_url, tmp_path / "var", registration_attempts_per_window=100)
+    body = {"email": "slachtoffer@example.nl", "password": RESIDENT_PASSWORD, "display_name": "X"}
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        statuses = [client.post("/api/v1/auth/register", json=body).status_code for _ in range(5)]
+        assert statuses == [202, 202, 202, 429, 429]
+        other = {**body, "email": "ander@example.nl"}
+        assert client.post("/api/v1/auth/register", json=other).status_code == 202
+    assert [str(m["To"]) for m in mails(settings)].count("slachtoffer@example.nl") == 3
+
+
 # --- rate limits --------------------------------------------------------------------------------
 
 
@@ -515,3 +589,12 @@ def test_the_limit_is_shared_by_every_app_instance(database_url: str, tmp_path: 
         fourth = two.post("/api/v1/auth/register", json=body)
     assert third.status_code == fourth.status_code == 429
     assert "Retry-After" in third.headers
+
+
+def test_many_successful_logins_from_one_address_are_never_refused(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Successes used to count: the eleventh demo login from one address got 429."""
+    make_user(settings, "vaak@example.nl")
+    statuses = [_login(client, "vaak@example.nl").status_code for _ in range(12)]
+    assert statuses == [200] * 12

@@ -10,9 +10,14 @@ from litestar.middleware import ASGIMiddleware
 from litestar.testing import TestClient
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.auth import CurrentUser, current_user
 from burgerbegroting.accounts.guards import require_roles, requires_login
+from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import count_rows
+from tests.proposals.factories import make_people, make_round
 
 
 class FakeUserMiddleware(ASGIMiddleware):
@@ -84,3 +89,43 @@ def test_current_user_is_none_where_no_middleware_ran() -> None:
     assert user.has(Role.AUDITOR, Role.ADMIN)
     assert not user.has(Role.ADMIN)
     assert user.is_staff
+
+
+# --- requires_same_origin_or_bearer: downloads that write the audit log ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("site", "status", "logged"),
+    [
+        ("cross-site", 403, 0),
+        ("same-site", 403, 0),
+        (None, 403, 0),
+        ("same-origin", 200, 1),
+        ("none", 200, 1),
+    ],
+)
+def test_a_logged_download_cannot_be_started_from_another_site(
+    client: TestClient[Litestar], settings: Settings, site: str | None, status: int, logged: int
+) -> None:
+    """A top-level GET from another site carries the Lax session cookie: it downloaded the staff
+    export and wrote an audit line in the staff member's name."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    token = tokens.issue_session_token(settings, user_id=people.moderator, staff=True)
+    client.cookies.set(SESSION_COOKIE, token.encoded)
+    headers = {"Sec-Fetch-Site": site} if site else {}
+    url = f"/api/v1/rounds/{ids.round_id}/proposals/export?format=csv"
+    response = client.get(url, headers=headers)
+    assert response.status_code == status
+    assert count_rows(settings, "audit_log") == logged
+
+
+def test_a_logged_download_with_a_bearer_token_needs_no_browser_header(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    url = f"/api/v1/rounds/{ids.round_id}/proposals/export?format=json"
+    response = client.get(url, headers=people.headers(settings, "moderator"))
+    assert response.status_code == 200
+    assert count_rows(settings, "audit_log") == 1

@@ -363,7 +363,44 @@ async def test_login_rehashes_when_parameters_changed(
     assert user.last_login_at is not None
 
 
-async def test_login_is_limited_per_account_across_addresses(
+async def test_failures_from_changing_addresses_slow_the_account_but_never_lock_it(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    """Ten wrong passwords from ten addresses locked the owner out for up to 20 minutes (429 with
+    the right password). Now they slow the account down and the owner still gets in."""
+    settings = make_settings(database_url, tmp_path / "var", login_attempts_per_window=3)
+    await service.create_user(
+        session, email="g@example.nl", password="acht-tek", roles={Role.RESIDENT}, confirmed=True
+    )
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    for n in range(10):
+        with pytest.raises(NotAuthenticated):
+            await service.login(
+                session,
+                settings,
+                email="g@example.nl",
+                password="fout-fout",
+                client_ip=f"203.0.113.{n}",
+                sleep=fake_sleep,
+            )
+    user = await service.login(
+        session,
+        settings,
+        email="G@example.nl",
+        password="acht-tek",
+        client_ip="203.0.113.99",
+        sleep=fake_sleep,
+    )
+    assert user.email == "g@example.nl"
+    # No wait for the first three failures, then one second more per failure, at most five.
+    assert waits == [1, 2, 3, 4, 5, 5, 5, 5]
+
+
+async def test_failures_from_one_address_refuse_that_address(
     session: AsyncSession, database_url: str, tmp_path: Path
 ) -> None:
     settings = make_settings(database_url, tmp_path / "var", login_attempts_per_window=3)
@@ -375,16 +412,35 @@ async def test_login_is_limited_per_account_across_addresses(
             await service.login(
                 session,
                 settings,
-                email="g@example.nl",
+                email=f"ander{n}@example.nl",
                 password="fout-fout",
-                client_ip=f"203.0.113.{n}",
+                client_ip="198.51.100.7",
             )
     with pytest.raises(RateLimited) as caught:
         await service.login(
-            session, settings, email="G@example.nl", password="acht-tek", client_ip="203.0.113.99"
+            session, settings, email="g@example.nl", password="acht-tek", client_ip="198.51.100.7"
         )
     assert caught.value.retry_after >= 1
     assert "Te veel inlogpogingen" in caught.value.message
+    # The account itself is not locked: the owner elsewhere logs in.
+    await service.login(
+        session, settings, email="g@example.nl", password="acht-tek", client_ip="192.0.2.1"
+    )
+
+
+async def test_successful_logins_are_not_counted(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    """The eleventh demo login from one address was refused: successes counted as attempts."""
+    settings = make_settings(database_url, tmp_path / "var", login_attempts_per_window=3)
+    await service.create_user(
+        session, email="g@example.nl", password="acht-tek", roles={Role.RESIDENT}, confirmed=True
+    )
+    for _ in range(12):
+        await service.login(
+            session, settings, email="g@example.nl", password="acht-tek", client_ip="192.0.2.1"
+        )
+        await session.commit()
 
 
 async def test_revocation_covers_jti_and_session_and_cleans_up_expired_rows(

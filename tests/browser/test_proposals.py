@@ -347,7 +347,8 @@ def test_every_proposal_page_is_accessible_and_reflows(
         assert response is not None
         assert response.status in {200, 400}, path
         check_page(resident)
-    resident.goto(live_server.url(f"/voorstellen/{mine}"))
+    # Not her own proposal (authors cannot support theirs): a neighbour's.
+    resident.goto(live_server.url(f"/voorstellen/{world.proposals[0]}"))
     with resident.expect_navigation():
         resident.click("text=Ik steun dit voorstel")
     assert "1 inwoner steunt dit voorstel" in resident.locator("#steun-aantal").inner_text()

@@ -60,4 +60,5 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("POST", f"{P}/toetsing"): M,
     ("GET", f"{P}/samenvoegen"): M,
     ("POST", f"{P}/samenvoegen"): M,
+    ("GET", "/raad"): {"council"},
 }

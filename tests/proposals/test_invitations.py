@@ -12,7 +12,7 @@ from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
-from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
+from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from burgerbegroting.proposals import invitations
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
@@ -121,10 +121,35 @@ def test_freezing_the_round_makes_pending_invitations_useless(
             user=_actor(people.other, "bram@example.nl"),
             accept=True,
             token=token,
+            email="bram@example.nl",
         )
 
     with pytest.raises(Conflict):
         run(settings, accept)
+    assert scalar(settings, "SELECT status FROM proposal_invitations") == "pending"
+    assert scalar(settings, "SELECT count(*) FROM proposal_authors") == 1
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_a_token_works_only_for_the_invited_address(
+    settings: Settings, seeded: tuple[People, int, int], accept: bool
+) -> None:
+    """A token read from a log (or a forwarded mail) was accepted by whoever held it."""
+    people, proposal_id, _round_id = seeded
+    token = _invite(settings, people, proposal_id, "bram@example.nl")
+
+    async def answer(session: AsyncSession) -> None:
+        await invitations.respond(
+            session,
+            settings,
+            user=_actor(people.other, "iemand-anders@example.nl"),
+            accept=accept,
+            token=token,
+            email="iemand-anders@example.nl",
+        )
+
+    with pytest.raises(Forbidden, match="ander e-mailadres"):
+        run(settings, answer)
     assert scalar(settings, "SELECT status FROM proposal_invitations") == "pending"
     assert scalar(settings, "SELECT count(*) FROM proposal_authors") == 1
 

@@ -106,6 +106,27 @@ async def count(session: AsyncSession, model: type[Any]) -> int:
     return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
+def db_rows(settings: Settings, *tables: str) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of ``tables``, in order, as text (a separate connection: committed rows only).
+
+    For "a refused request wrote nothing": row counts miss a refused PATCH that changed a row.
+    """
+
+    async def run() -> dict[str, list[tuple[str, ...]]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                out = {}
+                for table in tables:
+                    rows = await conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))
+                    out[table] = [tuple(str(value) for value in row) for row in rows]
+                return out
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def db_counts(settings: Settings, *tables: str) -> dict[str, int]:
     """Row counts straight from the database (a separate connection: committed rows only)."""
 

@@ -14,6 +14,7 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/api/v1/rounds/{round_id:int}/definition"): "anyone",
     ("GET", "/api/v1/audit-log"): STAFF_LOG,
     ("GET", "/beheer/logboek"): STAFF_LOG,
+    ("GET", "/beheer/logboek/export.csv"): STAFF_LOG,
     ("GET", "/rondes"): "anyone",
     ("GET", "/rondes/{round_id:int}"): "anyone",
     ("GET", "/beheer"): ADMIN,

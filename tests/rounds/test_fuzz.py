@@ -22,7 +22,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.rounds.schemas import RoundCreate, RoundPatch
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
-from tests.rounds.factories import api_round_data, db_counts
+from tests.rounds.factories import api_round_data, db_rows
 
 Client = TestClient[Litestar]
 TABLES = ("rounds", "districts", "themes", "audit_log")
@@ -94,11 +94,11 @@ def test_create_never_answers_5xx(
     @FUZZ
     @given(overrides=body_for(CREATE_FIELDS))
     def run(overrides: dict[str, Any]) -> None:
-        before = db_counts(settings, *TABLES)
+        before = db_rows(settings, *TABLES)
         response = client.post("/api/v1/rounds", json=api_round_data(**overrides), headers=admin)
         _check(response)
         if response.status_code >= 400:
-            assert db_counts(settings, *TABLES) == before
+            assert db_rows(settings, *TABLES) == before
 
     run()
 
@@ -116,11 +116,11 @@ def test_patch_and_phase_moves_never_answer_5xx(
         phase=st.one_of(scalars, st.sampled_from(["submission", "review", "voting"])),
     )
     def run(body: dict[str, Any], phase: Any) -> None:
-        before = db_counts(settings, *TABLES)
+        before = db_rows(settings, *TABLES)
         response = client.patch(url, json=body, headers=admin)
         _check(response)
         if response.status_code >= 400:
-            assert db_counts(settings, *TABLES) == before
+            assert db_rows(settings, *TABLES) == before
         _check(client.post(f"{url}/phase", json={"phase": phase, "reason": "x"}, headers=admin))
 
     run()

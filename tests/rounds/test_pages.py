@@ -428,8 +428,8 @@ def test_audit_log_page_for_auditors(
     auditor = _headers(settings, Role.AUDITOR)
     page = client.get("/beheer/logboek", headers=auditor)
     assert page.status_code == 200
-    assert "round.phase" in page.text
-    assert "round.create" in page.text
+    assert "Fase van de ronde gewijzigd" in page.text  # Dutch labels, not machine names
+    assert "Ronde aangemaakt" in page.text
     assert (
         client.get("/beheer/logboek", headers=_headers(settings, Role.COUNCIL)).status_code == 403
     )

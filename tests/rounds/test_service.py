@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.models import AuditEntry
@@ -508,12 +509,10 @@ def test_canonical_json_refuses_floats() -> None:
         service.canonical_json({"cost": 1.5})
 
 
-async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> None:
-    """Two admins click "next phase" at once: one move, one Conflict, one log line.
-
-    Each click runs in its own connection and transaction, as two requests would; the row lock
-    (PostgreSQL) or the write lock (SQLite, BEGIN IMMEDIATE) makes the second one see the first.
-    """
+async def _two_simultaneous_clicks(database_url: str) -> tuple[list[object], int]:
+    """Two admins click "next phase" at once, each in its own connection and transaction as two
+    requests would be; the outcomes ("moved", "conflict" or the exception) and the phase moves
+    that reached the audit log."""
     from burgerbegroting.db import create_engine
 
     engines = [create_engine(database_url) for _ in range(2)]
@@ -535,16 +534,62 @@ async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> 
                     return "conflict"
             return "moved"
 
-        outcomes = await asyncio.gather(click(engines[0]), click(engines[1]))
-        assert sorted(outcomes) == ["conflict", "moved"]
+        outcomes = await asyncio.gather(
+            click(engines[0]), click(engines[1]), return_exceptions=True
+        )
         async with AsyncSession(engines[0]) as check:
             moves = (
                 (await check.execute(select(AuditEntry).where(AuditEntry.action == "round.phase")))
                 .scalars()
                 .all()
             )
-            assert len(moves) == 1
-            assert (await service.get_round(check, round_.id)).phase == Phase.SUBMISSION
+        return [o if isinstance(o, str) else type(o).__name__ for o in outcomes], len(moves)
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_two_simultaneous_phase_moves_make_one_move(database_url: str) -> None:
+    """One move, one Conflict, one log line: the row lock (PostgreSQL) or the write lock (SQLite,
+    BEGIN IMMEDIATE) makes the second click see the first. The negative control below shows each
+    lock is what makes this pass."""
+    outcomes, moves = await _two_simultaneous_clicks(database_url)
+    assert sorted(map(str, outcomes)) == ["conflict", "moved"]
+    assert moves == 1
+
+
+async def test_without_its_lock_the_phase_move_race_is_lost(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: remove the lock the backend relies on and the race test's outcome breaks.
+
+    PostgreSQL: without FOR UPDATE both clicks move the phase and log it. SQLite ignores FOR UPDATE;
+    its lock is BEGIN IMMEDIATE, and without it (a deferred BEGIN) the second writer fails instead
+    of waiting and seeing the first.
+    """
+    if database_url.startswith("postgresql"):
+
+        async def unlocked(session: AsyncSession, round_id: int) -> Round:
+            # _locked_round's query without .with_for_update().
+            result = await session.execute(
+                select(Round)
+                .where(Round.id == round_id)
+                .options(selectinload(Round.districts), selectinload(Round.themes))
+                .execution_options(populate_existing=True)
+            )
+            return result.scalar_one()
+
+        monkeypatch.setattr(service, "_locked_round", unlocked)
+        outcomes, moves = await _two_simultaneous_clicks(database_url)
+        assert outcomes == ["moved", "moved"]
+        assert moves == 2
+    else:
+        from burgerbegroting import db
+
+        token = db.set_read_only(True)  # every transaction begins deferred
+        try:
+            outcomes, _moves = await _two_simultaneous_clicks(database_url)
+        finally:
+            db.reset_read_only(token)
+        assert sorted(map(str, outcomes)) != ["conflict", "moved"]
+        assert "OperationalError" in outcomes

@@ -10,5 +10,6 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/privacy"): "anyone",
     ("GET", "/toegankelijkheid"): "anyone",
     ("GET", "/static-theme.css"): "anyone",
+    ("GET", "/favicon.ico"): "anyone",
     ("POST", "/taal"): "anyone",
 }

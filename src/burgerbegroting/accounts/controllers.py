@@ -9,15 +9,18 @@ explicit commit, because the session plugin only commits 2xx responses.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.security.jwt import Token
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from burgerbegroting.accounts import service, tokens
 from burgerbegroting.accounts.auth import CurrentUser, current_user
@@ -45,6 +48,7 @@ from burgerbegroting.web.forms import FormInputError, read_fields, safe_next_pat
 from burgerbegroting.web.pages import render
 
 AnyRequest = Request[Any, Any, Any]
+logger = logging.getLogger("burgerbegroting.accounts")
 
 
 def _settings(request: AnyRequest) -> Settings:
@@ -80,6 +84,34 @@ async def _revoke_current(request: AnyRequest, db_session: DbSession) -> None:
         await service.revoke_tokens(db_session, token_ids(token), token.exp.astimezone(UTC))
 
 
+async def _complete_registration(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    registration: service.Registration,
+) -> None:
+    """Create or update the account and send the mail, after the answer went out."""
+    try:
+        async with sessions() as session:
+            mail = await service.complete_registration(session, settings, registration)
+            await session.commit()
+        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
+    except DomainError as error:  # a lost race for the address: nothing to tell anyone
+        logger.info("registration not completed: %s", type(error).__name__)
+
+
+def _complete_registration_later(
+    request: AnyRequest, registration: service.Registration
+) -> BackgroundTask:
+    """Registration answers before the account is written or the mail sent, so a new and an
+    existing address cost the request the same (``service.accept_registration``)."""
+    return BackgroundTask(
+        _complete_registration,
+        _settings(request),
+        request.app.state["background_sessions"],
+        registration,
+    )
+
+
 class AuthApiController(Controller):
     """``/api/v1/auth``: register, confirm, login, logout, me."""
 
@@ -89,25 +121,25 @@ class AuthApiController(Controller):
     @post("/register", status_code=202, summary="Register a resident account")
     async def register(
         self, request: AnyRequest, db_session: DbSession, data: JSONBody[RegisterRequest]
-    ) -> MessageResponse:
+    ) -> Response[MessageResponse]:
         """Always the same answer, whether or not the address had an account (the mail says)."""
         _require_json(request)
-        settings = _settings(request)
-        mail = await service.register(
+        registration = await service.accept_registration(
             db_session,
-            settings,
+            _settings(request),
             email=data.email,
             password=data.password,
             display_name=data.display_name,
             client_ip=_client_ip(request),
         )
-        await db_session.commit()
-        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
-        return MessageResponse(
-            detail=_(
-                "Controleer uw e-mail: wij hebben een bericht gestuurd naar %(email)s.",
-                email=mail.to,
-            )
+        detail = _(
+            "Controleer uw e-mail: wij hebben een bericht gestuurd naar %(email)s.",
+            email=registration.email,
+        )
+        return Response(
+            MessageResponse(detail=detail),
+            status_code=202,
+            background=_complete_registration_later(request, registration),
         )
 
     @post("/confirm", status_code=200, summary="Confirm an e-mail address with the mailed token")
@@ -268,7 +300,7 @@ class AccountPagesController(Controller):
         except FormInputError:
             return _bad_form(request, template)
         try:
-            mail = await service.register(
+            registration = await service.accept_registration(
                 db_session,
                 settings,
                 email=form["email"],
@@ -279,9 +311,11 @@ class AccountPagesController(Controller):
         except DomainError as error:
             values = {"email": form["email"], "display_name": form["display_name"]}
             return _form_error_page(request, template, error, values)
-        await db_session.commit()
-        await send_mail(settings, to=mail.to, subject=mail.subject, body=mail.body)
-        return Redirect("/registreren/verstuurd?" + urlencode({"email": mail.to}), status_code=303)
+        return Redirect(
+            "/registreren/verstuurd?" + urlencode({"email": registration.email}),
+            status_code=303,
+            background=_complete_registration_later(request, registration),
+        )
 
     @get("/registreren/verstuurd")
     async def registered(

@@ -41,7 +41,7 @@ from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from burgerbegroting import db
-from burgerbegroting.accounts import service, tokens
+from burgerbegroting.accounts import recovery, service, tokens
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tokens import is_voter_token
@@ -194,7 +194,12 @@ def create_auth(settings: Settings, engine: AsyncEngine) -> JWTCookieAuth[Curren
     async def retrieve_user(
         token: Token, _connection: ASGIConnection[Any, Any, Any, Any]
     ) -> CurrentUser | None:
-        if not token.sub.isdigit() or not isinstance(token.jti, str):
+        # ASCII digits only ("²".isdigit() is true, int("²") raises) and an id the column holds:
+        # anyone can sign tokens with the public development secret, so sub is outside input.
+        sub = token.sub
+        if not (sub.isascii() and sub.isdigit() and int(sub) <= db.MAX_ID):
+            return None
+        if not isinstance(token.jti, str):
             return None
         # This middleware runs outside ReadOnlyTransactionMiddleware: read deferred explicitly
         # so authenticating a request never takes SQLite's write lock.
@@ -202,7 +207,10 @@ def create_auth(settings: Settings, engine: AsyncEngine) -> JWTCookieAuth[Curren
             async with sessions() as session:
                 if await service.is_revoked(session, token_ids(token)):
                     return None
-                return await service.load_current_user(session, int(token.sub))
+                # Also refuses sessions ended by a password reset (``recovery``).
+                return await recovery.load_session_user(
+                    session, int(token.sub), token.extras.get("auth_time")
+                )
 
     return JWTCookieAuth[CurrentUser, Token](
         token_secret=tokens.session_key(settings),

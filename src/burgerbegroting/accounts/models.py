@@ -37,6 +37,11 @@ class User(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Sessions that authenticated (password entered) before this moment are no longer valid:
+    # set by a password reset or change and by deleting the account ("log out everywhere").
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when an admin closes the account (``accounts.admin``): no login, no session.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user",

@@ -7,7 +7,10 @@ window, ``c`` in the current one and a fraction ``f`` of the current window elap
 ``p·(1−f) + c``. It is computed in integers (multiplied by the window length), so it is exact, and
 it does not allow the double burst a plain fixed window allows at the boundary.
 
-Every attempt counts, refused ones included: a client that keeps hammering stays refused.
+``hit`` counts every attempt, refused ones included: a client that keeps hammering stays refused.
+``check`` and ``record`` split it in two for limits on *failures* (login): ``check`` refuses when
+the failures already counted reach the limit, ``record`` adds one after a failure. Successes then
+cost nothing, so a resident who logs in often is never refused.
 
 The counters live in the database (``rate_limit_hits``), incremented with one atomic
 ``INSERT … ON CONFLICT … DO UPDATE … RETURNING`` that SQLite (≥ 3.35) and PostgreSQL both run.
@@ -46,6 +49,10 @@ class RateLimitStore(Protocol):
 
     async def increment(self, key: str, window_start: int, window: int) -> Counts:
         """Add one hit to ``key`` in the window starting at ``window_start``; return both counts."""
+        ...
+
+    async def read(self, key: str, window_start: int, window: int) -> Counts:
+        """The counts of ``key`` for the window starting at ``window_start`` and the one before."""
         ...
 
 
@@ -88,16 +95,26 @@ class DatabaseRateLimitStore:
             .returning(RateLimitHit.count)
         )
         current = (await self.session.execute(statement)).scalar_one()
-        previous = (
-            await self.session.execute(
-                select(RateLimitHit.count).where(
-                    RateLimitHit.key == digest,
-                    RateLimitHit.window_start == window_start - window,
-                )
-            )
-        ).scalar_one_or_none() or 0
+        previous = await self._count(digest, window_start - window)
         await self.session.commit()
         return Counts(previous=previous, current=current)
+
+    async def read(self, key: str, window_start: int, window: int) -> Counts:
+        digest = _digest(key)
+        return Counts(
+            previous=await self._count(digest, window_start - window),
+            current=await self._count(digest, window_start),
+        )
+
+    async def _count(self, digest: str, window_start: int) -> int:
+        found = (
+            await self.session.execute(
+                select(RateLimitHit.count).where(
+                    RateLimitHit.key == digest, RateLimitHit.window_start == window_start
+                )
+            )
+        ).scalar_one_or_none()
+        return found or 0
 
 
 def retry_after_seconds(counts: Counts, limit: int, window: int, elapsed: int) -> int:
@@ -131,9 +148,7 @@ async def hit(
     ``target`` is a session (the database store; it commits, see ``DatabaseRateLimitStore``) or
     any ``RateLimitStore``. The message defaults to a general Dutch "too many attempts".
     """
-    store: RateLimitStore = (
-        DatabaseRateLimitStore(target) if isinstance(target, AsyncSession) else target
-    )
+    store = _store(target)
     moment = int((now or utcnow()).timestamp())
     window_start = moment - moment % window
     elapsed = moment - window_start
@@ -145,3 +160,56 @@ async def hit(
             or _("U heeft het te vaak geprobeerd. Wacht even en probeer het daarna opnieuw."),
             retry_after=retry_after_seconds(counts, limit, window, elapsed),
         )
+
+
+def _store(target: AsyncSession | RateLimitStore) -> RateLimitStore:
+    return DatabaseRateLimitStore(target) if isinstance(target, AsyncSession) else target
+
+
+async def check(
+    target: AsyncSession | RateLimitStore,
+    key: str,
+    limit: int,
+    window: int,
+    *,
+    message: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Raise ``RateLimited`` when one more hit on ``key`` would exceed ``limit``; count nothing.
+
+    With ``record`` after each failure this limits failures only (see the module docstring).
+    """
+    moment = int((now or utcnow()).timestamp())
+    window_start = moment - moment % window
+    elapsed = moment - window_start
+    counts = await _store(target).read(key, window_start, window)
+    after = Counts(previous=counts.previous, current=counts.current + 1)
+    if after.previous * (window - elapsed) + after.current * window > limit * window:
+        raise RateLimited(
+            message
+            or _("U heeft het te vaak geprobeerd. Wacht even en probeer het daarna opnieuw."),
+            retry_after=retry_after_seconds(after, limit, window, elapsed),
+        )
+
+
+async def record(
+    target: AsyncSession | RateLimitStore, key: str, window: int, *, now: datetime | None = None
+) -> int:
+    """Count one hit on ``key`` (committed, see ``DatabaseRateLimitStore``); return the sliding
+    estimate of hits in the last ``window`` seconds, rounded down."""
+    moment = int((now or utcnow()).timestamp())
+    window_start = moment - moment % window
+    elapsed = moment - window_start
+    counts = await _store(target).increment(key, window_start, window)
+    return (counts.previous * (window - elapsed) + counts.current * window) // window
+
+
+async def estimate(
+    target: AsyncSession | RateLimitStore, key: str, window: int, *, now: datetime | None = None
+) -> int:
+    """The sliding estimate of hits on ``key`` in the last ``window`` seconds, rounded down."""
+    moment = int((now or utcnow()).timestamp())
+    window_start = moment - moment % window
+    elapsed = moment - window_start
+    counts = await _store(target).read(key, window_start, window)
+    return (counts.previous * (window - elapsed) + counts.current * window) // window

@@ -7,11 +7,12 @@ it after the transaction committed: a link to an account that was rolled back wo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -223,7 +224,16 @@ def _already_registered_mail(settings: Settings, user: User) -> OutgoingMail:
     return OutgoingMail(to=user.email, subject=_("U heeft al een account"), body=body)
 
 
-async def register(
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A registration that passed validation and the rate limits, to be completed later."""
+
+    email: str
+    password: str
+    display_name: str
+
+
+async def accept_registration(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -231,15 +241,17 @@ async def register(
     password: str,
     display_name: str,
     client_ip: str,
-    passwords: PasswordService | None = None,
-) -> OutgoingMail:
-    """Register a resident; return the mail to send.
+) -> Registration:
+    """Validate a registration and count it; the part of ``register`` a request waits for.
 
-    The answer never tells whether the address already had an account (that would let anyone
-    test addresses): the mail does. A second registration of an *unconfirmed* address replaces
-    its password and name and sends a new link bound to the new password, so someone who
-    registers another person's address first cannot take the account over: they never get the
-    link, and the owner's link only confirms the password the owner chose.
+    It costs the same whether or not the address has an account (no hash, no account write):
+    the controller answers after this and completes the registration (``complete_registration``)
+    after the answer was sent. Before, a new address cost an INSERT and a commit that an existing
+    one did not, which a stopwatch could tell apart.
+
+    Limits: per client address, and per recipient (``registration_mails_per_address``): mail goes to
+    an address of the requester's choosing, so one address got one mail per request from any number
+    of clients.
     """
     await ratelimit.hit(
         session,
@@ -250,10 +262,39 @@ async def register(
             "Er zijn vanaf dit adres te veel accounts aangemaakt. Probeer het later opnieuw."
         ),
     )
-    passwords = passwords or password_service(settings)
     email = normalise_email(email)
     name = normalise_display_name(display_name)
     _check_new_account(email, password, name, {Role.RESIDENT})
+    await ratelimit.hit(
+        session,
+        f"register:to:{email}",
+        settings.registration_mails_per_address,
+        settings.rate_limit_window_seconds,
+        message=_(
+            "Er zijn al meerdere berichten naar dit e-mailadres gestuurd. Kijk in uw mailbox "
+            "(ook bij ongewenste mail) of probeer het later opnieuw."
+        ),
+    )
+    return Registration(email=email, password=password, display_name=name)
+
+
+async def complete_registration(
+    session: AsyncSession,
+    settings: Settings,
+    registration: Registration,
+    *,
+    passwords: PasswordService | None = None,
+) -> OutgoingMail:
+    """Create or update the account of an accepted registration; return the mail to send.
+
+    The answer never tells whether the address already had an account (that would let anyone
+    test addresses): the mail does. A second registration of an *unconfirmed* address replaces
+    its password and name and sends a new link bound to the new password, so someone who
+    registers another person's address first cannot take the account over: they never get the
+    link, and the owner's link only confirms the password the owner chose.
+    """
+    passwords = passwords or password_service(settings)
+    email, password, name = registration.email, registration.password, registration.display_name
     existing = await get_user_by_email(session, email)
     if existing is not None and existing.confirmed_at is not None:
         await passwords.spend_dummy_hash(password)  # same time as a real registration
@@ -272,6 +313,28 @@ async def register(
         passwords=passwords,
     )
     return _confirmation_mail(settings, user)
+
+
+async def register(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    client_ip: str,
+    passwords: PasswordService | None = None,
+) -> OutgoingMail:
+    """Register a resident in one go (``accept_registration`` then ``complete_registration``)."""
+    registration = await accept_registration(
+        session,
+        settings,
+        email=email,
+        password=password,
+        display_name=display_name,
+        client_ip=client_ip,
+    )
+    return await complete_registration(session, settings, registration, passwords=passwords)
 
 
 async def confirm_email(session: AsyncSession, settings: Settings, token: str) -> User:
@@ -308,6 +371,20 @@ async def confirm_email(session: AsyncSession, settings: Settings, token: str) -
     return user
 
 
+LOGIN_SLOWDOWN_MAX_SECONDS = 5
+
+
+def login_slowdown_seconds(failures: int, limit: int) -> int:
+    """Seconds to wait before checking a password for an account with ``failures`` recent failed
+    logins: none up to ``limit``, then one more second per failure, at most five.
+
+    Slows a password-guessing attack spread over many addresses without locking the owner out.
+    """
+    if failures < limit:
+        return 0
+    return min(LOGIN_SLOWDOWN_MAX_SECONDS, failures - limit + 1)
+
+
 async def login(
     session: AsyncSession,
     settings: Settings,
@@ -316,11 +393,14 @@ async def login(
     password: str,
     client_ip: str,
     passwords: PasswordService | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> User:
     """Check e-mail and password; return the user (roles loaded).
 
-    Rate-limited per client address and per account, counted before the password is checked.
-    Unknown addresses cost a hash too and get the same message as a wrong password, so neither
+    Failed attempts are counted per client address and per account (successes are not). An
+    address with too many failures is refused (429) before the password is checked; an account
+    with too many failures is slowed down (``login_slowdown_seconds``) for every address, the
+    owner's included, but never locked. Unknown addresses cost a hash too and get the same message as a wrong password, so neither
     timing nor wording reveals who has an account. Hashes made with older parameters are
     replaced on the way.
     """
@@ -342,28 +422,30 @@ async def login(
         raise ValidationFailed(_("Niet alle velden zijn goed ingevuld."), fields=problems)
     window = settings.rate_limit_window_seconds
     too_many = _("Te veel inlogpogingen. Wacht even en probeer het daarna opnieuw.")
-    await ratelimit.hit(
-        session,
-        f"login:ip:{client_ip}",
-        settings.login_attempts_per_window,
-        window,
-        message=too_many,
+    ip_key, account_key = f"login:fail:ip:{client_ip}", f"login:fail:email:{email}"
+    # The attacker's address is refused; the account is only slowed down, never locked: a hard
+    # lock per account let anyone lock anyone out (staff included) with ten wrong passwords from
+    # changing addresses.
+    await ratelimit.check(
+        session, ip_key, settings.login_attempts_per_window, window, message=too_many
     )
-    await ratelimit.hit(
-        session,
-        f"login:email:{email}",
-        settings.login_attempts_per_window,
-        window,
-        message=too_many,
-    )
+    failures = await ratelimit.estimate(session, account_key, window)
+    delay = login_slowdown_seconds(failures, settings.login_attempts_per_window)
+    if delay:
+        await session.commit()  # end the (read) transaction: never sleep holding a lock
+        await (sleep or asyncio.sleep)(delay)
     passwords = passwords or password_service(settings)
     wrong = _("Het e-mailadres of het wachtwoord klopt niet.")
     user = await get_user_by_email(session, email)
     if user is None:
         await passwords.spend_dummy_hash(password)
+    if user is None or not await passwords.verify(user.password_hash, password):
+        # Failures only: a resident who logs in often is never refused.
+        await ratelimit.record(session, ip_key, window)
+        await ratelimit.record(session, account_key, window)
         raise NotAuthenticated(wrong)
-    if not await passwords.verify(user.password_hash, password):
-        raise NotAuthenticated(wrong)
+    if user.deactivated_at is not None:
+        raise Forbidden(_("Dit account is gesloten. Neem contact op met een beheerder."))
     if user.confirmed_at is None:
         raise Forbidden(
             _(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -79,14 +80,30 @@ async def list_entries(
     per_page: int = PAGE_SIZE,
     subject_type: str | None = None,
     subject_id: str | None = None,
+    action: str | None = None,
+    actor_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AuditPage:
-    """Newest first, ``per_page`` at a time (page numbers start at 1)."""
+    """Newest first, ``per_page`` at a time (page numbers start at 1). Every filter is optional;
+    ``actor_id=0`` selects the system's own actions (the phase scheduler); ``since`` is
+    inclusive, ``until`` exclusive."""
     page = max(1, page)
     conditions = []
     if subject_type:
         conditions.append(AuditEntry.subject_type == subject_type)
     if subject_id:
         conditions.append(AuditEntry.subject_id == subject_id)
+    if action:
+        conditions.append(AuditEntry.action == action)
+    if actor_id == 0:
+        conditions.append(AuditEntry.actor_id.is_(None))
+    elif actor_id is not None:
+        conditions.append(AuditEntry.actor_id == actor_id)
+    if since is not None:
+        conditions.append(AuditEntry.occurred_at >= since)
+    if until is not None:
+        conditions.append(AuditEntry.occurred_at < until)
     total = (
         await session.execute(select(func.count()).select_from(AuditEntry).where(*conditions))
     ).scalar_one()
@@ -108,3 +125,19 @@ async def list_entries(
         )
         names = {row.id: row.display_name for row in result}
     return AuditPage(entries=entries, actor_names=names, page=page, per_page=per_page, total=total)
+
+
+async def actors(session: AsyncSession) -> list[tuple[int, str]]:
+    """Everyone who appears in the log as actor, by name (for the page's filter)."""
+    result = await session.execute(
+        select(User.id, User.display_name)
+        .where(User.id.in_(select(AuditEntry.actor_id).where(AuditEntry.actor_id.is_not(None))))
+        .order_by(User.display_name, User.id)
+    )
+    return [(row.id, row.display_name) for row in result]
+
+
+async def actions(session: AsyncSession) -> list[str]:
+    """The distinct actions in the log (for the page's filter)."""
+    result = await session.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
+    return list(result.scalars())

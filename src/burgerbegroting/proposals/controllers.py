@@ -14,7 +14,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from burgerbegroting.accounts.auth import CurrentUser, current_user
-from burgerbegroting.accounts.guards import require_roles, requires_login
+from burgerbegroting.accounts.guards import (
+    require_roles,
+    requires_login,
+    requires_same_origin_or_bearer,
+)
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.i18n import _
@@ -41,6 +45,7 @@ from burgerbegroting.proposals.schemas import (
 from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.openapi import ALSO_SERVES
 
 AnyRequest = Request[Any, Any, Any]
 resident_only = require_roles(Role.RESIDENT)
@@ -199,7 +204,9 @@ class RoundProposalsController(Controller):
 
     @get(
         "/export",
-        guards=[export_roles],
+        # Writes an audit line: not to be triggered from another site (accounts/guards.py).
+        guards=[export_roles, requires_same_origin_or_bearer],
+        opt={ALSO_SERVES: {200: ["text/csv"]}},  # documented beside the JSON (web/openapi.py)
         summary="Download every non-draft proposal of a round (format=csv or json; staff)",
         responses={
             200: ResponseSpec(

@@ -403,6 +403,15 @@ async def respond(
         email=email,
         lock=True,
     )
+    # Bound to the invited address: a link copied from a log, a forwarded mail or a shared
+    # mailbox must not let someone else accept (or decline) in the invitee's place.
+    if email is None or normalise_email(email) != invitation.email:
+        raise Forbidden(
+            _(
+                "Deze uitnodiging is naar een ander e-mailadres gestuurd. Log in met het account "
+                "van dat e-mailadres om haar te beantwoorden."
+            )
+        )
     proposal = await service.load_for_update(session, invitation.proposal_id)
     if (problem := await _problem(session, invitation, proposal)) is not None:
         raise Conflict(problem)

@@ -68,7 +68,26 @@ SORT_OPTIONS = [
 CITY_WIDE = "stad"
 
 
-def _input_from_form(form: dict[str, str]) -> service.ProposalInput:
+# The form's fields in page order: the error summary lists problems in the order of the fields.
+FORM_ORDER = (
+    "",
+    "title",
+    "summary",
+    "description",
+    "theme_id",
+    "district_id",
+    "estimated_cost",
+    "societal_effect",
+    "target_group",
+    "location",
+    "organisation_name",
+)
+
+
+def _input_from_form(form: dict[str, str]) -> tuple[service.ProposalInput, dict[str, str]]:
+    """The service's input, plus the fields the page itself could not read (a theme or district
+    that is not a number, an amount that is not one). Those are left out of the input, so the
+    service still checks everything else and the resident sees every problem at once."""
     errors: dict[str, str] = {}
     theme_id: int | None = None
     district_id: int | None = None
@@ -77,27 +96,25 @@ def _input_from_form(form: dict[str, str]) -> service.ProposalInput:
         if service.is_id(raw_theme):
             theme_id = int(raw_theme)
         else:
-            errors["theme_id"] = "Kies een thema van deze ronde."
+            errors["theme_id"] = _("Kies een thema van deze ronde.")
     raw_district = form["district_id"].strip()
     if raw_district and raw_district != CITY_WIDE:
         if service.is_id(raw_district):
             district_id = int(raw_district)
         else:
-            errors["district_id"] = "Kies een wijk van deze ronde, of stedelijk."
+            errors["district_id"] = _("Kies een wijk van deze ronde, of stedelijk.")
     try:
         cost = parse_euro(form["estimated_cost"], "estimated_cost")
     except ValidationFailed as exc:
         errors.update(exc.fields)
         cost = None
-    if errors:
-        raise ValidationFailed("Controleer de gemarkeerde velden.", fields=errors)
-    return service.ProposalInput(
+    data = service.ProposalInput(
         title=form["title"],
         summary=form["summary"],
         description=form["description"],
         theme_id=theme_id,
         district_id=district_id,
-        city_wide=district_id is None,
+        city_wide=district_id is None and "district_id" not in errors,
         estimated_cost_cents=cost,
         societal_effect=form["societal_effect"],
         target_group=form["target_group"],
@@ -105,6 +122,18 @@ def _input_from_form(form: dict[str, str]) -> service.ProposalInput:
         organisation_name=form["organisation_name"],
         given=frozenset({"location", "organisation_name", "district_id"}),
     )
+    return data, errors
+
+
+def _all_errors(error: DomainError, page_errors: dict[str, str]) -> dict[str, str]:
+    """The service's errors and the page's own, in the order of the form's fields."""
+    merged = {**form_errors(error), **page_errors}
+    rank = {name: i for i, name in enumerate(FORM_ORDER)}
+    return dict(sorted(merged.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+def _page_errors_failure(page_errors: dict[str, str]) -> ValidationFailed:
+    return ValidationFailed(_("Controleer de gemarkeerde velden."), fields=page_errors)
 
 
 def _values_from_proposal(view: ProposalView) -> dict[str, str]:
@@ -134,7 +163,11 @@ class ProposalPagesController(Controller):
     async def current_gallery(
         self, request: AnyRequest, db_session: DbSession
     ) -> Template | Redirect:
-        """The gallery of the current round (or a notice when there is none)."""
+        """The gallery of the current round; a choice when several rounds are open (or a notice
+        when there is no round at all)."""
+        open_rounds = await rounds.open_round_summaries(db_session)
+        if len(open_rounds) > 1:
+            return render(request, "proposals/choose_round.html", {"rounds": open_rounds})
         round_ = await rounds.current_round(db_session)
         if round_ is not None:
             return Redirect(f"/rondes/{round_.id}/voorstellen", status_code=303)
@@ -238,7 +271,10 @@ class ProposalPagesController(Controller):
                 "reasoning_html": render_markdown(view.proposal.public_reasoning or ""),
                 "status_labels": service.STATUS_LABELS,
                 "notice": _(NOTICES[melding]) if melding in NOTICES else None,
-                "can_support": view.supports_open and user is not None and user.has(Role.RESIDENT),
+                "can_support": view.supports_open
+                and user is not None
+                and user.has(Role.RESIDENT)
+                and not view.is_author,
                 "can_submit": view.is_author
                 and view.proposal.status in {"draft", "changes_requested"}
                 and not service.round_is_frozen(round_),
@@ -300,18 +336,22 @@ class ProposalPagesController(Controller):
             return await self._form_page(
                 request, db_session, round_id, {}, form_errors(error), None, 400
             )
+        data, page_errors = _input_from_form(form)
         try:
             proposal = await service.create_proposal(
                 db_session,
                 round_id=round_id,
                 user=request_user(request),
-                data=_input_from_form(form),
+                data=data,
                 submit=form["action"] == "submit",
             )
+            if page_errors:
+                raise _page_errors_failure(page_errors)
         except DomainError as error:
             await db_session.rollback()
+            errors = _all_errors(error, page_errors)
             return await self._form_page(
-                request, db_session, round_id, form, form_errors(error), None, status_for(error)
+                request, db_session, round_id, form, errors, None, status_for(error)
             )
         await db_session.commit()
         notice = "ingediend" if proposal.status == "submitted" else "opgeslagen"
@@ -351,10 +391,17 @@ class ProposalPagesController(Controller):
                 view,
                 400,
             )
+        data, page_errors = _input_from_form(form)
         try:
             proposal = await service.update_proposal(
-                db_session, proposal_id=proposal_id, user=user, data=_input_from_form(form)
+                db_session,
+                proposal_id=proposal_id,
+                user=user,
+                data=data,
+                submitting=form["action"] == "submit",
             )
+            if page_errors:
+                raise _page_errors_failure(page_errors)
             if form["action"] == "submit" and proposal.status in {"draft", "changes_requested"}:
                 proposal = await service.submit_proposal(
                     db_session, proposal_id=proposal_id, user=user
@@ -367,7 +414,7 @@ class ProposalPagesController(Controller):
                 db_session,
                 view.round_id,
                 form,
-                form_errors(error),
+                _all_errors(error, page_errors),
                 view,
                 status_for(error),
             )

@@ -6,11 +6,17 @@ bad input re-renders the form with the service's Dutch messages and a 4xx status
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from litestar import Controller, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from burgerbegroting import i18n
+from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import DomainError, ValidationFailed
@@ -30,11 +36,25 @@ from burgerbegroting.proposals.forms import (
 )
 from burgerbegroting.proposals.text import render_markdown
 from burgerbegroting.rounds import service as rounds
+from burgerbegroting.web import drafts
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.forms import FormInputError
 from burgerbegroting.web.pages import render
 
 moderator_only = require_roles(Role.MODERATOR)
+KEEPS_DRAFT = "keeps_draft"
+
+
+def moderator_or_keeps_draft(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """``moderator_only``, except that a form marked ``keeps_draft`` may arrive without a session:
+    its handler keeps the typed text (``web.drafts``) and sends the visitor to log in, instead of
+    a 401 page that loses it. A logged-in non-moderator still gets 403 here."""
+    if handler.opt.get(KEEPS_DRAFT) and current_user(connection) is None:
+        return
+    moderator_only(connection, handler)
+
 
 DECISION_OPTIONS = [
     ("in_review", N_("In behandeling nemen")),
@@ -43,12 +63,15 @@ DECISION_OPTIONS = [
     ("rejected", N_("Afwijzen")),
 ]
 
+BELOW_THRESHOLD_REFUSED = frozenset({"accepted", "in_review"})
+REVIEW_FIELDS = frozenset({"decision", "municipal_cost", "feasibility_notes", "public_reasoning"})
+
 
 class ReviewPagesController(Controller):
     """Moderators: the queue, the review form and the merge form."""
 
     include_in_schema = False
-    guards = [moderator_only]  # noqa: RUF012
+    guards = [moderator_or_keeps_draft]  # noqa: RUF012
 
     @get("/toetsing")
     async def queue(self, request: AnyRequest, db_session: DbSession) -> Template:
@@ -69,8 +92,8 @@ class ReviewPagesController(Controller):
             },
         )
 
-    async def _review_page(  # noqa: PLR0917 - private helper, called positionally
-        self,
+    @staticmethod
+    async def review_page(  # noqa: PLR0917 - shared renderer, called positionally
         request: AnyRequest,
         db_session: DbSession,
         proposal_id: FromPath[int],
@@ -90,6 +113,15 @@ class ReviewPagesController(Controller):
                 "feasibility_notes": p.feasibility_notes or "",
                 "public_reasoning": p.public_reasoning or "",
             }
+        # Below the round's support threshold the service refuses "accept" and "in review" (409);
+        # the form does not offer what will be refused.
+        threshold = service.support_threshold(round_)
+        below = threshold is not None and view.support_count < threshold
+        options = [
+            (value, label)
+            for value, label in DECISION_OPTIONS
+            if not (below and value in BELOW_THRESHOLD_REFUSED)
+        ]
         return render(
             request,
             "proposals/review.html",
@@ -99,7 +131,9 @@ class ReviewPagesController(Controller):
                 "values": values,
                 "errors": errors,
                 "labels": i18n.translated_labels(FIELD_LABELS),
-                "decision_options": i18n.translated_pairs(DECISION_OPTIONS),
+                "decision_options": i18n.translated_pairs(options),
+                "below_threshold": below,
+                "threshold": threshold,
                 "description_html": render_markdown(p.description),
                 "effect_html": render_markdown(p.societal_effect),
                 "status_labels": service.STATUS_LABELS,
@@ -112,17 +146,25 @@ class ReviewPagesController(Controller):
     async def review_form(
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
-        return await self._review_page(request, db_session, proposal_id, None, {})
+        # Text kept when the session ran out on submit (see ReviewSubmitController).
+        settings = request_settings(request)
+        kept = drafts.read_draft(request, settings, REVIEW_FIELDS)
+        page = await self.review_page(request, db_session, proposal_id, kept, {})
+        if kept is not None:
+            page.context["restored"] = True
+            page.cookies.append(drafts.clear_draft_cookie(settings, request.url.path))
+        return page
 
-    @post("/voorstellen/{proposal_id:int}/toetsing")
+    @post("/voorstellen/{proposal_id:int}/toetsing", opt={KEEPS_DRAFT: True})
     async def review(
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template | Redirect:
-        fields = frozenset({"decision", "municipal_cost", "feasibility_notes", "public_reasoning"})
+        if current_user(request) is None:  # the session ran out while the text was written
+            return await self._keep_and_log_in(request, proposal_id)
         try:
-            form = await read_form(request, fields)
+            form = await read_form(request, REVIEW_FIELDS)
         except FormInputError:
-            return await self._review_page(
+            return await self.review_page(
                 request, db_session, proposal_id, {}, form_errors(bad_form_error()), 400
             )
         try:
@@ -141,11 +183,21 @@ class ReviewPagesController(Controller):
             )
         except DomainError as error:
             await db_session.rollback()
-            return await self._review_page(
+            return await self.review_page(
                 request, db_session, proposal_id, form, form_errors(error), status_for(error)
             )
         await db_session.commit()
         return Redirect(f"/voorstellen/{proposal_id}?melding=beoordeeld", status_code=303)
+
+    async def _keep_and_log_in(self, request: AnyRequest, proposal_id: int) -> Redirect:
+        path = f"/voorstellen/{proposal_id}/toetsing"
+        login = f"/inloggen?{urlencode({'next': path})}"
+        try:
+            form = await read_form(request, REVIEW_FIELDS)
+        except FormInputError:
+            return Redirect(login, status_code=303)
+        cookie = drafts.draft_cookie(request_settings(request), path, form)
+        return Redirect(login, status_code=303, cookies=[cookie] if cookie else [])
 
     async def _merge_page(  # noqa: PLR0917 - private helper, called positionally
         self,

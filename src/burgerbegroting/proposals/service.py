@@ -270,6 +270,26 @@ async def _check_theme_district(
             errors["district_id"] = _("Kies een wijk van deze ronde, of stedelijk.")
 
 
+def _incomplete(values: Proposal | _Draft) -> dict[str, str]:
+    """What a submitted proposal still lacks (``values`` has the proposal's attributes)."""
+    errors: dict[str, str] = {}
+    if len(values.title or "") < MIN_TITLE:
+        errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
+    if not values.summary:
+        errors["summary"] = _("Geef een korte samenvatting.")
+    if not values.description:
+        errors["description"] = _("Beschrijf uw voorstel.")
+    if values.theme_id is None:
+        errors["theme_id"] = _("Kies een thema.")
+    if values.estimated_cost_cents is None:
+        errors["estimated_cost_cents"] = _("Geef een schatting van de kosten.")
+    if not values.societal_effect:
+        errors["societal_effect"] = _("Beschrijf het beoogde maatschappelijk effect.")
+    if not values.target_group:
+        errors["target_group"] = _("Geef de doelgroep.")
+    return errors
+
+
 def _require_complete(proposal: Proposal, round_: Round) -> None:
     """A submitted proposal has every field a moderator needs (drafts may be incomplete), a
     district when the round has a budget per district, and an estimate within the budget it
@@ -285,27 +305,24 @@ def _require_complete(proposal: Proposal, round_: Round) -> None:
         budget=budget,
         district=district,
     )
-    if len(proposal.title) < MIN_TITLE:
-        errors["title"] = _("Geef een titel van minstens %(min)s tekens.", min=MIN_TITLE)
-    if not proposal.summary:
-        errors["summary"] = _("Geef een korte samenvatting.")
-    if not proposal.description:
-        errors["description"] = _("Beschrijf uw voorstel.")
-    if proposal.theme_id is None:
-        errors["theme_id"] = _("Kies een thema.")
-    if proposal.estimated_cost_cents is None:
-        errors["estimated_cost_cents"] = _("Geef een schatting van de kosten.")
-    if not proposal.societal_effect:
-        errors["societal_effect"] = _("Beschrijf het beoogde maatschappelijk effect.")
-    if not proposal.target_group:
-        errors["target_group"] = _("Geef de doelgroep.")
+    for name, message in _incomplete(proposal).items():
+        errors.setdefault(name, message)
     if errors:
         raise ValidationFailed(_("Het voorstel is nog niet compleet."), fields=errors)
 
 
 async def _apply(
-    session: AsyncSession, round_: Round, proposal: Proposal, data: ProposalInput, *, new: bool
+    session: AsyncSession,
+    round_: Round,
+    proposal: Proposal,
+    data: ProposalInput,
+    *,
+    new: bool,
+    require_complete: bool = False,
 ) -> None:
+    """Check ``data`` and write it onto ``proposal``. With ``require_complete`` (submitting, or
+    editing a submitted proposal) what the result would still lack is reported in the same
+    ``ValidationFailed`` as the rest, so a form shows every problem after one submit."""
     errors: dict[str, str] = {}
     texts = {
         name: clean(name, getattr(data, name), errors)
@@ -348,6 +365,12 @@ async def _apply(
         budget=budget,
         district=district_name,
     )
+    if require_complete:
+        missing = _incomplete(_would_be(proposal, data, texts))
+        if missing and not errors:
+            raise ValidationFailed(_("Het voorstel is nog niet compleet."), fields=missing)
+        for name, message in missing.items():
+            errors.setdefault(name, message)
     if errors:
         raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
 
@@ -366,6 +389,37 @@ async def _apply(
         proposal.district_id = None
     if data.estimated_cost_cents is not None:
         proposal.estimated_cost_cents = data.estimated_cost_cents
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    title: str | None
+    summary: str | None
+    description: str | None
+    theme_id: int | None
+    estimated_cost_cents: int | None
+    societal_effect: str | None
+    target_group: str | None
+
+
+def _would_be(proposal: Proposal, data: ProposalInput, texts: dict[str, str | None]) -> _Draft:
+    """The proposal as it would be after ``data`` is applied (what is not sent stays)."""
+
+    def text(name: str) -> str | None:
+        value = texts[name]
+        return value if value is not None else getattr(proposal, name)
+
+    return _Draft(
+        title=text("title"),
+        summary=text("summary"),
+        description=text("description"),
+        theme_id=data.theme_id if data.theme_id is not None else proposal.theme_id,
+        estimated_cost_cents=data.estimated_cost_cents
+        if data.estimated_cost_cents is not None
+        else proposal.estimated_cost_cents,
+        societal_effect=text("societal_effect"),
+        target_group=text("target_group"),
+    )
 
 
 # --- residents ----------------------------------------------------------------------------------
@@ -391,7 +445,7 @@ async def create_proposal(
         created_at=now,
         updated_at=now,
     )
-    await _apply(session, round_, proposal, data, new=True)
+    await _apply(session, round_, proposal, data, new=True, require_complete=submit)
     if submit:
         _require_complete(proposal, round_)
         proposal.status = S.SUBMITTED.value
@@ -417,15 +471,30 @@ async def editable(session: AsyncSession, proposal_id: int, user: Actor) -> tupl
 
 
 async def update_proposal(
-    session: AsyncSession, *, proposal_id: int, user: Actor, data: ProposalInput
+    session: AsyncSession,
+    *,
+    proposal_id: int,
+    user: Actor,
+    data: ProposalInput,
+    submitting: bool = False,
 ) -> Proposal:
-    """Edit a proposal: authors only, in the submission phase (or when changes were requested)."""
+    """Edit a proposal: authors only, in the submission phase (or when changes were requested).
+
+    ``submitting``: the edit is followed by ``submit_proposal``, so its completeness is checked
+    together with the edit's own errors (one answer that lists everything)."""
     proposal, round_ = await editable(session, proposal_id, user)
     if not may_edit_in(round_, proposal):
         raise Conflict(
             _("Dit voorstel kan in deze fase of met deze status niet meer worden gewijzigd.")
         )
-    await _apply(session, round_, proposal, data, new=False)
+    await _apply(
+        session,
+        round_,
+        proposal,
+        data,
+        new=False,
+        require_complete=submitting or proposal.status != S.DRAFT,
+    )
     if proposal.status != S.DRAFT:
         _require_complete(proposal, round_)
     proposal.updated_at = utcnow()
@@ -525,10 +594,16 @@ async def _supportable(session: AsyncSession, proposal_id: int) -> Proposal:
 async def add_support(session: AsyncSession, *, proposal_id: int, user: Actor) -> bool:
     """Support a proposal; idempotent. Returns True when a new support was stored.
 
+    Not one's own: authors and co-authors are refused (``Conflict``).
+
     The UNIQUE(proposal_id, user_id) constraint decides under concurrency: a second simultaneous
     insert fails inside a savepoint and is reported as "already supported", not as an error.
     """
-    await _supportable(session, proposal_id)
+    proposal = await _supportable(session, proposal_id)
+    if await _is_author(session, proposal, user):
+        # Supports show that *other* residents back a plan (they decide whether it is reviewed
+        # at all), so the author and co-authors cannot add theirs. See docs/architecture.md.
+        raise Conflict(_("U kunt uw eigen voorstel niet steunen: steun komt van andere inwoners."))
     already = await session.scalar(
         select(ProposalSupport.id).where(
             ProposalSupport.proposal_id == proposal_id, ProposalSupport.user_id == user.id

@@ -186,9 +186,8 @@ class ResultsView:
     overrides: tuple[OverrideView, ...]
     rule_text: str
     tie_break_text: str
-    seed_fixed: (
-        bool  # the round fixed the lot's seed in advance (else: each election's fingerprint)
-    )
+    # The round fixed the lot's seed in advance (else each election's fingerprint is its seed).
+    seed_fixed: bool
 
     @property
     def is_mes(self) -> bool:

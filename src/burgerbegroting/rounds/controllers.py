@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
@@ -103,6 +104,16 @@ class RoundApiController(Controller):
     @get(
         "/{round_id:int}/definition",
         summary="The frozen canonical definition (its SHA-256 is the round's fingerprint)",
+        # The handler returns bytes (the exact hashed JSON), which Litestar documented as a string.
+        responses={
+            200: ResponseSpec(
+                data_container=dict[str, Any],
+                media_type="application/json",
+                description="The canonical definition, a JSON object; its SHA-256 is in the "
+                "X-Round-Fingerprint header.",
+            ),
+            409: ResponseSpec(data_container=None, description="The round is not frozen yet."),
+        },
     )
     async def get_definition(
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]

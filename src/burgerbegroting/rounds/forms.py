@@ -304,3 +304,49 @@ def row_count(values: dict[str, str], kind: str) -> int:
         if (m := _ROW.match(key)) and m.group(1) == kind and values[key]
     ]
     return min(MAX_ROWS, (max(used) + 1 if used else 0) + EXTRA_ROWS)
+
+
+# --- adding and removing district and theme rows without saving ---------------------------------
+
+_ROW_COMMAND = re.compile(r"^(add|remove)_(district|theme)(?:_([0-9]{1,3}))?$")
+_ROW_PARTS = {"district": ("id", "name", "budget", "eligible"), "theme": ("id", "name", "cap")}
+
+
+def rows_shown(values: dict[str, str], kind: str) -> int:
+    """How many rows of ``kind`` the submitted form had (blank ones included)."""
+    indices = [int(m.group(3)) for key in values if (m := _ROW.match(key)) and m.group(1) == kind]
+    return max(indices, default=-1) + 1
+
+
+def apply_row_command(
+    raw: dict[str, str], command: str
+) -> tuple[dict[str, str], dict[str, int]] | None:
+    """The form after "add a row" or "remove row i" (buttons named ``action``), not saved.
+
+    Returns the values to show again and the number of rows per kind, or None when ``command``
+    is not a row command. Removing shifts the later rows up, hidden ids included, so a saved row
+    that is removed here is simply left out when the form is saved (and the service removes it).
+    """
+    match = _ROW_COMMAND.fullmatch(command)
+    if match is None:
+        return None
+    verb, kind, index = match.group(1), match.group(2), match.group(3)
+    values = dict(raw)
+    counts = {k: rows_shown(values, k) for k in _ROW_PARTS}
+    if verb == "add" and index is None:
+        counts[kind] = min(MAX_ROWS, counts[kind] + 1)
+    elif verb == "remove" and index is not None and int(index) < counts[kind]:
+        last = counts[kind] - 1
+        for row in range(int(index), last + 1):
+            for part in _ROW_PARTS[kind]:
+                source = f"{kind}_{part}_{row + 1}"
+                target = f"{kind}_{part}_{row}"
+                if row < last and source in values:
+                    values[target] = values[source]
+                else:
+                    values.pop(target, None)
+        counts[kind] = last
+    else:
+        return None
+    counts = {k: max(1, n) for k, n in counts.items()}
+    return values, counts

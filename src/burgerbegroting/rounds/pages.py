@@ -33,6 +33,7 @@ _BASE_FIELDS = frozenset(
     {
         "title",
         "description",
+        "action",  # the add-row / remove-row buttons (forms.apply_row_command)
         "total_budget",
         "min_budget_share",
         "reason",
@@ -47,7 +48,7 @@ _BASE_FIELDS = frozenset(
 )
 
 # What the form of a frozen round sends: its editable fields and the reason for the log.
-FROZEN_FORM_FIELDS = frozenset({*service.EDITABLE_WHEN_FROZEN, "reason"})
+FROZEN_FORM_FIELDS = frozenset({*service.EDITABLE_WHEN_FROZEN, "reason", "action"})
 
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "budget_scope": [
@@ -120,6 +121,7 @@ class RoundPagesController(Controller):
                 "label": _label,
                 "counting_rules": counting.describe(round_),
                 "schedule": _schedule(round_),
+                "timeline": service.timeline(round_),
                 "phase_ends_at": service.phase_ends_at(round_),
             },
         )
@@ -167,6 +169,8 @@ class RoundAdminPagesController(Controller):
             raw = await _read_form(request)
         except FormInputError:
             return self._bad_form(request, None)
+        if (rows := forms.apply_row_command(raw, raw.pop("action", ""))) is not None:
+            return self._form(request, None, rows[0], {}, rows=rows[1])
         parsed = forms.parse_round_form(raw, frozen=False)
         if parsed.errors:
             errors = _all_errors(parsed, None)
@@ -195,6 +199,8 @@ class RoundAdminPagesController(Controller):
             raw = await _read_form(request)
         except FormInputError:
             return self._bad_form(request, round_)
+        if (rows := forms.apply_row_command(raw, raw.pop("action", ""))) is not None:
+            return self._form(request, round_, rows[0], {}, rows=rows[1])
         # A frozen round's form holds only the editable fields. A form with more (opened before
         # voting started, or crafted) is read in full, so a changed budget or rule is refused with
         # the service's 409 instead of being dropped silently behind a "saved" message.
@@ -258,6 +264,7 @@ class RoundAdminPagesController(Controller):
         errors: dict[str, str],
         *,
         status: int = 200,
+        rows: dict[str, int] | None = None,
     ) -> Template:
         return render(
             request,
@@ -268,8 +275,8 @@ class RoundAdminPagesController(Controller):
                 "values": values,
                 "errors": errors,
                 "choices": {name: i18n.translated_pairs(pairs) for name, pairs in CHOICES.items()},
-                "district_rows": forms.row_count(values, "district"),
-                "theme_rows": forms.row_count(values, "theme"),
+                "district_rows": rows["district"] if rows else forms.row_count(values, "district"),
+                "theme_rows": rows["theme"] if rows else forms.row_count(values, "theme"),
                 "labels": i18n.translated_labels(FORM_LABELS),
             },
             status_code=status,

@@ -92,7 +92,9 @@ __all__ = [
     "list_rounds",
     "move_phase",
     "next_phase",
+    "open_round_summaries",
     "phase_ends_at",
+    "timeline",
     "update_round",
     "validate",
     "verify_fingerprint",
@@ -169,14 +171,69 @@ PHASE_NAMES_NL: dict[Phase, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineStep:
+    """One phase of a round's timeline: when it starts and whether it is past, now or to come."""
+
+    phase: Phase
+    starts_at: datetime | None  # None: the municipality starts it by hand
+    state: str  # "done" | "current" | "upcoming"
+
+
+@dataclass(frozen=True, slots=True)
 class RoundSummary:
-    """What the phase banner on every page shows."""
+    """What the phase banner on every page and the home page show."""
 
     id: int
     title: str
     phase: Phase
     phase_ends_at: datetime | None
     budget_cents: int
+    timeline: tuple[TimelineStep, ...] = ()
+
+
+def timeline(round_: Round) -> tuple[TimelineStep, ...]:
+    """The public phases of ``round_`` in order with their scheduled starts (draft left out)."""
+    current = PHASE_ORDER.index(Phase(round_.phase))
+    steps = []
+    for phase, name in SCHEDULE_FIELDS:
+        index = PHASE_ORDER.index(phase)
+        state = "done" if index < current else "current" if index == current else "upcoming"
+        steps.append(TimelineStep(phase=phase, starts_at=getattr(round_, name), state=state))
+    return tuple(steps)
+
+
+def _summary(round_: Round) -> RoundSummary:
+    return RoundSummary(
+        id=round_.id,
+        title=round_.title,
+        phase=Phase(round_.phase),
+        phase_ends_at=phase_ends_at(round_),
+        budget_cents=round_.total_budget_cents,
+        timeline=timeline(round_),
+    )
+
+
+# Rounds residents can take part in now: submitting, supporting, following the review, voting.
+OPEN_PHASES: tuple[Phase, ...] = (Phase.SUBMISSION, Phase.REVIEW, Phase.VOTING)
+
+
+async def open_round_summaries(session: AsyncSession) -> list[RoundSummary]:
+    """Every open round (submission, review or voting), the furthest along first, then newest.
+
+    Several rounds can run at once (a city-wide and a youth round, say); each must be reachable
+    from every public page, not only the one ``current_round`` picks.
+    """
+    order = case(
+        (Round.phase == Phase.VOTING.value, 0),
+        (Round.phase == Phase.REVIEW.value, 1),
+        else_=2,
+    )
+    result = await session.execute(
+        select(Round)
+        .where(Round.phase.in_([p.value for p in OPEN_PHASES]))
+        .order_by(order, Round.id.desc())
+    )
+    return [_summary(round_) for round_ in result.scalars()]
 
 
 # The round the site is "about": an active one (submission … closed) before a published one,
@@ -202,16 +259,7 @@ async def current_round(session: AsyncSession) -> Round | None:
 async def current_round_summary(session: AsyncSession) -> RoundSummary | None:
     """The phase banner's data: the current public round, its phase and when that phase ends."""
     round_ = await current_round(session)
-    if round_ is None:
-        return None
-    phase = Phase(round_.phase)
-    return RoundSummary(
-        id=round_.id,
-        title=round_.title,
-        phase=phase,
-        phase_ends_at=phase_ends_at(round_),
-        budget_cents=round_.total_budget_cents,
-    )
+    return None if round_ is None else _summary(round_)
 
 
 def next_phase(phase: Phase) -> Phase | None:

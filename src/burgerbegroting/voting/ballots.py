@@ -278,11 +278,25 @@ def engine_election(
     """
     rules = election_rules(definition, key)
     kind = _ENGINE_TYPE[rules.ballot_type]
+    # Points per place set by the round (Kraków publishes 3/2/1): a ranking then counts as the
+    # points its places earn, i.e. a cumulative ballot; places past the list earn nothing.
+    place_scores = definition.get("counting", {}).get("ranked_scores")
+    if rules.ballot_type == "ranked" and place_scores:
+        kind = EngineBallotType.CUMULATIVE
     groups: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
     for content in contents:
         if "blank" in content:
             continue
-        if "points" in content:
+        if "ranking" in content and place_scores:
+            earned = sorted(
+                (pid, int(place_scores[i]))
+                for i, pid in enumerate(content["ranking"][: len(place_scores)])
+                if int(place_scores[i]) > 0
+            )
+            if not earned:
+                continue
+            k2 = (tuple(str(pid) for pid, _ in earned), tuple(v for _, v in earned))
+        elif "points" in content:
             items = sorted((int(k), int(v)) for k, v in content["points"].items())
             k2 = (tuple(str(pid) for pid, _ in items), tuple(v for _, v in items))
         elif "ranking" in content:
@@ -342,6 +356,8 @@ def count_election(
             options["threshold"] = int(counting["threshold"])
         if counting.get("no_skip"):
             options["no_skip"] = True
+        if counting.get("leftover") not in (None, "keep"):
+            options["leftover"] = str(counting["leftover"])
     outcome = count(election, counting["rule"], tie_break=tie_break, **options)
     return election, outcome
 

@@ -129,11 +129,14 @@ async def issue_codes(
     age_band: str | None = None,
     actor_id: int | None,
     progress: Callable[[int, int], None] | None = None,
+    generate: Callable[[], str] = codes_mod.new_code,
 ) -> IssuedBatch:
     """Issue ``count`` fresh codes for a district (or city-wide) and return them in plain text.
 
     The plain codes exist only in the returned value: the database gets their keyed hashes. Codes
     issued while voting is open are added to the roll with a ``roll`` event in the ballot log.
+    ``generate`` makes each code (random; the demo passes a reproducible one, so re-running it can
+    print the same codes without storing them).
     """
     round_ = await _round(session, round_id)
     if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
@@ -174,7 +177,7 @@ async def issue_codes(
     plain: list[str] = []
     rows: list[dict[str, Any]] = []
     for index in range(count):
-        code = codes_mod.new_code()
+        code = generate()
         plain.append(code)
         normalised = code.replace("-", "")
         rows.append(
@@ -909,6 +912,26 @@ async def enter_paper_ballot(
     return result
 
 
+async def paper_booth(
+    session: AsyncSession, settings: Settings, round_id: int, *, code: str
+) -> Booth:
+    """The ballot form for the code printed on a paper ballot: the projects and rules of the
+    code's election, never the code's current ballot (staff entering a paper ballot must not learn
+    how its voter voted online). Stores nothing: the voter row is made only when the ballot is
+    entered (``enter_paper_ballot``)."""
+    round_ = await _round(session, round_id)
+    _require_voting(round_)
+    found = await _code_row(session, settings, code, round_id=round_id)
+    if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
+        raise ValidationFailed(
+            _("Deze stemcode is niet geldig voor deze ronde (onbekend of ingetrokken)."),
+            fields={"code": _("Ongeldige stemcode.")},
+        )
+    # A transient voter (never added to the session) with only what the rules depend on.
+    voter = Voter(round_id=round_id, district_id=found[0].district_id, current_ballot_id=None)
+    return await booth(session, _context(voter, round_))
+
+
 # --- public checks ---------------------------------------------------------------------------------
 
 
@@ -982,6 +1005,7 @@ __all__ = [
     "issue_codes",
     "list_batches",
     "log_head",
+    "paper_booth",
     "receipt_status",
     "redeem_code",
     "revoke_batch",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -19,6 +20,7 @@ from burgerbegroting.web.pages import page_shell, render, route_paths
 AnyRequest = Request[Any, Any, Any]
 
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+FAVICON = Path(__file__).resolve().parents[3] / "frontend" / "static" / "favicon.ico"
 DEFAULT_PRIMARY = "#01689b"
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
@@ -119,23 +121,28 @@ class ShellController(Controller):
 
     @get("/", name="home")
     async def home(self, request: AnyRequest) -> Template:
-        """The home page: what the burgerbegroting is and the current round, if there is one."""
-        summary = page_shell(request).phase_banner
+        """The home page: what the burgerbegroting is, and every open round with its phase and
+        timeline (the current round when none is open, e.g. one being counted)."""
+        shell = page_shell(request)
+        summaries = list(shell.open_rounds) or ([shell.phase_banner] if shell.phase_banner else [])
         return render(
             request,
             "pages/home.html",
-            {"round": summary, "actions": _home_actions(request, summary)},
+            {
+                "rounds": [(summary, _home_actions(request, summary)) for summary in summaries],
+                "round": summaries[0] if summaries else None,
+            },
         )
 
     @get("/toegankelijkheid", name="accessibility")
     async def accessibility(self, request: AnyRequest) -> Template:
         """The accessibility statement (required for Dutch government websites)."""
-        return render(request, "pages/toegankelijkheid.html")
+        return render(request, "pages/toegankelijkheid.html", {"contact": _settings(request)})
 
     @get("/privacy", name="privacy")
     async def privacy(self, request: AnyRequest) -> Template:
         """The privacy statement (AVG)."""
-        return render(request, "pages/privacy.html")
+        return render(request, "pages/privacy.html", {"contact": _settings(request)})
 
     @post("/taal", name="language", status_code=HTTP_303_SEE_OTHER)
     async def switch_language(self, request: AnyRequest) -> Redirect:
@@ -162,6 +169,15 @@ class ShellController(Controller):
                     samesite="lax",
                 )
             ],
+        )
+
+    @get("/favicon.ico", name="favicon", media_type="image/x-icon")
+    async def favicon(self) -> Response[bytes]:
+        """The site icon at the address browsers ask for by themselves (no 404 in every log)."""
+        return Response(
+            FAVICON.read_bytes(),
+            media_type="image/x-icon",
+            headers={"Cache-Control": "public, max-age=86400"},
         )
 
     @get("/static-theme.css", name="theme_css", media_type="text/css")

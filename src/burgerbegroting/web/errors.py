@@ -33,6 +33,8 @@ from burgerbegroting.errors import (
     ValidationFailed,
 )
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
+from burgerbegroting.web.limits import RequestRefused
+from burgerbegroting.web.middleware import ID_OUT_OF_RANGE
 
 # N_ marks the Dutch texts for the translation catalogue; error.html translates them per request.
 logger = logging.getLogger("burgerbegroting.web")
@@ -162,12 +164,16 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         detail = N_(
             "De invoer is ongeldig of onvolledig. Controleer de velden en probeer het opnieuw."
         )
+        if exc.detail == ID_OUT_OF_RANGE:
+            detail = exc.detail
     elif isinstance(exc, NotAuthorizedException):
         title, detail = DUTCH_HTTP[401]
     elif isinstance(exc, PermissionDeniedException):
         title, detail = DUTCH_HTTP[403]
     elif isinstance(exc, NotFoundException):
         title, detail = DUTCH_HTTP[404]
+    elif isinstance(exc, RequestRefused):
+        detail = exc.detail  # already Dutch (or the request's language)
     return problem_response(
         request, status=status, title=title, detail=detail, errors=errors, headers=exc.headers
     )

@@ -43,11 +43,19 @@ logger = logging.getLogger("burgerbegroting.web")
 AnyRequest = Request[Any, Any, Any]
 
 # Paths that never render the page shell: no banner query, no Content-Language.
-NON_PAGE_PREFIXES = ("/api/", "/static/", "/static-theme.css", "/health", "/schema")
+NON_PAGE_PREFIXES = (
+    "/api/",
+    "/static/",
+    "/static-theme.css",
+    "/favicon.ico",
+    "/health",
+    "/schema",
+)
 
 ROUNDS_SERVICE = "burgerbegroting.rounds.service"
 _SHELL_KEY = "bb_page_shell"
 _BANNER_KEY = "bb_phase_banner"
+_OPEN_ROUNDS_KEY = "bb_open_rounds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,21 +67,27 @@ class NavItem:
     roles: frozenset[str] = frozenset()  # empty: everyone; else any of these roles
     login: bool = False  # shown only to logged-in users
     also_current: str | None = None  # regex of other paths that belong to this item
+    phases: frozenset[str] = (
+        frozenset()
+    )  # empty: always; else only while the current round is in one
 
 
 # Candidate links of every feature. A link appears only once its route is registered, so features
 # can land in any order without dead links in the menu.
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/", i18n.lazy_gettext("Home")),
+    NavItem("/rondes", i18n.lazy_gettext("Rondes")),
     NavItem(
         "/voorstellen", i18n.lazy_gettext("Voorstellen"), also_current=r"^/rondes/\d+/voorstellen"
     ),
-    NavItem("/stemmen", i18n.lazy_gettext("Stemmen")),
+    NavItem("/stemmen", i18n.lazy_gettext("Stemmen"), phases=frozenset({"voting"})),
     NavItem("/uitslag", i18n.lazy_gettext("Uitslag")),
     NavItem("/mijn-voorstellen", i18n.lazy_gettext("Mijn voorstellen"), login=True),
     NavItem("/toetsing", i18n.lazy_gettext("Toetsing"), roles=frozenset({"moderator"})),
+    NavItem("/raad", i18n.lazy_gettext("Rondes voor de raad"), roles=frozenset({"council"})),
     NavItem("/beheer", i18n.lazy_gettext("Beheer"), roles=frozenset({"admin"})),
-    NavItem("/beheer/rondes", i18n.lazy_gettext("Rondes"), roles=frozenset({"admin"})),
+    NavItem("/beheer/rondes", i18n.lazy_gettext("Rondes beheren"), roles=frozenset({"admin"})),
+    NavItem("/beheer/gebruikers", i18n.lazy_gettext("Gebruikers"), roles=frozenset({"admin"})),
     NavItem("/beheer/logboek", i18n.lazy_gettext("Logboek"), roles=frozenset({"admin", "auditor"})),
 )
 
@@ -100,6 +114,7 @@ class PageShell:
     nav: tuple[tuple[str, str, bool], ...]  # (path, translated label, is current)
     phase_banner: Any  # rounds.service.current_round_summary(...) result, or None
     languages: tuple[tuple[str, str], ...]  # (code, native name)
+    open_rounds: tuple[Any, ...] = ()  # rounds.service.open_round_summaries(...): every open round
 
 
 def request_language(request: AnyRequest) -> str:
@@ -128,26 +143,48 @@ def _user_roles(user: Any) -> frozenset[str]:
     return frozenset(str(role) for role in roles)
 
 
+def _banner_phase(request: AnyRequest) -> str | None:
+    banner = request.scope.get("state", {}).get(_BANNER_KEY)
+    phase = getattr(banner, "phase", None)
+    return None if phase is None else str(getattr(phase, "value", phase))
+
+
 def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, str, bool], ...]:
     paths = route_paths(request)
+    phase = _banner_phase(request)
     roles = _user_roles(user)
     current = request.url.path
     translate = i18n.translations(lang).gettext
-    items: list[tuple[str, str, bool]] = []
-    for item in NAV_ITEMS:
-        if item.path not in paths:
-            continue
-        if item.login and user is None:
-            continue
-        if item.roles and not (item.roles & roles):
-            continue
-        is_current = (
-            current == item.path
-            or (item.path != "/" and current.startswith(item.path + "/"))
-            or (item.also_current is not None and re.match(item.also_current, current) is not None)
+    visible = [
+        item
+        for item in NAV_ITEMS
+        if item.path in paths
+        and not (item.login and user is None)
+        and not (item.roles and not (item.roles & roles))
+        # Items for one phase only (the booth while voting), or on their own pages.
+        and not (
+            item.phases and phase not in item.phases and not request.url.path.startswith(item.path)
         )
-        items.append((item.path, translate(item.label), is_current))
-    return tuple(items)
+    ]
+    # One item is current at a time (one aria-current): the best match wins, so /beheer/rondes
+    # marks "Rondes beheren", not "Beheer" too, and a round's gallery marks "Voorstellen".
+    scores = {item.path: _match_score(item, current) for item in visible}
+    best = max(scores.values(), default=0)
+    return tuple(
+        (item.path, translate(item.label), best > 0 and scores[item.path] == best)
+        for item in visible
+    )
+
+
+def _match_score(item: NavItem, current: str) -> int:
+    """How well ``current`` belongs to ``item``: exact beats ``also_current`` beats a prefix."""
+    if current == item.path:
+        return 1_000_000
+    if item.also_current is not None and re.match(item.also_current, current) is not None:
+        return 100_000
+    if item.path != "/" and current.startswith(item.path + "/"):
+        return len(item.path)
+    return 0
 
 
 def page_shell(request: AnyRequest) -> PageShell:
@@ -167,6 +204,7 @@ def page_shell(request: AnyRequest) -> PageShell:
         nav=_navigation(request, user, lang),
         phase_banner=state.get(_BANNER_KEY),
         languages=tuple((code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES),
+        open_rounds=tuple(state.get(_OPEN_ROUNDS_KEY) or ()),
     )
     state[_SHELL_KEY] = shell
     return shell
@@ -385,7 +423,11 @@ async def _load_banner(alchemy: SQLAlchemyAsyncConfig, request: AnyRequest) -> N
         return
     session = alchemy.provide_session(request.app.state, request.scope)
     summary = await current_round_summary(session)
-    request.scope.setdefault("state", {})[_BANNER_KEY] = summary
+    state = request.scope.setdefault("state", {})
+    state[_BANNER_KEY] = summary
+    open_rounds = getattr(rounds_service, "open_round_summaries", None)
+    if open_rounds is not None:
+        state[_OPEN_ROUNDS_KEY] = await open_rounds(session)
 
 
 def phase_banner_after_exception(

@@ -281,3 +281,55 @@ def test_python_dash_m_runs_with_nothing_but_the_package(small: Path) -> None:
     )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
+
+
+def test_greedy_follows_the_files_leftover_rule_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = "/work/shared/data/pabulib/Netherlands_Amsterdam_166.pb"
+    code, out, _ = run(capsys, path, "--rule", "greedy", "--json")
+    assert code == 0
+    funded = json.loads(out)
+    assert funded["parameters"]["leftover"] == "fund-by-score"
+    assert any("leftover_budget" in note for note in funded["notes"])
+    code, out, _ = run(capsys, path, "--rule", "greedy", "--leftover", "keep", "--json")
+    kept = json.loads(out)
+    assert kept["parameters"]["leftover"] == "keep"
+    assert funded["cost"] > kept["cost"]
+    assert set(kept["selected"]) < set(funded["selected"])
+    code, _, err = run(capsys, path, "--rule", "mes", "--leftover", "keep")
+    assert code == 2
+    assert "--leftover" in err
+
+
+def test_an_inconsistent_file_is_refused_and_counted_with_warnings_when_lenient(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "twice.pb"
+    path.write_text(SMALL.replace("3;a,c", "3;a,c\n2;d"), encoding="utf-8")
+    code, out, err = run(capsys, str(path), "--rule", "greedy", "--json")
+    assert code == 2
+    assert out == ""
+    assert "line 17: voter_id '2' appears twice (first on line 15)" in err
+    code, out, err = run(capsys, str(path), "--rule", "greedy", "--json", "--lenient")
+    assert code == 0
+    data = json.loads(out)
+    assert data["voters"] == 4
+    assert len(data["warnings"]) == 1
+    assert "appears twice" in data["warnings"][0]
+    assert "waarschuwing" in err
+    assert "appears twice" in err
+
+
+def test_json_piped_into_a_reader_that_stops_early_is_no_traceback() -> None:
+    lodz = "/work/shared/data/pabulib/Poland_Lodz_2024.pb"
+    args = ["-m", "burgerbegroting.voting.tally", lodz, "--rule", "greedy", "--json"]
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert proc.stdout.read(10) == b'{"rule": "'
+    proc.stdout.close()  # like `| head -c 10`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 0
+    assert "Traceback" not in err

@@ -31,7 +31,9 @@ def test_every_reason_has_a_dutch_phrase() -> None:
     phrases = {reason_text(reason) for reason in Reason}
     assert len(phrases) == len(Reason)
     assert reason_text(Reason.SELECTED) == "gefinancierd"
-    assert all(p.startswith("niet gefinancierd") for p in phrases - {"gefinancierd"})
+    funded = {"gefinancierd", reason_text(Reason.LEFTOVER)}
+    assert reason_text(Reason.LEFTOVER).startswith("gefinancierd uit het restbudget")
+    assert all(p.startswith("niet gefinancierd") for p in phrases - funded)
 
 
 def test_table_lists_every_project_with_votes_cost_and_outcome() -> None:

@@ -17,6 +17,7 @@ from burgerbegroting.voting.tally.model import (
     Outcome,
     Project,
     Reason,
+    TallyError,
 )
 from burgerbegroting.voting.tally.pabulib import read_election
 from burgerbegroting.voting.tally.tiebreak import TieBreak
@@ -163,3 +164,88 @@ def test_greedy_threshold_reproduces_the_official_winners(name: str, tie: str) -
     outcome = greedy(election, tie_break=TieBreak(tie), threshold=parsed.threshold)
     assert set(outcome.selected) == official
     assert outcome.cost <= election.budget
+
+
+CAPPED = Election(
+    budget=20,
+    projects=(
+        Project("a", 6, theme="zorg"),
+        Project("b", 5, theme="zorg"),
+        Project("c", 4, district="Noord"),
+        Project("e", 1, district="Noord"),
+        Project("f", 15),
+    ),
+    ballots=(Ballot(("a", "b", "c", "e", "f")), Ballot(("a", "b", "c", "f")), Ballot(("a", "b"))),
+    ballot_type=BallotType.APPROVAL,
+    decimals=0,
+    caps=(Cap(CapKind.THEME, "zorg", 7), Cap(CapKind.DISTRICT, "Noord", 4)),
+)
+
+
+def test_leftover_pass_funds_capped_out_projects_by_score_ignoring_the_caps() -> None:
+    # Pass with caps: a (6, 14 left), b cap, c (4, 10 left), f 15 does not fit, e cap.
+    # Leftover pass, same order: b (5) fits 10 -> 5 left; e (1) fits -> 4 left. f never fits.
+    kept = greedy(CAPPED, tie_break=LEX)
+    assert kept.selected == ("a", "c")
+    assert dict(kept.parameters)["leftover"] == "keep"
+    funded = greedy(CAPPED, tie_break=LEX, leftover="fund-by-score")
+    assert funded.selected == ("a", "c", "b", "e")
+    assert funded.cost == 16
+    assert dict(funded.unselected) == {"f": Reason.DOES_NOT_FIT}
+    leftover_steps = [s for s in funded.steps if s.reason is Reason.LEFTOVER]
+    assert [s.project for s in leftover_steps] == ["b", "e"]
+    assert dict(leftover_steps[0].detail)["remaining"] == "5"
+    assert dict(funded.parameters)["leftover"] == "fund-by-score"
+
+
+def test_leftover_pass_respects_the_threshold_and_the_budget() -> None:
+    # Scores: a 3, b 3, c 2, f 2, e 1. With threshold 3 only a and b may be funded: b, capped
+    # out first, comes back in the leftover pass; c, e and f stay below the threshold.
+    funded = greedy(CAPPED, tie_break=LEX, leftover="fund-by-score", threshold=3)
+    assert funded.selected == ("a", "b")
+    assert dict(funded.unselected) == {
+        "c": Reason.BELOW_THRESHOLD,
+        "e": Reason.BELOW_THRESHOLD,
+        "f": Reason.BELOW_THRESHOLD,
+    }
+    assert funded.cost <= CAPPED.budget
+
+
+def test_an_unknown_leftover_policy_is_refused() -> None:
+    with pytest.raises(TallyError, match="leftover"):
+        greedy(CAPPED, tie_break=LEX, leftover="fund-everything")
+
+
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [
+        ("Netherlands_Amsterdam_166.pb", "fund-by-score"),
+        ("Netherlands_Amsterdam_643.pb", "fund-by-score"),
+        ("Netherlands_Amsterdam_252.pb", "keep"),
+    ],
+)
+def test_amsterdam_files_counted_with_their_published_leftover_rule(name: str, policy: str) -> None:
+    """The shared Amsterdam files carry no ``selected`` column, so the published selection
+    cannot be compared. What can be checked: our scores equal the file's ``votes`` column (so
+    166's 50/50 paper/online weighting is already in the published ballots or absent), the
+    file names the leftover rule, and the leftover pass funds exactly the capped-out projects
+    that still fit, in score order, without breaking the budget."""
+    parsed, election = read_election(DATA / name)
+    assert parsed.leftover == policy
+    fields = [f.strip() for f in parsed.project_fields]
+    published = {row[0]: int(row[fields.index("votes")]) for row in parsed.projects}
+    assert scores(election) == published
+    capped = greedy(election, tie_break=LEX)
+    funded = greedy(election, tie_break=LEX, leftover=parsed.leftover)
+    assert funded.cost <= election.budget
+    extra = list(funded.selected[len(capped.selected) :])
+    assert funded.selected[: len(capped.selected)] == capped.selected
+    remaining = capped.leftover
+    costs = {p.id: p.cost for p in election.projects}
+    expected = []
+    if policy == "fund-by-score":
+        for pid, reason in capped.unselected:
+            if reason is Reason.CAP_REACHED and costs[pid] <= remaining:
+                remaining -= costs[pid]
+                expected.append(pid)
+    assert extra == expected

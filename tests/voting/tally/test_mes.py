@@ -35,6 +35,7 @@ from burgerbegroting.voting.tally.model import (
     TallyError,
 )
 from burgerbegroting.voting.tally.tiebreak import TieBreak
+from tests.voting.tally.strategies import elections as any_elections
 
 Rule = Callable[..., Outcome]
 ALL_RULES: tuple[Rule, ...] = (mes_rule, mes_add1, mes_add1_exhaustive, mes_add1_greedy)
@@ -407,29 +408,104 @@ def test_counting_twice_gives_the_same_outcome(election: Election, rule: Rule) -
     assert rule(election, tie_break=LEX) == rule(election, tie_break=LEX)
 
 
-def _add1_one_step_at_a_time(
+def _both_ways(
     election: Election, *, exhaustive: bool
-) -> tuple[tuple[str, ...], int]:
-    """Reference Add1 without any skipping: rerun MES at every whole-unit step."""
+) -> tuple[tuple[mes._Run, int], tuple[mes._Run, int]]:
     prep = mes._prepare(election, LEX)
     unit = 10**election.decimals
-    k = 0
-    run = mes._run_mes(prep, *mes._start(prep, 0, unit))
-    while not mes._everything(prep, run) and not (exhaustive and mes._exhaustive(prep, run)):
-        nxt = mes._run_mes(prep, *mes._start(prep, k + 1, unit))
-        if nxt.cost > prep.budget:
-            break
-        k, run = k + 1, nxt
-    return tuple(prep.ids[p] for p in run.selected), k
+    fast = mes._add1(prep, unit, exhaustive=exhaustive, progress=None)
+    reference = mes._add1_step_by_one(prep, unit, exhaustive=exhaustive)
+    return fast, reference
 
 
-@settings(max_examples=300, deadline=None)
-@given(elections(), st.booleans())
-def test_add1_skipping_stable_budgets_matches_stepping_one_unit_at_a_time(
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([BallotType.APPROVAL, BallotType.CUMULATIVE, BallotType.CHOOSE1]).flatmap(
+        lambda kind: any_elections(
+            ballot_type=kind, max_projects=6, max_ballots=10, max_cost=40, zero_costs=True
+        )
+    ),
+    st.booleans(),
+)
+def test_add1_with_skipping_equals_stepping_one_unit_at_a_time(
     election: Election, exhaustive: bool
 ) -> None:
-    rule = mes_add1_exhaustive if exhaustive else mes_add1
-    outcome = rule(election, tie_break=LEX)
-    selected, steps = _add1_one_step_at_a_time(election, exhaustive=exhaustive)
-    assert outcome.selected == selected
-    assert params(outcome)["add1_steps"] == str(steps)
+    # Costs up to 40 with budgets up to 150 give many equal prices: ties decided by the
+    # tie-break order must come out the same both ways too.
+    if not election.ballots:
+        return
+    (fast, k), (reference, k_ref) = _both_ways(election, exhaustive=exhaustive)
+    assert k == k_ref
+    assert fast.purchases == reference.purchases  # same projects, order and prices
+    assert fast.removed == reference.removed
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_add1_with_skipping_equals_stepping_on_larger_tied_elections(data: st.DataObject) -> None:
+    """Many voters with few distinct ballots and costs in steps of 10: stable stretches (where
+    skipping happens) and exact ties between prices."""
+    kind = data.draw(st.sampled_from([BallotType.APPROVAL, BallotType.CUMULATIVE]))
+    n = data.draw(st.integers(2, 8))
+    ids = [f"p{i}" for i in range(n)]
+    projects = tuple(Project(pid, 10 * data.draw(st.integers(1, 12))) for pid in ids)
+    ballots = []
+    for _ in range(data.draw(st.integers(1, 12))):
+        chosen = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=n, unique=True))
+        points = (
+            tuple(data.draw(st.integers(1, 3)) for _ in chosen)
+            if kind is BallotType.CUMULATIVE
+            else ()
+        )
+        ballots.append(Ballot(tuple(chosen), points, data.draw(st.integers(1, 40))))
+    budget = data.draw(st.integers(0, sum(p.cost for p in projects)))
+    election = Election(budget, projects, tuple(ballots), kind, decimals=0)
+    (fast, k), (reference, k_ref) = _both_ways(election, exhaustive=data.draw(st.booleans()))
+    assert (fast.purchases, k) == (reference.purchases, k_ref)
+
+
+@pytest.mark.parametrize("name", ["Netherlands_Assen_2024.pb", "Poland_Gdansk_2020_Jasien.pb"])
+def test_add1_with_skipping_equals_stepping_on_real_files_and_skips_runs(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burgerbegroting.voting.tally.pabulib import read_election
+
+    _, election = read_election(Path("/work/shared/data/pabulib") / name)
+    (fast, k), (reference, k_ref) = _both_ways(election, exhaustive=False)
+    assert (fast.purchases, k) == (reference.purchases, k_ref)
+    runs = 0
+    real_run = mes._run_mes
+
+    def counting(*args: object, **kwargs: object) -> mes._Run:
+        nonlocal runs
+        runs += 1
+        return real_run(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mes, "_run_mes", counting)
+    mes_add1(election, tie_break=LEX)
+    # Assen takes 843 one-euro steps, Gdańsk 323 one-zloty steps: most are certified at once.
+    assert runs < k_ref // 2
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(elections(), st.data())
+def test_a_certified_run_has_the_same_purchases_at_every_budget_in_between(
+    election: Election, data: st.DataObject
+) -> None:
+    """The certificate Add1 relies on, checked at many budgets between the two runs (not only
+    whole steps): if it says the outcome is stable on [t0, t1], MES buys the same projects in
+    the same order at every t in between."""
+    prep = mes._prepare(election, LEX)
+    n = prep.voters
+    t0 = Fraction(data.draw(st.integers(0, 200)), data.draw(st.integers(1, 7)))
+    t1 = t0 + Fraction(data.draw(st.integers(1, 400)), data.draw(st.integers(1, 7)))
+    first = mes._run_mes(prep, t0.numerator * 1, t0.denominator)
+    second = mes._run_mes(prep, t1.numerator, t1.denominator, previous=first)
+    if not second.certified:
+        return
+    order = [b.project for b in first.purchases]
+    assert [b.project for b in second.purchases] == order
+    for i in range(1, 16):
+        t = t0 + (t1 - t0) * i / 16
+        between = mes._run_mes(prep, t.numerator, t.denominator)
+        assert [b.project for b in between.purchases] == order, (t, n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,91 @@ def test_from_election_refuses_ids_a_pabulib_vote_cannot_hold() -> None:
     bad = Election(1, (Project("a,b", 1),), (), BallotType.APPROVAL)
     with pytest.raises(PabulibError, match="cannot be written"):
         from_election(bad)
+
+
+def test_leftover_rule_is_read_from_meta_and_unknown_wording_refused() -> None:
+    text = pb(
+        "budget;10\nvote_type;approval\nleftover_budget;"
+        "Fund additional projects that fit within leftover budget ordered by score",
+        "project_id;cost\na;5",
+        "voter_id;vote\n1;a",
+    )
+    assert read_pabulib(text).leftover == "fund-by-score"
+    assert read_pabulib(APPROVAL).leftover == "keep"
+    odd = text.replace("Fund additional projects", "Give it back")
+    with pytest.raises(PabulibError, match="line 5: leftover_budget"):
+        _ = read_pabulib(odd).leftover
+
+
+def test_the_writer_writes_the_leftover_rule_back() -> None:
+    _, election = read_election(DATA / "Netherlands_Amsterdam_166.pb")
+    written = read_pabulib(write_pabulib(from_election(election, leftover="fund-by-score")))
+    assert written.leftover == "fund-by-score"
+    assert read_pabulib(write_pabulib(from_election(election))).leftover == "keep"
+
+
+# An auditor's reader: files that contradict themselves are refused, naming the line.
+CONSISTENT_META = "budget;100\nvote_type;approval"
+PROJECTS_ABC = "project_id;cost\na;30\nb;40\nc;50"
+
+
+@pytest.mark.parametrize(
+    ("meta", "votes", "line", "message"),
+    [
+        ("", "voter_id;vote\n1;a\n2;b\n1;c", 14, "voter_id '1' appears twice (first on line 12)"),
+        ("\nnum_votes;4", "voter_id;vote\n1;a\n2;b", 5, "num_votes says 4 but VOTES has 2 rows"),
+        ("\nnum_projects;2", "voter_id;vote\n1;a", 5, "num_projects says 2 but PROJECTS has 3"),
+        ("\nmax_length;2", "voter_id;vote\n1;a\n2;a,b,c", 14, "names 3 projects; max_length"),
+        ("\nmin_length;2", "voter_id;vote\n1;a,b\n2;c", 14, "names 1 projects; min_length"),
+        ("\nmax_sum_cost;80", "voter_id;vote\n1;a,b\n2;b,c", 14, "cost 90; max_sum_cost is 80"),
+        ("\nmin_sum_cost;40.5", "voter_id;vote\n1;a,b\n2;b", 14, "cost 40; min_sum_cost"),
+    ],
+)
+def test_inconsistent_files_are_refused_and_lenient_reading_warns(
+    meta: str, votes: str, line: int, message: str
+) -> None:
+    text = pb(CONSISTENT_META + meta, PROJECTS_ABC, votes)
+    with pytest.raises(PabulibError, match=f"^line {line}: .*{re.escape(message)}"):
+        read_election(text)
+    parsed, election = read_election(text, lenient=True)
+    assert len(parsed.warnings) == 1
+    assert parsed.warnings[0].startswith(f"line {line}: ")
+    assert message in parsed.warnings[0]
+    assert sum(b.weight for b in election.ballots) == len(votes.splitlines()) - 1
+
+
+def test_a_choose_one_ballot_naming_two_projects_is_refused() -> None:
+    text = pb("budget;100\nvote_type;choose-1", PROJECTS_ABC, "voter_id;vote\n1;a\n2;a,b")
+    with pytest.raises(PabulibError, match=r"^line 13: vote names 2 projects; a choose-1"):
+        read_election(text)
+
+
+def test_cumulative_points_limits_are_checked() -> None:
+    text = pb(
+        "budget;100\nvote_type;cumulative\nmax_sum_points;5",
+        PROJECTS_ABC,
+        "voter_id;vote;points\n1;a,b;2,3\n2;a,b;3,3",
+    )
+    with pytest.raises(PabulibError, match=r"^line 14: vote gives 6 points; max_sum_points is 5"):
+        read_election(text)
+
+
+@pytest.mark.parametrize(
+    ("meta", "projects", "votes", "what"),
+    [
+        ("budget;" + "9" * 5000 + "\nvote_type;approval", PROJECTS_ABC, "vote\na", "budget"),
+        (CONSISTENT_META, "project_id;cost\na;1." + "5" * 5000, "vote\na", "cost of project"),
+        (CONSISTENT_META + "\nnum_votes;" + "1" * 5000, PROJECTS_ABC, "vote\na", "num_votes"),
+        (
+            "budget;100\nvote_type;cumulative",
+            PROJECTS_ABC,
+            "vote;points\na;" + "7" * 5000,
+            "points value",
+        ),
+    ],
+)
+def test_numbers_of_thousands_of_digits_are_refused_not_a_traceback(
+    meta: str, projects: str, votes: str, what: str
+) -> None:
+    with pytest.raises(PabulibError, match=f"{what} .*too many digits"):
+        read_election(pb(meta, projects, votes))

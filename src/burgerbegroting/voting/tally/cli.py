@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,10 +52,22 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--no-skip", action="store_true", help="greedy: stop at the first project that does not fit"
     )
     parser.add_argument(
+        "--leftover",
+        choices=["keep", "fund-by-score", "file"],
+        help="greedy: money the caps left unspent: keep it, or fund further projects by score "
+        "ignoring the caps (Amsterdam); default 'file': what META leftover_budget says",
+    )
+    parser.add_argument(
         "--skip", action="store_true", help="phragmen: pass over projects that no longer fit"
     )
     parser.add_argument(
         "--ignore-caps", action="store_true", help="ignore theme/district caps in the file"
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="count a file that contradicts itself (duplicate voter ids, wrong num_votes, "
+        "ballots breaking META limits) with a warning for each problem instead of refusing it",
     )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object")
@@ -108,9 +121,16 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _options(args: argparse.Namespace, meta: dict[str, str]) -> dict[str, object]:
+def _options(
+    args: argparse.Namespace, meta: dict[str, str], file_leftover: str
+) -> dict[str, object]:
     """Rule options from the command line; TallyError for options the rule does not take."""
     options: dict[str, object] = {}
+    if args.leftover not in (None, "file") and args.rule != "greedy":
+        raise TallyError("--leftover only applies to --rule greedy")
+    if args.rule == "greedy":
+        choice = args.leftover or "file"
+        options["leftover"] = file_leftover if choice == "file" else choice
     if args.threshold is not None:
         if args.rule != "greedy":
             raise TallyError("--threshold only applies to --rule greedy")
@@ -145,14 +165,22 @@ def _without_caps(election: Election) -> Election:
 def run_tally(args: argparse.Namespace) -> int:
     """Run the tally command for parsed ``args``; return the exit code."""
     try:
-        pb, election = read_election(args.file)
+        pb, election = read_election(args.file, lenient=args.lenient)
     except TallyError as exc:
         return _fail(f"{args.file}: {exc}")
+    warnings = [f"{args.file}: {w}" for w in pb.warnings]
+    for warning in warnings:
+        print(f"tally: waarschuwing: {warning}", file=sys.stderr)
     notes: list[str] = []
     try:
         explicit = [s.strip() for s in args.order.split(",")] if args.order else []
         tie_break = parse_tie_break(args.tie_break, seed=args.seed, explicit=explicit)
-        options = _options(args, pb.meta_dict)
+        options = _options(args, pb.meta_dict, pb.leftover)
+        if args.rule == "greedy" and (args.leftover or "file") == "file" and pb.leftover != "keep":
+            notes.append(
+                "Het bestand schrijft voor dat restbudget daarna op volgorde van stemmen wordt "
+                "besteed, buiten de maxima per thema/wijk (leftover_budget); dat is toegepast."
+            )
         if election.caps and (args.ignore_caps or args.rule not in CAP_RULES):
             if not args.ignore_caps:
                 notes.append(
@@ -184,11 +212,29 @@ def run_tally(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"tally: let op: {note}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_json(outcome, election, args.file, notes), ensure_ascii=False))
+        data = _json(outcome, election, args.file, notes)
+        data["warnings"] = warnings
+        text = json.dumps(data, ensure_ascii=False) + "\n"
     else:
-        print(explain(election, outcome, currency=pb.meta_dict.get("currency")), end="")
-        for note in notes:
-            print(f"Let op: {note}")
+        text = explain(election, outcome, currency=pb.meta_dict.get("currency"))
+        text += "".join(f"Let op: {note}\n" for note in notes)
+        text += "".join(f"Waarschuwing: {warning}\n" for warning in warnings)
+    return _write(text)
+
+
+def _write(text: str) -> int:
+    """Print the result; a reader that stops early (``| head``) is not an error of ours.
+
+    Python raises BrokenPipeError when the pipe closes, and again when it flushes stdout at
+    exit; the documented remedy is to point stdout at devnull after the first one.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return 0
 
 

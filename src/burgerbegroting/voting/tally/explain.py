@@ -39,6 +39,7 @@ REASONS: dict[Reason, str] = {
     Reason.BELOW_THRESHOLD: "niet gefinancierd: minder stemmen dan de drempel",
     Reason.CAP_REACHED: "niet gefinancierd: het maximum voor dit thema of deze wijk is bereikt",
     Reason.NOT_REACHED: "niet gefinancierd: de telling stopte voordat het aan de beurt was",
+    Reason.LEFTOVER: "gefinancierd uit het restbudget (buiten het maximum per thema of wijk)",
 }
 
 CURRENCY_SYMBOLS = {"EUR": "€", "PLN": "zł", "HUF": "Ft", "USD": "$", "GBP": "£", "CHF": "CHF"}
@@ -106,9 +107,12 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
     # The last step about a project decides its fate (MES with greedy completion may first
     # pass a project over and then fund it).
     last: dict[str, tuple[int, dict[str, str]]] = {}
+    leftover = set()
     for step in outcome.steps:
-        if step.reason is Reason.SELECTED or step.project not in last:
+        if step.reason in (Reason.SELECTED, Reason.LEFTOVER) or step.project not in last:
             last[step.project] = (step.votes, dict(step.detail))
+        if step.reason is Reason.LEFTOVER:
+            leftover.add(step.project)
     reasons = dict(outcome.unselected)
     order = list(outcome.selected) + sorted(
         reasons, key=lambda pid: (-votes[pid], outcome.tie_break_order.index(pid))
@@ -118,14 +122,16 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
     ]
     for pid in order:
         score, detail = last.get(pid, (0, {}))
-        reason = reasons.get(pid, Reason.SELECTED)
+        reason = reasons.get(pid, Reason.LEFTOVER if pid in leftover else Reason.SELECTED)
         rows.append(
             (
                 pid,
                 _cut(names.get(pid) or "", 40),
                 _group(str(votes[pid])),
                 format_money(costs[pid], d, currency),
-                _effective(outcome, election, detail, score) if reason is Reason.SELECTED else "—",
+                _effective(outcome, election, detail, score)
+                if reason in (Reason.SELECTED, Reason.LEFTOVER)
+                else "—",
                 reason_text(reason),
             )
         )
@@ -160,4 +166,9 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
         header.append(f"Add1-stappen: {params['add1_steps']}")
     if "threshold" in params:
         header.append(f"Drempel: {params['threshold']}")
+    if params.get("leftover") == "fund-by-score":
+        header.append(
+            "Restbudget: daarna gefinancierd op volgorde van stemmen, buiten de maxima per thema "
+            "of wijk (zoals Amsterdam)"
+        )
     return "\n".join([*header, "", *lines]) + "\n"

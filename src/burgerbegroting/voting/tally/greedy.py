@@ -16,7 +16,13 @@ if its cost still fits the remaining budget. Options:
 - ``threshold``: projects with a score below it are never funded (pabulib's
   ``min_project_score_threshold``, "greedy-threshold");
 - caps: the election's theme and district caps (:class:`Cap`) are never exceeded; a project
-  that fits the budget but would break a cap is skipped.
+  that fits the budget but would break a cap is skipped;
+- ``leftover``: what happens to money the caps left unspent. ``"keep"`` (default) leaves it;
+  ``"fund-by-score"`` is Amsterdam's published rule (pabulib META ``leftover_budget``: "Fund
+  additional projects that fit within leftover budget ordered by score"): after the pass with
+  caps, a second pass visits the projects skipped for a cap, in the same order, and funds each
+  that still fits the remaining budget, ignoring the caps. Only cap-skipped projects can fit
+  (a project that did not fit the budget never fits less money). Thresholds still apply.
 
 Projects nobody supported (score 0) are never funded, even if money is left.
 """
@@ -31,11 +37,14 @@ from burgerbegroting.voting.tally.model import (
     Progress,
     Reason,
     Step,
+    TallyError,
     check_election,
 )
 from burgerbegroting.voting.tally.tiebreak import TieBreak
 
-__all__ = ["greedy", "scores"]
+__all__ = ["LEFTOVER_POLICIES", "greedy", "scores"]
+
+LEFTOVER_POLICIES = ("keep", "fund-by-score")
 
 
 def scores(election: Election) -> dict[str, int]:
@@ -64,6 +73,7 @@ def greedy(
     tie_break: TieBreak,
     no_skip: bool = False,
     threshold: int | None = None,
+    leftover: str = "keep",
     progress: Progress | None = None,
 ) -> Outcome:
     """Greedy by decreasing score (see the module docstring for scores and options).
@@ -71,9 +81,14 @@ def greedy(
     Equal scores are ordered by ``tie_break.order(election)`` (earlier first). The trace has one
     step per project in the order visited, with its score, its rank, and the remaining budget;
     skipped projects carry the reason (no support, below threshold, does not fit, cap reached,
-    not reached after a no-skip stop).
+    not reached after a no-skip stop). Projects funded by the leftover pass get a second step
+    with reason ``selected-leftover`` (their first step says which cap stopped them).
     """
     check_election(election)
+    if leftover not in LEFTOVER_POLICIES:
+        raise TallyError(
+            f"Unknown leftover policy {leftover!r}; choose one of {', '.join(LEFTOVER_POLICIES)}."
+        )
     order = tie_break.order(election)
     position = {pid: i for i, pid in enumerate(order)}
     score = scores(election)
@@ -118,11 +133,25 @@ def greedy(
         steps.append(Step(pid, reason, score[pid], tuple(detail)))
         if reason is not Reason.SELECTED:
             unselected.append((pid, reason))
+    if leftover == "fund-by-score":
+        capped_out = [pid for pid, reason in unselected if reason is Reason.CAP_REACHED]
+        for pid in capped_out:
+            project = projects[pid]
+            if project.cost > remaining:
+                continue
+            remaining -= project.cost
+            selected.append(pid)
+            unselected.remove((pid, Reason.CAP_REACHED))
+            detail = [("pass", "leftover"), ("cost", str(project.cost))]
+            steps.append(
+                Step(pid, Reason.LEFTOVER, score[pid], (*detail, ("remaining", str(remaining))))
+            )
     if progress is not None:
         progress(1, 1)
     parameters: list[tuple[str, str]] = [("no_skip", str(no_skip).lower())]
     if threshold is not None:
         parameters.append(("threshold", str(threshold)))
+    parameters.append(("leftover", leftover))
     parameters += [(f"cap:{c.kind}:{c.key}", str(c.limit)) for c in election.caps]
     return Outcome(
         rule="greedy",

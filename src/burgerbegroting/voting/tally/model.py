@@ -117,6 +117,7 @@ class Reason(enum.StrEnum):
     BELOW_THRESHOLD = "below-threshold"  # under the minimum-vote threshold
     CAP_REACHED = "cap-reached"  # theme or district cap reached
     NOT_REACHED = "not-reached"  # no-skip greedy stopped before it
+    LEFTOVER = "selected-leftover"  # funded by greedy's leftover pass, outside the caps
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,15 @@ __all__ = [
 ]
 
 SECTIONS = ("meta", "projects", "votes")
+LEFTOVER_FUND_BY_SCORE = "Fund additional projects that fit within leftover budget ordered by score"
 _DECIMAL = re.compile(r"([0-9]+)(?:[.,]([0-9]+))?")
 _INTEGER = re.compile(r"-?[0-9]+")
+_COUNT = re.compile(r"[0-9]+")
+# Longer numbers are refused with a message: no real amount or count needs more digits, and
+# Python refuses to convert integers of more than 4,300 digits (a traceback, not an answer).
+MAX_WHOLE_DIGITS = 30
+MAX_FRACTION_DIGITS = 12
+MAX_INTEGER_DIGITS = 18
 THEME_FIELDS = ("category", "categories")
 DISTRICT_FIELDS = ("neighborhood", "neighbourhood", "district")
 CAP_KEYS: tuple[tuple[CapKind, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -96,6 +103,16 @@ class PabulibFile:
     meta_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
     project_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
     vote_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    # lenient: inconsistencies (see ``read_pabulib``) become warnings instead of errors.
+    lenient: bool = field(default=False, compare=False, repr=False)
+    warnings: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def problem(self, message: str, line: int | None) -> None:
+        """An inconsistency an auditor must hear about: an error, or a warning if lenient."""
+        error = PabulibError(message, line)
+        if not self.lenient:
+            raise error
+        self.warnings.append(str(error))
 
     @cached_property
     def meta_dict(self) -> dict[str, str]:
@@ -124,12 +141,25 @@ class PabulibFile:
         raw = self.meta_dict.get("min_project_score_threshold")
         if raw is None or raw == "":
             return None
-        if not _INTEGER.fullmatch(raw):
-            raise PabulibError(
-                f"min_project_score_threshold {raw!r} is not a whole number",
-                self.meta_line("min_project_score_threshold"),
-            )
-        return int(raw)
+        return _parse_integer(
+            raw, "min_project_score_threshold", self.meta_line("min_project_score_threshold")
+        )
+
+    @property
+    def leftover(self) -> str:
+        """Greedy's leftover policy named by META ``leftover_budget``: ``"fund-by-score"`` for
+        Amsterdam's "Fund additional projects that fit within leftover budget ordered by score",
+        ``"keep"`` when the key is absent or empty. Any other text is refused: an auditor must
+        not count a rule we do not know."""
+        raw = self.meta_dict.get("leftover_budget", "")
+        if not raw:
+            return "keep"
+        if raw.lower().startswith("fund additional projects") and "score" in raw.lower():
+            return "fund-by-score"
+        raise PabulibError(
+            f"leftover_budget {raw!r} is not a rule this counter knows",
+            self.meta_line("leftover_budget"),
+        )
 
     @cached_property
     def election(self) -> Election:
@@ -149,8 +179,17 @@ class PabulibFile:
 # Reading.
 
 
-def read_pabulib(source: str | bytes) -> PabulibFile:
-    """Parse the text (or UTF-8 bytes) of a pabulib file; raise PabulibError if malformed."""
+def read_pabulib(source: str | bytes, *, lenient: bool = False) -> PabulibFile:
+    """Parse the text (or UTF-8 bytes) of a pabulib file; raise PabulibError if malformed.
+
+    Files that parse but contradict themselves are refused too, naming the line: a voter id
+    that appears twice (one voter counted twice), META ``num_votes``/``num_projects`` that
+    disagree with the sections, and (when the election is built) ballots that break META
+    ``min_length``/``max_length``, ``min_sum_cost``/``max_sum_cost``,
+    ``min_sum_points``/``max_sum_points``, or a choose-1 ballot naming several projects.
+    With ``lenient`` each becomes a warning in :attr:`PabulibFile.warnings` and the file is
+    counted as written.
+    """
     if isinstance(source, bytes):
         try:
             source = source.decode("utf-8-sig")
@@ -214,7 +253,7 @@ def read_pabulib(source: str | bytes) -> PabulibFile:
         if name not in headers:
             where = reader.line_num or 1
             raise PabulibError(f"section {name.upper()} (with its header line) is missing", where)
-    return PabulibFile(
+    parsed = PabulibFile(
         meta=tuple(meta),
         project_fields=headers["projects"],
         projects=tuple(rows["projects"]),
@@ -223,7 +262,40 @@ def read_pabulib(source: str | bytes) -> PabulibFile:
         meta_lines=tuple(meta_lines),
         project_lines=tuple(lines["projects"]),
         vote_lines=tuple(lines["votes"]),
+        lenient=lenient,
     )
+    _check_counts(parsed)
+    return parsed
+
+
+def _check_counts(pb: PabulibFile) -> None:
+    """Voter ids are unique; META num_votes and num_projects match the sections."""
+    vfields = [f.strip() for f in pb.vote_fields]
+    if "voter_id" in vfields:
+        col = vfields.index("voter_id")
+        first: dict[str, int | None] = {}
+        for i, row in enumerate(pb.votes):
+            vid = row[col].strip()
+            line = pb.vote_lines[i] if pb.vote_lines else None
+            if vid in first:
+                pb.problem(
+                    f"voter_id {_short(vid)} appears twice (first on line {first[vid]}): "
+                    "one voter would be counted twice",
+                    line,
+                )
+            else:
+                first[vid] = line
+    for key, actual, section in (
+        ("num_votes", len(pb.votes), "VOTES"),
+        ("num_projects", len(pb.projects), "PROJECTS"),
+    ):
+        raw = pb.meta_dict.get(key)
+        if raw is None or raw == "":
+            continue
+        line = pb.meta_line(key)
+        stated = _parse_integer(raw, key, line)
+        if stated != actual:
+            pb.problem(f"{key} says {stated} but {section} has {actual} rows", line)
 
 
 def _check_header(section: str, header: tuple[str, ...], line: int) -> None:
@@ -240,9 +312,12 @@ def _check_header(section: str, header: tuple[str, ...], line: int) -> None:
             raise PabulibError(f"{section.upper()} header has no {column!r} column", line)
 
 
-def read_election(source: str | bytes | Path) -> tuple[PabulibFile, Election]:
+def read_election(
+    source: str | bytes | Path, *, lenient: bool = False
+) -> tuple[PabulibFile, Election]:
     """Read a pabulib file from a path (``Path``), its text or its bytes; return the file
-    and its election. Raises PabulibError (also for an unreadable path)."""
+    and its election. Raises PabulibError (also for an unreadable path); with ``lenient``,
+    inconsistencies are collected in the file's ``warnings`` instead (see read_pabulib)."""
     if isinstance(source, Path):
         try:
             data: str | bytes = source.read_bytes()
@@ -250,7 +325,7 @@ def read_election(source: str | bytes | Path) -> tuple[PabulibFile, Election]:
             raise PabulibError(f"cannot read {source}: {exc.strerror}") from None
     else:
         data = source
-    parsed = read_pabulib(data)
+    parsed = read_pabulib(data, lenient=lenient)
     return parsed, parsed.election
 
 
@@ -258,8 +333,33 @@ def _parse_money(raw: str, what: str, line: int | None) -> tuple[int, str]:
     """A non-negative decimal as (integer part, fraction digits)."""
     match = _DECIMAL.fullmatch(raw.strip())
     if match is None:
-        raise PabulibError(f"{what} {raw!r} is not a non-negative decimal number", line)
-    return int(match.group(1)), match.group(2) or ""
+        raise PabulibError(f"{what} {_short(raw)} is not a non-negative decimal number", line)
+    whole, frac = match.group(1), match.group(2) or ""
+    if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS or len(frac) > MAX_FRACTION_DIGITS:
+        raise PabulibError(
+            f"{what} {_short(raw)} has too many digits (at most {MAX_WHOLE_DIGITS} before and "
+            f"{MAX_FRACTION_DIGITS} after the decimal separator)",
+            line,
+        )
+    return int(whole), frac
+
+
+def _parse_integer(raw: str, what: str, line: int | None, *, negative: bool = False) -> int:
+    """A whole number of at most MAX_INTEGER_DIGITS digits (negative only if allowed)."""
+    text = raw.strip()
+    pattern = _INTEGER if negative else _COUNT
+    if not pattern.fullmatch(text):
+        raise PabulibError(f"{what} {_short(raw)} is not a whole number", line)
+    if len(text.lstrip("-").lstrip("0")) > MAX_INTEGER_DIGITS:
+        raise PabulibError(
+            f"{what} {_short(raw)} has too many digits (at most {MAX_INTEGER_DIGITS})", line
+        )
+    return int(text)
+
+
+def _short(raw: str) -> str:
+    """A value for an error message, cut short if long (a number of thousands of digits)."""
+    return repr(raw) if len(raw) <= 40 else repr(raw[:20]) + f"… ({len(raw)} characters)"
 
 
 def _scale(value: tuple[int, str], decimals: int) -> int:
@@ -334,7 +434,9 @@ def _build_election(pb: PabulibFile) -> Election:
         for pid, cost, name, theme, district in raw_projects
     )
     caps = tuple(Cap(kind, key, _scale(value, decimals)) for kind, key, value in raw_caps)
-    ballots = _group_ballots(pb, ballot_type, seen)
+    ballots, raw_of = _group_ballots(pb, ballot_type, seen)
+    costs = {p.id: p.cost for p in projects}
+    _check_ballots(pb, ballot_type, ballots, raw_of=raw_of, costs=costs, decimals=decimals)
     return Election(
         budget=_scale(budget_raw, decimals),
         projects=projects,
@@ -345,7 +447,13 @@ def _build_election(pb: PabulibFile) -> Election:
     )
 
 
-def _group_ballots(pb: PabulibFile, ballot_type: BallotType, known: set[str]) -> tuple[Ballot, ...]:
+_RawOf = dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[str, str]]
+
+
+def _group_ballots(
+    pb: PabulibFile, ballot_type: BallotType, known: set[str]
+) -> tuple[tuple[Ballot, ...], _RawOf]:
+    """The grouped ballots, and for each the first raw (vote, points) fields that gave it."""
     vfields = [f.strip() for f in pb.vote_fields]
     vote_col = vfields.index("vote")
     points_col = vfields.index("points") if "points" in vfields else None
@@ -365,6 +473,7 @@ def _group_ballots(pb: PabulibFile, ballot_type: BallotType, known: set[str]) ->
             raw_key = (row[vote_col], "")
             raw_counts[raw_key] = raw_counts.get(raw_key, 0) + 1
     counts: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
+    raw_of: _RawOf = {}
     for (raw, raw_points), n in raw_counts.items():
         try:
             key = _ballot_key(raw, raw_points, ballot_type, known)
@@ -373,7 +482,80 @@ def _group_ballots(pb: PabulibFile, ballot_type: BallotType, known: set[str]) ->
                 str(exc), _first_line(pb, vote_col, points_col, raw, raw_points)
             ) from None
         counts[key] = counts.get(key, 0) + n
-    return tuple(Ballot(projects, points, weight) for (projects, points), weight in counts.items())
+        raw_of.setdefault(key, (raw, raw_points))
+    ballots = tuple(
+        Ballot(projects, points, weight) for (projects, points), weight in counts.items()
+    )
+    return ballots, raw_of
+
+
+def _check_ballots(
+    pb: PabulibFile,
+    ballot_type: BallotType,
+    ballots: tuple[Ballot, ...],
+    *,
+    raw_of: _RawOf,
+    costs: dict[str, int],
+    decimals: int,
+) -> None:
+    """Every ballot keeps META's limits on its length, cost and points; choose-1 names one."""
+    meta = pb.meta_dict
+    limits: dict[str, int] = {}
+    for key in ("min_length", "max_length", "min_sum_points", "max_sum_points"):
+        if meta.get(key):
+            limits[key] = _parse_integer(meta[key], key, pb.meta_line(key))
+    money: dict[str, tuple[int, int]] = {}  # key -> (amount, its scale)
+    for key in ("min_sum_cost", "max_sum_cost"):
+        if meta.get(key):
+            whole, frac = _parse_money(meta[key], key, pb.meta_line(key))
+            money[key] = (_scale((whole, frac), len(frac)), len(frac))
+    if ballot_type is BallotType.CHOOSE1:
+        limits["max_length"] = min(limits.get("max_length", 1), 1)
+    if not limits and not money:
+        return
+    vfields = [f.strip() for f in pb.vote_fields]
+    vote_col = vfields.index("vote")
+    points_col = vfields.index("points") if "points" in vfields else None
+    for ballot in ballots:
+        found: list[str] = []
+        n = len(ballot.projects)
+        if "max_length" in limits and n > limits["max_length"]:
+            what = "a choose-1 ballot" if ballot_type is BallotType.CHOOSE1 else "max_length"
+            found.append(
+                f"vote names {n} projects; {what} allows {limits['max_length']}"
+                if what == "max_length"
+                else f"vote names {n} projects; {what} names one"
+            )
+        if "min_length" in limits and n < limits["min_length"]:
+            found.append(f"vote names {n} projects; min_length asks {limits['min_length']}")
+        total_points = sum(ballot.points)
+        if ballot.points or ballot_type is BallotType.CUMULATIVE:
+            if "max_sum_points" in limits and total_points > limits["max_sum_points"]:
+                found.append(
+                    f"vote gives {total_points} points; max_sum_points is "
+                    f"{limits['max_sum_points']}"
+                )
+            if "min_sum_points" in limits and total_points < limits["min_sum_points"]:
+                found.append(
+                    f"vote gives {total_points} points; min_sum_points is "
+                    f"{limits['min_sum_points']}"
+                )
+        spent = sum(costs[pid] for pid in ballot.projects)
+        for key, (amount, scale) in money.items():
+            # Compare spent / 10**decimals with amount / 10**scale exactly.
+            left, right = spent * 10**scale, amount * 10**decimals
+            if (key == "max_sum_cost" and left > right) or (key == "min_sum_cost" and left < right):
+                found.append(
+                    f"the projects on the vote cost {_money(spent, decimals)}; {key} is {meta[key]}"
+                )
+        if not found:
+            continue
+        raw, raw_points = raw_of.get((ballot.projects, ballot.points), ("", ""))
+        line = _first_line(pb, vote_col, points_col, raw, raw_points)
+        for message in found:
+            pb.problem(
+                message + (f" ({ballot.weight} such ballots)" if ballot.weight > 1 else ""), line
+            )
 
 
 def _first_line(
@@ -402,9 +584,7 @@ def _ballot_key(
             raise PabulibError(f"vote names {len(ids)} projects but points has {len(pts)} values")
         total: dict[str, int] = {}
         for pid, p in zip(ids, pts, strict=True):
-            if not _INTEGER.fullmatch(p):
-                raise PabulibError(f"points value {p!r} is not a whole number")
-            total[pid] = total.get(pid, 0) + int(p)
+            total[pid] = total.get(pid, 0) + _parse_integer(p, "points value", None, negative=True)
         if any(v < 0 for v in total.values()):
             raise PabulibError("points must not be negative")
         items = sorted((pid, v) for pid, v in total.items() if v > 0)
@@ -447,13 +627,16 @@ def from_election(
     *,
     meta: dict[str, str] | None = None,
     voter_ids: bool = True,
+    leftover: str = "keep",
 ) -> PabulibFile:
     """A pabulib file for an election (e.g. our own round for the audit export).
 
     ``meta`` adds or overrides META entries (description, country, unit, …); ``budget``,
     ``vote_type``, ``num_projects``, ``num_votes`` and the cap lists come from the election.
     Weighted ballots are written as that many rows, voters numbered from 1. Reading the result
-    gives back the same election (same projects, caps and grouped ballots).
+    gives back the same election (same projects, caps and grouped ballots). ``leftover``
+    ``"fund-by-score"`` writes META ``leftover_budget`` with Amsterdam's wording, so that
+    :attr:`PabulibFile.leftover` reads it back.
     """
     for project in election.projects:
         pid = project.id
@@ -475,6 +658,10 @@ def from_election(
         if caps:
             entries[list_key] = ",".join(c.key for c in caps)
             entries[budget_key] = ",".join(_money(c.limit, d) for c in caps)
+    if leftover == "fund-by-score":
+        entries["leftover_budget"] = LEFTOVER_FUND_BY_SCORE
+    elif leftover != "keep":
+        raise PabulibError(f"unknown leftover policy {leftover!r}")
     entries.update(meta or {})
     project_fields = ["project_id", "cost", "name"]
     has_theme = any(p.theme is not None for p in election.projects)

@@ -1,0 +1,148 @@
+"""The staff log page: Dutch labels, titles with links, readable changes, filters and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from burgerbegroting.accounts.roles import Role
+from burgerbegroting.settings import Settings
+from tests.accounts.factories import bearer, make_user
+from tests.rounds.factories import api_round_data
+
+Client = TestClient[Litestar]
+
+
+@pytest.fixture
+def admin(settings: Settings) -> dict[str, str]:
+    return bearer(
+        settings,
+        make_user(settings, "beheer@gemeente.nl", roles=(Role.ADMIN,), display_name="Bea Beheer"),
+        staff=True,
+    )
+
+
+def _round(client: Client, admin: dict[str, str], title: str) -> dict[str, Any]:
+    created: dict[str, Any] = client.post(
+        "/api/v1/rounds", json=api_round_data(title=title), headers=admin
+    ).json()
+    return created
+
+
+def _log(client: Client, admin: dict[str, str], query: str = "") -> str:
+    response = client.get(f"/beheer/logboek{query}", headers=admin)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def _rows(html: str) -> list[str]:
+    body = html[html.index("<tbody") : html.index("</tbody>")]
+    return re.findall(r"<tr class=\"utrecht-table__row\">(.*?)</tr>", body, flags=re.S)
+
+
+def test_log_shows_dutch_labels_titles_with_links_and_readable_changes(
+    client: Client, admin: dict[str, str]
+) -> None:
+    created = _round(client, admin, "Sociaal domein 2027")
+    response = client.patch(
+        f"/api/v1/rounds/{created['id']}",
+        json={"min_age": 16, "reason": "Besluit van de raad"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    html = _log(client, admin)
+    rows = _rows(html)
+    assert len(rows) == 2
+    newest = rows[0]
+    assert "Ronde gewijzigd" in newest
+    assert "Bea Beheer" in newest
+    assert (
+        f'<a class="utrecht-link" href="/rondes/{created["id"]}">Sociaal domein 2027</a>' in newest
+    )
+    assert "Besluit van de raad" in newest
+    # the change as a line "label: before → after", not {"before": {...}} JSON
+    assert re.search(r"<li>Minimumleeftijd: 12 .*→.* 16</li>", newest, flags=re.S)
+    assert "min_age" not in html
+    created_row = rows[1]
+    assert "Ronde aangemaakt" in created_row
+    assert re.search(r"<li>Totaal budget: €\s450\.000,00</li>", created_row)  # money in euro
+    assert "total_budget_cents" not in html
+
+
+def test_log_filters_by_action_actor_subject_and_date(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    first = _round(client, admin, "Eerste ronde")
+    second = _round(client, admin, "Tweede ronde")
+    client.post(
+        f"/api/v1/rounds/{first['id']}/phase",
+        json={"phase": "submission", "reason": "Start"},
+        headers=admin,
+    )
+    assert len(_rows(_log(client, admin))) == 3
+    phase_only = _rows(_log(client, admin, "?actie=round.phase"))
+    assert len(phase_only) == 1
+    assert "Eerste ronde" in phase_only[0]
+    second_only = _rows(_log(client, admin, f"?soort=ronde&nummer={second['id']}"))
+    assert len(second_only) == 1
+    assert "Tweede ronde" in second_only[0]
+    admin_id = re.search(r'<option value="(\d+)">Bea Beheer</option>', _log(client, admin))
+    assert admin_id is not None
+    assert len(_rows(_log(client, admin, f"?wie={admin_id.group(1)}"))) == 3
+    assert "Geen handelingen" in _log(client, admin, "?wie=systeem")
+    assert "Geen handelingen" in _log(client, admin, "?van=2099-01-01")
+    assert len(_rows(_log(client, admin, "?van=2000-01-01&tot=2099-12-31"))) == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?van=gisteren",
+        "?tot=2027-02-30",
+        "?soort=gebruiker",
+        "?wie=abc",
+        "?nummer=-1",
+        "?van=2027-03-02&tot=2027-03-01",
+    ],
+)
+def test_unreadable_filters_are_a_400_with_the_field_marked(
+    client: Client, admin: dict[str, str], query: str
+) -> None:
+    response = client.get(f"/beheer/logboek{query}", headers=admin)
+    assert response.status_code == 400
+    assert 'id="foutoverzicht"' in response.text
+    assert "-fout" in response.text
+
+
+def test_log_downloads_as_csv_with_the_same_filters(client: Client, admin: dict[str, str]) -> None:
+    first = _round(client, admin, "Eerste ronde")
+    _round(client, admin, "Tweede ronde")
+    response = client.get(
+        f"/beheer/logboek/export.csv?soort=ronde&nummer={first['id']}", headers=admin
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][:4] == ["Nummer", "Wanneer", "Wie", "Handeling"]
+    assert len(rows) == 2
+    assert rows[1][3] == "Ronde aangemaakt"
+    assert rows[1][5] == "Eerste ronde"
+    assert "Bea Beheer" in rows[1]
+
+
+def test_log_and_download_are_for_admins_and_auditors_only(
+    client: Client, settings: Settings
+) -> None:
+    council = bearer(
+        settings, make_user(settings, "raad@gemeente.nl", roles=(Role.COUNCIL,)), staff=True
+    )
+    assert client.get("/beheer/logboek", headers=council).status_code == 403
+    assert client.get("/beheer/logboek/export.csv", headers=council).status_code == 403

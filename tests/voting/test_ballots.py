@@ -1,0 +1,114 @@
+"""The pure ballot rules and the round-settings-to-engine mapping (``voting/ballots.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from burgerbegroting.voting import ballots
+
+
+def definition(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "round_id": 1,
+        "budget": {"total_cents": 1000, "scope": "city"},
+        "districts": [],
+        "themes": [{"id": 1, "name": "A", "max_spend_cents": None}],
+        "ballot": {
+            "type": "knapsack",
+            "approval_max_k": None,
+            "cumulative_points": None,
+            "min_projects": 0,
+            "max_projects": None,
+            "min_budget_share_permille": 0,
+            "blank_allowed": True,
+        },
+        "counting": {
+            "rule": "greedy",
+            "tie_break": "lexicographic",
+            "seed": None,
+            "order": None,
+            "threshold": None,
+            "no_skip": False,
+            "leftover": "keep",
+            "ranked_scores": None,
+        },
+        "eligibility": {"districts": []},
+        "projects": [
+            {"id": i, "title": f"P{i}", "cost_cents": c, "theme_id": 1, "district_id": None}
+            for i, c in ((1, 600), (2, 400), (3, 300), (4, 100))
+        ],
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+def test_knapsack_rules_each_refusal_names_its_rule() -> None:
+    d = definition(ballot={"max_projects": 3, "min_budget_share_permille": 500})
+    rules = ballots.election_rules(d, None)
+    assert ballots.normalise(rules, {"projects": [2, 1]}) == {"projects": [1, 2]}
+    cases = {
+        "over-budget": {"projects": [1, 2, 3]},
+        "max-projects": {"projects": [1, 2, 3, 4]},
+        "min-budget-share": {"projects": [4]},
+        "duplicate": {"projects": [1, 1]},
+        "unknown-project": {"projects": [9]},
+        "project-id": {"projects": [True]},
+        "shape": {"ranking": [1]},
+    }
+    for rule, raw in cases.items():
+        with pytest.raises(ballots.BallotProblem) as problem:
+            ballots.normalise(rules, raw)
+        assert problem.value.rule == rule, raw
+
+
+def test_ranked_scores_count_the_points_per_place_not_borda() -> None:
+    ranked = {"type": "ranked", "max_projects": None}
+    cheap = [
+        {"id": i, "title": f"P{i}", "cost_cents": 100, "theme_id": 1, "district_id": None}
+        for i in (1, 2, 3, 4)
+    ]
+    votes = [{"ranking": [1, 2, 3, 4]}] * 2 + [{"ranking": [2, 4]}] * 2 + [{"ranking": [4, 3, 2]}]
+    small = {"total_cents": 100, "scope": "city"}
+    three_two_one = definition(
+        ballot=ranked, projects=cheap, budget=small, counting={"ranked_scores": [3, 2, 1]}
+    )
+    election = ballots.engine_election(three_two_one, None, votes)
+    points = dict.fromkeys("1234", 0)
+    for ballot in election.ballots:
+        for pid, pts in zip(ballot.projects, ballot.points, strict=True):
+            points[pid] += pts * ballot.weight
+    # 3/2/1 per place; the fourth place earns nothing (Borda would give it 1).
+    assert points == {"1": 6, "2": 4 + 6 + 1, "3": 2 + 2, "4": 0 + 4 + 3}
+    _, outcome = ballots.count_election(three_two_one, None, votes)
+    assert outcome.selected == ("2",)
+    borda = ballots.engine_election(
+        definition(ballot=ranked, projects=cheap, budget=small), None, votes
+    )
+    assert borda.ballot_type != election.ballot_type  # Borda stays a ranking for the engine
+
+
+def test_leftover_fund_by_score_spends_what_the_theme_cap_left() -> None:
+    capped = definition(themes=[{"id": 1, "name": "A", "max_spend_cents": 600}])
+    votes = [{"projects": [1, 2, 3]}] * 3 + [{"projects": [4]}]
+    _, keep = ballots.count_election(capped, None, votes)
+    _, spend = ballots.count_election(capped, None, votes)
+    fund = definition(
+        themes=[{"id": 1, "name": "A", "max_spend_cents": 600}],
+        counting={"leftover": "fund-by-score"},
+    )
+    _, spend = ballots.count_election(fund, None, votes)
+    assert keep.cost <= 600
+    assert spend.cost > keep.cost
+    assert spend.cost <= 1000
+
+
+def test_blank_ballots_are_not_given_to_the_engine() -> None:
+    d = definition()
+    election = ballots.engine_election(d, None, [{"blank": True}, {"projects": [1]}])
+    assert sum(b.weight for b in election.ballots) == 1
