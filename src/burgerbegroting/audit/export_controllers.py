@@ -15,16 +15,14 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 
 from burgerbegroting.accounts.auth import current_user
+from burgerbegroting.accounts.guards import requires_same_origin_or_bearer
 from burgerbegroting.audit import export as exports
 from burgerbegroting.audit.schemas import SigningKeyOut
 from burgerbegroting.audit.signing import public_key_info
-from burgerbegroting.errors import Forbidden
-from burgerbegroting.i18n import _
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 
 AnyRequest = Request[Any, Any, Any]
-SAME_SITE_FETCH = frozenset({"same-origin", "none"})
 
 
 def settings_of(request: AnyRequest) -> Settings:
@@ -33,27 +31,13 @@ def settings_of(request: AnyRequest) -> Settings:
 
 
 def require_deliberate_download(request: AnyRequest) -> None:
-    """Refuse a logged download that another site could have triggered with the visitor's cookie.
-
-    A bearer token is never sent by a browser on its own, so such a request is deliberate. A
-    request authenticated by the session cookie must come from our own pages or be typed in the
-    address bar (``Sec-Fetch-Site: same-origin`` or ``none``); a browser that sends no such header
-    is refused too, so the rule cannot be side-stepped. Anonymous requests carry no one's
-    authority and pass. (A stopgap until ``web/`` has one guard for every logged download.)
-    """
+    """Refuse a logged download that another site could have triggered with the visitor's cookie:
+    ``accounts.guards.requires_same_origin_or_bearer`` for every signed-in request. Anonymous
+    requests (a public export after publication, fetched with curl) carry no one's authority and
+    pass."""
     if current_user(request) is None:
         return
-    scheme, _sep, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return
-    if request.headers.get("sec-fetch-site", "").strip().lower() in SAME_SITE_FETCH:
-        return
-    raise Forbidden(
-        _(
-            "Deze download wordt vastgelegd en kan alleen vanaf deze website zelf worden gestart "
-            "(of met een API-token)."
-        )
-    )
+    requires_same_origin_or_bearer(request, request.route_handler)
 
 
 class AuditExportApiController(Controller):

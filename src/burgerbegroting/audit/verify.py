@@ -48,6 +48,7 @@ from burgerbegroting.voting.ballots import (
 from burgerbegroting.voting.canonical import canonical_json, event_hash, receipt_from_hash
 from burgerbegroting.voting.tally.model import TallyError
 from burgerbegroting.voting.tally.pabulib import (
+    LEFTOVER_FUND_BY_SCORE,
     PabulibError,
     PabulibFile,
     read_pabulib,
@@ -168,11 +169,16 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
     outcome_doc = export["outcome"]
     election = next(e for e in outcome_doc["elections"] if e["district_id"] == key)
     selected = set(election["outcome"]["selected"])
+    counting = definition["counting"]
+    # Points per place (ranked rounds that set them): the engine counts a ranking as the points
+    # its places earn, so the file holds those points as a cumulative ballot, as counted.
+    place_scores = counting.get("ranked_scores") if rules.ballot_type == "ranked" else None
     contents = [
-        (b["ballot_id"], b["content"])
+        (b["ballot_id"], _as_counted(b["content"], place_scores))
         for b in export["ballots"]
         if b["election"] == key and "blank" not in b["content"]
     ]
+    contents = [(uid, content) for uid, content in contents if _named(content)]
     contents.sort(key=lambda item: _shuffle_key(fingerprint, item[0]))
     supporters: Counter[int] = Counter()
     for _uid, content in contents:
@@ -196,7 +202,7 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         ("num_votes", str(len(contents))),
         ("blank_votes", str(election["blank"])),
         ("budget", _euro(rules.budget_cents)),
-        ("vote_type", _PB_TYPE[rules.ballot_type]),
+        ("vote_type", "cumulative" if place_scores else _PB_TYPE[rules.ballot_type]),
         ("ballot_type", rules.ballot_type),
         ("rule", definition["counting"]["rule"]),
         ("tie_break", definition["counting"]["tie_break"]),
@@ -205,15 +211,18 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         ("date_begin", _pb_date(genesis[0]["payload"].get("opened") if genesis else None)),
         ("date_end", _pb_date(end[0]["payload"].get("closed") if end else None)),
     ]
-    counting = definition["counting"]
     # What `burgerbegroting tally` needs besides the rule to count the file as the round was:
+    if place_scores:
+        meta.append(("ranked_scores", ",".join(str(v) for v in place_scores)))
+    if counting.get("leftover") == "fund-by-score":
+        meta.append(("leftover_budget", LEFTOVER_FUND_BY_SCORE))
     if counting.get("threshold") is not None:  # greedy: the minimum score (--threshold file)
         meta.append(("min_project_score_threshold", str(counting["threshold"])))
     if counting.get("no_skip"):  # greedy: stop at the first project that does not fit
         meta.append(("greedy_no_skip", "1"))
     if counting.get("order"):  # the explicit tie-break order (--order)
         meta.append(("tie_break_order", ",".join(str(pid) for pid in counting["order"])))
-    if rules.min_projects:
+    if rules.min_projects and not place_scores:  # places past the scores earn nothing
         meta.append(("min_length", str(rules.min_projects)))
     limits = [rules.max_projects]
     if rules.ballot_type == "approval":
@@ -233,7 +242,7 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
     if caps:
         meta.append(("categories", ",".join(str(t) for t, _c in caps)))
         meta.append(("budget_per_category", ",".join(_euro(c) for _t, c in caps)))
-    cumulative = rules.ballot_type == "cumulative"
+    cumulative = rules.ballot_type == "cumulative" or bool(place_scores)
     score_field = rules.ballot_type in {"cumulative", "ranked"}
     project_fields = ["project_id", "cost", "votes"]
     if score_field:
@@ -266,6 +275,19 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         vote_fields=tuple(vote_fields),
         votes=tuple(votes),
     )
+
+
+def _as_counted(
+    content: Mapping[str, Any], place_scores: Sequence[int] | None
+) -> Mapping[str, Any]:
+    if not place_scores or "ranking" not in content:
+        return content
+    earned = {
+        str(pid): int(place_scores[i])
+        for i, pid in enumerate(content["ranking"][: len(place_scores)])
+        if int(place_scores[i]) > 0
+    }
+    return {"points": earned}
 
 
 def pabulib_text(export: Mapping[str, Any], key: int | None) -> str:
