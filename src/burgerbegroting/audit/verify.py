@@ -307,6 +307,11 @@ def _named(content: Mapping[str, Any]) -> list[int]:
 # --- checks --------------------------------------------------------------------------------------
 
 
+def _same(a: object, b: object) -> bool:
+    """Equal as JSON values: ``1`` and ``true`` (equal in Python) are not the same value."""
+    return canonical_json(a) == canonical_json(b)
+
+
 def _need(condition: bool, place: str, message: str) -> None:
     if not condition:
         raise VerificationError(place, message)
@@ -375,6 +380,7 @@ def check_signature(export: Mapping[str, Any], public_key: bytes | None, report:
             "handtekening", "de handtekening van het manifest klopt niet"
         ) from None
     report.add(f"Handtekening klopt (Ed25519, sleutel {key_id(public_key)}).")
+    _need(manifest.get("format") == EXPORT_FORMAT, "manifest/format", f"geen {EXPORT_FORMAT}")
     state = manifest.get("state")
     _need(state in {"voting", "closed"}, "manifest/state", f"onbekende toestand {state!r}")
     parts = PARTS_CLOSED if state == "closed" else PARTS_VOTING
@@ -400,7 +406,7 @@ def check_definition(export: Mapping[str, Any], report: Report) -> None:
         "de SHA-256 van de rondedefinitie is niet de vingerafdruk van de ronde",
     )
     _need(
-        definition.get("round_id") == manifest.get("round_id"),
+        _same(definition.get("round_id"), manifest.get("round_id")),
         "definition/round_id",
         "andere ronde",
     )
@@ -462,7 +468,9 @@ def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -
     for index, event in enumerate(log):
         place = f"gebeurtenis {index}"
         _need(
-            event.get("height") == index, place, f"hoogte {event.get('height')!r}, verwacht {index}"
+            _same(event.get("height"), index),
+            place,
+            f"hoogte {event.get('height')!r}, verwacht {index}",
         )
         _need(event.get("parent") == parent, place, "de ouder-hash is niet de hash van de vorige")
         kind = event.get("kind")
@@ -498,7 +506,7 @@ def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -
             assert isinstance(uid, str)
             seen_uids.add(uid)
             key = payload.get("election")
-            _need(key in keys, place, f"onbekende verkiezing {key!r}")
+            _need(any(_same(key, k) for k in keys), place, f"onbekende verkiezing {key!r}")
             content = payload.get("ballot")
             _check_content(rules[key], content, place)
             supersedes = payload.get("supersedes")
@@ -542,7 +550,8 @@ def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -
     if require_end:
         _need(ended, "log", "het logboek eindigt niet met de sluiting")
     _need(
-        manifest.get("log_head") == last["hash"] and manifest.get("log_height") == last["height"],
+        _same(manifest.get("log_head"), last["hash"])
+        and _same(manifest.get("log_height"), last["height"]),
         "manifest",
         "de kop van het logboek in het manifest is niet de laatste gebeurtenis",
     )
@@ -596,7 +605,7 @@ def check_ballots(export: Mapping[str, Any], replay: Replay, report: Report) -> 
         place = f"stembiljet {uid}"
         _need(uid in expected, place, "telt volgens het logboek niet (toegevoegd of vervangen)")
         key, content = expected[str(uid)]
-        _need(ballot.get("election") == key, place, "andere verkiezing dan in het logboek")
+        _need(_same(ballot.get("election"), key), place, "andere verkiezing dan in het logboek")
         _need(
             canonical_json(ballot.get("content")) == canonical_json(content),
             place,
@@ -764,8 +773,10 @@ def verify(
             check_recount(export, replay, report)
         # After the recount, so that a changed outcome is named there first.
         _need(
-            export["manifest"].get("engine_version")
-            == (export["outcome"].get("engine_version") if closed else None),
+            _same(
+                export["manifest"].get("engine_version"),
+                export["outcome"].get("engine_version") if closed else None,
+            ),
             "manifest/engine_version",
             "wijkt af van de versie waarmee de uitslag is geteld",
         )
