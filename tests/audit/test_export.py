@@ -114,7 +114,9 @@ def test_pb_export_agrees_with_the_json_and_recounts_to_the_outcome(
         f"/api/v1/rounds/{voted.vr.round_id}/export?format=pb&district=city", headers=voted.auditor
     )
     assert response.status_code == 200, response.text
-    assert "attachment" in response.headers["content-disposition"]
+    assert (
+        f'filename="ronde-{voted.vr.round_id}-stad.pb"' in response.headers["content-disposition"]
+    )
     again = client.get(f"/api/v1/rounds/{voted.vr.round_id}/export?format=pb", headers=voted.admin)
     assert again.content == response.content
     report = verify(document, pb_files=[("stad.pb", response.content)])

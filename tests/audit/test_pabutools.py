@@ -57,10 +57,15 @@ def rounds(
         st.sampled_from(CUMULATIVE_RULES if ballot_type == "cumulative" else APPROVAL_RULES)
     )
     cap = None
+    counting: dict[str, Any] = {}
     if ranked_and_caps:
         rule = "greedy" if ballot_type == "ranked" or draw(st.booleans()) else rule
         if rule == "greedy" and draw(st.booleans()):
             cap = draw(st.integers(1, 120)) * 100
+            if draw(st.booleans()):
+                counting["leftover"] = "fund-by-score"  # Amsterdam's second pass
+        if ballot_type == "ranked" and draw(st.booleans()):
+            counting["ranked_scores"] = draw(st.sampled_from([[3, 2, 1], [5, 3], [1]]))
     ids = IDS[: draw(st.integers(2, len(IDS)))]
     costs = {pid: draw(st.integers(1, 60)) * 100 for pid in ids}
     budget = draw(st.integers(max(costs.values()), sum(costs.values()))) // 100 * 100
@@ -82,7 +87,7 @@ def rounds(
             "min_budget_share_permille": 0,
             "blank_allowed": True,
         },
-        "counting": {"rule": rule, "tie_break": "lexicographic"},
+        "counting": {"rule": rule, "tie_break": "lexicographic", **counting},
         "eligibility": {
             "min_age": None,
             "districts": [],
@@ -197,6 +202,55 @@ def test_our_reader_recounts_ranked_and_capped_pb_exports_to_the_published_winne
     text = pabulib_text(export, None)
     check_pb(export, "ronde.pb", text, Report())
     published = export["outcome"]["elections"][0]["outcome"]["selected"]
-    _pb, election = read_election(text)
+    pb, election = read_election(text)
     rule = definition["counting"]["rule"]
-    assert list(count(election, rule, tie_break=TieBreak("lexicographic")).selected) == published
+    options: dict[str, Any] = {}
+    if pb.leftover != "keep":
+        options["leftover"] = pb.leftover
+    outcome = count(election, rule, tie_break=TieBreak("lexicographic"), **options)
+    assert list(outcome.selected) == published
+
+
+def test_leftover_pass_reaches_the_pb_file() -> None:
+    """A theme cap leaves money; Amsterdam's leftover pass funds the capped project with it, and a
+    recount of the .pb file must do the same (META leftover_budget)."""
+    definition = {
+        "format": "burgerbegroting-round/1",
+        "round_id": 8,
+        "budget": {"total_cents": 10_000, "scope": "city"},
+        "districts": [],
+        "themes": [
+            {"id": 1, "name": "Zorg", "max_spend_cents": 5_000},
+            {"id": 2, "name": "Jeugd", "max_spend_cents": None},
+        ],
+        "ballot": {
+            "type": "approval",
+            "approval_max_k": None,
+            "cumulative_points": None,
+            "min_projects": 0,
+            "max_projects": None,
+            "min_budget_share_permille": 0,
+            "blank_allowed": True,
+        },
+        "counting": {"rule": "greedy", "tie_break": "lexicographic", "leftover": "fund-by-score"},
+        "eligibility": {
+            "min_age": None,
+            "districts": [],
+            "vote_by_code": True,
+            "vote_by_account": False,
+        },
+        "supports": {"enabled": False, "threshold": None},
+        "projects": [
+            {"id": 1, "title": "A", "cost_cents": 5_000, "theme_id": 1, "district_id": None},
+            {"id": 2, "title": "B", "cost_cents": 5_000, "theme_id": 1, "district_id": None},
+            {"id": 3, "title": "C", "cost_cents": 8_000, "theme_id": 2, "district_id": None},
+        ],
+    }
+    contents = [{"projects": [1, 2]}] * 3 + [{"projects": [3]}]
+    export = export_of(definition, contents)
+    published = export["outcome"]["elections"][0]["outcome"]["selected"]
+    assert sorted(published) == ["1", "2"]  # B only through the leftover pass
+    pb, election = read_election(pabulib_text(export, None))
+    assert pb.leftover == "fund-by-score"
+    outcome = count(election, "greedy", tie_break=TieBreak("lexicographic"), leftover=pb.leftover)
+    assert list(outcome.selected) == published

@@ -48,6 +48,7 @@ from burgerbegroting.voting.ballots import (
 from burgerbegroting.voting.canonical import canonical_json, event_hash, receipt_from_hash
 from burgerbegroting.voting.tally.model import TallyError
 from burgerbegroting.voting.tally.pabulib import (
+    LEFTOVER_FUND_BY_SCORE,
     PabulibError,
     PabulibFile,
     read_pabulib,
@@ -168,11 +169,16 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
     outcome_doc = export["outcome"]
     election = next(e for e in outcome_doc["elections"] if e["district_id"] == key)
     selected = set(election["outcome"]["selected"])
+    counting = definition["counting"]
+    # Points per place (ranked rounds that set them): the engine counts a ranking as the points
+    # its places earn, so the file holds those points as a cumulative ballot, as counted.
+    place_scores = counting.get("ranked_scores") if rules.ballot_type == "ranked" else None
     contents = [
-        (b["ballot_id"], b["content"])
+        (b["ballot_id"], _as_counted(b["content"], place_scores))
         for b in export["ballots"]
         if b["election"] == key and "blank" not in b["content"]
     ]
+    contents = [(uid, content) for uid, content in contents if _named(content)]
     contents.sort(key=lambda item: _shuffle_key(fingerprint, item[0]))
     supporters: Counter[int] = Counter()
     for _uid, content in contents:
@@ -196,7 +202,7 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         ("num_votes", str(len(contents))),
         ("blank_votes", str(election["blank"])),
         ("budget", _euro(rules.budget_cents)),
-        ("vote_type", _PB_TYPE[rules.ballot_type]),
+        ("vote_type", "cumulative" if place_scores else _PB_TYPE[rules.ballot_type]),
         ("ballot_type", rules.ballot_type),
         ("rule", definition["counting"]["rule"]),
         ("tie_break", definition["counting"]["tie_break"]),
@@ -205,15 +211,18 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         ("date_begin", _pb_date(genesis[0]["payload"].get("opened") if genesis else None)),
         ("date_end", _pb_date(end[0]["payload"].get("closed") if end else None)),
     ]
-    counting = definition["counting"]
     # What `burgerbegroting tally` needs besides the rule to count the file as the round was:
+    if place_scores:
+        meta.append(("ranked_scores", ",".join(str(v) for v in place_scores)))
+    if counting.get("leftover") == "fund-by-score":
+        meta.append(("leftover_budget", LEFTOVER_FUND_BY_SCORE))
     if counting.get("threshold") is not None:  # greedy: the minimum score (--threshold file)
         meta.append(("min_project_score_threshold", str(counting["threshold"])))
     if counting.get("no_skip"):  # greedy: stop at the first project that does not fit
         meta.append(("greedy_no_skip", "1"))
     if counting.get("order"):  # the explicit tie-break order (--order)
         meta.append(("tie_break_order", ",".join(str(pid) for pid in counting["order"])))
-    if rules.min_projects:
+    if rules.min_projects and not place_scores:  # places past the scores earn nothing
         meta.append(("min_length", str(rules.min_projects)))
     limits = [rules.max_projects]
     if rules.ballot_type == "approval":
@@ -233,7 +242,7 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
     if caps:
         meta.append(("categories", ",".join(str(t) for t, _c in caps)))
         meta.append(("budget_per_category", ",".join(_euro(c) for _t, c in caps)))
-    cumulative = rules.ballot_type == "cumulative"
+    cumulative = rules.ballot_type == "cumulative" or bool(place_scores)
     score_field = rules.ballot_type in {"cumulative", "ranked"}
     project_fields = ["project_id", "cost", "votes"]
     if score_field:
@@ -268,6 +277,19 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
     )
 
 
+def _as_counted(
+    content: Mapping[str, Any], place_scores: Sequence[int] | None
+) -> Mapping[str, Any]:
+    if not place_scores or "ranking" not in content:
+        return content
+    earned = {
+        str(pid): int(place_scores[i])
+        for i, pid in enumerate(content["ranking"][: len(place_scores)])
+        if int(place_scores[i]) > 0
+    }
+    return {"points": earned}
+
+
 def pabulib_text(export: Mapping[str, Any], key: int | None) -> str:
     return write_pabulib(pabulib_file(export, key))
 
@@ -283,6 +305,11 @@ def _named(content: Mapping[str, Any]) -> list[int]:
 
 
 # --- checks --------------------------------------------------------------------------------------
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as JSON values: ``1`` and ``true`` (equal in Python) are not the same value."""
+    return canonical_json(a) == canonical_json(b)
 
 
 def _need(condition: bool, place: str, message: str) -> None:
@@ -353,6 +380,7 @@ def check_signature(export: Mapping[str, Any], public_key: bytes | None, report:
             "handtekening", "de handtekening van het manifest klopt niet"
         ) from None
     report.add(f"Handtekening klopt (Ed25519, sleutel {key_id(public_key)}).")
+    _need(manifest.get("format") == EXPORT_FORMAT, "manifest/format", f"geen {EXPORT_FORMAT}")
     state = manifest.get("state")
     _need(state in {"voting", "closed"}, "manifest/state", f"onbekende toestand {state!r}")
     parts = PARTS_CLOSED if state == "closed" else PARTS_VOTING
@@ -378,7 +406,7 @@ def check_definition(export: Mapping[str, Any], report: Report) -> None:
         "de SHA-256 van de rondedefinitie is niet de vingerafdruk van de ronde",
     )
     _need(
-        definition.get("round_id") == manifest.get("round_id"),
+        _same(definition.get("round_id"), manifest.get("round_id")),
         "definition/round_id",
         "andere ronde",
     )
@@ -440,7 +468,9 @@ def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -
     for index, event in enumerate(log):
         place = f"gebeurtenis {index}"
         _need(
-            event.get("height") == index, place, f"hoogte {event.get('height')!r}, verwacht {index}"
+            _same(event.get("height"), index),
+            place,
+            f"hoogte {event.get('height')!r}, verwacht {index}",
         )
         _need(event.get("parent") == parent, place, "de ouder-hash is niet de hash van de vorige")
         kind = event.get("kind")
@@ -476,7 +506,7 @@ def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -
             assert isinstance(uid, str)
             seen_uids.add(uid)
             key = payload.get("election")
-            _need(key in keys, place, f"onbekende verkiezing {key!r}")
+            _need(any(_same(key, k) for k in keys), place, f"onbekende verkiezing {key!r}")
             content = payload.get("ballot")
             _check_content(rules[key], content, place)
             supersedes = payload.get("supersedes")
@@ -520,7 +550,8 @@ def check_log(export: Mapping[str, Any], report: Report, *, require_end: bool) -
     if require_end:
         _need(ended, "log", "het logboek eindigt niet met de sluiting")
     _need(
-        manifest.get("log_head") == last["hash"] and manifest.get("log_height") == last["height"],
+        _same(manifest.get("log_head"), last["hash"])
+        and _same(manifest.get("log_height"), last["height"]),
         "manifest",
         "de kop van het logboek in het manifest is niet de laatste gebeurtenis",
     )
@@ -574,7 +605,7 @@ def check_ballots(export: Mapping[str, Any], replay: Replay, report: Report) -> 
         place = f"stembiljet {uid}"
         _need(uid in expected, place, "telt volgens het logboek niet (toegevoegd of vervangen)")
         key, content = expected[str(uid)]
-        _need(ballot.get("election") == key, place, "andere verkiezing dan in het logboek")
+        _need(_same(ballot.get("election"), key), place, "andere verkiezing dan in het logboek")
         _need(
             canonical_json(ballot.get("content")) == canonical_json(content),
             place,
@@ -740,6 +771,16 @@ def verify(
         if closed:
             check_ballots(export, replay, report)
             check_recount(export, replay, report)
+        # After the recount, so that a changed outcome is named there first.
+        _need(
+            _same(
+                export["manifest"].get("engine_version"),
+                export["outcome"].get("engine_version") if closed else None,
+            ),
+            "manifest/engine_version",
+            "wijkt af van de versie waarmee de uitslag is geteld",
+        )
+        if closed:
             for name, text in pb_files:
                 check_pb(export, name, text, report)
         else:
