@@ -115,7 +115,7 @@ def test_pb_export_agrees_with_the_json_and_recounts_to_the_outcome(
     )
     assert response.status_code == 200, response.text
     assert (
-        f'filename="ronde-{voted.vr.round_id}-stad.pb"' in response.headers["content-disposition"]
+        f'filename="ronde-{voted.vr.round_id}-city.pb"' in response.headers["content-disposition"]
     )
     again = client.get(f"/api/v1/rounds/{voted.vr.round_id}/export?format=pb", headers=voted.admin)
     assert again.content == response.content

@@ -396,8 +396,8 @@ def render(
         if fmt is ExportFormat.PB:
             key = _parse_district(document["definition"], district)
             content = pabulib_text(document, key).encode("utf-8")
-            # The council report (results/report.py) names the files so: "stad" or the district.
-            name = f"ronde-{loaded.round_id}-{'stad' if key is None else key}.pb"
+            # As the query names the election (city or the district id), and the council report.
+            name = f"ronde-{loaded.round_id}-{election_label(key)}.pb"
         else:
             content = to_csv(document)
             name = f"ronde-{loaded.round_id}-uitslag.csv"

@@ -22,7 +22,7 @@ from burgerbegroting.audit.schemas import SigningKeyOut
 from burgerbegroting.audit.signing import public_key_info
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
-from burgerbegroting.web.openapi import ALSO_SERVES
+from burgerbegroting.web.openapi import ALSO_FAILS, ALSO_SERVES
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -49,8 +49,8 @@ class AuditExportApiController(Controller):
     @get(
         "/",
         # No role guard (who may download depends on the round's phase: audit/export.py), so
-        # the refusals and the audit line's commit are documented here (web/openapi.py).
-        opt={ALSO_SERVES: {200: ["text/plain", "text/csv"]}},
+        # its refusals and the audit line's commit are declared here (web/openapi.py).
+        opt={ALSO_FAILS: {403, 409, 503}, ALSO_SERVES: {200: ["text/plain", "text/csv"]}},
         responses={
             200: ResponseSpec(
                 data_container=dict[str, Any],
@@ -58,15 +58,6 @@ class AuditExportApiController(Controller):
                 description="format=json: the signed export (canonical JSON). format=pb: a "
                 "pabulib file (text/plain); format=csv: text/csv for Dutch spreadsheets.",
             ),
-            403: ResponseSpec(
-                data_container=None,
-                description="Not an auditor or admin, or a cookie download from another site.",
-            ),
-            409: ResponseSpec(
-                data_container=None,
-                description="Voting has not closed (auditors: JSON only) or not started.",
-            ),
-            503: ResponseSpec(data_container=None, description="The audit line was not stored."),
         },
         summary="Download the signed audit export of a round (format=json, pb or csv)",
         description=(
