@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.signing import public_key_info
 from burgerbegroting.errors import DomainError, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.results import overrides, report, service
@@ -164,6 +165,7 @@ class ResultsPagesController(Controller):
             {
                 "view": view,
                 "export_digest": digest,
+                "signing_key": public_key_info(_settings(request)),
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
@@ -184,6 +186,7 @@ class ResultsPagesController(Controller):
             municipality=settings.municipality,
             base_url=settings.base_url,
             export_sha256=await report.export_digest(db_session, settings, round_id),
+            signing_key=public_key_info(settings),
         )
         return Response(
             body,

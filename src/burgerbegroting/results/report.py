@@ -171,7 +171,12 @@ class _Report(FPDF):
 
 
 def council_report_pdf(
-    view: ResultsView, *, municipality: str, base_url: str, export_sha256: str
+    view: ResultsView,
+    *,
+    municipality: str,
+    base_url: str,
+    export_sha256: str,
+    signing_key: dict[str, str] | None = None,
 ) -> bytes:
     """The council report as a PDF whose tables are text."""
     pdf = _Report(format="A4")
@@ -379,6 +384,15 @@ def council_report_pdf(
     mono(view.log_head)
     para(_(EXPORT_DIGEST_LABEL) + ":")
     mono(export_sha256)
+    if signing_key is not None:
+        para(
+            _(
+                "De export is ondertekend met de Ed25519-sleutel van deze installatie (sleutel-id "
+                "%(key_id)s); de publieke sleutel (hex):",
+                key_id=signing_key["key_id"],
+            )
+        )
+        mono(signing_key["public_key_hex"])
     para(_(DIGEST_LABEL) + ":")
     mono(view.digest)
     para(_("Telmachine: %(version)s", version=view.engine_version))

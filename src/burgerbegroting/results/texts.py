@@ -18,6 +18,7 @@ REASON_TEXTS: dict[str, str] = {
     "not-reached": N_(
         "niet aan de beurt gekomen: de telling stopte bij het eerste project dat niet paste"
     ),
+    "free-not-funded": N_("kost niets en wordt volgens de regels van deze telling niet gekozen"),
 }
 
 RULE_TEXTS: dict[str, str] = {
