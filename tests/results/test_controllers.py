@@ -85,6 +85,7 @@ def test_closed_results_are_for_council_auditors_and_admins_then_public(
     move_round(settings, vr.round_id, Phase.PUBLISHED, vr.admin_id)
     public = client.get(api)
     assert public.status_code == 200
+    assert public.headers["cache-control"] == "public, max-age=60"
     body = public.json()
     assert body["published"] is True
     (election,) = body["elections"]
