@@ -142,7 +142,7 @@ def test_huge_and_wrongly_typed_bodies_are_refused(
             content=json.dumps({"projects": [vr.projects[0]]}),
             headers={**voter, "Content-Type": content_type},
         )
-        assert response.status_code in {400, 415}, (content_type, response.status_code)
+        assert response.status_code in {400, 413, 415}, (content_type, response.status_code)
     assert _stored(settings) == before
 
 
@@ -159,7 +159,7 @@ def test_wrong_revoked_expired_and_forged_sessions_and_codes(
         "\u0000" * 10,
     ]
     answers = {client.post("/api/v1/auth/code", json={"code": c}).status_code for c in wrong}
-    assert answers <= {400, 401}
+    assert answers <= {400, 401, 422}  # 422: a NUL byte in a string is refused by name
     # A revoked code gets the very same answer as a wrong one.
     revoked = client.post(
         f"/api/v1/rounds/{vr.round_id}/codes/revoke",
