@@ -199,28 +199,10 @@ async def issue_codes(
         "count": count,
         "age_band": age_band,
     }
-    head = await log_mod.lock_head(session, round_id)
-    if head is not None:
-        summary = await log_mod.roll_summary(session, round_id)
-        fingerprint = log_mod.roll_fingerprint(summary)
-        await log_mod.append(
-            session,
-            head,
-            EventKind.ROLL,
-            {
-                "change": "issued",
-                "district_id": district_id,
-                "codes": count,
-                "roll": summary,
-                "roll_fingerprint": fingerprint,
-            },
-        )
-        await session.execute(
-            update(BallotLog)
-            .where(BallotLog.round_id == round_id)
-            .values(roll_fingerprint=fingerprint)
-            .execution_options(synchronize_session=False)
-        )
+    # Codes issued while voting is open join the roll: a ``roll`` event with its new fingerprint.
+    await _roll_changed(
+        session, round_id, {"change": "issued", "district_id": district_id, "codes": count}
+    )
     await record(
         session,
         actor_id=actor_id,
