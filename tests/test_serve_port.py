@@ -14,7 +14,9 @@ from burgerbegroting import cli
 from burgerbegroting.app import allowed_host_headers, create_app
 from burgerbegroting.settings import Settings
 
-REAL_SECRET = "kQ7vN2pXr9LmT4wZ8cB1yH6dF3sJ0gA5uE_RtYiOpWq"  # random-looking: production refuses weak secrets
+REAL_SECRET = (
+    "kQ7vN2pXr9LmT4wZ8cB1yH6dF3sJ0gA5uE_RtYiOpWq"  # random-looking: production refuses weak secrets
+)
 
 
 def test_serve_tells_its_workers_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
