@@ -48,6 +48,7 @@ from burgerbegroting.rounds.pages import RoundAdminPagesController, RoundPagesCo
 from burgerbegroting.rounds.scheduler import phase_scheduler
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.admin_pages import PAGE_CONTROLLERS as VOTING_STAFF_PAGES
+from burgerbegroting.voting.batching import CastBatcher
 from burgerbegroting.voting.controllers import API_CONTROLLERS as VOTING_API
 from burgerbegroting.voting.pages import PAGE_CONTROLLERS as VOTING_PAGES
 from burgerbegroting.web.controllers import ShellController
@@ -162,6 +163,10 @@ def create_app(settings: Settings) -> Litestar:
         # For work done after the answer was sent (registration: see accounts/controllers.py).
         "background_sessions": async_sessionmaker(
             engine, class_=AsyncSession, expire_on_commit=False
+        ),
+        # Online casts are written in batches per round (group commit: voting/batching.py).
+        "cast_batcher": CastBatcher(
+            async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         ),
     }
 

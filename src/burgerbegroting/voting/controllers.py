@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts import service as accounts_service
@@ -23,11 +24,13 @@ from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.accounts.tokens import BadToken
+from burgerbegroting.db import read_only
 from burgerbegroting.errors import Forbidden, NotAuthenticated
 from burgerbegroting.i18n import _
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import service
 from burgerbegroting.voting import tokens as voter_tokens
+from burgerbegroting.voting.batching import CastBatcher
 from burgerbegroting.voting.schemas import (
     BallotIn,
     BallotRulesOut,
@@ -137,8 +140,7 @@ async def resolve_voter(
             raise NotAuthenticated(
                 _("Uw stemsessie is verlopen. Vul uw stemcode opnieuw in.")
             ) from exc
-        if await accounts_service.is_revoked(db_session, [token.jti]):
-            raise NotAuthenticated(_("Uw stemsessie is beëindigd. Vul uw stemcode opnieuw in."))
+        # Ended sessions are refused by the context query itself (one statement per request).
         return await service.voter_context(db_session, token, round_id, lock=lock)
     user = current_user(request)
     if user is not None and user.has(Role.RESIDENT):
@@ -157,6 +159,23 @@ async def resolve_voter(
             _("Met een medewerkersaccount kunt u niet stemmen; gebruik de stemcode uit uw brief.")
         )
     raise NotAuthenticated(_("Vul eerst de stemcode uit uw brief in om te stemmen."))
+
+
+async def _submit(
+    batcher: CastBatcher, db_session: AsyncSession, prepared: service.PreparedCast
+) -> service.CastResult:
+    try:
+        return await batcher.submit(prepared)
+    except IntegrityError:
+        # The same Idempotency-Key sent twice at once: the other request wrote it; answer with it.
+        if prepared.idempotency_hash is None:
+            raise
+        with read_only():
+            earlier = await service.replay_earlier(db_session, prepared.idempotency_hash)
+            await db_session.commit()
+        if earlier is None:
+            raise
+        return earlier
 
 
 def booth_out(booth: service.Booth) -> BoothOut:
@@ -342,21 +361,37 @@ class BallotApiController(Controller):
         data: JSONBody[BallotIn],
     ) -> Response[CastOut]:
         require_json(request)
-        ctx = await resolve_voter(
-            request,
-            db_session,
-            round_id,
-            lock=True,
-            allow_cookie=False,
-            district_id=data.district_id,
-        )
-        result = await service.cast(
-            db_session,
-            settings_of(request),
-            ctx,
-            data.raw(),
-            idempotency_key=request.headers.get("idempotency-key"),
-        )
+        settings = settings_of(request)
+        idempotency_key = request.headers.get("idempotency-key")
+        batcher: CastBatcher | None = getattr(request.app.state, "cast_batcher", None)
+        result: service.CastResult
+        if batcher is not None and voter_token_of(request, allow_cookie=False) is not None:
+            # A voting-code session: checked here in a read-only transaction, written by the
+            # round's writer with the casts that arrived meanwhile (voting/batching.py).
+            with read_only():
+                ctx = await resolve_voter(
+                    request, db_session, round_id, lock=False, allow_cookie=False
+                )
+                prepared = await service.prepare_cast(
+                    db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key
+                )
+                await db_session.commit()
+            if isinstance(prepared, service.CastResult):
+                result = prepared
+            else:
+                result = await _submit(batcher, db_session, prepared)
+        else:
+            ctx = await resolve_voter(
+                request,
+                db_session,
+                round_id,
+                lock=True,
+                allow_cookie=False,
+                district_id=data.district_id,
+            )
+            result = await service.cast(
+                db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key
+            )
         return Response(
             CastOut(receipt=result.receipt, ballot=result.ballot, supersedes=result.superseded),
             headers={"Cache-Control": "no-store"},

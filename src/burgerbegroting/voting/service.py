@@ -21,21 +21,29 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from burgerbegroting.accounts import ratelimit
+from burgerbegroting.accounts.models import RevokedToken
 from burgerbegroting.accounts.tokens import derive_key
 from burgerbegroting.audit.service import record
 from burgerbegroting.db import MAX_ID, utcnow
-from burgerbegroting.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from burgerbegroting.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+)
 from burgerbegroting.i18n import TIMEZONE, _
 from burgerbegroting.proposals.models import Proposal
 from burgerbegroting.rounds.models import District, Phase, Round, Theme
@@ -505,6 +513,9 @@ class VoterContext:
     definition: dict[str, Any]
     election_key: int | None
     rules: rules_mod.ElectionRules = field(repr=False)
+    # The receipt of the voter's current ballot when the context query loaded it (None: no
+    # ballot, or not loaded; ``cast`` then looks it up).
+    current_receipt: str | None = None
 
 
 async def _check_code_live(session: AsyncSession, voter: Voter) -> None:
@@ -521,7 +532,7 @@ async def _check_code_live(session: AsyncSession, voter: Voter) -> None:
         raise NotAuthenticated(_("Deze stemcode is ingetrokken. Neem contact op met de gemeente."))
 
 
-def _context(voter: Voter, round_: Round) -> VoterContext:
+def _context(voter: Voter, round_: Round, *, current_receipt: str | None = None) -> VoterContext:
     definition = definition_of(round_)
     try:
         key = rules_mod.election_key_for(definition, voter.district_id)
@@ -530,7 +541,45 @@ def _context(voter: Voter, round_: Round) -> VoterContext:
     eligible = definition["eligibility"].get("districts") or []
     if voter.district_id is not None and eligible and voter.district_id not in eligible:
         raise Conflict(_("U kunt in deze ronde niet stemmen: uw wijk doet niet mee."))
-    return VoterContext(voter, round_, definition, key, rules_mod.election_rules(definition, key))
+    return VoterContext(
+        voter,
+        round_,
+        definition,
+        key,
+        rules_mod.election_rules(definition, key),
+        current_receipt=current_receipt,
+    )
+
+
+def _voter_context_query(*, lock: bool) -> Select[tuple[Voter, Round, bool, bool, str | None]]:
+    """Built once (statement construction is a visible share of a cast's time); parameters
+    ``jti``, ``voter_id`` and ``round_id``."""
+    session_ended = exists().where(RevokedToken.jti == bindparam("jti"))
+    code_revoked = exists().where(
+        VotingCode.id == Voter.code_id,
+        CodeBatch.id == VotingCode.batch_id,
+        or_(VotingCode.revoked_at.is_not(None), CodeBatch.revoked_at.is_not(None)),
+    )
+    current_receipt = (
+        select(Ballot.receipt).where(Ballot.id == Voter.current_ballot_id).scalar_subquery()
+    )
+    query = (
+        select(
+            Voter,
+            Round,
+            session_ended.label("session_ended"),
+            code_revoked.label("code_revoked"),
+            current_receipt.label("current_receipt"),
+        )
+        .join(Round, Round.id == Voter.round_id)
+        .where(Voter.id == bindparam("voter_id"), Voter.round_id == bindparam("round_id"))
+        .execution_options(populate_existing=True)
+    )
+    return query.with_for_update(of=Voter) if lock else query
+
+
+_VOTER_CONTEXT = _voter_context_query(lock=False)
+_VOTER_CONTEXT_LOCKED = _voter_context_query(lock=True)
 
 
 async def voter_context(
@@ -546,21 +595,34 @@ async def voter_context(
         raise NotAuthenticated(
             _("Uw stemsessie hoort bij een andere ronde. Log opnieuw in met uw stemcode.")
         )
-    query = select(Voter).where(Voter.id == token.voter_id, Voter.round_id == round_id)
-    if lock:
-        query = query.with_for_update()
-    voter = (
-        await session.execute(query.execution_options(populate_existing=True))
-    ).scalar_one_or_none()
-    if voter is None:
+    if not 0 < round_id <= MAX_ID:
+        raise _round_not_found()
+    # One statement for what a booth request needs (the hot path of every cast): the voter (locked
+    # for a cast), the round, whether this session was ended or its code revoked, and the receipt
+    # of the ballot a cast would replace.
+    query = _VOTER_CONTEXT_LOCKED if lock else _VOTER_CONTEXT
+    params = {"jti": token.jti, "voter_id": token.voter_id, "round_id": round_id}
+    row = (await session.execute(query, params)).one_or_none()
+    if row is not None and row.session_ended:
+        raise NotAuthenticated(_("Uw stemsessie is beëindigd. Vul uw stemcode opnieuw in."))
+    if row is None:
         raise NotAuthenticated(
             _("Uw stemsessie is niet meer geldig. Log opnieuw in met uw stemcode.")
         )
-    await _check_code_live(session, voter)
-    round_ = await _round(session, round_id)
+    voter, round_ = row.Voter, row.Round
+    if lock:
+        # Asked again after the lock, in a statement of its own: on PostgreSQL a statement that
+        # waited for the voter's lock reads other tables as they were when it started, and a
+        # revocation that voids the ballot holds that lock until it commits. (A batched cast
+        # does not lock here: its writer asks after locking, see append_casts.)
+        await _check_code_live(session, voter)
+    elif row.code_revoked:
+        raise NotAuthenticated(_("Deze stemcode is ingetrokken. Neem contact op met de gemeente."))
+    if round_.phase == Phase.DRAFT.value:
+        raise _round_not_found()
     if round_.frozen_definition is None:
         raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
-    return _context(voter, round_)
+    return _context(voter, round_, current_receipt=row.current_receipt)
 
 
 async def account_voter_context(
@@ -769,6 +831,203 @@ def _today() -> Any:
     return utcnow().astimezone(TIMEZONE).date()
 
 
+# Built once (see _voter_context_query): plain table statements, no unit of work.
+_BALLOTS: Table = Ballot.__table__  # type: ignore[assignment]
+_VOTERS: Table = Voter.__table__  # type: ignore[assignment]
+_INSERT_BALLOT = insert(_BALLOTS).returning(_BALLOTS.c.id)
+_INSERT_BALLOTS = insert(_BALLOTS).returning(_BALLOTS.c.id, sort_by_parameter_order=True)
+_SET_CURRENT_BALLOT = (
+    update(_VOTERS)
+    .where(_VOTERS.c.id == bindparam("voter"))
+    .values(current_ballot_id=bindparam("ballot"), draft=None)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCast:
+    """A checked ballot waiting to be written: everything but its place in the log."""
+
+    round_id: int
+    voter_id: int
+    election_key: int | None
+    content: dict[str, Any]
+    channel: Channel
+    idempotency_hash: str | None
+
+
+async def replay_earlier(session: AsyncSession, idem: str) -> CastResult | None:
+    """The answer first given to the cast with this idempotency hash, if it was written."""
+    earlier = (
+        await session.execute(select(Ballot).where(Ballot.idempotency_hash == idem))
+    ).scalar_one_or_none()
+    if earlier is None:
+        return None
+    previous = await session.get(Ballot, earlier.supersedes_id) if earlier.supersedes_id else None
+    return CastResult(
+        receipt=earlier.receipt,
+        ballot=json.loads(earlier.content),
+        superseded=previous.receipt if previous is not None else None,
+        replayed=True,
+    )
+
+
+async def prepare_cast(
+    session: AsyncSession,
+    settings: Settings,
+    ctx: VoterContext,
+    raw: Mapping[str, Any],
+    *,
+    channel: Channel = Channel.ONLINE,
+    idempotency_key: str | None = None,
+) -> PreparedCast | CastResult:
+    """Check a ballot for ``ctx``'s voter: the prepared cast, or the first answer again when an
+    ``idempotency_key`` was used before (a retry). Raises the refusal; writes nothing."""
+    _require_voting(ctx.round)
+    idem: str | None = None
+    if idempotency_key is not None:
+        key = idempotency_key.strip()
+        if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+            raise ValidationFailed(
+                _("De Idempotency-Key is ongeldig (1 tot 200 leesbare tekens)."),
+                fields={"Idempotency-Key": _("Ongeldige sleutel.")},
+            )
+        idem = _idempotency_hash(settings, ctx.voter, key)
+        earlier = await replay_earlier(session, idem)
+        if earlier is not None:
+            return earlier
+    content = check_ballot(ctx, raw)
+    return PreparedCast(ctx.round.id, ctx.voter.id, ctx.election_key, content, channel, idem)
+
+
+async def append_casts(
+    session: AsyncSession, round_id: int, casts: Sequence[PreparedCast], *, lock_voters: bool
+) -> list[CastResult | DomainError]:
+    """Write prepared casts of one round (distinct voters) in the caller's transaction: one
+    ballot and one log event each, the voter's current ballot moved, the log head moved once.
+
+    Each answer is the cast's result or the refusal for that cast (its voter's code was revoked
+    meanwhile); a refusal for all (the log closed) is raised and nothing is written. With
+    ``lock_voters`` the voters' rows are locked here (in id order: two writers never wait on each
+    other in a circle); without it the caller holds them. The log head is locked last and held to
+    the commit: this is the one place every cast of the round waits on, so it does the least work
+    per cast (plain table statements, each a single statement for all casts)."""
+    if len({c.voter_id for c in casts}) != len(casts):
+        raise ValueError("one cast per voter per batch")
+    ids = sorted(c.voter_id for c in casts)
+    query = select(Voter).where(Voter.id.in_(ids), Voter.round_id == round_id).order_by(Voter.id)
+    if lock_voters:
+        query = query.with_for_update()
+    voters = {
+        v.id: v
+        for v in (await session.execute(query.execution_options(populate_existing=True))).scalars()
+    }
+    # Asked after the voters' locks, in a statement of its own (see voter_context).
+    code_ids = [v.code_id for v in voters.values() if v.code_id is not None]
+    revoked: set[int] = set()
+    if code_ids:
+        revoked = set(
+            (
+                await session.execute(
+                    select(VotingCode.id)
+                    .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
+                    .where(
+                        VotingCode.id.in_(code_ids),
+                        or_(VotingCode.revoked_at.is_not(None), CodeBatch.revoked_at.is_not(None)),
+                    )
+                )
+            ).scalars()
+        )
+    current_ids = [v.current_ballot_id for v in voters.values() if v.current_ballot_id]
+    receipts: dict[int, str] = {}
+    if current_ids:
+        receipts = {
+            row.id: row.receipt
+            for row in await session.execute(
+                select(Ballot.id, Ballot.receipt).where(Ballot.id.in_(current_ids))
+            )
+        }
+    head = await log_mod.lock_head(session, round_id)
+    if head is None:
+        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+    if head.closed_at is not None:
+        raise log_mod.closed_error()
+    day = _today()
+    answers: list[CastResult | DomainError] = []
+    entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for prepared in casts:
+        voter = voters.get(prepared.voter_id)
+        if voter is None:
+            answers.append(
+                NotAuthenticated(
+                    _("Uw stemsessie is niet meer geldig. Log opnieuw in met uw stemcode.")
+                )
+            )
+            continue
+        if voter.code_id is not None and voter.code_id in revoked:
+            answers.append(
+                NotAuthenticated(
+                    _("Deze stemcode is ingetrokken. Neem contact op met de gemeente.")
+                )
+            )
+            continue
+        previous_id = voter.current_ballot_id
+        superseded = receipts.get(previous_id) if previous_id is not None else None
+        ballot_uid = secrets.token_hex(16)
+        payload = {
+            "ballot_id": ballot_uid,
+            "election": prepared.election_key,
+            "ballot": prepared.content,
+            "supersedes": superseded,
+            "day": day.isoformat(),
+        }
+        ballot_row = {
+            "round_id": round_id,
+            "voter_id": voter.id,
+            "election_district_id": prepared.election_key,
+            "ballot_uid": ballot_uid,
+            "content": canonical_json(prepared.content).decode("utf-8"),
+            "blank": "blank" in prepared.content,
+            "channel": prepared.channel.value,
+            "cast_on": day,
+            "supersedes_id": previous_id,
+            "idempotency_hash": prepared.idempotency_hash,
+        }
+        entries.append((payload, ballot_row))
+        answers.append(CastResult(receipt="", ballot=prepared.content, superseded=superseded))
+    if not entries:
+        return answers
+    appended = await log_mod.append_many(
+        session, head, [(EventKind.BALLOT, payload) for payload, _row in entries]
+    )
+    rows = []
+    for (_payload, row), event in zip(entries, appended, strict=True):
+        row["event_height"] = event.height
+        row["receipt"] = receipt_from_hash(event.hash)
+        rows.append(row)
+    ballot_ids = (
+        (await session.execute(_INSERT_BALLOTS, rows)).scalars().all()
+        if len(rows) > 1
+        else [(await session.execute(_INSERT_BALLOT, rows[0])).scalar_one()]
+    )
+    await session.execute(
+        _SET_CURRENT_BALLOT,
+        [
+            {"voter": row["voter_id"], "ballot": bid}
+            for row, bid in zip(rows, ballot_ids, strict=True)
+        ],
+    )
+    written = iter(zip(rows, ballot_ids, strict=True))
+    for i, answer in enumerate(answers):
+        if isinstance(answer, CastResult):
+            row, ballot_id = next(written)
+            answers[i] = replace(answer, receipt=row["receipt"])
+            voter = voters[row["voter_id"]]
+            # Already in the row: not marked changed, so no second UPDATE at commit.
+            set_committed_value(voter, "current_ballot_id", ballot_id)
+            set_committed_value(voter, "draft", None)
+    return answers
+
+
 async def cast(
     session: AsyncSession,
     settings: Settings,
@@ -782,74 +1041,15 @@ async def cast(
 
     Everything in one transaction; a refusal stores nothing. With an ``idempotency_key`` a retry
     of the same request returns the first answer instead of casting again."""
-    _require_voting(ctx.round)
-    voter = ctx.voter
-    idem: str | None = None
-    if idempotency_key is not None:
-        key = idempotency_key.strip()
-        if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
-            raise ValidationFailed(
-                _("De Idempotency-Key is ongeldig (1 tot 200 leesbare tekens)."),
-                fields={"Idempotency-Key": _("Ongeldige sleutel.")},
-            )
-        idem = _idempotency_hash(settings, voter, key)
-        earlier = (
-            await session.execute(select(Ballot).where(Ballot.idempotency_hash == idem))
-        ).scalar_one_or_none()
-        if earlier is not None:
-            previous = (
-                await session.get(Ballot, earlier.supersedes_id) if earlier.supersedes_id else None
-            )
-            return CastResult(
-                receipt=earlier.receipt,
-                ballot=json.loads(earlier.content),
-                superseded=previous.receipt if previous is not None else None,
-                replayed=True,
-            )
-    content = check_ballot(ctx, raw)
-    previous_ballot = (
-        await session.get(Ballot, voter.current_ballot_id) if voter.current_ballot_id else None
+    prepared = await prepare_cast(
+        session, settings, ctx, raw, channel=channel, idempotency_key=idempotency_key
     )
-    superseded = previous_ballot.receipt if previous_ballot is not None else None
-    head = await log_mod.lock_head(session, ctx.round.id)
-    if head is None:
-        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
-    ballot_uid = secrets.token_hex(16)
-    day = _today()
-    payload = {
-        "ballot_id": ballot_uid,
-        "election": ctx.election_key,
-        "ballot": content,
-        "supersedes": superseded,
-        "day": day.isoformat(),
-    }
-    appended = await log_mod.append(session, head, EventKind.BALLOT, payload)
-    receipt = receipt_from_hash(appended.hash)
-    ballot = Ballot(
-        round_id=ctx.round.id,
-        voter_id=voter.id,
-        election_district_id=ctx.election_key,
-        ballot_uid=ballot_uid,
-        content=canonical_json(content).decode("utf-8"),
-        blank="blank" in content,
-        channel=channel.value,
-        cast_on=day,
-        supersedes_id=previous_ballot.id if previous_ballot is not None else None,
-        event_height=appended.height,
-        receipt=receipt,
-        idempotency_hash=idem,
-    )
-    session.add(ballot)
-    await session.flush()
-    await session.execute(
-        update(Voter)
-        .where(Voter.id == voter.id)
-        .values(current_ballot_id=ballot.id, draft=None)
-        .execution_options(synchronize_session=False)
-    )
-    voter.current_ballot_id = ballot.id
-    voter.draft = None
-    return CastResult(receipt=receipt, ballot=content, superseded=superseded)
+    if isinstance(prepared, CastResult):
+        return prepared
+    (answer,) = await append_casts(session, ctx.round.id, [prepared], lock_voters=False)
+    if isinstance(answer, DomainError):
+        raise answer
+    return answer
 
 
 async def enter_paper_ballot(

@@ -1,0 +1,263 @@
+"""Group commit of online casts (voting/batching.py), on SQLite and PostgreSQL.
+
+Two ``CastBatcher``s with their own engines stand for two worker processes: each request checks
+its ballot in a read-only session of its own and submits it; the batchers write what waited,
+each batch in one transaction. The same integrity checks as for single casts (test_concurrency.py)
+apply, each with its negative control: without the log-head lock (and, on SQLite, with deferred
+instead of immediate write transactions) the same scenario refuses casts or leaves a log that does
+not replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from burgerbegroting import db
+from burgerbegroting.db import create_engine
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting import batching, service
+from burgerbegroting.voting import log as log_mod
+from burgerbegroting.voting import tokens as voter_tokens
+from burgerbegroting.voting.batching import CastBatcher
+from tests.voting.factories import issue_codes, open_round, scalar
+from tests.voting.replay import ReplayError, replay
+from tests.voting.test_concurrency import _close, _gather, _redeem_all, _unlocked_head
+
+
+async def _prepare(
+    engine: AsyncEngine,
+    settings: Settings,
+    token: voter_tokens.VoterToken,
+    raw: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> service.PreparedCast | service.CastResult:
+    # As the controller does: a read-only transaction, ended before the cast waits for its writer.
+    with db.read_only():
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            ctx = await service.voter_context(session, token, token.round_id, lock=False)
+            prepared = await service.prepare_cast(
+                session, settings, ctx, raw, idempotency_key=idempotency_key
+            )
+            await session.commit()
+            return prepared
+
+
+async def _batched_cast(
+    engine: AsyncEngine,
+    batcher: CastBatcher,
+    settings: Settings,
+    token: voter_tokens.VoterToken,
+    raw: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> str:
+    prepared = await _prepare(engine, settings, token, raw, idempotency_key)
+    assert isinstance(prepared, service.PreparedCast)
+    return (await batcher.submit(prepared)).receipt
+
+
+def _record_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    real = service.append_casts
+
+    async def recording(
+        session: AsyncSession,
+        round_id: int,
+        casts: Sequence[service.PreparedCast],
+        *,
+        lock_voters: bool,
+    ) -> list[service.CastResult | Any]:
+        sizes.append(len(casts))
+        return await real(session, round_id, casts, lock_voters=lock_voters)
+
+    monkeypatch.setattr(service, "append_casts", recording)
+    return sizes
+
+
+def _two_workers(
+    settings: Settings,
+    jobs_for: Callable[[list[tuple[AsyncEngine, CastBatcher]]], list[Callable[[], Awaitable[str]]]],
+) -> tuple[list[str], list[BaseException]]:
+    async def main() -> tuple[list[str], list[BaseException]]:
+        engines = [create_engine(settings.database_url) for _ in range(2)]
+        try:
+            workers = [
+                (e, CastBatcher(async_sessionmaker(e, expire_on_commit=False))) for e in engines
+            ]
+            return await _gather(jobs_for(workers))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _many_voters(
+    settings: Settings, *, voters: int, casts_each: int
+) -> tuple[Any, list[str], list[BaseException]]:
+    vr = open_round(settings, costs=(3_000_000, 3_000_000, 2_000_000, 2_000_000, 1_000_000))
+    tokens = asyncio.run(_redeem_all(settings, issue_codes(settings, vr, voters)))
+    choices = [[p] for p in vr.projects] + [vr.projects[:2], vr.projects[2:]]
+
+    def jobs(
+        workers: list[tuple[AsyncEngine, CastBatcher]],
+    ) -> list[Callable[[], Awaitable[str]]]:
+        n = len(choices)
+        return [
+            (
+                lambda t=t, c=choices[(i + j) % n], w=workers[(i + j) % 2]: _batched_cast(
+                    w[0], w[1], settings, t, {"projects": c}
+                )
+            )
+            for i, t in enumerate(tokens)
+            for j in range(casts_each)
+        ]
+
+    ok, errors = _two_workers(settings, jobs)
+    return vr, ok, errors
+
+
+def test_two_batching_workers_100_voters_5_simultaneous_casts_each(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _record_batches(monkeypatch)
+    vr, ok, errors = _many_voters(settings, voters=100, casts_each=5)
+    assert errors == []
+    assert len(ok) == 500
+    # The casts were really written in batches (else this tests single casts again).
+    assert max(sizes) > 1
+    assert sum(sizes) == 500
+    result = replay(settings, vr.round_id)
+    assert len(result.current_in_db) == 100
+    assert set(ok) <= result.receipts  # every acknowledged receipt is in the log
+    assert (
+        scalar(settings, "SELECT count(*) FROM voters WHERE current_ballot_id IS NOT NULL") == 100
+    )
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 500
+
+
+def test_negative_control_batching_without_the_head_lock_refuses_or_breaks_the_log(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_mod, "lock_head", _unlocked_head)
+    if db.is_sqlite(settings.database_url):
+        # Writers begin deferred, as Python's driver would, instead of BEGIN IMMEDIATE.
+        monkeypatch.setattr(batching.db, "set_read_only", lambda _value: db.set_read_only(True))
+    vr, _ok, errors = _many_voters(settings, voters=40, casts_each=5)
+    try:
+        replay(settings, vr.round_id)
+        consistent = True
+    except ReplayError:
+        consistent = False
+    assert errors or not consistent, "the race was not observed: the test could not fail"
+
+
+def test_batched_casts_racing_the_close_never_commit_after_the_end_event(
+    settings: Settings,
+) -> None:
+    vr = open_round(settings, costs=(3_000_000, 2_000_000))
+    tokens = asyncio.run(_redeem_all(settings, issue_codes(settings, vr, 40)))
+
+    def jobs(
+        workers: list[tuple[AsyncEngine, CastBatcher]],
+    ) -> list[Callable[[], Awaitable[str]]]:
+        casts: list[Callable[[], Awaitable[str]]] = [
+            (
+                lambda t=t, w=workers[i % 2]: _batched_cast(
+                    w[0], w[1], settings, t, {"projects": [vr.projects[0]]}
+                )
+            )
+            for i, t in enumerate(tokens)
+        ]
+        casts.insert(20, lambda: _close(workers[0][0], vr.round_id, vr.admin_id))
+        return casts
+
+    ok, errors = _two_workers(settings, jobs)
+    assert "closed" in ok, errors
+    receipts = [r for r in ok if r != "closed"]
+    # A cast either made it before the end event or was refused: closed, or (checked before the
+    # close, then found the round closed) not open any more.
+    assert all(isinstance(e, service.DomainError) for e in errors), errors
+    result = replay(settings, vr.round_id)
+    assert result.closed
+    assert set(receipts) == set(result.current_in_db)
+    counted = scalar(
+        settings, "SELECT document FROM round_results WHERE round_id = :r", r=vr.round_id
+    )
+    assert f'"ballots":{len(receipts)}' in counted
+
+
+def test_one_voter_casting_ten_times_at_once_through_one_writer_keeps_one_current_ballot(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _record_batches(monkeypatch)
+    vr = open_round(settings)
+    [token] = asyncio.run(_redeem_all(settings, issue_codes(settings, vr, 1)))
+
+    def jobs(
+        workers: list[tuple[AsyncEngine, CastBatcher]],
+    ) -> list[Callable[[], Awaitable[str]]]:
+        engine, batcher = workers[0]
+        return [
+            (
+                lambda i=i: _batched_cast(
+                    engine, batcher, settings, token, {"projects": [vr.projects[i % 4]]}
+                )
+            )
+            for i in range(10)
+        ]
+
+    ok, errors = _two_workers(settings, jobs)
+    assert errors == []
+    assert len(set(ok)) == 10
+    # One cast per voter per batch: the ten went in ten batches, each replacing the one before.
+    assert sizes == [1] * 10
+    result = replay(settings, vr.round_id)
+    assert len(result.current_in_db) == 1
+    assert scalar(settings, "SELECT count(*) FROM ballots WHERE supersedes_id IS NOT NULL") == 9
+
+
+def test_one_failing_cast_does_not_take_its_batch_down(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of nine where one cast breaks a constraint (here: an election that does not
+    exist) fails as a whole, and is written again cast by cast: the eight others succeed, the one
+    is refused, and the log holds exactly the eight."""
+    sizes = _record_batches(monkeypatch)
+    vr = open_round(settings)
+    tokens = asyncio.run(_redeem_all(settings, issue_codes(settings, vr, 9)))
+
+    async def main() -> tuple[list[str], list[BaseException]]:
+        engine = create_engine(settings.database_url)
+        try:
+            batcher = CastBatcher(async_sessionmaker(engine, expire_on_commit=False))
+            # Prepared first, so all nine wait together for one writer.
+            casts = []
+            for t in tokens:
+                prepared = await _prepare(engine, settings, t, {"projects": [vr.projects[0]]})
+                assert isinstance(prepared, service.PreparedCast)
+                casts.append(prepared)
+            casts[4] = replace(casts[4], election_key=db.MAX_ID)
+            outcomes = await asyncio.gather(
+                *(batcher.submit(c) for c in casts), return_exceptions=True
+            )
+            ok = [o.receipt for o in outcomes if isinstance(o, service.CastResult)]
+            errors = [o for o in outcomes if isinstance(o, BaseException)]
+            return ok, errors
+        finally:
+            await engine.dispose()
+
+    ok, errors = asyncio.run(main())
+    assert len(ok) == 8
+    assert len(errors) == 1
+    assert isinstance(errors[0], IntegrityError)
+    assert sizes == [9] + [1] * 9
+    result = replay(settings, vr.round_id)
+    assert set(ok) == set(result.current_in_db)
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 8
