@@ -50,7 +50,7 @@ class AuditExportApiController(Controller):
         "/",
         # No role guard (who may download depends on the round's phase: audit/export.py), so
         # its refusals and the audit line's commit are declared here (web/openapi.py).
-        opt={ALSO_FAILS: {403, 409, 503}, ALSO_SERVES: {200: ["text/plain", "text/csv"]}},
+        opt={ALSO_FAILS: {403, 409, 429, 503}, ALSO_SERVES: {200: ["text/plain", "text/csv"]}},
         responses={
             200: ResponseSpec(
                 data_container=dict[str, Any],
@@ -85,6 +85,7 @@ class AuditExportApiController(Controller):
             user=current_user(request),
             fmt=fmt,
             district=district,
+            client_ip=request.client.host if request.client else "unknown",
         )
         # The audit line commits before the file leaves (web/transactions.py).
         return Response(
