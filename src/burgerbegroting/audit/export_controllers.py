@@ -20,16 +20,11 @@ from burgerbegroting.accounts.guards import requires_same_origin_or_bearer
 from burgerbegroting.audit import export as exports
 from burgerbegroting.audit.schemas import SigningKeyOut
 from burgerbegroting.audit.signing import public_key_info
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.openapi import ALSO_FAILS, ALSO_SERVES
+from burgerbegroting.web.request_helpers import client_ip, settings_of
 
 AnyRequest = Request[Any, Any, Any]
-
-
-def settings_of(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def require_deliberate_download(request: AnyRequest) -> None:
@@ -85,7 +80,7 @@ class AuditExportApiController(Controller):
             user=current_user(request),
             fmt=fmt,
             district=district,
-            client_ip=request.client.host if request.client else "unknown",
+            client_ip=client_ip(request),
         )
         # The audit line commits before the file leaves (web/transactions.py).
         return Response(
