@@ -26,7 +26,6 @@ import secrets
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,10 @@ from burgerbegroting.voting.canonical import canonical_json, event_hash, receipt
 from burgerbegroting.voting.models import Ballot, BallotLog, LogEvent, Voter
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import postgres_admin_url, postgres_database  # noqa: E402
+
 DISTRICT_BUDGET = 25_000_000  # € 250.000 each, € 1.000.000 in all
 
 
@@ -239,22 +242,6 @@ async def close(settings: Settings, round_id: int, admin_id: int) -> dict[str, f
     return timings
 
 
-def _pg_database(admin_url: str) -> str:
-    import asyncpg
-
-    name = f"bb_close_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
 def run(backend: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     upgrade_database(url)
     settings = Settings(
@@ -283,9 +270,10 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         results.append(run("SQLite", f"sqlite+aiosqlite:///{tmp}/close.sqlite3", args))
-    admin = os.environ.get("BB_TEST_POSTGRES_URL")
+    admin = postgres_admin_url()
     if admin:
-        results.append(run("PostgreSQL", _pg_database(admin), args))
+        with postgres_database(admin, "bb_close") as url:
+            results.append(run("PostgreSQL", url, args))
     lines = [
         f"{args.ballots:,} ballots, {args.projects} projects, 4 districts, rule `{args.rule}`. "
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from burgerbegroting.voting.models import Voter, VotingCode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import postgres_admin_url, postgres_database  # noqa: E402
 from tests.voting.factories import open_round  # noqa: E402
 from tests.voting.replay import replay  # noqa: E402
 from tests.voting.server import free_port  # noqa: E402
@@ -77,22 +77,6 @@ class Figures:
         if not data:
             return float("nan")
         return data[min(len(data) - 1, int(q * len(data)))]
-
-
-def _pg_database(admin_url: str) -> str:
-    import asyncpg
-
-    name = f"bb_bench_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
 async def _make_voters(settings: Settings, round_id: int, n: int) -> list[int]:
@@ -297,9 +281,10 @@ def main() -> int:
         figures += run_backend(
             "SQLite", f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args.requests, args.workers
         )
-    admin = os.environ.get("BB_TEST_POSTGRES_URL")
+    admin = postgres_admin_url()
     if admin:
-        figures += run_backend("PostgreSQL", _pg_database(admin), args.requests, args.workers)
+        with postgres_database(admin, "bb_bench") as url:
+            figures += run_backend("PostgreSQL", url, args.requests, args.workers)
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average before the run {os.getloadavg()[0]:.1f}"

@@ -123,6 +123,8 @@ class Settings:
     registration_attempts_per_window: int = 5
     registration_mails_per_address: int = 3
     code_attempts_per_window: int = 10
+    # Anonymous downloads of a public audit export per client address and window (staff: no limit).
+    export_downloads_per_window: int = 30
     rate_limit_window_seconds: int = 900
     max_concurrent_hashes: int = 4
     argon2_memory_kib: int = 19 * 1024
@@ -201,6 +203,7 @@ class Settings:
             registration_attempts_per_window=_int(env, "BB_REGISTRATION_ATTEMPTS", 5),
             registration_mails_per_address=_int(env, "BB_REGISTRATION_MAILS_PER_ADDRESS", 3),
             code_attempts_per_window=_int(env, "BB_CODE_ATTEMPTS", 10),
+            export_downloads_per_window=_int(env, "BB_EXPORT_DOWNLOADS", 30),
             rate_limit_window_seconds=_int(env, "BB_RATE_LIMIT_WINDOW_SECONDS", 900),
             max_concurrent_hashes=_int(env, "BB_MAX_CONCURRENT_HASHES", 4),
             smtp_url=env.get("BB_SMTP_URL") or None,

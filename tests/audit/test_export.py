@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.app import create_app
 from burgerbegroting.audit.export import to_csv
 from burgerbegroting.audit.verify import VerificationError, diff, verify
 from burgerbegroting.rounds import service as rounds
@@ -29,6 +33,7 @@ from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
 from tests.accounts.factories import bearer, make_user
 from tests.audit.factories import auditor_headers, export_json, vote, voted_round
+from tests.conftest import make_settings
 from tests.proposals.factories import run
 from tests.voting.factories import close, issue_codes, open_round, redeem, scalar
 
@@ -326,3 +331,98 @@ def test_building_the_file_holds_no_write_lock(
     assert response.status_code == 200, response.text
     assert probes == ["write lock free"]
     assert len(audit_lines(settings)) == 1
+
+
+def test_anonymous_public_downloads_are_limited_per_address_and_staff_are_not(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path / "var", export_downloads_per_window=2)
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        voted = voted_round(client, settings)
+        rid = voted.vr.round_id
+        patched = client.patch(
+            f"/api/v1/rounds/{rid}", json={"export_public": True}, headers=voted.admin
+        )
+        assert patched.status_code == 200, patched.text
+        move(settings, rid, voted.vr.admin_id, Phase.PUBLISHED)
+        url = f"/api/v1/rounds/{rid}/export?format="
+        assert client.get(url + "json").status_code == 200
+        assert client.get(url + "csv").status_code == 200
+        refused = client.get(url + "json")
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.json()["status"] == 429
+        assert refused.json()["detail"].startswith("U heeft het te vaak geprobeerd.")
+        # A refused download builds nothing and is not in the staff action log.
+        assert [line["public"] for line in audit_lines(settings)] == [True, True]
+        # Signed-in staff from the same address are not limited (they are named in the log).
+        for headers in (voted.auditor, voted.admin, voted.auditor):
+            assert client.get(url + "json", headers=headers).status_code == 200
+        assert client.get(url + "pb", headers=voted.auditor).status_code == 200
+        assert client.get(url + "json").status_code == 429
+
+
+def test_council_report_digest_is_cached_and_equals_a_fresh_export(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burgerbegroting.audit import export as export_mod
+
+    voted = voted_round(client, settings)
+    rid = voted.vr.round_id
+
+    def digest(with_settings: Settings = settings) -> str:
+        async def work(session: AsyncSession) -> str:
+            return await export_mod.export_digest(session, with_settings, rid)
+
+        return run(with_settings, work)
+
+    def downloaded() -> str:
+        body, _ = export_json(client, rid, voted.auditor)
+        return hashlib.sha256(body).hexdigest()
+
+    first = digest()
+    assert first == downloaded()
+    # The second view is answered from the cache: building the export would fail here.
+    real_render = export_mod.render
+
+    def no_render(*args: Any) -> Any:
+        raise AssertionError("the export was built again")
+
+    monkeypatch.setattr(export_mod, "render", no_render)
+    assert digest() == first
+    monkeypatch.setattr(export_mod, "render", real_render)
+    # An override is recorded beside the outcome: the export, hence the digest, stays the same.
+    override = client.post(
+        f"/api/v1/rounds/{rid}/results/overrides",
+        json={
+            "project_id": voted.vr.projects[0],
+            "decision": "not-funded",
+            "reason": "Niet uitvoerbaar gebleken",
+        },
+        headers=voted.admin,
+    )
+    assert override.status_code == 201, override.text
+    assert downloaded() == first
+    assert digest() == first
+
+    # What the export holds beyond the log and the outcome (a summary the database still lets
+    # change, the signing key) is a new cache key: the digest follows the fresh export.
+    async def shorten(session: AsyncSession) -> None:
+        await session.execute(
+            text("UPDATE proposals SET summary = 'Korter' WHERE id = :p"),
+            {"p": voted.vr.projects[1]},
+        )
+
+    run(settings, shorten)
+    changed = downloaded()
+    assert changed != first
+    assert digest() == changed
+    other = replace(settings, secret_key="een-andere-geheime-sleutel-" + "x" * 40)
+
+    async def fresh(session: AsyncSession) -> str:
+        return hashlib.sha256(await export_mod.json_export(session, other, rid)).hexdigest()
+
+    resigned = digest(other)
+    assert resigned not in {first, changed}
+    assert resigned == run(other, fresh)

@@ -3,6 +3,8 @@ overrides beside the outcome; participation with small counts hidden; MES explai
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -229,3 +231,89 @@ def test_mes_round_shows_price_per_supporter_and_greedy_side_by_side(
     assert f"Project 2 (nr. {a2})" in comparison_table  # funded only by greedy
     assert "het geld van de voorstanders ging naar projecten die zij belangrijker vonden" in page
     assert 'role="img"' in page
+
+
+RESULT_PATHS = (
+    "/api/v1/rounds/{}/results",
+    "/api/v1/rounds/{}/results/document",
+    "/rondes/{}/uitslag",
+    "/rondes/{}/raadsinformatiebrief",
+    "/rondes/{}/raadsinformatiebrief.pdf",
+)
+EXPORT_PATHS = tuple(f"/api/v1/rounds/{{}}/export?format={f}" for f in ("json", "pb", "csv"))
+# What any of the routes would show once the count is visible: titles, the participation
+# section, the greedy side-by-side of an MES round, votes and winners in the JSON.
+LEAKS = ("Project ", "Opkomst", "Vergelijking", "greedy_comparison", "funded", '"votes"')
+
+
+def _refused(response: Any, statuses: set[int], what: str) -> None:
+    assert response.status_code in statuses, (what, response.status_code, response.text[:200])
+    if response.status_code == 303:
+        assert response.headers["location"].startswith("/inloggen"), what
+    for leak in LEAKS:
+        assert leak not in response.text, (what, leak)
+
+
+def test_an_attacker_sees_nothing_of_the_count_before_close_nor_anonymously_before_publication(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Every route that shows results, participation, the greedy side-by-side or the export,
+    asked by every kind of visitor: before the close everyone is refused (only the auditor's JSON
+    log exists, without ballots or outcome); after the close, before publication, anonymous
+    visitors and residents are refused even when the round makes its export public."""
+    vr = open_round(settings, rule="mes", costs=(4_900_000, 5_000_000, 4_000_000))
+    a1, a2, b = vr.projects
+    codes = issue_codes(settings, vr, 3)
+    cast(client, vr.round_id, codes[0], {"projects": [a1, a2]})
+    cast(client, vr.round_id, codes[1], {"projects": [b]})
+    cast(client, vr.round_id, codes[2], {"blank": True})
+    admin = admin_headers(settings, vr)
+    viewers = {
+        "anonymous": {},
+        "resident": _staff(settings, Role.RESIDENT),
+        "council": _staff(settings, Role.COUNCIL),
+        "auditor": _staff(settings, Role.AUDITOR),
+        "admin": admin,
+    }
+    rid = vr.round_id
+    link = f"/rondes/{rid}/uitslag"
+    # During voting: nothing for anyone, and no overview lists the round.
+    for name, headers in viewers.items():
+        assert link not in client.get("/uitslag", headers=headers).text, name
+        for path in RESULT_PATHS:
+            response = client.get(path.format(rid), headers=headers, follow_redirects=False)
+            _refused(response, {409}, f"voting {name} {path}")
+        for path in EXPORT_PATHS:
+            response = client.get(path.format(rid), headers=headers, follow_redirects=False)
+            if name == "auditor" and path.endswith("json"):
+                # The auditor watches the log grow: no current ballots, no outcome.
+                assert response.status_code == 200, response.text
+                document = response.json()
+                assert "outcome" not in document
+                assert "ballots" not in document
+                continue
+            expected = {"anonymous": {401}, "resident": {403}, "council": {403}}.get(name, {409})
+            _refused(response, expected, f"voting {name} {path}")
+    close(settings, vr)
+    patched = client.patch(f"/api/v1/rounds/{rid}", json={"export_public": True}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    # Closed, not published: anonymous visitors and residents see nothing, export included.
+    for name in ("anonymous", "resident"):
+        headers = viewers[name]
+        assert link not in client.get("/uitslag", headers=headers).text, name
+        for path in RESULT_PATHS + EXPORT_PATHS:
+            response = client.get(path.format(rid), headers=headers, follow_redirects=False)
+            expected = {401, 303} if name == "anonymous" else {403}
+            _refused(response, expected, f"closed {name} {path}")
+    council_view = client.get(RESULT_PATHS[0].format(rid), headers=viewers["council"])
+    assert council_view.status_code == 200
+    assert council_view.json()["elections"][0]["greedy_comparison"] is not None
+    for path in EXPORT_PATHS:
+        council_export = client.get(path.format(rid), headers=viewers["council"])
+        assert council_export.status_code == 403, path
+    # Published: the same addresses answer everyone (so the refusals above were the phase's).
+    move_round(settings, rid, Phase.PUBLISHED, vr.admin_id)
+    for path in RESULT_PATHS + EXPORT_PATHS:
+        response = client.get(path.format(rid), follow_redirects=False)
+        assert response.status_code == 200, (path, response.status_code)
+    assert link in client.get("/uitslag").text

@@ -22,11 +22,11 @@ from burgerbegroting.errors import DomainError, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.mail import send_mail
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_fields
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import settings_of
 
 AnyRequest = Request[Any, Any, Any]
 _FORM_LIMIT = 4096
@@ -51,11 +51,6 @@ LABELS = {
     "roles": N_("Rollen"),
     "reason": N_("Reden voor het logboek"),
 }
-
-
-def _settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def _actor(request: AnyRequest) -> int:
@@ -103,7 +98,7 @@ class AdminUsersPagesController(Controller):
 
     @post("/uitnodigen")
     async def invite(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             form = await read_fields(
                 request, frozenset({"email", "display_name", *ROLE_FIELDS}), limit=_FORM_LIMIT

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect, Response, Template
 from litestar.security.jwt import Token
@@ -46,27 +45,10 @@ from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_fields, safe_next_path
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import client_ip, require_json, settings_of
 
 AnyRequest = Request[Any, Any, Any]
 logger = logging.getLogger("burgerbegroting.accounts")
-
-
-def _settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
-
-
-def _client_ip(request: AnyRequest) -> str:
-    # Behind a proxy uvicorn's --proxy-headers (on in production) puts the real address here.
-    return request.client.host if request.client else "unknown"
-
-
-def _require_json(request: AnyRequest) -> None:
-    """Unsafe API calls must be JSON: a cross-site HTML form can post ``text/plain`` that looks
-    like JSON, but cannot send ``application/json`` without a CORS preflight."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/json":
-        raise HTTPException(status_code=415, detail="application/json required")
 
 
 def _user_response(user: CurrentUser) -> UserResponse:
@@ -106,7 +88,7 @@ def _complete_registration_later(
     existing address cost the request the same (``service.accept_registration``)."""
     return BackgroundTask(
         _complete_registration,
-        _settings(request),
+        settings_of(request),
         request.app.state["background_sessions"],
         registration,
     )
@@ -123,14 +105,14 @@ class AuthApiController(Controller):
         self, request: AnyRequest, db_session: DbSession, data: JSONBody[RegisterRequest]
     ) -> Response[MessageResponse]:
         """Always the same answer, whether or not the address had an account (the mail says)."""
-        _require_json(request)
+        require_json(request)
         registration = await service.accept_registration(
             db_session,
-            _settings(request),
+            settings_of(request),
             email=data.email,
             password=data.password,
             display_name=data.display_name,
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
         )
         detail = _(
             "Controleer uw e-mail: wij hebben een bericht gestuurd naar %(email)s.",
@@ -146,22 +128,22 @@ class AuthApiController(Controller):
     async def confirm(
         self, request: AnyRequest, db_session: DbSession, data: JSONBody[ConfirmRequest]
     ) -> MessageResponse:
-        _require_json(request)
-        await service.confirm_email(db_session, _settings(request), data.token)
+        require_json(request)
+        await service.confirm_email(db_session, settings_of(request), data.token)
         return MessageResponse(detail=_("Uw e-mailadres is bevestigd. U kunt nu inloggen."))
 
     @post("/login", status_code=200, summary="Log in; returns a JWT and sets the session cookie")
     async def login(
         self, request: AnyRequest, db_session: DbSession, data: JSONBody[LoginRequest]
     ) -> Response[LoginResponse]:
-        _require_json(request)
-        settings = _settings(request)
+        require_json(request)
+        settings = settings_of(request)
         user = await service.login(
             db_session,
             settings,
             email=data.email,
             password=data.password,
-            client_ip=_client_ip(request),
+            client_ip=client_ip(request),
         )
         token = tokens.issue_session_token(
             settings, user_id=user.id, staff=service.user_is_staff(user)
@@ -184,7 +166,7 @@ class AuthApiController(Controller):
         await _revoke_current(request, db_session)
         return Response(
             MessageResponse(detail=_("U bent uitgelogd.")),
-            cookies=[clear_session_cookie(_settings(request))],
+            cookies=[clear_session_cookie(settings_of(request))],
         )
 
     @get("/me", guards=[requires_login], summary="The logged-in user")
@@ -258,7 +240,7 @@ class AccountPagesController(Controller):
 
     @post("/inloggen")
     async def login(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         template = "accounts/login.html"
         try:
             form = await read_fields(
@@ -273,7 +255,7 @@ class AccountPagesController(Controller):
                 settings,
                 email=form["email"],
                 password=form["password"],
-                client_ip=_client_ip(request),
+                client_ip=client_ip(request),
             )
         except DomainError as error:
             return _form_error_page(
@@ -291,7 +273,7 @@ class AccountPagesController(Controller):
 
     @post("/registreren")
     async def register(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         template = "accounts/register.html"
         try:
             form = await read_fields(
@@ -306,7 +288,7 @@ class AccountPagesController(Controller):
                 email=form["email"],
                 password=form["password"],
                 display_name=form["display_name"],
-                client_ip=_client_ip(request),
+                client_ip=client_ip(request),
             )
         except DomainError as error:
             values = {"email": form["email"], "display_name": form["display_name"]}
@@ -346,7 +328,7 @@ class AccountPagesController(Controller):
         except FormInputError:
             return _bad_form(request, template, {"token": ""})
         try:
-            await service.confirm_email(db_session, _settings(request), form["token"])
+            await service.confirm_email(db_session, settings_of(request), form["token"])
         except DomainError as error:
             return _form_error_page(request, template, error, {}, {"token": ""})
         await db_session.commit()
@@ -361,7 +343,7 @@ class AccountPagesController(Controller):
         await _revoke_current(request, db_session)
         await db_session.commit()
         return Redirect(
-            "/uitgelogd", status_code=303, cookies=[clear_session_cookie(_settings(request))]
+            "/uitgelogd", status_code=303, cookies=[clear_session_cookie(settings_of(request))]
         )
 
     @get("/uitgelogd")

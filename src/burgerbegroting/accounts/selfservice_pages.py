@@ -32,6 +32,7 @@ from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_fields
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import client_ip, settings_of
 
 AnyRequest = Request[Any, Any, Any]
 _FORM_LIMIT = 4096
@@ -53,15 +54,6 @@ ACCOUNT_LABELS: dict[str, str] = {
     "password": N_("Wachtwoord"),
     "token": N_("Link"),
 }
-
-
-def _settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
-
-
-def _client_ip(request: AnyRequest) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _user(request: AnyRequest) -> CurrentUser:
@@ -112,14 +104,14 @@ class SelfServicePagesController(Controller):
 
     @post("/wachtwoord-vergeten")
     async def forgot(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             form = await read_fields(request, frozenset({"email"}), limit=_FORM_LIMIT)
         except FormInputError:
             return self._page(request, "accounts/forgot.html", _bad_form(), {}, status=400)
         try:
             mail = await recovery.request_password_reset(
-                db_session, settings, email=form["email"], client_ip=_client_ip(request)
+                db_session, settings, email=form["email"], client_ip=client_ip(request)
             )
         except DomainError as error:
             return self._page(request, "accounts/forgot.html", error, {"email": form["email"]})
@@ -140,7 +132,7 @@ class SelfServicePagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, token: FromQuery[str | None] = None
     ) -> Template:
         try:
-            await recovery.check_reset_token(db_session, _settings(request), token or "")
+            await recovery.check_reset_token(db_session, settings_of(request), token or "")
         except DomainError as error:
             return self._page(request, "accounts/reset.html", error, {}, extra={"token": ""})
         return render(
@@ -151,7 +143,7 @@ class SelfServicePagesController(Controller):
 
     @post("/wachtwoord-herstellen")
     async def reset(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         template = "accounts/reset.html"
         try:
             form = await read_fields(request, frozenset({"token", "password"}), limit=_FORM_LIMIT)
@@ -202,7 +194,7 @@ class SelfServicePagesController(Controller):
 
     @post("/mijn-account/e-mail", guards=[requires_login])
     async def change_email(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         fields = frozenset({"email", "current_password"})
         try:
             form = await read_fields(request, fields, limit=_FORM_LIMIT)
@@ -240,7 +232,7 @@ class SelfServicePagesController(Controller):
     async def confirm_email(
         self, request: AnyRequest, db_session: DbSession
     ) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         template = "accounts/email_confirm.html"
         try:
             form = await read_fields(request, frozenset({"token"}), limit=_FORM_LIMIT)
@@ -260,7 +252,7 @@ class SelfServicePagesController(Controller):
     async def change_password(
         self, request: AnyRequest, db_session: DbSession
     ) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             form = await read_fields(
                 request, frozenset({"current_password", "new_password"}), limit=_FORM_LIMIT
@@ -311,7 +303,7 @@ class SelfServicePagesController(Controller):
 
     @post("/mijn-account/verwijderen", guards=[requires_login])
     async def delete(self, request: AnyRequest, db_session: DbSession) -> Template | Redirect:
-        settings = _settings(request)
+        settings = settings_of(request)
         template = "accounts/delete.html"
         try:
             form = await read_fields(request, frozenset({"password"}), limit=_FORM_LIMIT)

@@ -27,7 +27,7 @@ import csv
 import hashlib
 import io
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting import db
+from burgerbegroting.accounts import ratelimit
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit import service as audit
 from burgerbegroting.audit.signing import public_key_info, sign
@@ -61,7 +62,14 @@ from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.models import BallotLog, LogEvent
 from burgerbegroting.voting.service import current_ballots
 
-__all__ = ["ExportFile", "ExportFormat", "build_export", "json_export", "parse_format"]
+__all__ = [
+    "ExportFile",
+    "ExportFormat",
+    "build_export",
+    "export_digest",
+    "json_export",
+    "parse_format",
+]
 
 
 class ExportFormat(StrEnum):
@@ -413,6 +421,7 @@ async def build_export(
     user: Actor | None,
     fmt: ExportFormat,
     district: str | None = None,
+    client_ip: str = "unknown",
 ) -> ExportFile:
     """The export file of ``round_id`` in ``fmt`` for ``user``, logged in the staff action log.
 
@@ -420,8 +429,26 @@ async def build_export(
     it during voting) nor the event loop: (1) read everything in one read transaction (one
     snapshot on SQLite), and end it; (2) build the file in a worker thread; (3) write the audit
     line in a short write transaction (``BEGIN IMMEDIATE``), which the request commits before the
-    file leaves (``web/transactions.py``). A refusal at any step writes nothing.
+    file leaves (``web/transactions.py``). A refusal at any step writes nothing but the counter
+    below.
+
+    Anonymous requests are first counted against ``export_downloads_per_window`` per client
+    address (``accounts.ratelimit``, committed at once): every public download reads the whole log
+    and builds the file, so an unlimited stream of them is a cheap way to load the server. Refused
+    and unauthorised anonymous attempts count too (``hit``). Signed-in staff are not limited: they
+    are named in the audit line of every download.
     """
+    if user is None:
+        token = db.set_read_only(False)
+        try:
+            await ratelimit.hit(
+                session,
+                f"export:ip:{client_ip}",
+                settings.export_downloads_per_window,
+                settings.rate_limit_window_seconds,
+            )
+        finally:
+            db.reset_read_only(token)
     token = db.set_read_only(True)
     try:
         round_ = await _round(session, round_id)
@@ -452,6 +479,68 @@ async def build_export(
     return ExportFile(
         content=rendered.content, media_type=MEDIA_TYPES[fmt], filename=rendered.filename
     )
+
+
+_DIGEST_CACHE: OrderedDict[tuple[object, ...], str] = OrderedDict()
+_DIGEST_CACHE_SIZE = 64
+
+
+async def _digest_key(
+    session: AsyncSession, settings: Settings, round_: Round
+) -> tuple[object, ...] | None:
+    """Everything the closed round's JSON export is a function of, read cheaply; None when the
+    round is not closed and counted (the export is then not final: no caching).
+
+    The log head commits to every event, hence to the ballots (the current ballots are the ones
+    the log leaves standing once it is closed: nothing can be cast or voided after the end
+    event); the definition is in the fingerprint; the outcome is in the results digest. The
+    projects' public summaries are read from the proposals, which the app no longer edits once
+    voting opens but the database still allows (``rounds`` freeze triggers), so they are part of
+    the key, as is the signing key (a new ``BB_SECRET_KEY`` signs differently). Overrides are
+    stored beside the outcome and are not in the export (a test holds this), so they do not
+    change it.
+    """
+    if round_.phase not in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        return None
+    if round_.frozen_definition is None or round_.fingerprint is None:
+        return None
+    head = await session.get(BallotLog, round_.id, populate_existing=True)
+    result = await session.get(RoundResult, round_.id, populate_existing=True)
+    if head is None or head.closed_at is None or result is None:
+        return None
+    projects = await _projects(session, json.loads(round_.frozen_definition))
+    return (
+        round_.id,
+        round_.fingerprint,
+        head.height,
+        head.head,
+        result.digest,
+        result.engine_version,
+        public_key_info(settings)["key_id"],
+        hashlib.sha256(_canonical_from_database(projects)).hexdigest(),
+    )
+
+
+async def export_digest(session: AsyncSession, settings: Settings, round_id: int) -> str:
+    """SHA-256 of the round's signed JSON audit export: the bytes every download gets.
+
+    The council report shows it on every view; building the export reads and encodes the whole
+    log and every ballot (seconds for 100,000 ballots). Once the round is closed the export is a
+    pure function of what ``_digest_key`` reads, so the digest is cached per process under that
+    key: a later change to any of it is a new key, and the next view computes afresh. Before the
+    close it is computed every time.
+    """
+    round_ = await _round(session, round_id)
+    key = await _digest_key(session, settings, round_)
+    if key is not None and (cached := _DIGEST_CACHE.get(key)) is not None:
+        _DIGEST_CACHE.move_to_end(key)
+        return cached
+    digest = hashlib.sha256(await json_export(session, settings, round_id)).hexdigest()
+    if key is not None:
+        _DIGEST_CACHE[key] = digest
+        while len(_DIGEST_CACHE) > _DIGEST_CACHE_SIZE:
+            _DIGEST_CACHE.popitem(last=False)
+    return digest
 
 
 async def json_export(session: AsyncSession, settings: Settings, round_id: int) -> bytes:

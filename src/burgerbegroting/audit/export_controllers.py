@@ -20,16 +20,11 @@ from burgerbegroting.accounts.guards import requires_same_origin_or_bearer
 from burgerbegroting.audit import export as exports
 from burgerbegroting.audit.schemas import SigningKeyOut
 from burgerbegroting.audit.signing import public_key_info
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.openapi import ALSO_FAILS, ALSO_SERVES
+from burgerbegroting.web.request_helpers import client_ip, settings_of
 
 AnyRequest = Request[Any, Any, Any]
-
-
-def settings_of(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def require_deliberate_download(request: AnyRequest) -> None:
@@ -50,7 +45,7 @@ class AuditExportApiController(Controller):
         "/",
         # No role guard (who may download depends on the round's phase: audit/export.py), so
         # its refusals and the audit line's commit are declared here (web/openapi.py).
-        opt={ALSO_FAILS: {403, 409, 503}, ALSO_SERVES: {200: ["text/plain", "text/csv"]}},
+        opt={ALSO_FAILS: {403, 409, 429, 503}, ALSO_SERVES: {200: ["text/plain", "text/csv"]}},
         responses={
             200: ResponseSpec(
                 data_container=dict[str, Any],
@@ -85,6 +80,7 @@ class AuditExportApiController(Controller):
             user=current_user(request),
             fmt=fmt,
             district=district,
+            client_ip=client_ip(request),
         )
         # The audit line commits before the file leaves (web/transactions.py).
         return Response(

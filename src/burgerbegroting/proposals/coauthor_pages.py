@@ -27,7 +27,6 @@ from burgerbegroting.proposals.forms import (
     bad_form_error,
     form_errors,
     read_form,
-    request_settings,
     request_user,
     resident_only,
     status_for,
@@ -36,6 +35,7 @@ from burgerbegroting.rounds import service as rounds
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.forms import FormInputError
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import settings_of
 
 
 class CoauthorPagesController(Controller):
@@ -98,7 +98,7 @@ class CoauthorPagesController(Controller):
             return await self._coauthors_page(
                 request, db_session, proposal_id, {}, form_errors(bad_form_error()), 400
             )
-        settings = request_settings(request)
+        settings = settings_of(request)
         try:
             _invitation, mail = await invitations.invite(
                 db_session,
@@ -205,7 +205,7 @@ class InvitationPagesController(Controller):
             try:
                 view = await invitations.get_invitation(
                     db_session,
-                    request_settings(request),
+                    settings_of(request),
                     token=token,
                     invitation_id=invitation_id,
                     user=user,
@@ -275,7 +275,7 @@ class InvitationPagesController(Controller):
             token, invitation_id = _invitation_key(form)
             view = await invitations.respond(
                 db_session,
-                request_settings(request),
+                settings_of(request),
                 user=user,
                 accept=accept,
                 token=token,

@@ -43,20 +43,15 @@ from burgerbegroting.proposals.schemas import (
     SupportOut,
 )
 from burgerbegroting.proposals.text import render_markdown
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.openapi import ALSO_SERVES
+from burgerbegroting.web.request_helpers import settings_of
 
 AnyRequest = Request[Any, Any, Any]
 resident_only = require_roles(Role.RESIDENT)
 moderator_only = require_roles(Role.MODERATOR)
 # Civil servants who work with a round's proposals outside the system (roles are never implied).
 export_roles = require_roles(Role.MODERATOR, Role.ADMIN, Role.AUDITOR)
-
-
-def _settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def _user(request: AnyRequest) -> CurrentUser:
@@ -349,7 +344,7 @@ class CoauthorController(Controller):
     ) -> InvitationOut:
         """The same answer whether or not the address has an account; the mail goes out after
         the invitation is stored. The invitee accepts with ``POST /api/v1/invitations/accept``."""
-        settings = _settings(request)
+        settings = settings_of(request)
         invitation, mail = await invitations.invite(
             db_session,
             settings,
@@ -455,7 +450,7 @@ async def _answer(
     user = _user(request)
     view = await invitations.respond(
         db_session,
-        _settings(request),
+        settings_of(request),
         user=user,
         accept=accept,
         token=token,
@@ -494,7 +489,7 @@ class ReviewController(Controller):
         user = _user(request)
         await review.review_proposal(
             db_session,
-            _settings(request),
+            settings_of(request),
             proposal_id=proposal_id,
             moderator=user,
             data=review.ReviewInput(
@@ -518,7 +513,7 @@ class ReviewController(Controller):
         user = _user(request)
         target = await review.merge_proposals(
             db_session,
-            _settings(request),
+            settings_of(request),
             source_id=proposal_id,
             target_id=data.into_id,
             moderator=user,

@@ -16,7 +16,6 @@ from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import DomainError, ValidationFailed
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import read_fields
 
@@ -105,11 +104,6 @@ def form_errors(error: DomainError) -> dict[str, str]:
     if not error.fields:
         return {"": error.message}
     return {FORM_FIELD_FOR.get(k, k): v for k, v in error.fields.items()}
-
-
-def request_settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def request_user(request: AnyRequest) -> CurrentUser:

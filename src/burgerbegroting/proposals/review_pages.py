@@ -30,7 +30,6 @@ from burgerbegroting.proposals.forms import (
     format_euro_input,
     parse_euro,
     read_form,
-    request_settings,
     request_user,
     status_for,
 )
@@ -40,6 +39,7 @@ from burgerbegroting.web import drafts
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.forms import FormInputError
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import settings_of
 
 moderator_only = require_roles(Role.MODERATOR)
 KEEPS_DRAFT = "keeps_draft"
@@ -147,7 +147,7 @@ class ReviewPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, proposal_id: FromPath[int]
     ) -> Template:
         # Text kept when the session ran out on submit (see ReviewSubmitController).
-        settings = request_settings(request)
+        settings = settings_of(request)
         kept = drafts.read_draft(request, settings, REVIEW_FIELDS)
         page = await self.review_page(request, db_session, proposal_id, kept, {})
         if kept is not None:
@@ -171,7 +171,7 @@ class ReviewPagesController(Controller):
             cost = parse_euro(form["municipal_cost"], "municipal_cost_cents")
             await review.review_proposal(
                 db_session,
-                request_settings(request),
+                settings_of(request),
                 proposal_id=proposal_id,
                 moderator=request_user(request),
                 data=review.ReviewInput(
@@ -196,7 +196,7 @@ class ReviewPagesController(Controller):
             form = await read_form(request, REVIEW_FIELDS)
         except FormInputError:
             return Redirect(login, status_code=303)
-        cookie = drafts.draft_cookie(request_settings(request), path, form)
+        cookie = drafts.draft_cookie(settings_of(request), path, form)
         return Redirect(login, status_code=303, cookies=[cookie] if cookie else [])
 
     async def _merge_page(  # noqa: PLR0917 - private helper, called positionally
@@ -265,7 +265,7 @@ class ReviewPagesController(Controller):
                 )
             target = await review.merge_proposals(
                 db_session,
-                request_settings(request),
+                settings_of(request),
                 source_id=proposal_id,
                 target_id=int(raw),
                 moderator=request_user(request),

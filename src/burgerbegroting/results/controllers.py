@@ -30,9 +30,9 @@ from burgerbegroting.results.schemas import (
     ParticipationRowOut,
     ResultsOut,
 )
-from burgerbegroting.rounds.controllers import require_json
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.openapi import ALSO_FAILS
+from burgerbegroting.web.request_helpers import require_json
 
 AnyRequest = Request[Any, Any, Any]
 ADMIN_ONLY = require_roles(Role.ADMIN)

@@ -24,11 +24,11 @@ from burgerbegroting.errors import DomainError, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.results import overrides, report, service
 from burgerbegroting.results.controllers import viewer_roles
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_form
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import settings_of
 
 AnyRequest = Request[Any, Any, Any]
 ADMIN_ONLY = require_roles(Role.ADMIN)
@@ -89,11 +89,6 @@ def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
-
-
-def _settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def _is_admin(request: AnyRequest) -> bool:
@@ -158,18 +153,18 @@ class ResultsPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Template:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
-        digest = await report.export_digest(db_session, _settings(request), round_id)
+        digest = await report.export_digest(db_session, settings_of(request), round_id)
         return render(
             request,
             "results/report.html",
             {
                 "view": view,
                 "export_digest": digest,
-                "signing_key": public_key_info(_settings(request)),
+                "signing_key": public_key_info(settings_of(request)),
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
-                "commands": report.verify_commands(view, _settings(request).base_url),
+                "commands": report.verify_commands(view, settings_of(request).base_url),
                 "definition_rows": report.definition_rows(view),
             },
             headers=_headers(view),
@@ -180,7 +175,7 @@ class ResultsPagesController(Controller):
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Response[bytes]:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
-        settings = _settings(request)
+        settings = settings_of(request)
         body = report.council_report_pdf(
             view,
             municipality=settings.municipality,

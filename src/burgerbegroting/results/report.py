@@ -11,7 +11,6 @@ document (``round_results.digest``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from burgerbegroting.audit.export import json_export
+from burgerbegroting.audit import export as exports
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.results.service import ElectionView, ResultsView
@@ -39,8 +38,9 @@ EXPORT_DIGEST_LABEL = N_("SHA-256 van de auditexport (JSON)")
 
 
 async def export_digest(session: AsyncSession, settings: Settings, round_id: int) -> str:
-    """SHA-256 of the round's signed JSON audit export (the same bytes every download gets)."""
-    return hashlib.sha256(await json_export(session, settings, round_id)).hexdigest()
+    """SHA-256 of the round's signed JSON audit export (the same bytes every download gets),
+    cached once the round is closed (``audit.export.export_digest``)."""
+    return await exports.export_digest(session, settings, round_id)
 
 
 def percent_text(value: str | None) -> str:

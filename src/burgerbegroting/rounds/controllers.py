@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
@@ -30,6 +29,7 @@ from burgerbegroting.rounds.schemas import (
     to_data,
 )
 from burgerbegroting.web.deps import DbSession
+from burgerbegroting.web.request_helpers import require_json
 
 AnyRequest = Request[Any, Any, Any]
 REASON_MAX_LENGTH = 2000
@@ -40,13 +40,6 @@ def sees_drafts(request: AnyRequest) -> bool:
     """Admins set rounds up, so they see drafts; everyone else sees a draft as not existing."""
     user = current_user(request)
     return user is not None and user.has(Role.ADMIN)
-
-
-def require_json(request: AnyRequest) -> None:
-    """Unsafe API calls must be JSON: a cross-site HTML form cannot send ``application/json``."""
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/json":
-        raise HTTPException(status_code=415, detail="application/json required")
 
 
 def actor_id(request: AnyRequest) -> int | None:

@@ -33,7 +33,6 @@ from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.settings import Settings
 from burgerbegroting.voting import letters, service
 from burgerbegroting.voting.canonical import normalise_receipt
 from burgerbegroting.voting.models import AGE_BANDS
@@ -41,6 +40,7 @@ from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_fields, read_form
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import settings_of
 
 AnyRequest = Request[Any, Any, Any]
 ADMIN_ONLY = require_roles(Role.ADMIN)
@@ -67,11 +67,6 @@ NOTICES: dict[str, str] = {
     ),
 }
 CLOSED_PHASES = frozenset({Phase.CLOSED.value, Phase.PUBLISHED.value})
-
-
-def _settings(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
 
 
 def _actor(request: AnyRequest) -> int:
@@ -165,7 +160,7 @@ class CodesPagesController(Controller):
                 errors.update(error.fields)
         if errors or count is None or fmt is None:
             return await self._page(request, db_session, round_id, values=raw, errors=errors)
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             batch = await service.issue_codes(
                 db_session,
@@ -255,7 +250,7 @@ class CodesPagesController(Controller):
         try:
             voided = await service.revoke_code(
                 db_session,
-                _settings(request),
+                settings_of(request),
                 round_id,
                 code=raw.get("code", ""),
                 reason=raw.get("reason", ""),
@@ -404,7 +399,7 @@ class PaperBallotPagesController(Controller):
         except FormInputError:
             return await self._page(request, db_session, round_id, errors=_bad_form(), status=400)
         code = raw.get("code", "")
-        settings = _settings(request)
+        settings = settings_of(request)
         try:
             booth = await service.paper_booth(db_session, settings, round_id, code=code)
         except DomainError as error:

@@ -13,7 +13,6 @@ from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.datastructures import Cookie
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 from sqlalchemy.exc import IntegrityError
@@ -51,26 +50,12 @@ from burgerbegroting.voting.schemas import (
 )
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.openapi import ALSO_FAILS
+from burgerbegroting.web.request_helpers import client_ip, require_json, settings_of
 
 AnyRequest = Request[Any, Any, Any]
 ADMIN_ONLY = require_roles(Role.ADMIN)
 PAPER_STAFF = require_roles(Role.ADMIN, Role.MODERATOR)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-
-def settings_of(request: AnyRequest) -> Settings:
-    settings: Settings = request.app.state["settings"]
-    return settings
-
-
-def client_ip(request: AnyRequest) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def require_json(request: AnyRequest) -> None:
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/json":
-        raise HTTPException(status_code=415, detail="application/json required")
 
 
 def _user_id(request: AnyRequest) -> int:

@@ -54,15 +54,14 @@ from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.controllers import (
     AnyRequest,
     clear_voter_cookie,
-    client_ip,
     resolve_voter,
-    settings_of,
     voter_cookie,
 )
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_fields, read_form
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import client_ip, settings_of
 
 FORM_VALUE_LIMIT = 64  # a code, an id, a number of points: nothing longer is sent
 CONFIRM_VALUE_LIMIT = 20_000  # the reviewed ballot's canonical JSON

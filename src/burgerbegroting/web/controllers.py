@@ -13,9 +13,9 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from burgerbegroting import i18n
 from burgerbegroting.errors import ValidationFailed
-from burgerbegroting.settings import Settings
 from burgerbegroting.web.forms import safe_next_path
 from burgerbegroting.web.pages import page_shell, render, route_paths
+from burgerbegroting.web.request_helpers import settings_of
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -109,10 +109,6 @@ def _home_actions(request: AnyRequest, summary: Any) -> list[tuple[str, str, boo
     return actions
 
 
-def _settings(request: AnyRequest) -> Settings:
-    return request.app.state["settings"]  # type: ignore[no-any-return]
-
-
 class ShellController(Controller):
     """Public pages of the shell; no login needed."""
 
@@ -137,12 +133,12 @@ class ShellController(Controller):
     @get("/toegankelijkheid", name="accessibility")
     async def accessibility(self, request: AnyRequest) -> Template:
         """The accessibility statement (required for Dutch government websites)."""
-        return render(request, "pages/toegankelijkheid.html", {"contact": _settings(request)})
+        return render(request, "pages/toegankelijkheid.html", {"contact": settings_of(request)})
 
     @get("/privacy", name="privacy")
     async def privacy(self, request: AnyRequest) -> Template:
         """The privacy statement (AVG)."""
-        return render(request, "pages/privacy.html", {"contact": _settings(request)})
+        return render(request, "pages/privacy.html", {"contact": settings_of(request)})
 
     @post("/taal", name="language", status_code=HTTP_303_SEE_OTHER)
     async def switch_language(self, request: AnyRequest) -> Redirect:
@@ -154,7 +150,7 @@ class ShellController(Controller):
             raise ValidationFailed(
                 "Kies Nederlands of Engels.", fields={"taal": "Deze taal wordt niet ondersteund."}
             )
-        settings = _settings(request)
+        settings = settings_of(request)
         return Redirect(
             safe_next_path(form.get("next")),
             status_code=HTTP_303_SEE_OTHER,
@@ -184,7 +180,7 @@ class ShellController(Controller):
     async def theme(self, request: AnyRequest) -> Response[str]:
         """The municipality's colour as CSS custom properties (CSP forbids inline styles)."""
         return Response(
-            theme_css(_settings(request).primary_colour),
+            theme_css(settings_of(request).primary_colour),
             media_type="text/css; charset=utf-8",
             headers={"Cache-Control": "public, max-age=300"},
         )
