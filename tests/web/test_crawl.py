@@ -208,6 +208,7 @@ def _must_reach(world: World, role: str) -> set[str]:
     public = {
         world.submitted_of_a,
         world.submitted_of_b,
+        world.to_withdraw_of_a,
         world.in_review_of_a,
         *world.voting.projects,
         *world.closed.projects,
