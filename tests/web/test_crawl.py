@@ -33,6 +33,8 @@ SECURITY_HEADERS = (
     "x-frame-options",
     "referrer-policy",
     "cross-origin-opener-policy",
+    "cross-origin-resource-policy",
+    "permissions-policy",
     "cache-control",
 )
 MAX_PAGES = 400  # a safety net against a link explosion; reaching it fails the test
