@@ -4,7 +4,8 @@ The staff action log (``/api/v1/audit-log``, ``/beheer/logboek``) is listed in
 ``tests/rounds/route_matrix.py``. The export has no role guard on the route: who may download
 depends on the round (auditors and admins after the close, auditors' JSON during voting, anyone
 after publication when ``export_public`` is set), so it is decided in ``audit.export`` and tested
-in ``tests/audit/test_export.py``; for the matrix's round that does not exist everyone gets 404.
+in ``tests/audit/test_export.py``; the matrix probes a published round whose export is public
+(``tests/world.py``), so everyone gets past.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Who may reach the proposals routes (read by ``tests/test_route_matrix.py``).
 
 Guards decide by role only; whether a resident is an *author* of the proposal is the service's
-business (403 there, tested in ``test_controllers.py`` and ``test_pages.py``).
+business (403 or 404 there, tested in ``test_controllers.py``, ``test_pages.py`` and
+``tests/test_route_matrix.py::test_ownership_is_checked_on_real_objects``). The matrix's resident
+is the author of the proposals it probes.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
-from burgerbegroting.db import create_engine, is_sqlite
+from burgerbegroting.db import create_engine, is_sqlite, read_only
 from burgerbegroting.proposals import service
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer
@@ -105,33 +105,57 @@ def test_simultaneous_support_requests_store_one_row_and_no_5xx(settings: Settin
 
 
 def _race(settings: Settings, proposal_id: int, user_id: int) -> tuple[list[object], bool]:
-    """Two workers call ``add_support`` for the same pair; each pauses right before its INSERT
-    until the other one has also got there (or 3 s passed). Returns their results (True, False or
-    the exception) and whether the two really met before inserting."""
+    """Two workers, each with its own engine and connection, call ``add_support`` for the same
+    pair. Each pauses right after its "already supported?" SELECT until the other one has read too
+    (or 3 s passed), so both read "no support yet" before either writes. Returns their results
+    (True, False or the exception) and whether the two really met after reading.
+
+    On SQLite both start *deferred* transactions (``read_only()``), so neither holds the write lock
+    while it reads; the database-wide lock of ``BEGIN IMMEDIATE`` cannot serialise them. Within one
+    deferred transaction SQLite would still refuse the second writer ("database is locked",
+    SQLITE_BUSY_SNAPSHOT: its snapshot is older than the first writer's commit), constraint or
+    not. So before the write, each worker ends its read transaction and begins an IMMEDIATE one,
+    carrying the now stale "not yet" answer into it: the exact situation the UNIQUE constraint is
+    there for. On PostgreSQL (READ COMMITTED) the single transaction already behaves like that.
+    """
     barrier = threading.Barrier(2, timeout=3)
     met = threading.Event()
     results: list[object] = []
     lock = threading.Lock()
+    sqlite = is_sqlite(settings.database_url)
 
     async def attempt() -> object:
         engine = create_engine(settings.database_url)
 
-        def pause_before_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            if statement.lstrip().upper().startswith("INSERT INTO PROPOSAL_SUPPORTS"):
+        def wait_for_the_other_reader(
+            _conn: Any, _cursor: Any, statement: str, *_args: Any
+        ) -> None:
+            if statement.lstrip().upper().startswith("SELECT PROPOSAL_SUPPORTS.ID"):
                 try:
                     barrier.wait()
                     met.set()
                 except threading.BrokenBarrierError:
                     pass
 
-        event.listen(engine.sync_engine, "before_cursor_execute", pause_before_insert)
+        def write_with_the_stale_answer(
+            _conn: Any, cursor: Any, statement: str, *_args: Any
+        ) -> None:
+            # add_support inserts inside a savepoint: swap transactions just before it.
+            if statement.lstrip().upper().startswith("SAVEPOINT"):
+                cursor.execute("COMMIT")
+                cursor.execute("BEGIN IMMEDIATE")
+
+        event.listen(engine.sync_engine, "after_cursor_execute", wait_for_the_other_reader)
+        if sqlite:
+            event.listen(engine.sync_engine, "before_cursor_execute", write_with_the_stale_answer)
         try:
-            async with AsyncSession(engine, expire_on_commit=False) as session:
-                added = await service.add_support(
-                    session, proposal_id=proposal_id, user=_supporter(user_id)
-                )
-                await session.commit()
-                return added
+            with read_only() if sqlite else nullcontext():
+                async with AsyncSession(engine, expire_on_commit=False) as session:
+                    added = await service.add_support(
+                        session, proposal_id=proposal_id, user=_supporter(user_id)
+                    )
+                    await session.commit()
+                    return added
         finally:
             await engine.dispose()
 
@@ -166,10 +190,8 @@ def test_forced_interleaving_is_decided_by_the_unique_constraint(settings: Setti
     proposal_id, user_id = _seed(settings)
     results, met = _race(settings, proposal_id, user_id)
     assert sorted(map(repr, results)) == ["False", "True"], results  # no exception escaped
+    assert met  # both really read "not yet" before either inserted: the constraint decided
     assert _count(settings, proposal_id, user_id) == 1
-    if not is_sqlite(settings.database_url):
-        # On PostgreSQL both really checked before either inserted: the constraint decided.
-        assert met
 
 
 def _drop_unique_constraint(settings: Settings) -> None:
@@ -201,21 +223,15 @@ def _drop_unique_constraint(settings: Settings) -> None:
 def test_without_the_constraint_the_same_race_stores_duplicates(settings: Settings) -> None:
     """Negative control: the race above is real, and the constraint is what stops it.
 
-    On PostgreSQL the application's "already supported?" check cannot stop two simultaneous
-    requests: both see no row, both insert. On SQLite every write transaction begins IMMEDIATE,
-    which serialises the check and the insert, so there the interleaving cannot even be
-    arranged: the second worker cannot reach its INSERT while the first waits before its own.
+    Both workers read "no support yet" before either inserts (on SQLite in deferred transactions,
+    so the write lock does not serialise them; see ``_race``), both insert, both succeed.
     """
     proposal_id, user_id = _seed(settings)
     _drop_unique_constraint(settings)
     results, met = _race(settings, proposal_id, user_id)
-    if is_sqlite(settings.database_url):
-        assert not met
-        assert _count(settings, proposal_id, user_id) == 1
-    else:
-        assert met
-        assert results == [True, True]
-        assert _count(settings, proposal_id, user_id) == 2
+    assert met
+    assert results == [True, True]
+    assert _count(settings, proposal_id, user_id) == 2
 
 
 @pytest.mark.parametrize("times", [2])

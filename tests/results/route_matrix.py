@@ -2,7 +2,7 @@
 
 The reading routes carry no role guard: a published round's results are public, and before that
 ``results.service.check_visible`` refuses in the handler (tested in ``tests/results``). The matrix
-probes a round that does not exist, so every role gets past to the 404.
+probes a published round (``tests/world.py``), so every role gets its 200.
 """
 
 from __future__ import annotations

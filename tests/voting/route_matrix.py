@@ -3,9 +3,12 @@
 The booth (``/ballot``) is for voters: a voter session (tested in ``tests/voting``), or a
 resident's account in rounds with account voting; staff accounts are no voters there.
 
-The booth pages (``/stemmen…``, ``/ontvangstbewijs``) are "anyone": they find the voter
-themselves (the ``bb_voter`` cookie or the resident's account) and answer a visitor without one
-with the code form (or, in account rounds, the login page), tested in ``test_pages.py``.
+The entry pages (``/stemmen``, ``/ontvangstbewijs``) are "anyone". The booth pages of a round
+(``/stemmen/{id}…``) find the voter themselves (the ``bb_voter`` cookie or the resident's account):
+without a voter session a visitor gets the code form with 401 (or, in account rounds, the login
+page) and a staff account 403, so in the matrix, which sends no voter session and probes a real
+voting round, they read like the API booth: residents. Voter sessions are tested in
+``test_pages.py`` and in ``tests/test_route_matrix.py`` (round 1's session cannot reach round 2).
 """
 
 from __future__ import annotations
@@ -35,12 +38,12 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/stemmen"): "anyone",
     ("POST", "/stemmen"): "anyone",
     ("POST", "/stemmen/stoppen"): "anyone",
-    ("GET", "/stemmen/{round_id:int}"): "anyone",
-    ("POST", "/stemmen/{round_id:int}"): "anyone",
-    ("POST", "/stemmen/{round_id:int}/wijk"): "anyone",
-    ("GET", "/stemmen/{round_id:int}/controleren"): "anyone",
-    ("POST", "/stemmen/{round_id:int}/bevestigen"): "anyone",
-    ("GET", "/stemmen/{round_id:int}/ontvangstbewijs"): "anyone",
+    ("GET", "/stemmen/{round_id:int}"): RESIDENT,
+    ("POST", "/stemmen/{round_id:int}"): RESIDENT,
+    ("POST", "/stemmen/{round_id:int}/wijk"): RESIDENT,
+    ("GET", "/stemmen/{round_id:int}/controleren"): RESIDENT,
+    ("POST", "/stemmen/{round_id:int}/bevestigen"): RESIDENT,
+    ("GET", "/stemmen/{round_id:int}/ontvangstbewijs"): RESIDENT,
     ("GET", "/ontvangstbewijs"): "anyone",
     ("POST", "/ontvangstbewijs"): "anyone",
 }

@@ -138,7 +138,7 @@ def route_paths(request: AnyRequest) -> frozenset[str]:
     return paths
 
 
-def _user_roles(user: Any) -> frozenset[str]:
+def user_roles(user: Any) -> frozenset[str]:
     roles = getattr(user, "roles", None) or ()
     return frozenset(str(role) for role in roles)
 
@@ -152,7 +152,7 @@ def _banner_phase(request: AnyRequest) -> str | None:
 def _navigation(request: AnyRequest, user: Any, lang: str) -> tuple[tuple[str, str, bool], ...]:
     paths = route_paths(request)
     phase = _banner_phase(request)
-    roles = _user_roles(user)
+    roles = user_roles(user)
     current = request.url.path
     translate = i18n.translations(lang).gettext
     visible = [
