@@ -61,8 +61,10 @@ def test_the_camera_orientation_is_applied_to_the_pixels() -> None:
         # The yellow left half of the stored pixels is on top after the rotation.
         top = full.convert("RGB").getpixel((full.width // 2, 5))
         bottom = full.convert("RGB").getpixel((full.width // 2, full.height - 5))
-    assert isinstance(top, tuple) and isinstance(bottom, tuple)
-    assert top[0] > 200 and bottom[2] > 150
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200
+    assert bottom[2] > 150
 
 
 def test_transparency_is_kept() -> None:
