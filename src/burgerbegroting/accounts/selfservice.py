@@ -38,6 +38,7 @@ from burgerbegroting.proposals.models import (
     Proposal,
     ProposalAuthor,
     ProposalInvitation,
+    ProposalPhoto,
     ProposalStatus,
     ProposalSupport,
 )
@@ -245,8 +246,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def export_data(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
-    """Everything stored about the user's account, as plain JSON-able data (AVG art. 15 and 20)."""
+async def export_data(session: AsyncSession, *, user_id: int, base_url: str = "") -> dict[str, Any]:
+    """Everything stored about the user's account, as plain JSON-able data (AVG art. 15 and 20).
+
+    Photos on the user's proposals are referenced by address (``base_url`` + path), not copied in:
+    the file stays one download away for as long as the proposal shows it."""
     user = await _user(session, user_id)
     authored = await session.execute(
         select(Proposal, ProposalAuthor.role, ProposalAuthor.organisation_name, Round.title)
@@ -261,6 +265,24 @@ async def export_data(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
         .where(ProposalSupport.user_id == user.id)
         .order_by(Proposal.id)
     )
+    photo_rows = await session.scalars(
+        select(ProposalPhoto)
+        .join(ProposalAuthor, ProposalAuthor.proposal_id == ProposalPhoto.proposal_id)
+        .where(ProposalAuthor.user_id == user.id)
+        .order_by(ProposalPhoto.id)
+    )
+    photos: dict[int, list[dict[str, Any]]] = {}
+    for photo in photo_rows:
+        photos.setdefault(photo.proposal_id, []).append(
+            {
+                "id": photo.id,
+                "alt_text": photo.alt_text,
+                "width": photo.width,
+                "height": photo.height,
+                "uploaded_at": _iso(photo.created_at),
+                "url": f"{base_url}/voorstellen/{photo.proposal_id}/fotos/{photo.id}",
+            }
+        )
     invitations = await session.execute(
         select(ProposalInvitation)
         .where(ProposalInvitation.email == user.email)
@@ -292,6 +314,7 @@ async def export_data(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
                 "estimated_cost_cents": p.estimated_cost_cents,
                 "created_at": _iso(p.created_at),
                 "updated_at": _iso(p.updated_at),
+                "photos": photos.get(p.id, []),
             }
             for p, role, organisation, round_title in authored.all()
         ],

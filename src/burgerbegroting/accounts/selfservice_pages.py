@@ -294,7 +294,11 @@ class SelfServicePagesController(Controller):
 
     @get("/mijn-account/gegevens.json", guards=[requires_login])
     async def download(self, request: AnyRequest, db_session: DbSession) -> Response[bytes]:
-        data = await selfservice.export_data(db_session, user_id=_user(request).id)
+        data = await selfservice.export_data(
+            db_session,
+            user_id=_user(request).id,
+            base_url=_settings(request).base_url,
+        )
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()
         return Response(
             body,
