@@ -10,6 +10,8 @@ import pytest
 from httpx import Response
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.proposals.images import MAX_PHOTO_BYTES
 from burgerbegroting.rounds.models import Phase
@@ -284,3 +286,31 @@ def test_my_data_download_references_my_photos(
     (photo,) = entry["photos"]
     assert photo["alt_text"] == ALT
     assert photo["url"] == f"{settings.base_url}/voorstellen/{proposal['id']}/fotos/{photo_id}"
+
+
+def test_a_failed_commit_leaves_neither_file_nor_row(
+    client: Client,
+    settings: Settings,
+    people: People,
+    ids: RoundIds,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = people.headers(settings, "resident")
+    proposal = create_proposal(client, settings, ids, h)
+    token = csrf_token(client)
+
+    async def failing_commit(self: AsyncSession) -> None:
+        raise OperationalError("COMMIT", {}, Exception("schijf vol"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AsyncSession, "commit", failing_commit)
+        response = client.post(
+            f"/voorstellen/{proposal['id']}/fotos",
+            data={"alt_text": ALT, "_csrf_token": token},
+            files={"photo": ("foto.jpg", photo_bytes(), "image/jpeg")},
+            headers=h,
+            follow_redirects=False,
+        )
+    assert response.status_code >= 500  # the database failed, not the resident's input
+    assert photo_count(settings) == 0
+    assert stored_files(settings) == []
