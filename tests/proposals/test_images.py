@@ -110,3 +110,9 @@ def test_pillows_own_bomb_limit_is_a_refusal_too() -> None:
 def test_too_large_and_empty_files_are_refused() -> None:
     assert "groter dan 10 MB" in _refusal(b"\xff\xd8" + b"\x00" * MAX_PHOTO_BYTES)
     assert "Kies een foto" in _refusal(b"")
+
+
+def test_a_large_jpeg_decoded_at_reduced_scale_still_fills_the_display_size() -> None:
+    # 4000 x 2400 decodes at 1/2 (2000 x 1200), which still covers 1600 on the longest side.
+    result = process_photo(photo_bytes("JPEG", (4000, 2400)))
+    assert (result.width, result.height) == (FULL_SIZE, 960)

@@ -7,7 +7,8 @@ served as is:
   name or the browser's content type;
 * the pixel count is checked from the header *before* the image is decoded, so a small file that
   unpacks to gigapixels (a decompression bomb) is refused without the memory it would take;
-  Pillow's own ``DecompressionBombWarning``/``Error`` are refusals too;
+  Pillow's own ``DecompressionBombWarning``/``Error`` are refusals too; a large JPEG is decoded
+  at a reduced scale that is still at least the display size (``Image.draft``);
 * the orientation the camera wrote in EXIF is applied to the pixels, then the pixels are copied
   into a fresh image, so EXIF (GPS position, camera serial), XMP, comments and the like cannot ride
   along into the saved file;
@@ -19,6 +20,7 @@ served as is:
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -117,6 +119,11 @@ def _open(data: bytes) -> Image.Image:
             raise _refuse(TOO_MANY_PIXELS)
         try:
             image.seek(0)  # an animated PNG or WebP: its first frame
+            if image.format == "JPEG":
+                # Let the JPEG decoder scale by 1/2, 1/4 or 1/8 while decoding, never below the
+                # display size: a 50 MP photo then takes a quarter of the memory and time.
+                k = min(1.0, FULL_SIZE / max(width, height))
+                image.draft("RGB", (math.ceil(width * k), math.ceil(height * k)))
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _refuse(TOO_MANY_PIXELS) from None
