@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.proposals.images import MAX_PHOTO_BYTES
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import csrf_token
+from tests.accounts.factories import RESIDENT_PASSWORD, csrf_token
 from tests.proposals.factories import (
     People,
     RoundIds,
@@ -314,3 +314,26 @@ def test_a_failed_commit_leaves_neither_file_nor_row(
     assert response.status_code >= 500  # the database failed, not the resident's input
     assert photo_count(settings) == 0
     assert stored_files(settings) == []
+
+
+def test_deleting_an_account_removes_the_photo_files_of_its_deleted_drafts(
+    client: Client, settings: Settings, people: People, ids: RoundIds
+) -> None:
+    h = people.headers(settings, "resident")
+    draft = create_proposal(client, settings, ids, h, submit=False)
+    public = create_proposal(client, settings, ids, h)
+    upload(client, draft["id"], h, photo_bytes())
+    upload(client, public["id"], h, photo_bytes("PNG"))
+    assert len(stored_files(settings)) == 4
+    response = client.post(
+        "/mijn-account/verwijderen",
+        data={"password": RESIDENT_PASSWORD, "_csrf_token": csrf_token(client)},
+        headers=h,
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    # The draft and its photo are gone; the public proposal keeps its photo and files.
+    assert photo_count(settings) == 1
+    remaining = stored_files(settings)
+    assert len(remaining) == 2
+    assert all(p.parent.name == str(public["id"]) for p in remaining)

@@ -348,9 +348,12 @@ async def delete_account(
     user_id: int,
     password: str,
     passwords: PasswordService | None = None,
-) -> None:
+) -> list[tuple[int, str]]:
     """Delete a resident's account as the module docstring describes. Staff accounts are closed
-    by an admin instead (their decisions in the log must keep a responsible person)."""
+    by an admin instead (their decisions in the log must keep a responsible person).
+
+    Returns (proposal id, file key) of the photos whose rows went with the deleted drafts: the
+    caller removes their files after the commit (``proposals.photos.files_of``)."""
     user = await _user(session, user_id)
     if user.role_set != {Role.RESIDENT}:
         raise Forbidden(
@@ -365,6 +368,21 @@ async def delete_account(
     # Drafts were never public and only this person wrote them: they go. Proposals others can
     # see, or wrote along with, stay.
     shared = select(ProposalAuthor.proposal_id).where(ProposalAuthor.user_id != user.id)
+    drafts = select(Proposal.id).where(
+        Proposal.author_id == user.id,
+        Proposal.status == ProposalStatus.DRAFT.value,
+        Proposal.id.not_in(shared),
+    )
+    removed_photos = [
+        (int(proposal_id), str(file_key))
+        for proposal_id, file_key in (
+            await session.execute(
+                select(ProposalPhoto.proposal_id, ProposalPhoto.file_key).where(
+                    ProposalPhoto.proposal_id.in_(drafts)
+                )
+            )
+        ).all()
+    ]
     await session.execute(
         delete(Proposal).where(
             Proposal.author_id == user.id,
@@ -389,3 +407,4 @@ async def delete_account(
     recovery.end_all_sessions(user)
     await session.flush()
     # Not in the staff action log: that log is for staff decisions, and it is append-only.
+    return removed_photos

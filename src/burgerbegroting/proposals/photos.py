@@ -73,8 +73,13 @@ def proposal_dir(media_dir: Path, proposal_id: int) -> Path:
 
 def file_paths(media_dir: Path, photo: ProposalPhoto) -> tuple[Path, Path]:
     """(display size, thumbnail) of a photo."""
-    folder = proposal_dir(media_dir, photo.proposal_id)
-    return folder / f"{photo.file_key}.webp", folder / f"{photo.file_key}-klein.webp"
+    return files_of(media_dir, photo.proposal_id, photo.file_key)
+
+
+def files_of(media_dir: Path, proposal_id: int, file_key: str) -> tuple[Path, Path]:
+    """(display size, thumbnail) of the photo stored under ``file_key``."""
+    folder = proposal_dir(media_dir, proposal_id)
+    return folder / f"{file_key}.webp", folder / f"{file_key}-klein.webp"
 
 
 def check_alt_text(raw: str) -> str:
