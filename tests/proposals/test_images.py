@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from burgerbegroting.errors import ValidationFailed
@@ -116,3 +118,39 @@ def test_a_large_jpeg_decoded_at_reduced_scale_still_fills_the_display_size() ->
     # 4000 x 2400 decodes at 1/2 (2000 x 1200), which still covers 1600 on the longest side.
     result = process_photo(photo_bytes("JPEG", (4000, 2400)))
     assert (result.width, result.height) == (FULL_SIZE, 960)
+
+
+_VALID = {fmt: photo_bytes(fmt, (64, 48), gps=fmt == "JPEG") for fmt in ("JPEG", "PNG", "WEBP")}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fmt=st.sampled_from(sorted(_VALID)),
+    changes=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=10_000), st.integers(0, 255)), max_size=8
+    ),
+    cut=st.integers(min_value=0, max_value=10_000),
+)
+def test_damaged_files_are_refused_never_crash(
+    fmt: str, changes: list[tuple[int, int]], cut: int
+) -> None:
+    """Whatever happens to the bytes of a real photo, the answer is a photo or a refusal with a
+    Dutch message on the field: never another exception (which would be a 500)."""
+    data = bytearray(_VALID[fmt])
+    for position, value in changes:
+        data[position % len(data)] = value
+    damaged = bytes(data[: max(1, len(data) - cut % len(data))])
+    try:
+        result = process_photo(damaged)
+    except ValidationFailed as refusal:
+        assert set(refusal.fields) == {"photo"}
+    else:
+        assert metadata_of(result.full)[0] == "WEBP"
+        assert not has_gps(result.full)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_are_refused_never_crash(data: bytes) -> None:
+    with pytest.raises(ValidationFailed):
+        process_photo(data)

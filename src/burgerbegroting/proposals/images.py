@@ -102,6 +102,8 @@ def _open(data: bytes) -> Image.Image:
     if len(data) > MAX_PHOTO_BYTES:
         raise _refuse(TOO_LARGE)
     with warnings.catch_warnings():
+        # Damaged metadata (EXIF we drop anyway) only warns: not a reason to refuse the photo.
+        warnings.simplefilter("ignore")
         # Pillow warns (and with warnings as errors: raises) between 89 and 179 MP, raises above.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -138,7 +140,12 @@ def process_photo(data: bytes) -> ProcessedPhoto:
     Raises ``ValidationFailed`` on the field ``photo`` with a Dutch message for an empty, too
     large, unknown, over-sized (in pixels) or damaged file. CPU-bound: call it in a thread.
     """
-    image = _open(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # damaged EXIF warns while it is read; it is dropped
+        return _process(_open(data))
+
+
+def _process(image: Image.Image) -> ProcessedPhoto:
     source_format = str(image.format)
     icc = image.info.get("icc_profile")
     try:
