@@ -140,10 +140,13 @@ def test_damaged_files_are_refused_never_crash(
     for position, value in changes:
         data[position % len(data)] = value
     damaged = bytes(data[: max(1, len(data) - cut % len(data))])
+    refused: set[str] = set()
     try:
         result = process_photo(damaged)
     except ValidationFailed as refusal:
-        assert set(refusal.fields) == {"photo"}
+        refused = set(refusal.fields)
+    if refused:
+        assert refused == {"photo"}
     else:
         assert metadata_of(result.full)[0] == "WEBP"
         assert not has_gps(result.full)
