@@ -40,6 +40,7 @@ from burgerbegroting.proposals.coauthor_pages import (
 from burgerbegroting.proposals.controllers import API_CONTROLLERS as PROPOSAL_API
 from burgerbegroting.proposals.council_pages import CouncilPagesController
 from burgerbegroting.proposals.pages import ProposalPagesController
+from burgerbegroting.proposals.photo_pages import PhotoPagesController
 from burgerbegroting.proposals.review_pages import ReviewPagesController
 from burgerbegroting.results.controllers import API_CONTROLLERS as RESULTS_API
 from burgerbegroting.results.pages import PAGE_CONTROLLERS as RESULTS_PAGES
@@ -85,6 +86,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ShellController,
         *PROPOSAL_API,
         ProposalPagesController,
+        PhotoPagesController,
         CoauthorPagesController,
         InvitationPagesController,
         ReviewPagesController,

@@ -144,6 +144,13 @@ class Settings:
     contact_phone: str | None = None
     contact_url: str | None = None
     privacy_email: str | None = None
+    # Proposal photos (``BB_MEDIA_DIR``); None means ``var_dir / "media"``. Object storage is not
+    # supported yet: point this at a mounted volume that every worker shares.
+    media_dir: Path | None = None
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.var_dir / "media"
 
     @property
     def is_production(self) -> bool:
@@ -216,4 +223,5 @@ class Settings:
             contact_phone=_optional(env, "BB_CONTACT_PHONE"),
             contact_url=_web_address(env, "BB_CONTACT_URL"),
             privacy_email=_email(env, "BB_PRIVACY_EMAIL"),
+            media_dir=Path(media) if (media := _optional(env, "BB_MEDIA_DIR")) else None,
         )

@@ -38,6 +38,7 @@ from burgerbegroting.proposals.models import (
     Proposal,
     ProposalAuthor,
     ProposalInvitation,
+    ProposalPhoto,
     ProposalStatus,
     ProposalSupport,
 )
@@ -245,8 +246,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def export_data(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
-    """Everything stored about the user's account, as plain JSON-able data (AVG art. 15 and 20)."""
+async def export_data(session: AsyncSession, *, user_id: int, base_url: str = "") -> dict[str, Any]:
+    """Everything stored about the user's account, as plain JSON-able data (AVG art. 15 and 20).
+
+    Photos on the user's proposals are referenced by address (``base_url`` + path), not copied in:
+    the file stays one download away for as long as the proposal shows it."""
     user = await _user(session, user_id)
     authored = await session.execute(
         select(Proposal, ProposalAuthor.role, ProposalAuthor.organisation_name, Round.title)
@@ -261,6 +265,24 @@ async def export_data(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
         .where(ProposalSupport.user_id == user.id)
         .order_by(Proposal.id)
     )
+    photo_rows = await session.scalars(
+        select(ProposalPhoto)
+        .join(ProposalAuthor, ProposalAuthor.proposal_id == ProposalPhoto.proposal_id)
+        .where(ProposalAuthor.user_id == user.id)
+        .order_by(ProposalPhoto.id)
+    )
+    photos: dict[int, list[dict[str, Any]]] = {}
+    for photo in photo_rows:
+        photos.setdefault(photo.proposal_id, []).append(
+            {
+                "id": photo.id,
+                "alt_text": photo.alt_text,
+                "width": photo.width,
+                "height": photo.height,
+                "uploaded_at": _iso(photo.created_at),
+                "url": f"{base_url}/voorstellen/{photo.proposal_id}/fotos/{photo.id}",
+            }
+        )
     invitations = await session.execute(
         select(ProposalInvitation)
         .where(ProposalInvitation.email == user.email)
@@ -292,6 +314,7 @@ async def export_data(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
                 "estimated_cost_cents": p.estimated_cost_cents,
                 "created_at": _iso(p.created_at),
                 "updated_at": _iso(p.updated_at),
+                "photos": photos.get(p.id, []),
             }
             for p, role, organisation, round_title in authored.all()
         ],
@@ -325,9 +348,12 @@ async def delete_account(
     user_id: int,
     password: str,
     passwords: PasswordService | None = None,
-) -> None:
+) -> list[tuple[int, str]]:
     """Delete a resident's account as the module docstring describes. Staff accounts are closed
-    by an admin instead (their decisions in the log must keep a responsible person)."""
+    by an admin instead (their decisions in the log must keep a responsible person).
+
+    Returns (proposal id, file key) of the photos whose rows went with the deleted drafts: the
+    caller removes their files after the commit (``proposals.photos.files_of``)."""
     user = await _user(session, user_id)
     if user.role_set != {Role.RESIDENT}:
         raise Forbidden(
@@ -342,6 +368,21 @@ async def delete_account(
     # Drafts were never public and only this person wrote them: they go. Proposals others can
     # see, or wrote along with, stay.
     shared = select(ProposalAuthor.proposal_id).where(ProposalAuthor.user_id != user.id)
+    drafts = select(Proposal.id).where(
+        Proposal.author_id == user.id,
+        Proposal.status == ProposalStatus.DRAFT.value,
+        Proposal.id.not_in(shared),
+    )
+    removed_photos = [
+        (int(proposal_id), str(file_key))
+        for proposal_id, file_key in (
+            await session.execute(
+                select(ProposalPhoto.proposal_id, ProposalPhoto.file_key).where(
+                    ProposalPhoto.proposal_id.in_(drafts)
+                )
+            )
+        ).all()
+    ]
     await session.execute(
         delete(Proposal).where(
             Proposal.author_id == user.id,
@@ -366,3 +407,4 @@ async def delete_account(
     recovery.end_all_sessions(user)
     await session.flush()
     # Not in the staff action log: that log is for staff decisions, and it is append-only.
+    return removed_photos

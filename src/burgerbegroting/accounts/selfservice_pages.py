@@ -27,6 +27,7 @@ from burgerbegroting.errors import DomainError, RateLimited, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.mail import send_mail
+from burgerbegroting.proposals import photos
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
@@ -286,7 +287,11 @@ class SelfServicePagesController(Controller):
 
     @get("/mijn-account/gegevens.json", guards=[requires_login])
     async def download(self, request: AnyRequest, db_session: DbSession) -> Response[bytes]:
-        data = await selfservice.export_data(db_session, user_id=_user(request).id)
+        data = await selfservice.export_data(
+            db_session,
+            user_id=_user(request).id,
+            base_url=_settings(request).base_url,
+        )
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()
         return Response(
             body,
@@ -307,7 +312,7 @@ class SelfServicePagesController(Controller):
         template = "accounts/delete.html"
         try:
             form = await read_fields(request, frozenset({"password"}), limit=_FORM_LIMIT)
-            await selfservice.delete_account(
+            removed_photos = await selfservice.delete_account(
                 db_session, settings, user_id=_user(request).id, password=form["password"]
             )
         except FormInputError:
@@ -316,6 +321,12 @@ class SelfServicePagesController(Controller):
             await db_session.rollback()
             return self._page(request, template, error, {})
         await db_session.commit()
+        # The deleted drafts' photo files go after the commit (a row never loses its file).
+        await photos.discard_files(
+            path
+            for proposal_id, file_key in removed_photos
+            for path in photos.files_of(settings.media_path, proposal_id, file_key)
+        )
         return Redirect(
             "/account-verwijderd", status_code=303, cookies=[clear_session_cookie(settings)]
         )

@@ -1,8 +1,7 @@
 """``/raad``: the council members' own page: every public round with its phase, budget and
-timeline, and how many proposals are where. Council members read; they change nothing.
-
-The results of a round will be linked here too once ``results/`` exists (the lead's work); until
-then the round page and the gallery are the places to read on.
+timeline, and how many proposals are where; for a round whose voting has closed, links to its
+results page and its council report (raadsinformatiebrief), which council members may read before
+publication (``results.service.check_visible``). Council members read; they change nothing.
 """
 
 from __future__ import annotations

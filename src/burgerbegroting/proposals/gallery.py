@@ -9,7 +9,7 @@ so every list shows the same rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,11 @@ from burgerbegroting.i18n import _
 from burgerbegroting.proposals.models import (
     Proposal,
     ProposalAuthor,
+    ProposalPhoto,
     ProposalStatus,
     ProposalSupport,
 )
+from burgerbegroting.proposals.photos import first_photos
 from burgerbegroting.proposals.service import (
     PUBLIC_STATUSES,
     Actor,
@@ -89,6 +91,8 @@ class GalleryRow:
     theme_name: str | None
     district_name: str | None
     support_count: int
+    # The first photo, shown on the card (filled in by the gallery and "my proposals").
+    photo: ProposalPhoto | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +283,7 @@ async def list_proposals(
                 (await session.execute(rows_query().where(Proposal.id.in_(page_ids)))).all(),
             )
         }
-        rows = tuple(loaded[i] for i in page_ids)
+        rows = await _with_photos(session, [loaded[i] for i in page_ids])
     return GalleryPage(rows=rows, total=total, page=filters.page, pages=pages, filters=filters)
 
 
@@ -350,7 +354,15 @@ async def my_proposals(session: AsyncSession, *, user: Actor) -> list[GalleryRow
         .where(ProposalAuthor.user_id == user.id)
         .order_by(Proposal.created_at.desc(), Proposal.id.desc())
     )
-    return [gallery_row(r) for r in (await session.execute(stmt)).all()]
+    return list(
+        await _with_photos(session, [gallery_row(r) for r in (await session.execute(stmt)).all()])
+    )
+
+
+async def _with_photos(session: AsyncSession, rows: list[GalleryRow]) -> tuple[GalleryRow, ...]:
+    """``rows`` with each proposal's first photo (one query for the whole page)."""
+    found = await first_photos(session, [row.proposal.id for row in rows])
+    return tuple(replace(row, photo=found.get(row.proposal.id)) for row in rows)
 
 
 async def round_choices(

@@ -204,3 +204,38 @@ class ProposalSupport(Base):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+MAX_PHOTOS_PER_PROPOSAL = 5
+MAX_ALT_TEXT = 300
+
+
+class ProposalPhoto(Base):
+    """A photo on a proposal. The files (display size and thumbnail, both WebP) live under the
+    media directory as ``proposals/<proposal_id>/<file_key>.webp`` and ``…-klein.webp``; the row
+    is written only after both files are, and the files are removed when the row could not be
+    stored (see ``proposals/photos.py``). Alt text is required (WCAG 1.1.1)."""
+
+    __tablename__ = "proposal_photos"
+    __table_args__ = (
+        CheckConstraint(
+            f"length(alt_text) > 0 AND length(alt_text) <= {MAX_ALT_TEXT}", name="alt_text_length"
+        ),
+        CheckConstraint("width > 0 AND height > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), index=True
+    )
+    # Random (128 bits, hex): the file name, so a URL or a file name reveals nothing and a new
+    # upload never reuses a cached name.
+    file_key: Mapped[str] = mapped_column(String(32), unique=True)
+    alt_text: Mapped[str] = mapped_column(String(MAX_ALT_TEXT))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    thumb_width: Mapped[int] = mapped_column(Integer)
+    thumb_height: Mapped[int] = mapped_column(Integer)
+    byte_size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

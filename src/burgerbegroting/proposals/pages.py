@@ -23,7 +23,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.proposals import gallery, invitations, service
+from burgerbegroting.proposals import gallery, invitations, photos, service
 from burgerbegroting.proposals.forms import (
     FIELD_LABELS,
     AnyRequest,
@@ -284,6 +284,7 @@ class ProposalPagesController(Controller):
                 "is_main_author": user is not None and view.proposal.author_id == user.id,
                 "is_moderator": user is not None and user.has(Role.MODERATOR),
                 "user": user,
+                "photos": await photos.photos_of(db_session, proposal_id),
             },
         )
 

@@ -1,7 +1,7 @@
 """The admin round form: from posted strings to the service's data, and back for re-display.
 
 Money is typed in euros (``450.000`` or ``1.250,50``), the minimum budget share in percent (one
-decimal), times as ``2027-03-01 09:00`` in Europe/Amsterdam; everything is converted exactly
+decimal), times from ``datetime-local`` inputs (``2027-03-01T09:00``) in Europe/Amsterdam; everything is converted exactly
 (Decimal, integer cents / per-mille, UTC). Districts and themes are rows ``district_name_0``,
 ``district_budget_0``, … with a hidden id for existing rows: a blank new row is ignored, a blank
 name on an existing row removes it. Without JavaScript, more rows come from saving and editing again.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,27 +94,41 @@ def format_euros(cents: int | None) -> str:
 
 
 _DUTCH_DATE = re.compile(r"^([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})[ T]([0-9]{1,2}):([0-9]{2})$")
+_ISO_LOCAL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+)
+
+
+class NonexistentLocalTime(ValueError):
+    """A wall time skipped by the change to summer time (e.g. 2027-03-28 02:30)."""
 
 
 def parse_local_time(text: str) -> datetime | None:
-    """``2027-03-01 09:00`` (or ``2027-03-01T09:00``, or ``1-3-2027 09:00``) in Amsterdam time
-    → an aware datetime; ``ValueError`` when it is not a date and time.
+    """A time in Amsterdam → an aware datetime; ``ValueError`` when it is not a date and time.
 
-    A plain text field rather than ``datetime-local``: the browser widget differs per browser,
-    shows no focus ring on its inner parts in Chromium, and is awkward with the keyboard."""
+    The form uses ``<input type="datetime-local">``, which sends ``2027-03-01T09:00`` (with
+    ``:00`` seconds in some browsers); a browser without the widget shows a text field, so
+    ``2027-03-01 09:00`` and the Dutch ``1-3-2027 09:00`` are accepted too. A wall time that does
+    not exist in Amsterdam (the hour skipped when summer time starts) is refused rather than
+    silently moved; of the hour that happens twice in October, the first (summer time) is taken.
+    """
     match = _DUTCH_DATE.match(text)
     if match:
         day, month, year, hour, minute = (int(g) for g in match.groups())
         naive = datetime(year, month, day, hour, minute)  # noqa: DTZ001 - zone set below
     else:
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}", text):
+        if not _ISO_LOCAL.fullmatch(text):
             raise ValueError("not a date and time")
-        naive = datetime.fromisoformat(text)
-    return naive.replace(tzinfo=AMSTERDAM)
+        naive = datetime.fromisoformat(text).replace(second=0, microsecond=0)
+    aware = naive.replace(tzinfo=AMSTERDAM)
+    if aware.astimezone(UTC).astimezone(AMSTERDAM).replace(tzinfo=None) != naive:
+        raise NonexistentLocalTime(text)
+    return aware
 
 
 def format_local_time(value: datetime | None) -> str:
-    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M") if value else ""
+    """The value of a ``datetime-local`` input: ``2027-03-01T09:00`` in Amsterdam time."""
+    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
 def _money(form: ParsedForm, name: str, key: str, text: str, *, required: bool) -> None:
@@ -144,8 +158,13 @@ def parse_round_form(raw: dict[str, str], *, frozen: bool) -> ParsedForm:
         text = raw.get(name, "").strip()
         try:
             data[name] = parse_local_time(text) if text else None
+        except NonexistentLocalTime:
+            form.errors[name] = _(
+                "Dit tijdstip bestaat niet in Nederlandse tijd: de klok gaat die nacht een uur "
+                "vooruit. Kies een ander tijdstip."
+            )
         except ValueError:
-            form.errors[name] = _("Vul een datum en tijd in, bijvoorbeeld 2027-03-01 09:00.")
+            form.errors[name] = _("Vul een datum en tijd in, bijvoorbeeld 01-03-2027 09:00.")
     data[EXPORT_FIELD] = raw.get(EXPORT_FIELD) == "1"
     if frozen:
         return form

@@ -39,6 +39,10 @@ MAX_FORM_BYTES = 512 * 1024
 """Page forms: a round's description of 25,000 characters percent-encoded is at most ~225 KiB."""
 MAX_OTHER_BYTES = 64 * 1024
 """Anything else (the API answers 415 to it anyway)."""
+MAX_PHOTO_FORM_BYTES = 10 * 1024 * 1024 + 64 * 1024
+"""The photo upload form: one photo of at most 10 MiB (``proposals.images.MAX_PHOTO_BYTES``) plus
+the alt text, the CSRF token and the multipart framing. Only this route gets it."""
+PHOTO_UPLOAD_PATH = re.compile(r"^/voorstellen/[0-9]{1,12}/fotos$")
 MAX_FORM_FIELDS = 1000
 """More fields than the round form with many districts and themes has."""
 MAX_FIELD_BYTES = 256 * 1024
@@ -60,6 +64,7 @@ BAD_TEXT = N_(
 BAD_FIELD = N_("Bevat tekens die niet zijn toegestaan (zoals een NUL-teken).")
 TOO_DEEP = N_("De JSON-invoer is te diep genest.")
 TOO_LARGE = N_("Het verzoek is te groot.")
+PHOTO_TOO_LARGE = N_("De foto is groter dan 10 MB. Kies een kleinere foto.")
 
 
 class RequestRefused(HTTPException):
@@ -87,6 +92,8 @@ def body_limit(path: str, media_type: str) -> int:
     """The most bytes a request body may have, by route type."""
     if media_type == "application/json" or path.startswith("/api/"):
         return MAX_JSON_BYTES if media_type == "application/json" else MAX_OTHER_BYTES
+    if media_type == "multipart/form-data" and PHOTO_UPLOAD_PATH.match(path):
+        return MAX_PHOTO_FORM_BYTES
     if media_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         return MAX_FORM_BYTES
     return MAX_OTHER_BYTES
@@ -202,9 +209,10 @@ class RequestLimitsMiddleware:
             return
         media_type = _media_type(scope)
         limit = body_limit(str(scope.get("path", "")), media_type)
+        too_large = PHOTO_TOO_LARGE if limit == MAX_PHOTO_FORM_BYTES else TOO_LARGE
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            raise RequestRefused(status_code=413, detail=TOO_LARGE)
+            raise RequestRefused(status_code=413, detail=too_large)
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -217,7 +225,7 @@ class RequestLimitsMiddleware:
                 chunk = b""
             size += len(chunk)
             if size > limit:
-                raise RequestRefused(status_code=413, detail=TOO_LARGE)
+                raise RequestRefused(status_code=413, detail=too_large)
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
