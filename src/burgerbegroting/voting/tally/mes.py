@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -118,11 +119,6 @@ def _prepare(election: Election, tie_break: TieBreak, *, fund_free: bool = True)
         voters += ballot.weight
         raw_key = (ballot.projects, ballot.points)
         raw[raw_key] = raw.get(raw_key, 0) + ballot.weight
-    groups: dict[tuple[tuple[int, int], ...], int] = {}
-    for (raw_projects, raw_points), weight in raw.items():
-        key = _ballot_key(raw_projects, raw_points, index, cumulative)
-        if key and weight:
-            groups[key] = groups.get(key, 0) + weight
     group_weight: list[int] = []
     supporters: list[list[int]] = [[] for _ in ids]
     weights: list[list[int]] = [[] for _ in ids]
@@ -130,15 +126,43 @@ def _prepare(election: Election, tie_break: TieBreak, *, fund_free: bool = True)
     support = [0] * len(ids)
     points = [0] * len(ids)
     point_values: set[int] = set()
-    for g, (key, weight) in enumerate(groups.items()):
-        group_weight.append(weight)
-        for p, u in key:
-            supporters[p].append(g)
-            weights[p].append(weight)
-            utils[p].append(u)
-            support[p] += weight
-            points[p] += weight * u
-            point_values.add(u)
+    if cumulative:
+        groups: dict[tuple[tuple[int, int], ...], int] = {}
+        for (raw_projects, raw_points), weight in raw.items():
+            key = _ballot_key(raw_projects, raw_points, index, cumulative)
+            if key and weight:
+                groups[key] = groups.get(key, 0) + weight
+        for g, (key, weight) in enumerate(groups.items()):
+            group_weight.append(weight)
+            for p, u in key:
+                supporters[p].append(g)
+                weights[p].append(weight)
+                utils[p].append(u)
+                support[p] += weight
+                points[p] += weight * u
+                point_values.add(u)
+    else:
+        # Approval and choose-1: utility 1 for every project named (twice counts once); the
+        # same work as the cumulative branch, with the per-project loops done by C builtins.
+        approvals: dict[tuple[int, ...], int] = {}
+        project_of = index.__getitem__
+        for (raw_projects, _), weight in raw.items():
+            try:
+                named = tuple(sorted(set(map(project_of, raw_projects))))
+            except KeyError:
+                for pid in raw_projects:
+                    _project_index(index, pid)  # raises the TallyError naming the project
+                raise  # pragma: no cover - one of them is unknown
+            if named and weight:
+                approvals[named] = approvals.get(named, 0) + weight
+        for g, (named, weight) in enumerate(approvals.items()):
+            group_weight.append(weight)
+            for p in named:
+                supporters[p].append(g)
+                weights[p].append(weight)
+        for p in range(len(ids)):
+            utils[p] = [1] * len(supporters[p])
+            support[p] = points[p] = sum(weights[p])
     order = tie_break.order(election)
     if sorted(order) != sorted(ids):
         raise TallyError("The tie-break order must list every project exactly once.")
@@ -146,7 +170,12 @@ def _prepare(election: Election, tie_break: TieBreak, *, fund_free: bool = True)
     expanded: list[Callable[[list[int]], tuple[int, ...]] | None] = []
     expanded_utils: list[tuple[int, ...]] = []
     for p in range(len(ids)):
-        if support[p] <= 3 * len(supporters[p]):
+        if support[p] <= 3 * len(supporters[p]) and not cumulative:
+            expanded.append(
+                _getter(tuple(chain.from_iterable(map(repeat, supporters[p], weights[p]))))
+            )
+            expanded_utils.append(())
+        elif support[p] <= 3 * len(supporters[p]):
             pairs = [
                 (g, u)
                 for g, w, u in zip(supporters[p], weights[p], utils[p], strict=True)
