@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import itemgetter, mul
 from typing import Any
 
 from burgerbegroting.voting.tally.model import (
@@ -340,6 +340,7 @@ def _run_mes(
     denom = start_den
     value: list[int] = [0, start_num]
     level = [1] * len(prep.group_weight)
+    compacted = len(value)  # the number of levels after the last renumbering
     # float() of a lower bound of each project's price: prices only rise during a run, so the
     # price found in an earlier round bounds the next one.
     approx: list[float] = [0.0] * n_projects
@@ -392,7 +393,10 @@ def _run_mes(
             h = _histogram(prep, p, level)
             price = _price(prep, p=p, h=h, value=value, denom=denom)
             if price is None:
-                money = sum(w * value[k[0] if cumulative else k] for k, w in h.items())
+                if cumulative:
+                    money = sum(w * value[lv] for (lv, _), w in h.items())
+                else:
+                    money = sum(map(mul, map(value.__getitem__, h), h.values()))
                 removed.append((p, round_no, Fraction(money, denom)))
                 continue
             still.append(p)
@@ -426,7 +430,7 @@ def _run_mes(
         factor = den_u // math.gcd(num, den_u)
         if factor != 1:
             denom *= factor
-            value = [v * factor for v in value]
+            value = list(map(factor.__mul__, value))
         unit_price = num * factor // den_u
         moves: dict[Any, int] = {}  # histogram key -> new level
         seen: dict[int, int] = {}  # new money -> its level
@@ -452,6 +456,15 @@ def _run_mes(
                 old = level[g]
                 if old:
                     level[g] = moves[old]
+        if len(value) > 2 * compacted and 2 * len(value) > len(level):
+            # Levels nobody holds any more would still be rescaled with every new denominator:
+            # renumber the levels in use (0 stays "no money") once the list has doubled and is
+            # long compared with the ballots (renumbering costs a pass over the ballots).
+            keep = [0, *(set(level) - {0})]
+            renumber = dict(zip(keep, range(len(keep)), strict=True))
+            level = list(map(renumber.__getitem__, level))
+            value = list(map(value.__getitem__, keep))
+            compacted = len(value)
     if certified and round_no and len(purchases) - len(free) != len(earlier):
         certified = False
     return _Run(tuple(selected), tuple(purchases), tuple(removed), cost, certified)
@@ -468,12 +481,10 @@ class _Price:
 def _price(prep: _Prepared, *, p: int, h: _Hist, value: list[int], denom: int) -> _Price | None:
     """The exact price of project ``p`` now, or None if its supporters cannot afford it."""
     need = prep.costs[p] * denom
-    entries: list[tuple[int, int, int, int]]  # sort key, money, utility, weight
-    if prep.cumulative:
-        scale = prep.sort_scale
-        entries = [(value[lv] * scale // u, value[lv], u, w) for (lv, u), w in h.items()]
-    else:
-        entries = [(value[lv], value[lv], 1, w) for lv, w in h.items()]
+    if not prep.cumulative:
+        return _price_approval(need, h, value)
+    scale = prep.sort_scale
+    entries = [(value[lv] * scale // u, value[lv], u, w) for (lv, u), w in h.items()]
     money = 0
     utility = 0
     payers = 0
@@ -493,6 +504,29 @@ def _price(prep: _Prepared, *, p: int, h: _Hist, value: list[int], denom: int) -
             return _Price(num, utility, payers, paid_all)
         paid += w * b
         utility -= w * u
+        paid_all += w
+    raise AssertionError("unreachable: enough money implies a price")  # pragma: no cover
+
+
+def _price_approval(need: int, h: _Hist, value: list[int]) -> _Price | None:
+    """:func:`_price` for approval ballots (utility 1): the same scan over the supporters sorted
+    by money, with the sums, the minimum and the sort done by C builtins over the histogram."""
+    money = list(map(value.__getitem__, h))
+    weights = list(h.values())
+    if sum(map(mul, money, weights)) < need:
+        return None
+    payers = sum(weights)
+    if min(money) * payers >= need:  # nobody is short: everyone pays need / payers
+        return _Price(need, payers, payers, 0)
+    num, den_u, paid_all = need, payers, 0
+    for i in sorted(range(len(money)), key=money.__getitem__):
+        b = money[i]
+        # Affordable at this price for everyone from here on (sorted by money)?
+        if num <= b * den_u:
+            return _Price(num, den_u, payers, paid_all)
+        w = weights[i]
+        num -= w * b
+        den_u -= w
         paid_all += w
     raise AssertionError("unreachable: enough money implies a price")  # pragma: no cover
 
