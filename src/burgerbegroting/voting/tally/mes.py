@@ -18,10 +18,15 @@ Ordinal ballots have no utilities MES could use: they are refused with a ``Tally
 Exactness without fraction arithmetic in the hot loop. Voters who cast the same ballot are
 grouped. All voters with the same amount of money left share a *money level*; the level values
 are kept as integers over one common denominator ``D`` that is enlarged (and every level
-rescaled) whenever a purchase introduces a new denominator. A project's histogram
+rescaled) whenever a purchase introduces a new denominator; levels nobody holds any more are
+renumbered away now and then, so that the rescaling does not grow with every level ever made. A
+project's histogram
 {level: weight} of its supporters is built when the project is priced (a C-level ``Counter``
 over its supporters' levels); a purchase only moves the payers to new levels. The price is then
-computed over distinct money levels and every decision is an exact integer comparison. A
+computed over distinct money levels and every decision is an exact integer comparison. Where
+it can, the per-level and per-ballot work runs in C builtins (``map``, ``sum``, ``sorted`` with
+a key, ``itemgetter``, a zero-length ``deque`` consuming a ``map`` of ``list.__setitem__``)
+rather than in Python loops: the same arithmetic, several times cheaper in CPython. A
 project's price can only rise from round to round (its supporters only lose money), so
 candidates are visited in order of their previous price and the scan stops as soon as that
 lower bound exceeds the best price found (equalshares.net); floats only order that scan.
@@ -35,7 +40,7 @@ jumped over (see ``_run_mes`` and ``_add1``), with a result identical to steppin
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -452,10 +457,18 @@ def _run_mes(
                 if old:
                     level[g] = moves[old, u]
         else:
-            for g in prep.supporters[s]:
-                old = level[g]
-                if old:
-                    level[g] = moves[old]
+            # level[g] = moves[level[g]] for every supporter, as C loops: gather the levels,
+            # map them, scatter them back (consuming the map in a zero-length deque).
+            moves[0] = 0  # supporters without money stay there
+            supporters = prep.supporters[s]
+            deque(
+                map(
+                    level.__setitem__,
+                    supporters,
+                    map(moves.__getitem__, _getter(supporters)(level)),
+                ),
+                maxlen=0,
+            )
         if len(value) > 2 * compacted and 2 * len(value) > len(level):
             # Levels nobody holds any more would still be rescaled with every new denominator:
             # renumber the levels in use (0 stays "no money") once the list has doubled and is
