@@ -86,6 +86,8 @@ class _Prepared:
     # C-level calls, ``Counter(getter(level))``.
     expanded: tuple[Callable[[list[int]], tuple[int, ...]] | None, ...]
     expanded_utils: tuple[tuple[int, ...], ...]
+    # Per project: a getter of its supporting ballots' levels, once each (moving the payers).
+    gather: tuple[Callable[[list[int]], tuple[int, ...]], ...]
     support: tuple[int, ...]  # per project: number of voters (weights) naming it
     points: tuple[int, ...]  # per project: total utility units (approval: = support)
     rank: tuple[int, ...]  # per project: position in the tie-break order (0 = first)
@@ -204,6 +206,7 @@ def _prepare(election: Election, tie_break: TieBreak, *, fund_free: bool = True)
         utils=tuple(tuple(u) for u in utils),
         expanded=tuple(expanded),
         expanded_utils=tuple(expanded_utils),
+        gather=tuple(_getter(tuple(g)) for g in supporters) if not cumulative else (),
         support=tuple(support),
         points=tuple(points),
         rank=tuple(position[pid] for pid in ids),
@@ -465,7 +468,7 @@ def _run_mes(
                 map(
                     level.__setitem__,
                     supporters,
-                    map(moves.__getitem__, _getter(supporters)(level)),
+                    map(moves.__getitem__, prep.gather[s](level)),
                 ),
                 maxlen=0,
             )
