@@ -95,10 +95,11 @@ class Child:
     peak_mb: float
     stdout: str
     ok: bool
+    cpu: float = 0.0  # user + system CPU seconds of the child: less sensitive to a shared machine
 
 
 def run_child(args: list[str], limit: float) -> Child:
-    """Run one child process; wall time, its own peak RSS, its output."""
+    """Run one child process; wall time, CPU time, its own peak RSS, its output."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -110,13 +111,15 @@ def run_child(args: list[str], limit: float) -> Child:
                 os.kill(proc.pid, signal.SIGKILL)
                 _, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = -9
-                return Child(None, usage.ru_maxrss / 1024, "", False)
+                cpu = usage.ru_utime + usage.ru_stime
+                return Child(None, usage.ru_maxrss / 1024, "", False, cpu)
             time.sleep(0.01)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode()
-    return Child(elapsed, usage.ru_maxrss / 1024, text, proc.returncode == 0)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Child(elapsed, usage.ru_maxrss / 1024, text, proc.returncode == 0, cpu)
 
 
 def ours(path: Path, rule: str, limit: float) -> tuple[Child, list[str] | None]:
@@ -237,9 +240,10 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: list[str] = [
-        "| election | voters | projects | rule | ours (s) | ours peak MB | pabutools (s) "
-        "| pabutools peak MB | speed-up | same winners |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| election | voters | projects | rule | ours (s) | ours CPU s | ours peak MB "
+        "| pabutools (s) | pabutools CPU s | pabutools peak MB | speed-up | CPU speed-up "
+        "| same winners |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,6 +266,9 @@ def main() -> None:
                     speed = f"{theirs.seconds / mine.seconds:.0f}x"
                 elif mine.seconds and theirs is not None and theirs.seconds is None:
                     speed = f"> {args.limit / mine.seconds:.0f}x"
+                cpu_speed = "n/a"
+                if mine.cpu and theirs is not None and theirs.seconds:
+                    cpu_speed = f"{theirs.cpu / mine.cpu:.0f}x"
                 same = "n/a"
                 if mine_winners is not None and their_winners is not None:
                     ordered = rule.startswith("mes")
@@ -273,9 +280,11 @@ def main() -> None:
                     same = "yes" if equal else "NO"
                 row = (
                     f"| {path.name} | {n_voters:,} | {n_projects} | {rule} "
-                    f"| {fmt_time(mine, args.ours_limit)} | {mine.peak_mb:.0f} "
+                    f"| {fmt_time(mine, args.ours_limit)} | {mine.cpu:.2f} | {mine.peak_mb:.0f} "
                     f"| {fmt_time(theirs, args.limit)} "
-                    f"| {'' if theirs is None else f'{theirs.peak_mb:.0f}'} | {speed} | {same} |"
+                    f"| {'' if theirs is None else f'{theirs.cpu:.2f}'} "
+                    f"| {'' if theirs is None else f'{theirs.peak_mb:.0f}'} | {speed} "
+                    f"| {cpu_speed} | {same} |"
                 )
                 rows.append(row)
                 print(row, flush=True)

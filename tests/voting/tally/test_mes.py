@@ -200,6 +200,20 @@ def test_caps_are_refused_rather_than_silently_ignored() -> None:
         mes_rule(election, tie_break=LEX)
 
 
+def test_a_ballot_naming_an_unknown_project_is_refused_by_name() -> None:
+    approve = approval(10, {"a": 5}, "a", ("a", "zz"))
+    cumulative = Election(
+        budget=10,
+        projects=(Project("a", 5),),
+        ballots=(Ballot(("a", "zz"), (1, 2)),),
+        ballot_type=BallotType.CUMULATIVE,
+    )
+    for election in (approve, cumulative):
+        for rule in ALL_RULES:
+            with pytest.raises(TallyError, match="'zz', which is not on the ballot"):
+                rule(election, tie_break=LEX)
+
+
 def test_free_supported_projects_are_funded_and_unsupported_ones_never() -> None:
     election = approval(10, {"a": 0, "b": 0, "c": 10}, "ac", "c")
     outcome = mes_rule(election, tie_break=LEX)

@@ -454,8 +454,8 @@ def test_reading_a_large_file_grouped_keeps_memory_bounded_and_counts_the_same(
     rows_peak, by_rows = peak(False)
     assert _canonical(grouped) == _canonical(by_rows)
     assert sum(b.weight for b in grouped.ballots) == 150_000
-    # Rows kept: every row's fields. Grouped: 60 distinct ballots plus one 128-bit hash per
-    # voter id (the duplicate check), about a fifth of it.
+    # Rows kept: every row's fields. Grouped: 60 distinct ballots plus every (short) voter id
+    # for the duplicate check, about a fifth of it.
     assert grouped_peak < rows_peak / 3
     assert grouped_peak < 40 * 2**20
 
@@ -471,6 +471,25 @@ def test_a_grouped_read_still_finds_duplicate_voters_and_cannot_be_written(
     assert len(parsed.warnings) == 1
     with pytest.raises(PabulibError, match="no vote rows"):
         write_pabulib(parsed)
+
+
+def test_a_grouped_read_finds_duplicate_long_voter_ids_and_tells_near_ones_apart(
+    tmp_path: Path,
+) -> None:
+    # Ids longer than 16 characters are checked through a hash, shorter ones as they are.
+    long_id = "voter-0123456789abcdef"
+    path = tmp_path / "long.pb"
+    path.write_text(
+        "META\nkey;value\nbudget;100\nvote_type;approval\nPROJECTS\nproject_id;cost\n"
+        f"a;10\nVOTES\nvoter_id;vote\n{long_id};a\n{long_id}x;a\n{long_id[:16]};a\n"
+        f" {long_id} ;a\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PabulibError, match=rf"^line 13: voter_id '{long_id}' appears twice"):
+        read_election(path, group_votes=True)
+    parsed, election = read_election(path, group_votes=True, lenient=True)
+    assert len(parsed.warnings) == 1
+    assert sum(b.weight for b in election.ballots) == 4
 
 
 def test_a_blank_ballot_is_an_abstention_not_a_breach_of_the_minimums() -> None:

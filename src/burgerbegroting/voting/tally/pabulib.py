@@ -35,7 +35,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -201,7 +201,7 @@ def read_pabulib(
 
     ``group_votes`` keeps VOTES as distinct ballots with their counts instead of row by row
     (see :attr:`PabulibFile.vote_groups`): memory then grows with the distinct ballots, not
-    with the voters (plus 16 bytes of hash per voter id for the duplicate check). Such a file
+    with the voters (plus each voter id, or a 16-byte hash of a long one, for the duplicate check). Such a file
     counts the same but cannot be written back.
     """
     if isinstance(source, bytes):
@@ -238,8 +238,14 @@ def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> P
     lines: dict[str, list[int]] = {"projects": [], "votes": []}
     headers: dict[str, tuple[str, ...]] = {}
     grouped: _VoteGroups | None = None
+    vote_width = -1  # with group_votes: the VOTES header's width, once it is read
     try:
         for row in reader:
+            if len(row) == vote_width and grouped is not None:
+                # The hot path: a full VOTES row of a grouped read (what the code below would
+                # do with it, without its checks for section markers, blank or short rows).
+                grouped.add(row, reader.line_num)
+                continue
             line = reader.line_num
             if not row:
                 continue
@@ -265,6 +271,7 @@ def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> P
                 headers[section] = header
                 if section == "votes" and group_votes:
                     grouped = _VoteGroups(header)
+                    vote_width = len(header)
                 continue
             fields = tuple(row)
             if len(fields) != len(header):
@@ -312,7 +319,7 @@ def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> P
 
 class _VoteGroups:
     """VOTES read row by row into distinct (vote, points) fields with counts and first lines;
-    voter ids checked for duplicates through a set of 128-bit hashes."""
+    voter ids checked for duplicates through a set of the ids (128-bit hashes of long ones)."""
 
     def __init__(self, header: tuple[str, ...]) -> None:
         names = [h.strip() for h in header]
@@ -321,16 +328,14 @@ class _VoteGroups:
         self.points_col = names.index("points") if "points" in names else None
         self.id_col = names.index("voter_id") if "voter_id" in names else None
         self.counts: dict[tuple[str, str], list[int]] = {}  # -> [rows, first line]
-        self.seen_ids: set[int] = set()
+        self.seen_ids: set[str | bytes] = set()
         self.duplicates: list[tuple[str, int]] = []
         self.rows = 0
 
-    def add(self, fields: tuple[str, ...], line: int) -> None:
+    def add(self, fields: Sequence[str], line: int) -> None:
         self.rows += 1
-        key = (
-            fields[self.vote_col],
-            fields[self.points_col] if self.points_col is not None else "",
-        )
+        points_col = self.points_col
+        key = (fields[self.vote_col], fields[points_col] if points_col is not None else "")
         entry = self.counts.get(key)
         if entry is None:
             self.counts[key] = [1, line]
@@ -338,10 +343,13 @@ class _VoteGroups:
             entry[0] += 1
         if self.id_col is not None:
             vid = fields[self.id_col].strip()
-            digest = int.from_bytes(
-                hashlib.blake2b(vid.encode("utf-8"), digest_size=16).digest(), "big"
+            # Short ids (nearly all real ones) are kept as they are: that is exact, faster than
+            # hashing and no bigger than a hash object. Longer ones as a 128-bit hash (bytes
+            # never equal a str, so the two kinds cannot be confused).
+            seen: str | bytes = (
+                vid if len(vid) <= 16 else hashlib.blake2b(vid.encode(), digest_size=16).digest()
             )
-            if digest in self.seen_ids:
+            if seen in self.seen_ids:
                 self.duplicates.append(
                     (
                         f"voter_id {_short(vid)} appears twice: one voter would be counted twice",
@@ -349,7 +357,7 @@ class _VoteGroups:
                     )
                 )
             else:
-                self.seen_ids.add(digest)
+                self.seen_ids.add(seen)
 
     def groups(self) -> tuple[tuple[str, str, int, int], ...]:
         return tuple((vote, points, n, first) for (vote, points), (n, first) in self.counts.items())
@@ -667,12 +675,15 @@ def _ballot_key(
     raw: str, raw_points: str, ballot_type: BallotType, known: set[str]
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """One vote field (and points field) in normal form; PabulibError (without a line) if bad."""
-    ids = [s.strip() for s in raw.split(",")] if raw.strip() else []
-    for pid in ids:
-        if pid not in known:
-            if not pid:
-                raise PabulibError(f"vote {raw!r} has an empty project id")
-            raise PabulibError(f"vote names project {pid!r}, which is not in PROJECTS")
+    ids = raw.split(",") if raw.strip() else []
+    if not known.issuperset(ids):
+        # Known ids are stripped, so ids found as they are need no stripping (the usual case).
+        ids = [s.strip() for s in ids]
+        for pid in ids:
+            if pid not in known:
+                if not pid:
+                    raise PabulibError(f"vote {raw!r} has an empty project id")
+                raise PabulibError(f"vote names project {pid!r}, which is not in PROJECTS")
     if ballot_type is BallotType.CUMULATIVE:
         pts = [s.strip() for s in raw_points.split(",")] if raw_points.strip() else []
         if len(pts) != len(ids):
