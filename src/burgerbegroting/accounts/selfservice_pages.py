@@ -290,7 +290,7 @@ class SelfServicePagesController(Controller):
         data = await selfservice.export_data(
             db_session,
             user_id=_user(request).id,
-            base_url=_settings(request).base_url,
+            base_url=settings_of(request).base_url,
         )
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()
         return Response(

@@ -30,7 +30,6 @@ from burgerbegroting.proposals.forms import (
     AnyRequest,
     bad_form_error,
     form_errors,
-    request_settings,
     request_user,
     resident_only,
     status_for,
@@ -41,6 +40,7 @@ from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.forms import CSRF_FIELD, FormInputError
 from burgerbegroting.web.limits import MAX_PHOTO_FORM_BYTES
 from burgerbegroting.web.pages import render
+from burgerbegroting.web.request_helpers import settings_of
 
 PUBLIC_CACHE = "public, max-age=3600"
 PRIVATE_CACHE = "private, max-age=3600"
@@ -133,7 +133,7 @@ class PhotoPagesController(Controller):
                 errors=form_errors(bad_form_error()),
                 status_code=400,
             )
-        media_dir = request_settings(request).media_path
+        media_dir = settings_of(request).media_path
         written: list[Path] = []
         try:
             _photo, written = await photos.add_photo(
@@ -174,7 +174,7 @@ class PhotoPagesController(Controller):
     ) -> Redirect:
         paths = await photos.remove_photo(
             db_session,
-            media_dir=request_settings(request).media_path,
+            media_dir=settings_of(request).media_path,
             proposal_id=proposal_id,
             photo_id=photo_id,
             user=request_user(request),
@@ -194,7 +194,7 @@ class PhotoPagesController(Controller):
     ) -> Response[Any]:
         found = await photos.photo_for_viewer(
             db_session,
-            media_dir=request_settings(request).media_path,
+            media_dir=settings_of(request).media_path,
             proposal_id=proposal_id,
             photo_id=photo_id,
             user=current_user(request),
