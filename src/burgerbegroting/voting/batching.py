@@ -60,9 +60,9 @@ class CastBatcher:
         return await asyncio.shield(waiting.answer)
 
     async def _write_round(self, round_id: int) -> None:
-        # Writes, never read-only (the task's context is copied from a request's).
-        db.set_read_only(False)
         try:
+            # Writes, never read-only (the task's context is copied from a request's).
+            db.set_read_only(False)
             while True:
                 queue = self._waiting.get(round_id)
                 if not queue:
@@ -83,6 +83,11 @@ class CastBatcher:
                         batch.append(waiting)
                 self._waiting[round_id] = later
                 await self._write(round_id, batch)
+        except BaseException as failure:
+            # Never leave a request waiting for a writer that is gone (a bug, or shutdown).
+            for waiting in self._waiting.pop(round_id, []):
+                _settle(waiting, failure)
+            raise
         finally:
             self._writers.pop(round_id, None)
 
