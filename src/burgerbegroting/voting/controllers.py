@@ -23,7 +23,7 @@ from burgerbegroting.accounts.auth import current_user
 from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.accounts.tokens import BadToken
-from burgerbegroting.db import read_only
+from burgerbegroting.db import is_sqlite, read_only
 from burgerbegroting.errors import Forbidden, NotAuthenticated
 from burgerbegroting.i18n import _
 from burgerbegroting.settings import Settings
@@ -354,6 +354,9 @@ class BallotApiController(Controller):
             # A voting-code session: checked here in a read-only transaction, written by the
             # round's writer with the casts that arrived meanwhile (voting/batching.py).
             with read_only():
+                if not is_sqlite(settings.database_url):
+                    # One statement reads all it needs: no BEGIN and COMMIT round trips for it.
+                    await db_session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 ctx = await resolve_voter(
                     request, db_session, round_id, lock=False, allow_cookie=False
                 )
