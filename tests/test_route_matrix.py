@@ -174,6 +174,11 @@ def real_ids(world: World, method: str, path: str) -> dict[str, str]:
         ids["proposal_id"] = world.to_withdraw_of_a  # withdrawing is for good: its own proposal
     if "/merge" in path or "/samenvoegen" in path:
         ids["proposal_id"] = world.in_review_of_a
+    if "/fotos/{photo_id" in path:
+        # Photos of A's submitted proposal: one to show, another for the route that removes one.
+        ids["photo_id"] = (
+            world.photo_to_remove if path.endswith("/verwijderen") else world.photo_of_a
+        )
     values = {name: str(value) for name, value in ids.items()}
     values["receipt"] = "0" * 20
     values["file_path"] = "favicon.ico"

@@ -14,16 +14,18 @@ at the same time, each with codes of its own.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 from litestar import Litestar
 from litestar.testing import TestClient
+from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
-from burgerbegroting.proposals import invitations
+from burgerbegroting.proposals import invitations, photos
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
@@ -63,6 +65,10 @@ class World:
     invitation_token: str
     invitation_for_erik: int
     """A second pending invitation on A's draft (to an address without an account)."""
+    photo_of_a: int
+    """A photo on A's submitted (public) proposal."""
+    photo_to_remove: int
+    """A second one, for the route that removes a photo."""
     voting: VotingRound
     voting_other: VotingRound
     voting_batch: int
@@ -96,6 +102,34 @@ def _invite(settings: Settings, proposal_id: int, inviter: int, email: str) -> t
             session, settings, proposal_id=proposal_id, user=actor, email=email
         )
         return invitation.id, mail.body.split("/uitnodiging?token=", 1)[1].split()[0]
+
+    return run(settings, work)
+
+
+def _photos(settings: Settings, proposal_id: int, author: int, count: int) -> list[int]:
+    """``count`` photos on a proposal, added by its author through the service."""
+    image = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 120, 60)).save(image, "JPEG")
+
+    async def work(session: AsyncSession) -> list[int]:
+        actor = CurrentUser(
+            id=author,
+            email="anna@example.nl",
+            display_name="Anna de Vries",
+            roles=frozenset({Role.RESIDENT}),
+        )
+        ids = []
+        for i in range(count):
+            photo, _paths = await photos.add_photo(
+                session,
+                media_dir=settings.media_path,
+                proposal_id=proposal_id,
+                user=actor,
+                data=image.getvalue(),
+                alt_text=f"Foto {i + 1} van de buurtmaaltijd",
+            )
+            ids.append(photo.id)
+        return ids
 
     return run(settings, work)
 
@@ -149,6 +183,7 @@ def build_world(settings: Settings, client: TestClient[Litestar]) -> World:
     )["id"]
     submitted_of_a = create_proposal(client, settings, submission, a, title="Buurtmaaltijd")["id"]
     submitted_of_b = create_proposal(client, settings, submission, b, title="Taalcafé Zuid")["id"]
+    photo_of_a, photo_to_remove = _photos(settings, submitted_of_a, people.resident, 2)
     to_withdraw_of_a = create_proposal(client, settings, submission, a, title="Speeltuin Oost")[
         "id"
     ]
@@ -197,6 +232,8 @@ def build_world(settings: Settings, client: TestClient[Litestar]) -> World:
         invitation_for_carol=invitation_id,
         invitation_token=token,
         invitation_for_erik=invitation_for_erik,
+        photo_of_a=photo_of_a,
+        photo_to_remove=photo_to_remove,
         voting=voting,
         voting_other=voting_other,
         voting_batch=voting_batch,
