@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,22 @@ def create_app(settings: Settings) -> Litestar:
     )
 
 
+def tune_gc_for_serving() -> None:
+    """Fewer, cheaper garbage collections in a server process (call once the app is built).
+
+    Everything loaded at start-up (modules, routes, templates) is moved out of the collector's
+    sight (``gc.freeze``), and the youngest generation is collected after 50,000 allocations
+    instead of 700: a request allocates thousands of short-lived objects that reference counting
+    frees anyway, and each collection paused every request of the worker. Measured with
+    ``benchmarks/voting.py`` on 2 cores: PostgreSQL casts at 50 clients 529-532/s with p99 228-289
+    ms, against 429-502/s and 308-422 ms without (two runs each, side by side)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def create_app_from_env() -> Litestar:
-    """Factory for ``uvicorn --factory`` (used by ``burgerbegroting serve --workers N``)."""
-    return create_app(Settings.from_env())
+    """Factory for ``uvicorn --factory`` (used by ``burgerbegroting serve``)."""
+    app = create_app(Settings.from_env())
+    tune_gc_for_serving()
+    return app
