@@ -768,6 +768,11 @@ def _add1(
             k, run = k + 1, nxt
         if progress is not None:
             progress(k, 0)
+    if k:
+        # The kept run may have come from a jump (a run checked against the one before it): its
+        # purchases are the definition's, but its trace of projects dropped can differ (found by
+        # the Hypothesis comparison). Run MES at k once more on its own, as stepping by one does.
+        run = _run_mes(prep, *_start(prep, k, unit))
     return run, k
 
 
