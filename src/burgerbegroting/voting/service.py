@@ -30,7 +30,6 @@ from sqlalchemy import Select, Table, bindparam, exists, func, insert, or_, sele
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from burgerbegroting.accounts import ratelimit
 from burgerbegroting.accounts.models import RevokedToken
@@ -500,7 +499,11 @@ async def redeem_code(
     _require_voting(round_)
     voter = await _voter_for_code(session, settings, code_row, batch)
     return voter_tokens.issue(
-        settings, voter_id=voter.id, round_id=round_.id, district_id=voter.district_id
+        settings,
+        voter_id=voter.id,
+        round_id=round_.id,
+        district_id=voter.district_id,
+        fingerprint=round_.fingerprint,
     )
 
 
@@ -936,6 +939,23 @@ _SET_CURRENT_BALLOT = (
     .where(_VOTERS.c.id == bindparam("voter"))
     .values(current_ballot_id=bindparam("ballot"), draft=None)
 )
+_READ_VOTERS = (
+    select(_VOTERS.c.id, _VOTERS.c.code_id, _VOTERS.c.district_id, _VOTERS.c.current_ballot_id)
+    .where(_VOTERS.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_VOTERS.c.round_id == bindparam("round_id"))
+    .order_by(_VOTERS.c.id)
+)
+# In id order: two writers never wait on each other in a circle.
+_LOCK_VOTERS = _READ_VOTERS.with_for_update()
+_REVOKED_CODES = select(_VOTERS.c.id).where(
+    _VOTERS.c.id.in_(bindparam("ids", expanding=True)), _code_revoked(_VOTERS.c.code_id)
+)
+_ENDED_SESSIONS = select(RevokedToken.jti).where(
+    RevokedToken.jti.in_(bindparam("jtis", expanding=True))
+)
+_RECEIPTS = select(_BALLOTS.c.id, _BALLOTS.c.receipt).where(
+    _BALLOTS.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -948,6 +968,10 @@ class PreparedCast:
     content: dict[str, Any]
     channel: Channel
     idempotency_hash: str | None
+    # A voter session's cast: the writer checks the session was not ended and the voter still
+    # has the session's district (a cast checked without reading the database relies on it).
+    session_jti: str | None = None
+    session_district_id: int | None = None
 
 
 async def replay_earlier(session: AsyncSession, idem: str) -> CastResult | None:
@@ -997,6 +1021,38 @@ async def prepare_cast(
     return PreparedCast(ctx.round.id, voter_id, ctx.election_key, content, channel, idem)
 
 
+def prepare_session_cast(
+    token: voter_tokens.VoterToken, round_id: int, raw: Mapping[str, Any]
+) -> PreparedCast | None:
+    """Check a voter session's ballot without reading the database, or None when this worker
+    does not hold the round's frozen definition yet (the caller then reads the context).
+
+    The session names the round's fingerprint, the voter and the district; the definition comes
+    from this worker's cache (``_FROZEN``). Everything else a context read would check is checked
+    by the writer, after locking the voter (``append_casts``): the voter belongs to the round and
+    the district, the session was not ended, the code was not revoked, and the log is open (so
+    voting is). A ballot that breaks a rule is refused here, before any of those."""
+    if token.round_id != round_id:
+        raise NotAuthenticated(
+            _("Uw stemsessie hoort bij een andere ronde. Log opnieuw in met uw stemcode.")
+        )
+    frozen = _FROZEN.get((round_id, token.fingerprint)) if token.fingerprint else None
+    if frozen is None:
+        return None
+    voter = BoothVoter(token.voter_id, None, None, token.district_id, None, None)
+    ctx = _context(voter, BoothRound(round_id, "", Phase.VOTING.value, None), *frozen)
+    return PreparedCast(
+        round_id,
+        token.voter_id,
+        ctx.election_key,
+        check_ballot(ctx, raw),
+        Channel.ONLINE,
+        None,
+        session_jti=token.jti,
+        session_district_id=token.district_id,
+    )
+
+
 async def append_casts(
     session: AsyncSession, round_id: int, casts: Sequence[PreparedCast], *, lock_voters: bool
 ) -> list[CastResult | DomainError]:
@@ -1011,38 +1067,23 @@ async def append_casts(
     per cast (plain table statements, each a single statement for all casts)."""
     if len({c.voter_id for c in casts}) != len(casts):
         raise ValueError("one cast per voter per batch")
+    conn = await session.connection()
     ids = sorted(c.voter_id for c in casts)
-    query = select(Voter).where(Voter.id.in_(ids), Voter.round_id == round_id).order_by(Voter.id)
-    if lock_voters:
-        query = query.with_for_update()
-    voters = {
-        v.id: v
-        for v in (await session.execute(query.execution_options(populate_existing=True))).scalars()
-    }
-    # Asked after the voters' locks, in a statement of its own (see voter_context).
-    code_ids = [v.code_id for v in voters.values() if v.code_id is not None]
+    query = _LOCK_VOTERS if lock_voters else _READ_VOTERS
+    voters = {row.id: row for row in await conn.execute(query, {"round_id": round_id, "ids": ids})}
+    # Asked after the voters' locks, in statements of their own (see voter_context).
     revoked: set[int] = set()
-    if code_ids:
-        revoked = set(
-            (
-                await session.execute(
-                    select(VotingCode.id)
-                    .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
-                    .where(
-                        VotingCode.id.in_(code_ids),
-                        or_(VotingCode.revoked_at.is_not(None), CodeBatch.revoked_at.is_not(None)),
-                    )
-                )
-            ).scalars()
-        )
+    if any(v.code_id is not None for v in voters.values()):
+        revoked = set((await conn.execute(_REVOKED_CODES, {"ids": ids})).scalars())
+    jtis = [c.session_jti for c in casts if c.session_jti is not None]
+    ended: set[str] = set()
+    if jtis:
+        ended = set((await conn.execute(_ENDED_SESSIONS, {"jtis": jtis})).scalars())
     current_ids = [v.current_ballot_id for v in voters.values() if v.current_ballot_id]
     receipts: dict[int, str] = {}
     if current_ids:
         receipts = {
-            row.id: row.receipt
-            for row in await session.execute(
-                select(Ballot.id, Ballot.receipt).where(Ballot.id.in_(current_ids))
-            )
+            row.id: row.receipt for row in await conn.execute(_RECEIPTS, {"ids": current_ids})
         }
     head = await log_mod.lock_head(session, round_id)
     if head is None:
@@ -1054,14 +1095,21 @@ async def append_casts(
     entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for prepared in casts:
         voter = voters.get(prepared.voter_id)
-        if voter is None:
+        if voter is None or (
+            prepared.session_jti is not None and voter.district_id != prepared.session_district_id
+        ):
             answers.append(
                 NotAuthenticated(
                     _("Uw stemsessie is niet meer geldig. Log opnieuw in met uw stemcode.")
                 )
             )
             continue
-        if voter.code_id is not None and voter.code_id in revoked:
+        if prepared.session_jti in ended:
+            answers.append(
+                NotAuthenticated(_("Uw stemsessie is beëindigd. Vul uw stemcode opnieuw in."))
+            )
+            continue
+        if voter.id in revoked:
             answers.append(
                 NotAuthenticated(
                     _("Deze stemcode is ingetrokken. Neem contact op met de gemeente.")
@@ -1114,15 +1162,10 @@ async def append_casts(
             for row, bid in zip(rows, ballot_ids, strict=True)
         ],
     )
-    written = iter(zip(rows, ballot_ids, strict=True))
+    receipts_written = iter(rows)
     for i, answer in enumerate(answers):
         if isinstance(answer, CastResult):
-            row, ballot_id = next(written)
-            answers[i] = replace(answer, receipt=row["receipt"])
-            voter = voters[row["voter_id"]]
-            # Already in the row: not marked changed, so no second UPDATE at commit.
-            set_committed_value(voter, "current_ballot_id", ballot_id)
-            set_committed_value(voter, "draft", None)
+            answers[i] = replace(answer, receipt=next(receipts_written)["receipt"])
     return answers
 
 
