@@ -1085,11 +1085,6 @@ async def append_casts(
         receipts = {
             row.id: row.receipt for row in await conn.execute(_RECEIPTS, {"ids": current_ids})
         }
-    head = await log_mod.lock_head(session, round_id)
-    if head is None:
-        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
-    if head.closed_at is not None:
-        raise log_mod.closed_error()
     day = _today()
     answers: list[CastResult | DomainError] = []
     entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -1142,6 +1137,12 @@ async def append_casts(
         answers.append(CastResult(receipt="", ballot=prepared.content, superseded=superseded))
     if not entries:
         return answers
+    # The log head last, held to the commit: everything above is done before taking it.
+    head = await log_mod.lock_head(session, round_id)
+    if head is None:
+        raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+    if head.closed_at is not None:
+        raise log_mod.closed_error()
     appended = await log_mod.append_many(
         session, head, [(EventKind.BALLOT, payload) for payload, _row in entries]
     )
