@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from burgerbegroting import db
+from burgerbegroting.app import create_app
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import batching, service
@@ -271,3 +273,71 @@ def test_one_failing_cast_does_not_take_its_batch_down(
     result = replay(settings, vr.round_id)
     assert set(ok) == set(result.current_in_db)
     assert scalar(settings, "SELECT count(*) FROM ballots") == 8
+
+
+def test_one_idempotency_key_sent_four_times_at_once_over_http_casts_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four ``PUT /ballot`` of one voter session with one ``Idempotency-Key``, all checked before
+    any is written (they wait for each other before handing their cast to the round's writer):
+    the first is written, the others break the key's unique constraint in batches of their own
+    and are answered with the first's receipt (``_submit`` in voting/controllers.py). Without
+    that handling they end in a 500."""
+    requests = 4
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    submitted: list[service.PreparedCast] = []
+    all_submitted = asyncio.Event()
+    real_submit = CastBatcher.submit
+
+    async def submit_together(self: CastBatcher, cast: service.PreparedCast) -> Any:
+        submitted.append(cast)
+        if len(submitted) == requests:
+            all_submitted.set()
+        await asyncio.wait_for(all_submitted.wait(), timeout=30)
+        return await real_submit(self, cast)
+
+    monkeypatch.setattr(CastBatcher, "submit", submit_together)
+
+    async def main() -> list[Any]:
+        # httpx's ASGI transport runs the requests at once in this loop (Litestar's test clients
+        # run one request at a time).
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.lifespan(),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client,
+        ):
+            redeemed = await client.post("/api/v1/auth/code", json={"code": code})
+            assert redeemed.status_code == 200, redeemed.text
+            headers = {
+                "Authorization": f"Bearer {redeemed.json()['token']}",
+                "Idempotency-Key": "een-klik-vier-verzoeken",
+            }
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.put(
+                            f"/api/v1/rounds/{vr.round_id}/ballot",
+                            json={"projects": [vr.projects[0]]},
+                            headers=headers,
+                        )
+                        for _ in range(requests)
+                    )
+                )
+            )
+
+    responses = asyncio.run(main())
+    assert [r.status_code for r in responses] == [200] * requests, [r.text for r in responses]
+    # The race really happened: all four were checked and went to the writer.
+    assert len(submitted) == requests
+    assert len({c.idempotency_hash for c in submitted}) == 1
+    receipts = {r.json()["receipt"] for r in responses}
+    assert len(receipts) == 1
+    assert all(r.json()["ballot"] == {"projects": [vr.projects[0]]} for r in responses)
+    assert all(r.json()["supersedes"] is None for r in responses)
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 1
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'ballot'") == 1
+    result = replay(settings, vr.round_id)
+    assert result.receipts == receipts
+    assert set(result.current_in_db) == receipts
