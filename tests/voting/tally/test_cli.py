@@ -104,6 +104,7 @@ def test_explain_prints_a_dutch_table(small: Path, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, str(small), "--rule", "greedy", "--tie-break", "lexicographic")
     assert code == 0
     assert "Telmethode: meeste stemmen eerst (greedy)" in out
+    assert "(greedy) (greedy)" not in out
     assert "Budget: € 10; toegekend: € 10; over: € 0" in out
     lines = {
         line.split()[0]: line for line in out.splitlines() if line[:2] in {"a ", "b ", "c ", "d "}
