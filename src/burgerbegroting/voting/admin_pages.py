@@ -315,14 +315,13 @@ def ballot_from_form(booth: service.Booth, form: dict[str, str]) -> dict[str, An
     """The booth's JSON shape from the paper form's fields; ``ValidationFailed`` for what the
     form itself cannot express (a number that is no number, two projects on one place)."""
     blank = form.get("blank", "") == "1"
-    ids = {p.id for p in booth.projects}
     chosen: dict[int, str] = {}
     for key, value in form.items():
         match = _BALLOT_FIELD.match(key)
         if match and value.strip():
-            pid = int(match.group(2))
-            if pid in ids:
-                chosen[pid] = value.strip()
+            # A project not on this ballot is kept, so the ballot rules refuse it by name (it
+            # was dropped, and the rest entered as if that was what the paper said).
+            chosen[int(match.group(2))] = value.strip()
     if booth.ballot_type == "choose-1":
         choice = _parse_id(form.get("choice", ""))
         picked = [choice] if choice is not None else []
