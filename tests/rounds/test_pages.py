@@ -110,8 +110,10 @@ def test_public_pages_show_rounds_but_not_drafts(
     assert voting["fingerprint"] in page.text.replace("<wbr>", "")
     assert "€ 450.000,00" in page.text or "€\xa0450.000,00" in page.text
     assert "Mantelzorg" in page.text
-    # 11 March 2027 09:00 UTC is 10:00 in Amsterdam (winter time).
-    assert "11 maart 2027 om 10:00" in page.text
+    # Closing is planned for 26 March 2027 09:00 UTC, 10:00 in Amsterdam (winter time). Voting
+    # opened today, before its planned 11 March: the timeline's current step says today.
+    assert "26 maart 2027 om 10:00" in page.text
+    assert "11 maart 2027 om 10:00" not in page.text
 
 
 def test_the_page_of_a_round_in_voting_leads_to_the_booth(
