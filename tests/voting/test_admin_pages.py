@@ -244,6 +244,7 @@ def test_staff_enter_a_paper_ballot_and_get_its_receipt(client: Client, settings
         _paper_url(vr), data=_form(client, code=code.replace("-", " "), step="code"), headers=staff
     )
     assert shown.status_code == 200, shown.text
+    assert f"<strong>{code}</strong>" in shown.text  # as printed, not as typed
     for pid in vr.projects:
         assert f'name="project_{pid}"' in shown.text
     # Over budget: the form comes back with the rule's message, nothing is stored.

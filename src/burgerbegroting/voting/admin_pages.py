@@ -33,7 +33,7 @@ from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting import letters, service
+from burgerbegroting.voting import codes, letters, service
 from burgerbegroting.voting.canonical import normalise_receipt
 from burgerbegroting.voting.models import AGE_BANDS
 from burgerbegroting.web.deps import DbSession
@@ -412,8 +412,11 @@ class PaperBallotPagesController(Controller):
                 status=_status(error),
             )
         if raw.get("step") != "ballot":
-            # The code was typed: show its ballot form.
-            return await self._page(request, db_session, round_id, booth=booth, values=raw)
+            # The code was typed: show its ballot form, with the code as printed on the paper
+            # (not as typed: "nppq6yqp bvvt67q8"), so staff can compare the two.
+            typed = codes.normalise(code)
+            shown = {**raw, "code": codes.format_code(typed)} if typed is not None else raw
+            return await self._page(request, db_session, round_id, booth=booth, values=shown)
         try:
             ballot = ballot_from_form(booth, raw)
             result = await service.enter_paper_ballot(
