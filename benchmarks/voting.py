@@ -79,9 +79,10 @@ class Figures:
         return data[min(len(data) - 1, int(q * len(data)))]
 
 
-async def _make_voters(settings: Settings, round_id: int, n: int) -> list[int]:
+async def _make_voters(settings: Settings, round_id: int, n: int) -> tuple[list[int], str]:
     """``n`` voters as redeeming a code makes them: a batch of real codes issued by the service
-    (so every cast also checks its code was not revoked), one voter row per code."""
+    (so every cast also checks its code was not revoked), one voter row per code; and the
+    round's fingerprint, which redeeming a code puts in the voter session."""
     engine = create_engine(settings.database_url)
     try:
         async with AsyncSession(engine) as session:
@@ -119,7 +120,12 @@ async def _make_voters(settings: Settings, round_id: int, n: int) -> list[int]:
                     text("SELECT id FROM voters WHERE round_id = :r ORDER BY id"), {"r": round_id}
                 )
             ).scalars()
-            return list(ids)
+            fingerprint = (
+                await session.execute(
+                    text("SELECT fingerprint FROM rounds WHERE id = :r"), {"r": round_id}
+                )
+            ).scalar_one()
+            return list(ids), fingerprint
     finally:
         await engine.dispose()
 
@@ -218,7 +224,7 @@ def run_backend(backend: str, database_url: str, requests: int, workers: int) ->
     settings = Settings(env="test", database_url=database_url, secret_key=SECRET, var_dir=var)
     upgrade_database(database_url)
     vr = open_round(settings, costs=tuple(300_000 + 10_000 * i for i in range(30)))
-    voters = asyncio.run(_make_voters(settings, vr.round_id, requests * 2))
+    voters, fingerprint = asyncio.run(_make_voters(settings, vr.round_id, requests * 2))
     process, base = _start(settings, workers)
     server_settings = replace(settings, base_url=base)
     figures: list[Figures] = []
@@ -233,7 +239,11 @@ def run_backend(backend: str, database_url: str, requests: int, workers: int) ->
                     {
                         "Authorization": "Bearer "
                         + voter_tokens.issue(
-                            server_settings, voter_id=v, round_id=vr.round_id, district_id=None
+                            server_settings,
+                            voter_id=v,
+                            round_id=vr.round_id,
+                            district_id=None,
+                            fingerprint=fingerprint,
                         ).encoded
                     },
                 )

@@ -106,6 +106,13 @@ def voter_token_of(request: AnyRequest, *, allow_cookie: bool) -> str | None:
     return None
 
 
+def read_voter_token(settings: Settings, raw: str) -> voter_tokens.VoterToken:
+    try:
+        return voter_tokens.read(settings, raw)
+    except BadToken as exc:
+        raise NotAuthenticated(_("Uw stemsessie is verlopen. Vul uw stemcode opnieuw in.")) from exc
+
+
 async def resolve_voter(
     request: AnyRequest,
     db_session: AsyncSession,
@@ -119,12 +126,7 @@ async def resolve_voter(
     settings = settings_of(request)
     raw = voter_token_of(request, allow_cookie=allow_cookie)
     if raw is not None:
-        try:
-            token = voter_tokens.read(settings, raw)
-        except BadToken as exc:
-            raise NotAuthenticated(
-                _("Uw stemsessie is verlopen. Vul uw stemcode opnieuw in.")
-            ) from exc
+        token = read_voter_token(settings, raw)
         # Ended sessions are refused by the context query itself (one statement per request).
         return await service.voter_context(db_session, token, round_id, lock=lock)
     user = current_user(request)
@@ -352,20 +354,33 @@ class BallotApiController(Controller):
         idempotency_key = request.headers.get("idempotency-key")
         batcher: CastBatcher | None = getattr(request.app.state, "cast_batcher", None)
         result: service.CastResult
-        if batcher is not None and voter_token_of(request, allow_cookie=False) is not None:
-            # A voting-code session: checked here in a read-only transaction, written by the
-            # round's writer with the casts that arrived meanwhile (voting/batching.py).
-            with read_only():
-                if not is_sqlite(settings.database_url):
-                    # One statement reads all it needs: no BEGIN and COMMIT round trips for it.
-                    await db_session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                ctx = await resolve_voter(
-                    request, db_session, round_id, lock=False, allow_cookie=False
+        raw_token = voter_token_of(request, allow_cookie=False) if batcher is not None else None
+        if batcher is not None and raw_token is not None:
+            # A voting-code session: checked here, written by the round's writer with the casts
+            # that arrived meanwhile (voting/batching.py). When this worker knows the round, the
+            # ballot is checked against its frozen rules without reading the database; the
+            # writer checks the voter, the session and the code as it writes
+            # (service.prepare_session_cast). Otherwise (and for a retry with an
+            # Idempotency-Key) the context is read first, in a read-only transaction.
+            prepared: service.PreparedCast | service.CastResult | None = None
+            if idempotency_key is None:
+                prepared = service.prepare_session_cast(
+                    read_voter_token(settings, raw_token), round_id, data.raw()
                 )
-                prepared = await service.prepare_cast(
-                    db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key
-                )
-                await db_session.commit()
+            if prepared is None:
+                with read_only():
+                    if not is_sqlite(settings.database_url):
+                        # One statement reads all it needs: no BEGIN and COMMIT round trips.
+                        await db_session.connection(
+                            execution_options={"isolation_level": "AUTOCOMMIT"}
+                        )
+                    ctx = await resolve_voter(
+                        request, db_session, round_id, lock=False, allow_cookie=False
+                    )
+                    prepared = await service.prepare_cast(
+                        db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key
+                    )
+                    await db_session.commit()
             if isinstance(prepared, service.CastResult):
                 result = prepared
             else:

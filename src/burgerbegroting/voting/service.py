@@ -30,7 +30,6 @@ from sqlalchemy import Select, Table, bindparam, exists, func, insert, or_, sele
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from burgerbegroting.accounts import ratelimit
 from burgerbegroting.accounts.models import RevokedToken
@@ -105,7 +104,7 @@ def definition_of(round_: Round) -> dict[str, Any]:
     return loaded
 
 
-def _require_voting(round_: Round) -> None:
+def _require_voting(round_: Round | BoothRound) -> None:
     if round_.phase == Phase.VOTING.value:
         return
     if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
@@ -500,17 +499,60 @@ async def redeem_code(
     _require_voting(round_)
     voter = await _voter_for_code(session, settings, code_row, batch)
     return voter_tokens.issue(
-        settings, voter_id=voter.id, round_id=round_.id, district_id=voter.district_id
+        settings,
+        voter_id=voter.id,
+        round_id=round_.id,
+        district_id=voter.district_id,
+        fingerprint=round_.fingerprint,
     )
+
+
+@dataclass(slots=True)
+class BoothVoter:
+    """What a booth request needs of a voter row (read with a plain statement, not the ORM: the
+    context is read on every cast). ``id`` is None for the transient voter of a paper booth."""
+
+    id: int | None
+    voter_key: str | None
+    code_id: int | None
+    district_id: int | None
+    current_ballot_id: int | None
+    draft: str | None
+
+    @classmethod
+    def of(cls, voter: Voter) -> BoothVoter:
+        return cls(
+            voter.id,
+            voter.voter_key,
+            voter.code_id,
+            voter.district_id,
+            voter.current_ballot_id,
+            voter.draft,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BoothRound:
+    """What a booth request needs of its round."""
+
+    id: int
+    title: str
+    phase: str
+    closes_at: datetime | None  # when voting is scheduled to end (while it is open)
+
+    @classmethod
+    def of(cls, round_: Round) -> BoothRound:
+        closes_at = phase_ends_at(round_) if round_.phase == Phase.VOTING.value else None
+        return cls(round_.id, round_.title, round_.phase, closes_at)
 
 
 @dataclass(slots=True)
 class VoterContext:
     """The voter of one booth request, with the round and its frozen rules."""
 
-    voter: Voter
-    round: Round
-    definition: dict[str, Any]
+    voter: BoothVoter
+    round: BoothRound
+    definition: Mapping[str, Any]  # shared between requests (see _frozen): read, never change
     election_key: int | None
     rules: rules_mod.ElectionRules = field(repr=False)
     # The receipt of the voter's current ballot when the context query loaded it (None: no
@@ -518,22 +560,56 @@ class VoterContext:
     current_receipt: str | None = None
 
 
-async def _check_code_live(session: AsyncSession, voter: Voter) -> None:
-    if voter.code_id is None:
+def _code_revoked(code_id: Any) -> Any:
+    """SQL: the voting code ``code_id`` (a column or parameter) or its batch is revoked. The one
+    definition of a revoked code for the booth, the cast writer and the lock re-check."""
+    return exists().where(
+        VotingCode.id == code_id,
+        CodeBatch.id == VotingCode.batch_id,
+        or_(VotingCode.revoked_at.is_not(None), CodeBatch.revoked_at.is_not(None)),
+    )
+
+
+_CODE_REVOKED = select(_code_revoked(bindparam("code_id")))
+
+
+async def _check_code_live(session: AsyncSession, code_id: int | None) -> None:
+    if code_id is None:
         return
-    row = (
-        await session.execute(
-            select(VotingCode.revoked_at, CodeBatch.revoked_at)
-            .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
-            .where(VotingCode.id == voter.code_id)
-        )
-    ).one()
-    if row[0] is not None or row[1] is not None:
+    conn = await session.connection()
+    if (await conn.execute(_CODE_REVOKED, {"code_id": code_id})).scalar_one():
         raise NotAuthenticated(_("Deze stemcode is ingetrokken. Neem contact op met de gemeente."))
 
 
-def _context(voter: Voter, round_: Round, *, current_receipt: str | None = None) -> VoterContext:
-    definition = definition_of(round_)
+# Parsed frozen definitions and their election rules, by (round id, fingerprint). A frozen
+# definition never changes (the service and the database's triggers refuse it, see
+# rounds/models.py), so every worker parses it once instead of on every cast. Shared between
+# requests: nothing may change what it returns.
+_FROZEN: dict[tuple[int, str], tuple[Mapping[str, Any], dict[int | None, rules_mod.ElectionRules]]]
+_FROZEN = {}
+_FROZEN_MAX = 64
+
+
+def _frozen(
+    round_id: int, fingerprint: str, text: str
+) -> tuple[Mapping[str, Any], dict[int | None, rules_mod.ElectionRules]]:
+    found = _FROZEN.get((round_id, fingerprint))
+    if found is None:
+        if len(_FROZEN) >= _FROZEN_MAX:
+            _FROZEN.clear()
+        found = (json.loads(text), {})
+        _FROZEN[round_id, fingerprint] = found
+    return found
+
+
+def _context(
+    voter: BoothVoter,
+    round_: BoothRound,
+    definition: Mapping[str, Any],
+    rules_cache: dict[int | None, rules_mod.ElectionRules] | None = None,
+    *,
+    current_receipt: str | None = None,
+) -> VoterContext:
     try:
         key = rules_mod.election_key_for(definition, voter.district_id)
     except rules_mod.BallotProblem as exc:
@@ -541,45 +617,52 @@ def _context(voter: Voter, round_: Round, *, current_receipt: str | None = None)
     eligible = definition["eligibility"].get("districts") or []
     if voter.district_id is not None and eligible and voter.district_id not in eligible:
         raise Conflict(_("U kunt in deze ronde niet stemmen: uw wijk doet niet mee."))
-    return VoterContext(
-        voter,
-        round_,
-        definition,
-        key,
-        rules_mod.election_rules(definition, key),
-        current_receipt=current_receipt,
-    )
+    rules = rules_cache.get(key) if rules_cache is not None else None
+    if rules is None:
+        rules = rules_mod.election_rules(definition, key)
+        if rules_cache is not None:
+            rules_cache[key] = rules
+    return VoterContext(voter, round_, definition, key, rules, current_receipt=current_receipt)
 
 
-def _voter_context_query(*, lock: bool) -> Select[tuple[Voter, Round, bool, bool, str | None]]:
+def _orm_context(voter: Voter, round_: Round) -> VoterContext:
+    """The context of a voter and round read with the ORM (accounts, paper ballots)."""
+    return _context(BoothVoter.of(voter), BoothRound.of(round_), definition_of(round_))
+
+
+def _voter_context_query(*, lock: bool) -> Select[*tuple[Any, ...]]:
     """Built once (statement construction is a visible share of a cast's time); parameters
-    ``jti``, ``voter_id`` and ``round_id``."""
+    ``jti``, ``voter_id`` and ``round_id``. Plain columns, no ORM entities: loading a Voter and a
+    Round through the ORM cost more than the rest of the check of a ballot."""
     session_ended = exists().where(RevokedToken.jti == bindparam("jti"))
-    code_revoked = exists().where(
-        VotingCode.id == Voter.code_id,
-        CodeBatch.id == VotingCode.batch_id,
-        or_(VotingCode.revoked_at.is_not(None), CodeBatch.revoked_at.is_not(None)),
-    )
     current_receipt = (
         select(Ballot.receipt).where(Ballot.id == Voter.current_ballot_id).scalar_subquery()
     )
     query = (
         select(
-            Voter,
-            Round,
+            Voter.id,
+            Voter.voter_key,
+            Voter.code_id,
+            Voter.district_id,
+            Voter.current_ballot_id,
+            Voter.draft,
+            Round.title,
+            Round.phase,
+            Round.closed_starts_at,
+            Round.fingerprint,
             session_ended.label("session_ended"),
-            code_revoked.label("code_revoked"),
+            _code_revoked(Voter.code_id).label("code_revoked"),
             current_receipt.label("current_receipt"),
         )
         .join(Round, Round.id == Voter.round_id)
         .where(Voter.id == bindparam("voter_id"), Voter.round_id == bindparam("round_id"))
-        .execution_options(populate_existing=True)
     )
     return query.with_for_update(of=Voter) if lock else query
 
 
 _VOTER_CONTEXT = _voter_context_query(lock=False)
 _VOTER_CONTEXT_LOCKED = _voter_context_query(lock=True)
+_FROZEN_DEFINITION = select(Round.frozen_definition).where(Round.id == bindparam("round_id"))
 
 
 async def voter_context(
@@ -600,29 +683,44 @@ async def voter_context(
     # One statement for what a booth request needs (the hot path of every cast): the voter (locked
     # for a cast), the round, whether this session was ended or its code revoked, and the receipt
     # of the ballot a cast would replace.
+    conn = await session.connection()
     query = _VOTER_CONTEXT_LOCKED if lock else _VOTER_CONTEXT
     params = {"jti": token.jti, "voter_id": token.voter_id, "round_id": round_id}
-    row = (await session.execute(query, params)).one_or_none()
+    row = (await conn.execute(query, params)).one_or_none()
     if row is not None and row.session_ended:
         raise NotAuthenticated(_("Uw stemsessie is beëindigd. Vul uw stemcode opnieuw in."))
     if row is None:
         raise NotAuthenticated(
             _("Uw stemsessie is niet meer geldig. Log opnieuw in met uw stemcode.")
         )
-    voter, round_ = row.Voter, row.Round
     if lock:
         # Asked again after the lock, in a statement of its own: on PostgreSQL a statement that
         # waited for the voter's lock reads other tables as they were when it started, and a
         # revocation that voids the ballot holds that lock until it commits. (A batched cast
         # does not lock here: its writer asks after locking, see append_casts.)
-        await _check_code_live(session, voter)
+        await _check_code_live(session, row.code_id)
     elif row.code_revoked:
         raise NotAuthenticated(_("Deze stemcode is ingetrokken. Neem contact op met de gemeente."))
-    if round_.phase == Phase.DRAFT.value:
+    if row.phase == Phase.DRAFT.value:
         raise _round_not_found()
-    if round_.frozen_definition is None:
+    if row.fingerprint is None:
         raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
-    return _context(voter, round_, current_receipt=row.current_receipt)
+    frozen = _FROZEN.get((round_id, row.fingerprint))
+    if frozen is None:
+        text = (await conn.execute(_FROZEN_DEFINITION, {"round_id": round_id})).scalar_one()
+        if text is None:
+            raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
+        frozen = _frozen(round_id, row.fingerprint, text)
+    voter = BoothVoter(
+        row.id, row.voter_key, row.code_id, row.district_id, row.current_ballot_id, row.draft
+    )
+    closes_at = row.closed_starts_at if row.phase == Phase.VOTING.value else None
+    return _context(
+        voter,
+        BoothRound(round_id, row.title, row.phase, closes_at),
+        *frozen,
+        current_receipt=row.current_receipt,
+    )
 
 
 async def account_voter_context(
@@ -680,7 +778,7 @@ async def account_voter_context(
         voter = (
             await session.execute(query.execution_options(populate_existing=True))
         ).scalar_one()
-    return _context(voter, round_)
+    return _orm_context(voter, round_)
 
 
 async def account_voter_exists(
@@ -785,7 +883,7 @@ async def booth(session: AsyncSession, ctx: VoterContext) -> Booth:
         current=current,
         receipt=receipt,
         draft=draft,
-        closes_at=phase_ends_at(ctx.round) if ctx.round.phase == Phase.VOTING.value else None,
+        closes_at=ctx.round.closes_at,
     )
 
 
@@ -822,9 +920,9 @@ class CastResult:
     replayed: bool = False
 
 
-def _idempotency_hash(settings: Settings, voter: Voter, key: str) -> str:
+def _idempotency_hash(settings: Settings, voter_key: str, key: str) -> str:
     hkey = derive_key(settings, "ballot-idempotency").encode()
-    return hmac.new(hkey, f"{voter.voter_key}:{key}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(hkey, f"{voter_key}:{key}".encode(), hashlib.sha256).hexdigest()
 
 
 def _today() -> Any:
@@ -841,6 +939,23 @@ _SET_CURRENT_BALLOT = (
     .where(_VOTERS.c.id == bindparam("voter"))
     .values(current_ballot_id=bindparam("ballot"), draft=None)
 )
+_READ_VOTERS = (
+    select(_VOTERS.c.id, _VOTERS.c.code_id, _VOTERS.c.district_id, _VOTERS.c.current_ballot_id)
+    .where(_VOTERS.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_VOTERS.c.round_id == bindparam("round_id"))
+    .order_by(_VOTERS.c.id)
+)
+# In id order: two writers never wait on each other in a circle.
+_LOCK_VOTERS = _READ_VOTERS.with_for_update()
+_REVOKED_CODES = select(_VOTERS.c.id).where(
+    _VOTERS.c.id.in_(bindparam("ids", expanding=True)), _code_revoked(_VOTERS.c.code_id)
+)
+_ENDED_SESSIONS = select(RevokedToken.jti).where(
+    RevokedToken.jti.in_(bindparam("jtis", expanding=True))
+)
+_RECEIPTS = select(_BALLOTS.c.id, _BALLOTS.c.receipt).where(
+    _BALLOTS.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -853,6 +968,10 @@ class PreparedCast:
     content: dict[str, Any]
     channel: Channel
     idempotency_hash: str | None
+    # A voter session's cast: the writer checks the session was not ended and the voter still
+    # has the session's district (a cast checked without reading the database relies on it).
+    session_jti: str | None = None
+    session_district_id: int | None = None
 
 
 async def replay_earlier(
@@ -897,6 +1016,9 @@ async def prepare_cast(
     """Check a ballot for ``ctx``'s voter: the prepared cast, or the first answer again when an
     ``idempotency_key`` was used before (a retry). Raises the refusal; writes nothing."""
     _require_voting(ctx.round)
+    voter_id, voter_key = ctx.voter.id, ctx.voter.voter_key
+    if voter_id is None or voter_key is None:
+        raise ValueError("a cast needs a stored voter")  # the paper booth's voter is transient
     idem: str | None = None
     if idempotency_key is not None:
         key = idempotency_key.strip()
@@ -905,13 +1027,45 @@ async def prepare_cast(
                 _("De Idempotency-Key is ongeldig (1 tot 200 leesbare tekens)."),
                 fields={"Idempotency-Key": _("Ongeldige sleutel.")},
             )
-        idem = _idempotency_hash(settings, ctx.voter, key)
+        idem = _idempotency_hash(settings, voter_key, key)
     content = check_ballot(ctx, raw)
     if idem is not None:
         earlier = await replay_earlier(session, idem, content)
         if earlier is not None:
             return earlier
-    return PreparedCast(ctx.round.id, ctx.voter.id, ctx.election_key, content, channel, idem)
+    return PreparedCast(ctx.round.id, voter_id, ctx.election_key, content, channel, idem)
+
+
+def prepare_session_cast(
+    token: voter_tokens.VoterToken, round_id: int, raw: Mapping[str, Any]
+) -> PreparedCast | None:
+    """Check a voter session's ballot without reading the database, or None when this worker
+    does not hold the round's frozen definition yet (the caller then reads the context).
+
+    The session names the round's fingerprint, the voter and the district; the definition comes
+    from this worker's cache (``_FROZEN``). Everything else a context read would check is checked
+    by the writer, after locking the voter (``append_casts``): the voter belongs to the round and
+    the district, the session was not ended, the code was not revoked, and the log is open (so
+    voting is). A ballot that breaks a rule is refused here, before any of those."""
+    if token.round_id != round_id:
+        raise NotAuthenticated(
+            _("Uw stemsessie hoort bij een andere ronde. Log opnieuw in met uw stemcode.")
+        )
+    frozen = _FROZEN.get((round_id, token.fingerprint)) if token.fingerprint else None
+    if frozen is None:
+        return None
+    voter = BoothVoter(token.voter_id, None, None, token.district_id, None, None)
+    ctx = _context(voter, BoothRound(round_id, "", Phase.VOTING.value, None), *frozen)
+    return PreparedCast(
+        round_id,
+        token.voter_id,
+        ctx.election_key,
+        check_ballot(ctx, raw),
+        Channel.ONLINE,
+        None,
+        session_jti=token.jti,
+        session_district_id=token.district_id,
+    )
 
 
 async def append_casts(
@@ -928,38 +1082,23 @@ async def append_casts(
     per cast (plain table statements, each a single statement for all casts)."""
     if len({c.voter_id for c in casts}) != len(casts):
         raise ValueError("one cast per voter per batch")
+    conn = await session.connection()
     ids = sorted(c.voter_id for c in casts)
-    query = select(Voter).where(Voter.id.in_(ids), Voter.round_id == round_id).order_by(Voter.id)
-    if lock_voters:
-        query = query.with_for_update()
-    voters = {
-        v.id: v
-        for v in (await session.execute(query.execution_options(populate_existing=True))).scalars()
-    }
-    # Asked after the voters' locks, in a statement of its own (see voter_context).
-    code_ids = [v.code_id for v in voters.values() if v.code_id is not None]
+    query = _LOCK_VOTERS if lock_voters else _READ_VOTERS
+    voters = {row.id: row for row in await conn.execute(query, {"round_id": round_id, "ids": ids})}
+    # Asked after the voters' locks, in statements of their own (see voter_context).
     revoked: set[int] = set()
-    if code_ids:
-        revoked = set(
-            (
-                await session.execute(
-                    select(VotingCode.id)
-                    .join(CodeBatch, CodeBatch.id == VotingCode.batch_id)
-                    .where(
-                        VotingCode.id.in_(code_ids),
-                        or_(VotingCode.revoked_at.is_not(None), CodeBatch.revoked_at.is_not(None)),
-                    )
-                )
-            ).scalars()
-        )
+    if any(v.code_id is not None for v in voters.values()):
+        revoked = set((await conn.execute(_REVOKED_CODES, {"ids": ids})).scalars())
+    jtis = [c.session_jti for c in casts if c.session_jti is not None]
+    ended: set[str] = set()
+    if jtis:
+        ended = set((await conn.execute(_ENDED_SESSIONS, {"jtis": jtis})).scalars())
     current_ids = [v.current_ballot_id for v in voters.values() if v.current_ballot_id]
     receipts: dict[int, str] = {}
     if current_ids:
         receipts = {
-            row.id: row.receipt
-            for row in await session.execute(
-                select(Ballot.id, Ballot.receipt).where(Ballot.id.in_(current_ids))
-            )
+            row.id: row.receipt for row in await conn.execute(_RECEIPTS, {"ids": current_ids})
         }
     head = await log_mod.lock_head(session, round_id)
     if head is None:
@@ -971,14 +1110,21 @@ async def append_casts(
     entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for prepared in casts:
         voter = voters.get(prepared.voter_id)
-        if voter is None:
+        if voter is None or (
+            prepared.session_jti is not None and voter.district_id != prepared.session_district_id
+        ):
             answers.append(
                 NotAuthenticated(
                     _("Uw stemsessie is niet meer geldig. Log opnieuw in met uw stemcode.")
                 )
             )
             continue
-        if voter.code_id is not None and voter.code_id in revoked:
+        if prepared.session_jti in ended:
+            answers.append(
+                NotAuthenticated(_("Uw stemsessie is beëindigd. Vul uw stemcode opnieuw in."))
+            )
+            continue
+        if voter.id in revoked:
             answers.append(
                 NotAuthenticated(
                     _("Deze stemcode is ingetrokken. Neem contact op met de gemeente.")
@@ -1031,15 +1177,10 @@ async def append_casts(
             for row, bid in zip(rows, ballot_ids, strict=True)
         ],
     )
-    written = iter(zip(rows, ballot_ids, strict=True))
+    receipts_written = iter(rows)
     for i, answer in enumerate(answers):
         if isinstance(answer, CastResult):
-            row, ballot_id = next(written)
-            answers[i] = replace(answer, receipt=row["receipt"])
-            voter = voters[row["voter_id"]]
-            # Already in the row: not marked changed, so no second UPDATE at commit.
-            set_committed_value(voter, "current_ballot_id", ballot_id)
-            set_committed_value(voter, "draft", None)
+            answers[i] = replace(answer, receipt=next(receipts_written)["receipt"])
     return answers
 
 
@@ -1095,7 +1236,7 @@ async def enter_paper_ballot(
             .execution_options(populate_existing=True)
         )
     ).scalar_one()
-    ctx = _context(locked, round_)
+    ctx = _orm_context(locked, round_)
     result = await cast(session, settings, ctx, ballot, channel=Channel.PAPER)
     # Who entered paper ballots is accountable; what was on them is not in the audit log.
     await record(
@@ -1125,8 +1266,8 @@ async def paper_booth(
             fields={"code": _("Ongeldige stemcode.")},
         )
     # A transient voter (never added to the session) with only what the rules depend on.
-    voter = Voter(round_id=round_id, district_id=found[0].district_id, current_ballot_id=None)
-    return await booth(session, _context(voter, round_))
+    voter = BoothVoter(None, None, None, found[0].district_id, None, None)
+    return await booth(session, _context(voter, BoothRound.of(round_), definition_of(round_)))
 
 
 # --- public checks ---------------------------------------------------------------------------------

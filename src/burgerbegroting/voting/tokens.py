@@ -4,13 +4,17 @@ Its own signing key (``derive_key("voter-jwt")``) and audience (``burgerbegrotin
 is never an account session: the accounts middleware sees such a bearer token as anonymous
 (``accounts.middleware``), and only the booth routes read it (``voting.controllers``). Claims:
 ``iss``, ``aud``, ``exp``, ``iat``, ``jti``, ``vid`` (the ``voters`` row), ``rid`` (round) and
-``did`` (district or null). No code, no account id.
+``did`` (district or null), and ``fpr``: the fingerprint of the round's frozen definition when the
+session was opened (a cast then checks its ballot against the definition a worker already holds,
+without reading the database; the writer checks the voter, the session and the code). No code, no
+account id.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
@@ -24,6 +28,7 @@ from burgerbegroting.settings import Settings
 VOTER_AUDIENCE = "burgerbegroting:voter"
 VOTER_COOKIE = "bb_voter"
 _REQUIRED = ("exp", "iat", "iss", "aud", "jti", "vid", "rid")
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class VoterToken:
     round_id: int
     district_id: int | None
     expires_at: datetime
+    fingerprint: str | None = None  # the round's frozen definition when the session was opened
 
 
 def _key(settings: Settings) -> str:
@@ -41,7 +47,12 @@ def _key(settings: Settings) -> str:
 
 
 def issue(
-    settings: Settings, *, voter_id: int, round_id: int, district_id: int | None
+    settings: Settings,
+    *,
+    voter_id: int,
+    round_id: int,
+    district_id: int | None,
+    fingerprint: str | None = None,
 ) -> VoterToken:
     now = utcnow().replace(microsecond=0)
     expires = now + timedelta(minutes=settings.voter_session_minutes)
@@ -56,8 +67,10 @@ def issue(
         "rid": round_id,
         "did": district_id,
     }
+    if fingerprint is not None:
+        payload["fpr"] = fingerprint
     encoded = jwt.encode(payload, _key(settings), algorithm=ALGORITHM)
-    return VoterToken(encoded, jti, voter_id, round_id, district_id, expires)
+    return VoterToken(encoded, jti, voter_id, round_id, district_id, expires, fingerprint)
 
 
 # A voter token's payload is a few hundred characters; anything much longer is not one.
@@ -97,8 +110,11 @@ def read(settings: Settings, encoded: str) -> VoterToken:
         raise BadToken()
     if did is not None and not _small_id(did):
         raise BadToken()
+    fpr = payload.get("fpr")
+    if fpr is not None and not (isinstance(fpr, str) and _FINGERPRINT.fullmatch(fpr)):
+        raise BadToken()
     expires = datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo)
-    return VoterToken(encoded, jti, vid, rid, did if _small_id(did) else None, expires)
+    return VoterToken(encoded, jti, vid, rid, did if _small_id(did) else None, expires, fpr)
 
 
 def is_voter_token(encoded: str) -> bool:

@@ -1,0 +1,176 @@
+"""Casts checked without reading the database.
+
+Once a worker holds a round's frozen definition, a voter session's cast is checked against it
+without a database read (``service.prepare_session_cast``); the round's writer then checks what
+that read would have: the voter belongs to the round and the session's district, the session was
+not ended, the code was not revoked, voting is open. Each test first proves that the fast path is
+the one taken (the context read is made to fail), then that the writer refuses what it must, with
+nothing stored.
+"""
+
+from __future__ import annotations
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting.accounts import service as accounts_service
+from burgerbegroting.settings import Settings
+from burgerbegroting.voting import service
+from burgerbegroting.voting import tokens as voter_tokens
+from tests.proposals.factories import run
+from tests.voting.factories import (
+    VotingRound,
+    admin_headers,
+    close,
+    issue_codes,
+    open_round,
+    redeem,
+    scalar,
+)
+
+
+def _stored(settings: Settings) -> tuple[int, int]:
+    return (
+        scalar(settings, "SELECT count(*) FROM ballots"),
+        scalar(settings, "SELECT count(*) FROM log_events"),
+    )
+
+
+@pytest.fixture
+def fast(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> tuple[VotingRound, list[str], dict[str, str]]:
+    """A round this worker knows (one cast read the context), then no context read allowed."""
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 3)
+    first = redeem(client, codes[0])
+    warm = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=first
+    )
+    assert warm.status_code == 200, warm.text
+
+    async def no_read(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the context was read: the fast path was not taken")
+
+    monkeypatch.setattr(service, "voter_context", no_read)
+    return vr, codes, first
+
+
+def _cast(client: TestClient[Litestar], vr: VotingRound, voter: dict[str, str], i: int = 2) -> int:
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[i]]}, headers=voter
+    )
+    return response.status_code
+
+
+def test_a_known_round_casts_without_reading_the_context(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    vr, codes, first = fast
+    before = _stored(settings)
+    assert _cast(client, vr, first) == 200  # a recast
+    assert _cast(client, vr, redeem(client, codes[1])) == 200  # a new voter
+    assert _stored(settings) == (before[0] + 2, before[1] + 2)
+    # A ballot breaking a rule is refused before the writer, as on the read path.
+    over = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": vr.projects}, headers=first
+    )
+    assert over.status_code == 422
+    assert _stored(settings) == (before[0] + 2, before[1] + 2)
+
+
+def test_an_ended_session_is_refused_by_the_writer(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    vr, codes, _first = fast
+    voter = redeem(client, codes[1])
+    token = voter_tokens.read(settings, voter["Authorization"].split()[1])
+
+    async def end(session: AsyncSession) -> None:
+        await accounts_service.revoke_tokens(session, [token.jti], token.expires_at)
+        await session.commit()
+
+    run(settings, end)
+    before = _stored(settings)
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[2]]}, headers=voter
+    )
+    assert response.status_code == 401
+    assert "beëindigd" in response.json()["detail"]
+    assert _stored(settings) == before
+
+
+def test_a_code_revoked_after_redemption_is_refused_by_the_writer(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    vr, codes, _first = fast
+    voter = redeem(client, codes[1])
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": codes[1], "reason": "brief kwijt"},
+        headers=admin_headers(settings, vr),
+    )
+    assert revoked.status_code == 200
+    before = _stored(settings)
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[2]]}, headers=voter
+    )
+    assert response.status_code == 401
+    assert "ingetrokken" in response.json()["detail"]
+    assert _stored(settings) == before
+
+
+def test_a_closed_round_is_refused_by_the_writer(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    vr, _codes, first = fast
+    close(settings, vr)
+    before = _stored(settings)
+    assert _cast(client, vr, first) == 409
+    assert _stored(settings) == before
+
+
+def test_a_session_whose_voter_or_district_does_not_match_is_refused(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    """Signed sessions the server never issued (only a leaked key could make them): a voter of
+    another round, and a district the voter does not have. The writer refuses both."""
+    vr, _codes, first = fast
+    other = open_round(settings, admin_email="ander@example.nl")
+    [other_code] = issue_codes(settings, other, 1)
+    outsider = voter_tokens.read(settings, redeem(client, other_code)["Authorization"].split()[1])
+    mine = voter_tokens.read(settings, first["Authorization"].split()[1])
+    forged = [
+        # another round's voter, presented for this round
+        voter_tokens.issue(
+            settings,
+            voter_id=outsider.voter_id,
+            round_id=vr.round_id,
+            district_id=None,
+            fingerprint=mine.fingerprint,
+        ),
+        # this round's voter, with a district it does not have
+        voter_tokens.issue(
+            settings,
+            voter_id=mine.voter_id,
+            round_id=vr.round_id,
+            district_id=vr.districts[0],
+            fingerprint=mine.fingerprint,
+        ),
+    ]
+    before = _stored(settings)
+    for token in forged:
+        assert _cast(client, vr, {"Authorization": f"Bearer {token.encoded}"}) == 401
+    assert _stored(settings) == before
