@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/burgerbegroting demo
+	$(BIN)/burgerbegroting demo --port $(PORT)
 	$(BIN)/burgerbegroting serve --host 127.0.0.1 --port $(PORT)
 
 serve: $(STAMP)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from burgerbegroting import cli
 from burgerbegroting.db import create_engine
 from burgerbegroting.demo import ACCOUNTS, ROUND_TITLE, load_demo
 from burgerbegroting.settings import Settings
@@ -109,3 +110,25 @@ def test_demo_is_refused_in_production(database_url: str, tmp_path: Path) -> Non
     production = make_settings(database_url, tmp_path / "var", env="production")
     assert load_demo(production) == 2
     assert db_counts(production, "users", "rounds") == {"users": 0, "rounds": 0}
+
+
+def test_demo_prints_links_to_the_port_it_will_be_served_on(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make demo PORT=8765` printed login and booth links to port 8000."""
+    for name in ("BB_BASE_URL", "BB_SERVE_PORT", "BB_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BB_ENV", "development")
+    monkeypatch.setenv("BB_DATABASE_URL", database_url)
+    monkeypatch.setenv("BB_VAR_DIR", str(tmp_path / "var"))
+    assert cli.main(["demo", "--port", "8765"]) == 0
+    output = capsys.readouterr().out
+    assert "Inloggen op http://127.0.0.1:8765/inloggen" in output
+    assert "http://127.0.0.1:8765/stemmen#code=" in output
+    assert ":8000" not in output
+    # The Makefile passes its PORT on, as it does to `serve`.
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text(encoding="utf-8")
+    assert "burgerbegroting demo --port $(PORT)" in makefile

@@ -85,6 +85,10 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from burgerbegroting.demo import load_demo
 
+    if args.port is not None:
+        # The port `serve` will bind: the printed login and booth links point at it, as the
+        # server's own links will (`make demo PORT=8765` printed links to port 8000).
+        settings = Settings.from_env({**os.environ, "BB_SERVE_PORT": str(args.port)})
     upgrade_database(settings.database_url)
     return load_demo(settings)
 
@@ -121,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=_cmd_db)
 
     demo = sub.add_parser("demo", help="load demo data (safe to re-run)")
+    demo.add_argument(
+        "--port", type=int, default=None, help="the port `serve` will use, for the printed links"
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     users = sub.add_parser("users", help="manage accounts")

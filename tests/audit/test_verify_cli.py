@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.audit.verify import main as verify_main
 from burgerbegroting.cli import main
 from burgerbegroting.settings import Settings
 from tests.audit.factories import export_json, voted_round
@@ -81,3 +82,9 @@ def test_verify_and_diff_from_the_command_line(
     )
     assert result.returncode == 0, result.stderr
     assert "Stemlogboek" in result.stdout
+    # Without the command name, as an auditor types it first: verify is the default.
+    capsys.readouterr()
+    assert verify_main([str(tmp_path / "ronde.json"), "--pb", str(tmp_path / "stad.pb")]) == 0
+    assert capsys.readouterr().out.strip().endswith("OK")
+    assert verify_main([str(tmp_path / "vals.json")]) == 1
+    assert "FOUT bij log" in capsys.readouterr().err

@@ -101,6 +101,9 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     assert export.status_code == 200, export.text
     export_digest = hashlib.sha256(export.content).hexdigest()
     assert export_digest in page.text
+    # The rule by its name and its machine name, each once.
+    assert '<td class="utrecht-table__cell">Meeste stemmen eerst (greedy)</td>' in page.text
+    assert "(greedy) (greedy)" not in page.text
 
     pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
     assert pdf.status_code == 200
@@ -116,3 +119,5 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     for needle in (api["fingerprint"], api["log_head"], api["results_digest"], export_digest):
         assert needle in text
     assert "Raadsinformatiebrief" in flat
+    assert "Meeste stemmen eerst (greedy)" in flat
+    assert "(greedy) (greedy)" not in flat

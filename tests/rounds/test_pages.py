@@ -110,8 +110,22 @@ def test_public_pages_show_rounds_but_not_drafts(
     assert voting["fingerprint"] in page.text.replace("<wbr>", "")
     assert "€ 450.000,00" in page.text or "€\xa0450.000,00" in page.text
     assert "Mantelzorg" in page.text
-    # 11 March 2027 09:00 UTC is 10:00 in Amsterdam (winter time).
-    assert "11 maart 2027 om 10:00" in page.text
+    # Closing is planned for 26 March 2027 09:00 UTC, 10:00 in Amsterdam (winter time). Voting
+    # opened today, before its planned 11 March: the timeline's current step says today.
+    assert "26 maart 2027 om 10:00" in page.text
+    assert "11 maart 2027 om 10:00" not in page.text
+
+
+def test_the_page_of_a_round_in_voting_leads_to_the_booth(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    """A resident who opens the round while voting runs finds the way to vote on the page itself,
+    not only in the menu."""
+    review = _api_round(client, admin, "review", settings)
+    voting = _api_round(client, admin, "voting", settings)
+    main = client.get(f"/rondes/{voting['id']}").text.split("<main", 1)[1]
+    assert '<a class="utrecht-link" href="/stemmen">Naar het stembiljet</a>' in main
+    assert 'href="/stemmen"' not in client.get(f"/rondes/{review['id']}").text.split("<main", 1)[1]
 
 
 def test_admin_creates_a_round_with_the_form(

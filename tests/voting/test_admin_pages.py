@@ -244,6 +244,7 @@ def test_staff_enter_a_paper_ballot_and_get_its_receipt(client: Client, settings
         _paper_url(vr), data=_form(client, code=code.replace("-", " "), step="code"), headers=staff
     )
     assert shown.status_code == 200, shown.text
+    assert f"<strong>{code}</strong>" in shown.text  # as printed, not as typed
     for pid in vr.projects:
         assert f'name="project_{pid}"' in shown.text
     # Over budget: the form comes back with the rule's message, nothing is stored.
@@ -271,6 +272,29 @@ def test_staff_enter_a_paper_ballot_and_get_its_receipt(client: Client, settings
     assert (
         scalar(settings, "SELECT count(*) FROM audit_log WHERE action = 'voting.paper_ballot'") == 1
     )
+
+
+def test_a_paper_ballot_with_a_project_not_on_its_ballot_is_refused_not_trimmed(
+    client: Client, settings: Settings
+) -> None:
+    """A district code's ballot lacks the other district's projects: a form naming one of them
+    (or any unknown number) must be refused, not entered without it."""
+    vr = open_round(
+        settings,
+        scope="districts",
+        project_districts=[0, 0, 1, 1],
+        district_budgets=[10_000_000, 10_000_000],
+    )
+    (code,) = issue_codes(settings, vr, 1, district_id=vr.districts[0])
+    headers = admin_headers(settings, vr)
+    for stranger in (vr.projects[3], 987654):
+        fields = {f"project_{vr.projects[0]}": "1", f"project_{stranger}": "1"}
+        refused = client.post(
+            _paper_url(vr), data=_form(client, code=code, step="ballot", **fields), headers=headers
+        )
+        assert refused.status_code == 422, refused.text
+        assert f"Project {stranger} staat niet op uw stembiljet" in refused.text
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
 
 
 def test_paper_form_never_shows_the_codes_online_ballot(client: Client, settings: Settings) -> None:

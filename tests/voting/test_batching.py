@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from burgerbegroting import db
+from burgerbegroting.app import create_app
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import batching, service
@@ -271,3 +273,99 @@ def test_one_failing_cast_does_not_take_its_batch_down(
     result = replay(settings, vr.round_id)
     assert set(ok) == set(result.current_in_db)
     assert scalar(settings, "SELECT count(*) FROM ballots") == 8
+
+
+def _put_at_once(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    round_id: int,
+    ballots: list[dict[str, Any]],
+) -> tuple[list[httpx.Response], list[service.PreparedCast]]:
+    """``PUT /ballot`` once per ballot, all at once, in one voter session with one
+    ``Idempotency-Key``. Every request waits for the others before handing its cast to the round's
+    writer, so all were checked before any was written. The answers, and the casts submitted."""
+    submitted: list[service.PreparedCast] = []
+    all_submitted = asyncio.Event()
+    real_submit = CastBatcher.submit
+
+    async def submit_together(self: CastBatcher, cast: service.PreparedCast) -> Any:
+        submitted.append(cast)
+        if len(submitted) == len(ballots):
+            all_submitted.set()
+        await asyncio.wait_for(all_submitted.wait(), timeout=30)
+        return await real_submit(self, cast)
+
+    monkeypatch.setattr(CastBatcher, "submit", submit_together)
+
+    async def main() -> list[httpx.Response]:
+        # httpx's ASGI transport runs the requests at once in this loop (Litestar's test clients
+        # run one request at a time).
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.lifespan(),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client,
+        ):
+            redeemed = await client.post("/api/v1/auth/code", json={"code": code})
+            assert redeemed.status_code == 200, redeemed.text
+            headers = {
+                "Authorization": f"Bearer {redeemed.json()['token']}",
+                "Idempotency-Key": "een-klik-meer-verzoeken",
+            }
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.put(f"/api/v1/rounds/{round_id}/ballot", json=b, headers=headers)
+                        for b in ballots
+                    )
+                )
+            )
+
+    return asyncio.run(main()), submitted
+
+
+def test_one_idempotency_key_sent_four_times_at_once_over_http_casts_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four ``PUT /ballot`` of one voter session with one ``Idempotency-Key``, all checked before
+    any is written: the first is written, the others break the key's unique constraint in batches
+    of their own and are answered with the first's receipt (``_submit`` in
+    voting/controllers.py). Without that handling they end in a 500."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    ballot = {"projects": [vr.projects[0]]}
+    responses, submitted = _put_at_once(settings, monkeypatch, code, vr.round_id, [ballot] * 4)
+    assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+    # The race really happened: all four were checked and went to the writer.
+    assert len(submitted) == 4
+    assert len({c.idempotency_hash for c in submitted}) == 1
+    receipts = {r.json()["receipt"] for r in responses}
+    assert len(receipts) == 1
+    assert all(r.json()["ballot"] == ballot for r in responses)
+    assert all(r.json()["supersedes"] is None for r in responses)
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 1
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'ballot'") == 1
+    result = replay(settings, vr.round_id)
+    assert result.receipts == receipts
+    assert set(result.current_in_db) == receipts
+
+
+def test_one_idempotency_key_with_two_ballots_at_once_stores_one_and_refuses_the_other(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loser of the race carried another ballot: it is refused (422, in Dutch), not told that
+    the winner's receipt is its own."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    ballots = [{"projects": [vr.projects[0]]}, {"projects": [vr.projects[1]]}]
+    responses, submitted = _put_at_once(settings, monkeypatch, code, vr.round_id, ballots)
+    assert len(submitted) == 2
+    assert sorted(r.status_code for r in responses) == [200, 422], [r.text for r in responses]
+    [stored] = [r for r in responses if r.status_code == 200]
+    [refused] = [r for r in responses if r.status_code == 422]
+    assert "al gebruikt voor een andere stem" in refused.json()["detail"]
+    result = replay(settings, vr.round_id)
+    assert set(result.current_in_db) == {stored.json()["receipt"]}
+    assert list(result.current_in_db.values()) == [stored.json()["ballot"]]
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 1

@@ -10,20 +10,26 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from httpx import Response
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
-from burgerbegroting.rounds.models import Phase
+from burgerbegroting.db import utcnow
+from burgerbegroting.i18n import format_date
+from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import tokens as voter_tokens
 from tests.accounts.factories import bearer, csrf_token, make_user
 from tests.conftest import make_settings
+from tests.proposals.factories import run
 from tests.voting.factories import VotingRound, close, issue_codes, open_round, scalar
 
 Client = TestClient[Litestar]
@@ -507,6 +513,28 @@ def test_not_yet_open_and_closed_rounds_get_a_clear_page(
     assert scalar(settings, "SELECT count(*) FROM ballots") == 0
     unknown = client.get("/stemmen/987654")
     assert unknown.status_code == 404
+
+
+def test_a_round_closed_before_its_schedule_says_when_it_really_closed(
+    client: Client, settings: Settings
+) -> None:
+    """Closing early (the admin's button) must not leave "Stemmen kon tot 23 december" on the
+    booth when it closed today."""
+    vr = open_round(settings)
+    planned = utcnow() + timedelta(days=21)
+
+    async def schedule(session: AsyncSession) -> None:
+        await session.execute(
+            update(Round).where(Round.id == vr.round_id).values(closed_starts_at=planned)
+        )
+        await session.commit()
+
+    run(settings, schedule)
+    close(settings, vr)
+    page = client.get(f"/stemmen/{vr.round_id}")
+    assert "Het stemmen in deze ronde is gesloten." in page.text
+    assert format_date(planned) not in page.text
+    assert format_date(utcnow()) in page.text
 
 
 # --- account voting --------------------------------------------------------------------------------

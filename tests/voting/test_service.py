@@ -75,6 +75,30 @@ def test_an_idempotency_key_makes_a_retry_return_the_first_answer(
     assert scalar(settings, "SELECT count(*) FROM ballots") == 1
 
 
+def test_an_idempotency_key_reused_for_another_ballot_is_refused(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A retry must be the same request: answering another ballot with the first one's receipt
+    would tell the client its new choice was stored."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    voter = {**redeem(client, code), "Idempotency-Key": "poging-1"}
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    first = client.put(url, json={"projects": [vr.projects[0], vr.projects[2]]}, headers=voter)
+    assert first.status_code == 200
+    other = client.put(url, json={"projects": [vr.projects[1]]}, headers=voter)
+    assert other.status_code == 422, other.text
+    assert other.json()["detail"].startswith("Deze Idempotency-Key is al gebruikt")
+    assert any("Idempotency-Key" in field for field in other.json()["errors"])
+    # The same ballot in another order is the same ballot: the first answer again.
+    again = client.put(url, json={"projects": [vr.projects[2], vr.projects[0]]}, headers=voter)
+    assert again.status_code == 200
+    assert again.json()["receipt"] == first.json()["receipt"]
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 1
+    current = replay(settings, vr.round_id).current_in_db
+    assert list(current.values()) == [first.json()["ballot"]]
+
+
 def test_revoking_a_code_with_void_removes_its_ballot_from_the_count(
     client: TestClient[Litestar], settings: Settings
 ) -> None:

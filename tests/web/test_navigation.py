@@ -11,6 +11,8 @@ from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.db import utcnow
+from burgerbegroting.i18n import format_date
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
@@ -103,7 +105,11 @@ def test_home_shows_every_open_round_with_phase_timeline_and_link(
         'bb-timeline__step--current" aria-current="step">\n    <span class="bb-timeline__phase">Voorstellen indienen'
         in timeline
     )
-    assert "vanaf 10 januari 2027" in timeline
+    # The current phase began today, before its planned start: the step says so; the next
+    # phases keep their plan.
+    assert "vanaf 10 januari 2027" not in timeline
+    assert f"vanaf {format_date(utcnow())}" in timeline
+    assert "vanaf 10 februari 2027" in timeline
     assert "datum volgt" in timeline  # closing and publication are not scheduled
 
 
@@ -153,7 +159,10 @@ def test_round_page_shows_the_phase_timeline(client: Client, settings: Settings)
     )
     assert step is not None
     assert step.group(1) == "Toetsing door de gemeente"
-    assert "vanaf 10 februari 2027" in html
+    # Entered today, before the planned 10 February: the current step shows today.
+    assert "vanaf 10 februari 2027" not in html
+    assert f"vanaf {format_date(utcnow())}" in html
+    assert "vanaf 10 maart 2027" in html
 
 
 def test_favicon_is_an_icon_not_a_404(client: Client) -> None:

@@ -872,7 +872,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Onafhankelijke controle van een audit-export van de burgerbegroting.",
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] not in {"verify", "diff", "-h", "--help"}:
+        # `python -m burgerbegroting.audit.verify EXPORT.json` is what an auditor types first;
+        # verifying is what this module is named after, so it is the default command.
+        args.insert(0, "verify")
+    return run(parser.parse_args(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

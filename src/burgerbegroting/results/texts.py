@@ -64,9 +64,10 @@ TIE_BREAK_TEXTS: dict[str, str] = {
     "explicit": N_("Bij gelijke stand beslist een vooraf vastgestelde volgorde."),
 }
 
-# Short names of the rules and tie-breaks (the same words as the round form's choices).
+# Short names of the rules and tie-breaks, shown with the machine name after them ("Meeste
+# stemmen eerst (greedy)"), so the names do not carry it themselves.
 RULE_NAMES: dict[str, str] = {
-    "greedy": N_("Meeste stemmen eerst (greedy)"),
+    "greedy": N_("Meeste stemmen eerst"),
     "mes": "Method of Equal Shares",  # the name of the method: the same in English
     "mes-add1": N_("Method of Equal Shares met Add1-aanvulling"),
     "mes-add1-exhaustive": N_("Method of Equal Shares, Add1 tot het budget op is"),
@@ -77,7 +78,7 @@ RULE_NAMES: dict[str, str] = {
 TIE_BREAK_NAMES: dict[str, str] = {
     "lowest-cost": N_("Laagste kosten eerst"),
     "lexicographic": N_("Op projectnummer"),
-    "explicit": N_("Bij gelijke stand beslist een vooraf vastgestelde volgorde."),
+    "explicit": N_("Een vaste volgorde die de gemeente vooraf publiceert"),
 }
 
 CHANNEL_LABELS: dict[str, str] = {"online": N_("online"), "paper": N_("op papier")}

@@ -192,13 +192,19 @@ class RoundSummary:
 
 
 def timeline(round_: Round) -> tuple[TimelineStep, ...]:
-    """The public phases of ``round_`` in order with their scheduled starts (draft left out)."""
+    """The public phases of ``round_`` in order with their scheduled starts (draft left out); the
+    current phase with its actual start when that came before the plan (or there was none)."""
     current = PHASE_ORDER.index(Phase(round_.phase))
     steps = []
     for phase, name in SCHEDULE_FIELDS:
         index = PHASE_ORDER.index(phase)
         state = "done" if index < current else "current" if index == current else "upcoming"
-        steps.append(TimelineStep(phase=phase, starts_at=getattr(round_, name), state=state))
+        starts_at: datetime | None = getattr(round_, name)
+        if state == "current" and (starts_at is None or starts_at > round_.phase_changed_at):
+            # Entered before its planned start (an admin closed voting early, say): the step
+            # says when it really began, not "(nu) vanaf" a date still to come.
+            starts_at = round_.phase_changed_at
+        steps.append(TimelineStep(phase=phase, starts_at=starts_at, state=state))
     return tuple(steps)
 
 

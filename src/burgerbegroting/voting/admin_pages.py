@@ -33,7 +33,7 @@ from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting import letters, service
+from burgerbegroting.voting import codes, letters, service
 from burgerbegroting.voting.canonical import normalise_receipt
 from burgerbegroting.voting.models import AGE_BANDS
 from burgerbegroting.web.deps import DbSession
@@ -315,14 +315,13 @@ def ballot_from_form(booth: service.Booth, form: dict[str, str]) -> dict[str, An
     """The booth's JSON shape from the paper form's fields; ``ValidationFailed`` for what the
     form itself cannot express (a number that is no number, two projects on one place)."""
     blank = form.get("blank", "") == "1"
-    ids = {p.id for p in booth.projects}
     chosen: dict[int, str] = {}
     for key, value in form.items():
         match = _BALLOT_FIELD.match(key)
         if match and value.strip():
-            pid = int(match.group(2))
-            if pid in ids:
-                chosen[pid] = value.strip()
+            # A project not on this ballot is kept, so the ballot rules refuse it by name (it
+            # was dropped, and the rest entered as if that was what the paper said).
+            chosen[int(match.group(2))] = value.strip()
     if booth.ballot_type == "choose-1":
         choice = _parse_id(form.get("choice", ""))
         picked = [choice] if choice is not None else []
@@ -413,8 +412,11 @@ class PaperBallotPagesController(Controller):
                 status=_status(error),
             )
         if raw.get("step") != "ballot":
-            # The code was typed: show its ballot form.
-            return await self._page(request, db_session, round_id, booth=booth, values=raw)
+            # The code was typed: show its ballot form, with the code as printed on the paper
+            # (not as typed: "nppq6yqp bvvt67q8"), so staff can compare the two.
+            typed = codes.normalise(code)
+            shown = {**raw, "code": codes.format_code(typed)} if typed is not None else raw
+            return await self._page(request, db_session, round_id, booth=booth, values=shown)
         try:
             ballot = ballot_from_form(booth, raw)
             result = await service.enter_paper_ballot(

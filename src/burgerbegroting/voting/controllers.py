@@ -158,7 +158,9 @@ async def _submit(
         if prepared.idempotency_hash is None:
             raise
         with read_only():
-            earlier = await service.replay_earlier(db_session, prepared.idempotency_hash)
+            earlier = await service.replay_earlier(
+                db_session, prepared.idempotency_hash, prepared.content
+            )
             await db_session.commit()
         if earlier is None:
             raise

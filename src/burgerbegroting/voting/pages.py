@@ -25,6 +25,7 @@ import json
 import math
 import re
 import secrets
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -127,6 +128,19 @@ async def _voting_round(db_session: DbSession, round_id: int) -> Round:
     return await rounds.get_visible_round(db_session, round_id, include_drafts=False)
 
 
+def _closed_at(round_: Round) -> datetime | None:
+    """When voting closed or will close: the plan, unless the round was closed before it (then
+    the moment it closed, or nothing once published, when that moment is no longer at hand)."""
+    planned = round_.closed_starts_at
+    if round_.phase == Phase.CLOSED.value and (
+        planned is None or planned > round_.phase_changed_at
+    ):
+        return round_.phase_changed_at
+    if round_.phase == Phase.PUBLISHED.value and planned is not None:
+        return planned if planned <= round_.phase_changed_at else None
+    return planned
+
+
 def _not_open(request: AnyRequest, round_: Round, *, status_code: int = 200) -> Template:
     """The page for a round that is not (or no longer) open for voting, with its dates."""
     return render(
@@ -135,7 +149,7 @@ def _not_open(request: AnyRequest, round_: Round, *, status_code: int = 200) -> 
         {
             "round": round_,
             "opens_at": round_.voting_starts_at,
-            "closes_at": round_.closed_starts_at,
+            "closes_at": _closed_at(round_),
         },
         status_code=status_code,
         headers=NO_STORE,

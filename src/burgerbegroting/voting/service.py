@@ -974,13 +974,27 @@ class PreparedCast:
     session_district_id: int | None = None
 
 
-async def replay_earlier(session: AsyncSession, idem: str) -> CastResult | None:
-    """The answer first given to the cast with this idempotency hash, if it was written."""
+async def replay_earlier(
+    session: AsyncSession, idem: str, content: Mapping[str, Any]
+) -> CastResult | None:
+    """The answer first given to the cast with this idempotency hash, if it was written.
+
+    A retry must carry the same ballot (``content``, checked): a key reused for another ballot is
+    refused rather than answered with the first ballot's receipt, which would tell the client its
+    new choice was stored (the IETF Idempotency-Key draft answers such reuse with 422)."""
     earlier = (
         await session.execute(select(Ballot).where(Ballot.idempotency_hash == idem))
     ).scalar_one_or_none()
     if earlier is None:
         return None
+    if json.loads(earlier.content) != content:
+        raise ValidationFailed(
+            _(
+                "Deze Idempotency-Key is al gebruikt voor een andere stem. Gebruik een nieuwe "
+                "sleutel voor een nieuwe stem."
+            ),
+            fields={"Idempotency-Key": _("Al gebruikt voor een andere stem.")},
+        )
     previous = await session.get(Ballot, earlier.supersedes_id) if earlier.supersedes_id else None
     return CastResult(
         receipt=earlier.receipt,
@@ -1014,10 +1028,11 @@ async def prepare_cast(
                 fields={"Idempotency-Key": _("Ongeldige sleutel.")},
             )
         idem = _idempotency_hash(settings, voter_key, key)
-        earlier = await replay_earlier(session, idem)
+    content = check_ballot(ctx, raw)
+    if idem is not None:
+        earlier = await replay_earlier(session, idem, content)
         if earlier is not None:
             return earlier
-    content = check_ballot(ctx, raw)
     return PreparedCast(ctx.round.id, voter_id, ctx.election_key, content, channel, idem)
 
 

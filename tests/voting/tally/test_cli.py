@@ -104,6 +104,7 @@ def test_explain_prints_a_dutch_table(small: Path, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, str(small), "--rule", "greedy", "--tie-break", "lexicographic")
     assert code == 0
     assert "Telmethode: meeste stemmen eerst (greedy)" in out
+    assert "(greedy) (greedy)" not in out
     assert "Budget: € 10; toegekend: € 10; over: € 0" in out
     lines = {
         line.split()[0]: line for line in out.splitlines() if line[:2] in {"a ", "b ", "c ", "d "}
@@ -357,3 +358,23 @@ def test_ordinal_scores_are_an_option_shown_in_explain_and_json(
     code, _, err = run(capsys, str(path), "--rule", "greedy", "--ordinal-scores", "drie")
     assert code == 2
     assert "--ordinal-scores" in err
+
+
+def test_the_lot_uses_the_seed_the_file_publishes_unless_one_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Our exports carry the lot's seed in META (tie_break_seed); a recount without --seed used
+    the file's fingerprint instead and could draw another lot than the published count."""
+    path = tmp_path / "lot.pb"
+    tie = "META\nkey;value\nbudget;5\nvote_type;approval\ntie_break_seed;{seed}\n"
+    tie += "PROJECTS\nproject_id;cost\nx;5\ny;5\nVOTES\nvoter_id;vote\n1;x\n2;y\n"
+    path.write_text(tie.format(seed="gepubliceerd-zaad"), encoding="utf-8")
+    code, out, err = run(capsys, str(path), "--rule", "greedy", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["seed"] == "gepubliceerd-zaad"
+    assert any("tie_break_seed" in note for note in data["notes"])
+    given = run(capsys, str(path), "--rule", "greedy", "--seed", "gepubliceerd-zaad", "--json")
+    assert json.loads(given[1])["selected"] == data["selected"]
+    other = json.loads(run(capsys, str(path), "--rule", "greedy", "--seed", "ander", "--json")[1])
+    assert other["seed"] == "ander"

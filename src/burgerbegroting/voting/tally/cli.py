@@ -41,7 +41,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         choices=list(TIE_BREAKS),
         help="how ties are broken (default: lowest-cost)",
     )
-    parser.add_argument("--seed", help="published seed of the lot (lowest-cost tie-break)")
+    parser.add_argument(
+        "--seed",
+        help="published seed of the lot (lowest-cost tie-break); default: META tie_break_seed",
+    )
     parser.add_argument(
         "--order", help="explicit tie-break order: every project id, comma-separated"
     )
@@ -204,7 +207,13 @@ def run_tally(args: argparse.Namespace) -> int:
     notes: list[str] = []
     try:
         explicit = [s.strip() for s in args.order.split(",")] if args.order else []
-        tie_break = parse_tie_break(args.tie_break, seed=args.seed, explicit=explicit)
+        seed = args.seed
+        if seed is None and args.tie_break == "lowest-cost" and pb.meta_dict.get("tie_break_seed"):
+            # Our exports publish the lot's seed in META: a recount without --seed draws the
+            # same lot as the published count, instead of one seeded with this file's fingerprint.
+            seed = pb.meta_dict["tie_break_seed"]
+            notes.append(f"Het lotingszaad komt uit het bestand (tie_break_seed={seed}).")
+        tie_break = parse_tie_break(args.tie_break, seed=seed, explicit=explicit)
         options = _options(args, pb.meta_dict, pb.leftover)
         if args.rule == "greedy" and (args.leftover or "file") == "file" and pb.leftover != "keep":
             notes.append(

@@ -14,7 +14,7 @@ from burgerbegroting.voting.tally.model import BallotType, Election, Outcome, Re
 __all__ = ["RULE_NAMES", "TIE_BREAK_NAMES", "explain", "format_money", "reason_text"]
 
 RULE_NAMES: dict[str, str] = {
-    "greedy": "meeste stemmen eerst (greedy)",
+    "greedy": "meeste stemmen eerst",  # shown as "meeste stemmen eerst (greedy)"
     "mes": "Method of Equal Shares (gelijke delen), zonder aanvulling",
     "mes-add1": "Method of Equal Shares met Add1-aanvulling (zoals in echte verkiezingen)",
     "mes-add1-exhaustive": "Method of Equal Shares met Add1-aanvulling tot het budget is uitgeput",
