@@ -10,6 +10,8 @@ nothing stored.
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -177,3 +179,13 @@ def test_a_session_whose_voter_or_district_does_not_match_is_refused(
     ]
     for token in forged:
         _refused(client, settings, vr, {"Authorization": f"Bearer {token.encoded}"}, 401, "geldig")
+
+
+def test_a_worker_keeps_only_a_definition_its_fingerprint_commits_to() -> None:
+    text = '{"budget":{"total_cents":100}}'
+    honest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    assert service._frozen(987_654, wrong, text)[0] == {"budget": {"total_cents": 100}}
+    assert (987_654, wrong) not in service._FROZEN  # used once, never kept
+    service._frozen(987_654, honest, text)
+    assert (987_654, honest) in service._FROZEN

@@ -595,10 +595,13 @@ def _frozen(
 ) -> tuple[Mapping[str, Any], dict[int | None, rules_mod.ElectionRules]]:
     found = _FROZEN.get((round_id, fingerprint))
     if found is None:
-        if len(_FROZEN) >= _FROZEN_MAX:
-            _FROZEN.clear()
         found = (json.loads(text), {})
-        _FROZEN[round_id, fingerprint] = found
+        # Kept only when the text is what the fingerprint commits to (it always is, unless the
+        # database was changed behind the triggers' back; then it is used for this request only).
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() == fingerprint:
+            if len(_FROZEN) >= _FROZEN_MAX:
+                _FROZEN.clear()
+            _FROZEN[round_id, fingerprint] = found
     return found
 
 
