@@ -28,6 +28,7 @@ from burgerbegroting.voting import batching, service
 from burgerbegroting.voting import log as log_mod
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.batching import CastBatcher
+from burgerbegroting.voting.models import BallotLog
 from tests.voting.factories import issue_codes, open_round, scalar
 from tests.voting.replay import ReplayError, replay
 from tests.voting.test_concurrency import _close, _gather, _redeem_all, _unlocked_head
@@ -152,7 +153,16 @@ def test_negative_control_batching_without_the_head_lock_refuses_or_breaks_the_l
     casts fail. The test above rules out all of these (no error, a log that replays, and every
     cast written exactly once: ``sum(sizes) == 500``), so it fails without the lock."""
     sizes = _record_batches(monkeypatch)
-    monkeypatch.setattr(log_mod, "lock_head", _unlocked_head)
+
+    async def unlocked_head(session: AsyncSession, round_id: int) -> BallotLog | None:
+        # The head without its lock, read a moment before the writer uses it: the other worker's
+        # writer then reads the same head (the writer is fast enough that without the pause the
+        # two rarely overlap in a test this size; with the lock the pause only slows it down).
+        head = await _unlocked_head(session, round_id)
+        await asyncio.sleep(0.02)
+        return head
+
+    monkeypatch.setattr(log_mod, "lock_head", unlocked_head)
     if db.is_sqlite(settings.database_url):
         # Writers begin deferred, as Python's driver would, instead of BEGIN IMMEDIATE; and wait
         # half a second, not 30, for a lock (every cast of a failed batch is retried alone, and

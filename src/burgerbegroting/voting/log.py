@@ -113,15 +113,19 @@ async def open_log(
     return Appended(height=0, hash=digest)
 
 
+# Built once: it runs once per batch of casts, inside the round's lock.
+_LOCK_HEAD = (
+    select(BallotLog)
+    .where(BallotLog.round_id == bindparam("head_round"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 async def lock_head(session: AsyncSession, round_id: int) -> BallotLog | None:
     """The round's log head, locked for this transaction (``FOR UPDATE``; SQLite holds the
     database lock already). None when voting never opened."""
-    result = await session.execute(
-        select(BallotLog)
-        .where(BallotLog.round_id == round_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    result = await session.execute(_LOCK_HEAD, {"head_round": round_id})
     return result.scalar_one_or_none()
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Select, Table, any_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -942,23 +943,52 @@ _SET_CURRENT_BALLOT = (
     .where(_VOTERS.c.id == bindparam("voter"))
     .values(current_ballot_id=bindparam("ballot"), draft=None)
 )
-_READ_VOTERS = (
-    select(_VOTERS.c.id, _VOTERS.c.code_id, _VOTERS.c.district_id, _VOTERS.c.current_ballot_id)
-    .where(_VOTERS.c.id.in_(bindparam("ids", expanding=True)))
-    .where(_VOTERS.c.round_id == bindparam("round_id"))
-    .order_by(_VOTERS.c.id)
-)
-# In id order: two writers never wait on each other in a circle.
-_LOCK_VOTERS = _READ_VOTERS.with_for_update()
-_REVOKED_CODES = select(_VOTERS.c.id).where(
-    _VOTERS.c.id.in_(bindparam("ids", expanding=True)), _code_revoked(_VOTERS.c.code_id)
-)
-_ENDED_SESSIONS = select(RevokedToken.jti).where(
-    RevokedToken.jti.in_(bindparam("jtis", expanding=True))
-)
-_RECEIPTS = select(_BALLOTS.c.id, _BALLOTS.c.receipt).where(
-    _BALLOTS.c.id.in_(bindparam("ids", expanding=True))
-)
+
+
+def _any_of(column: Any, name: str, *, postgresql: bool) -> Any:
+    """``column IN (:name…)``: on PostgreSQL ``= ANY(:name)`` with one array parameter, so the SQL
+    is the same whatever the batch size and asyncpg prepares it once per connection (an expanded
+    IN list is new SQL for every size, and every new SQL is a prepare round trip and a plan)."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _WriterStatements:
+    """The cast writer's reads, built once per dialect family (PostgreSQL, other)."""
+
+    read_voters: Select[Any]
+    lock_voters: Select[Any]
+    revoked_codes: Select[Any]
+    ended_sessions: Select[Any]
+    receipts: Select[Any]
+
+
+def _writer_statements(*, postgresql: bool) -> _WriterStatements:
+    read_voters = (
+        select(_VOTERS.c.id, _VOTERS.c.code_id, _VOTERS.c.district_id, _VOTERS.c.current_ballot_id)
+        .where(_any_of(_VOTERS.c.id, "ids", postgresql=postgresql))
+        .where(_VOTERS.c.round_id == bindparam("round_id"))
+        .order_by(_VOTERS.c.id)
+    )
+    return _WriterStatements(
+        read_voters=read_voters,
+        # In id order: two writers never wait on each other in a circle.
+        lock_voters=read_voters.with_for_update(),
+        revoked_codes=select(_VOTERS.c.id).where(
+            _any_of(_VOTERS.c.id, "ids", postgresql=postgresql), _code_revoked(_VOTERS.c.code_id)
+        ),
+        ended_sessions=select(RevokedToken.jti).where(
+            _any_of(RevokedToken.jti, "jtis", postgresql=postgresql)
+        ),
+        receipts=select(_BALLOTS.c.id, _BALLOTS.c.receipt).where(
+            _any_of(_BALLOTS.c.id, "ids", postgresql=postgresql)
+        ),
+    )
+
+
+_WRITER = {True: _writer_statements(postgresql=True), False: _writer_statements(postgresql=False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1086,22 +1116,24 @@ async def append_casts(
     if len({c.voter_id for c in casts}) != len(casts):
         raise ValueError("one cast per voter per batch")
     conn = await session.connection()
+    statements = _WRITER[conn.dialect.name == "postgresql"]
     ids = sorted(c.voter_id for c in casts)
-    query = _LOCK_VOTERS if lock_voters else _READ_VOTERS
+    query = statements.lock_voters if lock_voters else statements.read_voters
     voters = {row.id: row for row in await conn.execute(query, {"round_id": round_id, "ids": ids})}
     # Asked after the voters' locks, in statements of their own (see voter_context).
     revoked: set[int] = set()
     if any(v.code_id is not None for v in voters.values()):
-        revoked = set((await conn.execute(_REVOKED_CODES, {"ids": ids})).scalars())
+        revoked = set((await conn.execute(statements.revoked_codes, {"ids": ids})).scalars())
     jtis = [c.session_jti for c in casts if c.session_jti is not None]
     ended: set[str] = set()
     if jtis:
-        ended = set((await conn.execute(_ENDED_SESSIONS, {"jtis": jtis})).scalars())
+        ended = set((await conn.execute(statements.ended_sessions, {"jtis": jtis})).scalars())
     current_ids = [v.current_ballot_id for v in voters.values() if v.current_ballot_id]
     receipts: dict[int, str] = {}
     if current_ids:
         receipts = {
-            row.id: row.receipt for row in await conn.execute(_RECEIPTS, {"ids": current_ids})
+            row.id: row.receipt
+            for row in await conn.execute(statements.receipts, {"ids": current_ids})
         }
     day = _today()
     answers: list[CastResult | DomainError] = []
