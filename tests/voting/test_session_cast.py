@@ -189,3 +189,25 @@ def test_a_worker_keeps_only_a_definition_its_fingerprint_commits_to() -> None:
     assert (987_654, wrong) not in service._FROZEN  # used once, never kept
     service._frozen(987_654, honest, text)
     assert (987_654, honest) in service._FROZEN
+
+
+def test_a_session_of_another_round_is_refused_before_the_writer(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    vr, _codes, first = fast
+    other = open_round(settings, admin_email="ander@example.nl")
+    [other_code] = issue_codes(settings, other, 1)
+    outsider = redeem(client, other_code)
+    _refused(client, settings, vr, outsider, 401, "andere ronde")
+    # The other way round as well: this round's session in the other round's booth.
+    before = _stored(settings)
+    response = client.put(
+        f"/api/v1/rounds/{other.round_id}/ballot",
+        json={"projects": [other.projects[0]]},
+        headers=first,
+    )
+    assert response.status_code == 401
+    assert "andere ronde" in response.json()["detail"]
+    assert _stored(settings) == before
