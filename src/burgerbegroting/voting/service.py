@@ -958,6 +958,7 @@ def _any_of(column: Any, name: str, *, postgresql: bool) -> Any:
 class _WriterStatements:
     """The cast writer's reads, built once per dialect family (PostgreSQL, other)."""
 
+    postgresql: bool
     read_voters: Select[Any]
     lock_voters: Select[Any]
     revoked_codes: Select[Any]
@@ -973,6 +974,7 @@ def _writer_statements(*, postgresql: bool) -> _WriterStatements:
         .order_by(_VOTERS.c.id)
     )
     return _WriterStatements(
+        postgresql=postgresql,
         read_voters=read_voters,
         # In id order: two writers never wait on each other in a circle.
         lock_voters=read_voters.with_for_update(),
@@ -989,6 +991,15 @@ def _writer_statements(*, postgresql: bool) -> _WriterStatements:
 
 
 _WRITER = {True: _writer_statements(postgresql=True), False: _writer_statements(postgresql=False)}
+_INSERT_BALLOT_ROWS = insert(_BALLOTS)
+_SET_CURRENT_BY_UID = (
+    update(_VOTERS)
+    .where(
+        _VOTERS.c.id == _BALLOTS.c.voter_id,
+        _BALLOTS.c.ballot_uid == any_(bindparam("uids", type_=ARRAY(_BALLOTS.c.ballot_uid.type))),
+    )
+    .values(current_ballot_id=_BALLOTS.c.id, draft=None)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1201,18 +1212,25 @@ async def append_casts(
         row["event_height"] = event.height
         row["receipt"] = receipt_from_hash(event.hash)
         rows.append(row)
-    ballot_ids = (
-        (await session.execute(_INSERT_BALLOTS, rows)).scalars().all()
-        if len(rows) > 1
-        else [(await session.execute(_INSERT_BALLOT, rows[0])).scalar_one()]
-    )
-    await session.execute(
-        _SET_CURRENT_BALLOT,
-        [
-            {"voter": row["voter_id"], "ballot": bid}
-            for row, bid in zip(rows, ballot_ids, strict=True)
-        ],
-    )
+    if statements.postgresql:
+        # No RETURNING: a multi-row INSERT … RETURNING is new SQL for every batch size (a prepare
+        # per size and connection); the plain INSERT is one statement for all sizes, and the
+        # voters find their new ballots by the ballots' unique ids.
+        await conn.execute(_INSERT_BALLOT_ROWS, rows)
+        await conn.execute(_SET_CURRENT_BY_UID, {"uids": [row["ballot_uid"] for row in rows]})
+    else:
+        ballot_ids = (
+            (await conn.execute(_INSERT_BALLOTS, rows)).scalars().all()
+            if len(rows) > 1
+            else [(await conn.execute(_INSERT_BALLOT, rows[0])).scalar_one()]
+        )
+        await conn.execute(
+            _SET_CURRENT_BALLOT,
+            [
+                {"voter": row["voter_id"], "ballot": bid}
+                for row, bid in zip(rows, ballot_ids, strict=True)
+            ],
+        )
     receipts_written = iter(rows)
     for i, answer in enumerate(answers):
         if isinstance(answer, CastResult):
