@@ -11,8 +11,9 @@ only inserts one row in its own transaction (the ceiling for any write on this s
 these four runs starts with an unmeasured warm-up of 2 requests per client on the same keep-alive
 connections (TCP connects, the server's connection pool, a worker's first read of the round),
 then times ``--requests`` requests. It reports throughput (acknowledged requests per second of
-wall time), p50/p95/p99 latency, and then checks that every acknowledged receipt, warm-up
-included, is stored and the log replays (zero lost).
+wall time), p50/p95/p99 latency, the server's CPU time per request during the timed requests
+(all its processes, from Linux ``/proc``; "n/a" elsewhere), and then checks that every
+acknowledged receipt, warm-up included, is stored and the log replays (zero lost).
 
 The client runs on the same machine (one asyncio process with aiohttp) and competes with the
 server for the 2 cores: the figures are a floor for what a separate client would measure.
@@ -70,6 +71,13 @@ class Figures:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu_seconds: float | None  # the server's processes, during the timed requests
+
+    @property
+    def cpu_ms_per_request(self) -> str:
+        if self.server_cpu_seconds is None or not self.ok:
+            return "n/a"
+        return f"{self.server_cpu_seconds * 1000 / self.ok:.2f}"
 
     @property
     def per_second(self) -> float:
@@ -183,9 +191,24 @@ CLIENTS = (50, 200)
 WARMUP_PER_CLIENT = 2
 
 
+def _server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU so far of the server process ``pid`` and its workers (Linux ``/proc``),
+    or None where that cannot be read."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ticks = 0
+        for process in [str(pid), *children]:
+            # Fields after the command name: state is the first, utime the 12th, stime the 13th.
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def _load(
-    base: str, clients: int, warmup: list[Call], calls: list[Call]
-) -> tuple[int, int, float, list[float], list[str]]:
+    base: str, clients: int, warmup: list[Call], calls: list[Call], server_pid: int
+) -> tuple[int, int, float, list[float], list[str], float | None]:
     """Send ``warmup`` and then ``calls`` from ``clients`` concurrent clients on the same
     keep-alive connections; only ``calls`` are timed (the warm-up pays for the TCP connections,
     the server's connection pool and a worker's first read of the round). Receipts of both."""
@@ -232,10 +255,13 @@ async def _load(
         timing = True
         for call in calls:
             queue.put_nowait(call)
+        cpu_before = _server_cpu_seconds(server_pid)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    return len(latencies), errors, elapsed, latencies, receipts
+        cpu_after = _server_cpu_seconds(server_pid)
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return len(latencies), errors, elapsed, latencies, receipts, cpu
 
 
 def run_backend(backend: str, database_url: str, requests: int, workers: int) -> list[Figures]:
@@ -286,11 +312,13 @@ def run_backend(backend: str, database_url: str, requests: int, workers: int) ->
                 ("cast ballot", [cast(v) for v in mine[:warm]], [cast(v) for v in mine[warm:]]),
             )
             for endpoint, warmup, calls in scenarios:
-                ok, errors, seconds, latencies, receipts = asyncio.run(
-                    _load(base, clients, warmup, calls)
+                ok, errors, seconds, latencies, receipts, cpu = asyncio.run(
+                    _load(base, clients, warmup, calls, process.pid)
                 )
                 figures.append(
-                    Figures(backend, endpoint, clients, len(calls), ok, errors, seconds, latencies)
+                    Figures(
+                        backend, endpoint, clients, len(calls), ok, errors, seconds, latencies, cpu
+                    )
                 )
                 if endpoint == "cast ballot":
                     result = replay(settings, vr.round_id)
@@ -304,13 +332,15 @@ def run_backend(backend: str, database_url: str, requests: int, workers: int) ->
 
 def table(figures: list[Figures]) -> str:
     lines = [
-        "| database | endpoint | clients | requests | ok/s | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| database | endpoint | clients | requests | ok/s | p50 ms | p95 ms | p99 ms | errors "
+        "| server CPU ms/request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in figures:
         lines.append(
             f"| {f.backend} | {f.endpoint} | {f.clients} | {f.requests} | {f.per_second:.0f} | "
-            f"{f.pct(0.5):.1f} | {f.pct(0.95):.1f} | {f.pct(0.99):.1f} | {f.errors} |"
+            f"{f.pct(0.5):.1f} | {f.pct(0.95):.1f} | {f.pct(0.99):.1f} | {f.errors} "
+            f"| {f.cpu_ms_per_request} |"
         )
     return "\n".join(lines)
 
