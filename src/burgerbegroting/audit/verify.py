@@ -689,12 +689,22 @@ def check_pb(export: Mapping[str, Any], name: str, text: str | bytes, report: Re
     _need(label in keys, f"{name} META election", f"onbekende verkiezing {label!r}")
     expected = pabulib_file(export, keys[label])
     want_meta = dict(expected.meta)
-    for meta_key in ("budget", "vote_type", "num_projects", "num_votes", "fingerprint", "rule"):
+    # The counting keys first (the usual tampering is named by them), then every other entry:
+    # a recount of the file uses the caps, the lot's seed, the leftover rule, the ballot limits …
+    first = ("budget", "vote_type", "num_projects", "num_votes", "fingerprint", "rule")
+    for meta_key in (*first, *(k for k in want_meta if k not in first)):
         _need(
             pb.meta_dict.get(meta_key) == want_meta.get(meta_key),
             f"{name} META {meta_key}",
             f"{pb.meta_dict.get(meta_key)!r}, verwacht {want_meta.get(meta_key)!r}",
         )
+    unknown = sorted(set(pb.meta_dict) - set(want_meta))
+    _need(not unknown, f"{name} META {unknown[0] if unknown else ''}", "staat niet in de export")
+    _need(
+        [f.strip() for f in pb.project_fields] == list(expected.project_fields),
+        f"{name} PROJECTS",
+        f"kolommen {';'.join(pb.project_fields)!r}, verwacht {';'.join(expected.project_fields)!r}",
+    )
     got = _rows(pb.project_fields, pb.projects)
     want = _rows(expected.project_fields, expected.projects)
     _need(
@@ -704,11 +714,12 @@ def check_pb(export: Mapping[str, Any], name: str, text: str | bytes, report: Re
         + ", ".join(sorted(set(got) ^ set(want)) or ["dubbele regels"]),
     )
     for pid, row in sorted(want.items()):
-        for column in ("cost", "votes", "selected"):
+        # Every column: the theme (category) decides a cap, the name is what the council read.
+        for column in expected.project_fields:
             _need(
                 _money_equal(got[pid].get(column), row[column])
                 if column == "cost"
-                else (got[pid].get(column) or "").strip() == row[column],
+                else (got[pid].get(column) or "").strip() == row[column].strip(),
                 f"{name} project {pid}",
                 f"{column} {got[pid].get(column)!r}, verwacht {row[column]!r}",
             )
