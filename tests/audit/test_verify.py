@@ -1,8 +1,9 @@
-"""``audit.verify`` on exports built without a database: the ``.pb`` check."""
+"""``audit.verify`` on exports built without a database: the ``.pb`` check and foreign input."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from burgerbegroting.audit.verify import (
     Report,
     VerificationError,
     check_pb,
+    main,
     pabulib_text,
 )
 from burgerbegroting.voting.tally.pabulib import read_election, read_pabulib, write_pabulib
@@ -113,3 +115,15 @@ def test_a_pb_file_must_agree_with_the_export_in_every_meta_entry_and_project_co
         "ronde.pb project 2",
     ):
         assert _recount(cases[place]) != published, place
+
+
+def test_json_nested_too_deep_is_a_named_problem_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An auditor may be handed any file: nesting deeper than Python's recursion limit is
+    reported like any other unreadable file, not with a Python traceback."""
+    deep = tmp_path / "diep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert main(["verify", str(deep)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"FOUT bij {deep}: niet te lezen als JSON")

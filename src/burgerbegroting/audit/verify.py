@@ -797,7 +797,7 @@ def verify(
         else:
             _need(not pb_files, "pb", "een export tijdens het stemmen heeft geen .pb-bestanden")
             report.add("Export tijdens het stemmen: geen uitslag en geen huidige stembiljetten.")
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
         raise VerificationError(
             "structuur", f"de export is onvolledig of misvormd ({exc!r})"
         ) from None
@@ -840,6 +840,9 @@ def _load(path: str) -> dict[str, Any]:
         data = json.loads(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
         raise VerificationError(path, f"niet te lezen als JSON ({exc})") from None
+    except RecursionError:
+        # Arrays or objects nested deeper than Python's recursion limit: no export is like that.
+        raise VerificationError(path, "niet te lezen als JSON (te diep genest)") from None
     if not isinstance(data, dict):
         raise VerificationError(path, "geen JSON-object")
     return data
