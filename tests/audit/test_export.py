@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,44 @@ def test_csv_export_is_for_dutch_excel_and_safe_against_formulas(
     rows = list(csv.reader(io.StringIO(to_csv(document).decode("utf-8-sig")), delimiter=";"))
     assert rows[1][2] == '\'=HYPERLINK("https://evil.example")'
     assert not any(cell.startswith("=") for row in rows for cell in row)
+
+
+def test_csv_ballot_lists_stay_text_in_a_dutch_spreadsheet(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A Dutch Excel reads ``1,10`` as the number 1,1 (the comma is its decimal separator): a
+    ballot naming projects 1 and 10 would show as "1,1", and points ``3,20`` as "3,2". Lists of
+    project ids and points are therefore written with a separator no spreadsheet reads as a
+    number or a date."""
+    voted = voted_round(client, settings)
+    _, document = export_json(client, voted.vr.round_id, voted.auditor)
+    first, second = (p["id"] for p in document["projects"][:2])
+    document["ballots"].append(
+        {
+            "election": None,
+            "ballot_id": "f" * 32,
+            "content": {"points": {str(first): 3, str(second): 20}},
+        }
+    )
+    rows = list(csv.reader(io.StringIO(to_csv(document).decode("utf-8-sig")), delimiter=";"))
+    start = rows.index(["Verkiezing", "Stembiljet", "Blanco", "Projecten", "Punten"])
+    dutch_number = re.compile(r"-?[0-9]+(,[0-9]+)?")
+    by_id = {b["ballot_id"]: b["content"] for b in document["ballots"]}
+    several = 0
+    for row in rows[start + 1 :]:
+        for cell in row[3:5]:
+            if "|" in cell:
+                several += 1
+            assert not (dutch_number.fullmatch(cell) and "," in cell), row
+        content = by_id[row[1]]
+        named = [int(pid) for pid in row[3].split("|")] if row[3] else []
+        if "points" in content:
+            assert dict(zip(named, map(int, row[4].split("|")), strict=True)) == {
+                int(k): v for k, v in content["points"].items()
+            }
+        else:
+            assert named == content.get("projects", [])
+    assert several >= 4
 
 
 def test_who_may_download_what_when(client: TestClient[Litestar], settings: Settings) -> None:
