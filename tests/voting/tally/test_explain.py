@@ -54,3 +54,17 @@ def test_table_lists_every_project_with_votes_cost_and_outcome() -> None:
     assert "4,00 stemmen" in rows["2"]
     assert rows["2"].endswith("gefinancierd")
     assert "het geld van de voorstanders ging naar andere projecten" in rows["1"]
+
+
+def test_one_vote_is_one_stem_not_one_stemmen() -> None:
+    election = Election(
+        budget=100,
+        projects=(Project("1", 50, "A"), Project("2", 40, "B")),
+        ballots=(Ballot(("1", "2")), Ballot(("1",))),
+        ballot_type=BallotType.APPROVAL,
+    )
+    text = explain(election, count(election, "greedy", tie_break=TieBreak("lexicographic")))
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:2] in {"1 ", "2 "}}
+    assert "2 stemmen" in rows["1"]
+    assert " 1 stem " in rows["2"]
+    assert "1 stemmen" not in text
