@@ -182,6 +182,12 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
         )
     if params.get("fund_free") == "false":
         header.append("Projecten die niets kosten: niet gefinancierd")
+    elif params.get("fund_free") == "true" and any(costs[pid] == 0 for pid in outcome.selected):
+        # Where we depart from the reference implementation, the output says so (issue 9).
+        header.append(
+            "Projecten die niets kosten: gefinancierd als iemand erop stemt (pabutools doet dat "
+            "bij goedkeuringsstemmen niet; --no-free-projects telt zoals pabutools)"
+        )
     if params.get("leftover") == "fund-by-score":
         header.append(
             "Restbudget: daarna gefinancierd op volgorde van stemmen, buiten de maxima per thema "
