@@ -23,7 +23,8 @@ from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
 from burgerbegroting.audit.export import to_csv
-from burgerbegroting.audit.verify import VerificationError, diff, verify
+from burgerbegroting.audit.signing import public_key_info, sign
+from burgerbegroting.audit.verify import VerificationError, diff, manifest_bytes, verify
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
@@ -331,6 +332,28 @@ def test_diff_proves_a_later_export_extends_an_earlier_one(
     with pytest.raises(VerificationError) as shrunk:
         diff(final, early, public_key=key)
     assert shrunk.value.place == "log"
+
+
+def test_diff_without_a_key_says_so_and_refuses_two_different_keys(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Without --key each export is checked with the key inside it. ``verify`` then warns that
+    only integrity, not origin, was checked; ``diff`` dropped that warning and accepted OLD and
+    NEW signed with two different keys (NEW made by someone else, extending OLD)."""
+    voted = voted_round(client, settings, closed=False)
+    _, early = export_json(client, voted.vr.round_id, voted.auditor)
+    close(settings, voted.vr)
+    _, final = export_json(client, voted.vr.round_id, voted.auditor)
+    assert "LET OP" in diff(early, final).text()
+    assert "LET OP" not in diff(early, final, public_key=published_key(client)).text()
+    other = replace(settings, secret_key="een-andere-geheime-sleutel-" + "y" * 40)
+    info = public_key_info(other)
+    final["manifest"]["key"] = {k: info[k] for k in ("algorithm", "key_id", "public_key")}
+    final["signature"] = sign(other, manifest_bytes(final["manifest"]))
+    verify(final)  # on its own it is a sound export, signed with its own key
+    with pytest.raises(VerificationError) as problem:
+        diff(early, final)
+    assert problem.value.place == "manifest/key"
 
 
 def test_building_the_file_holds_no_write_lock(

@@ -808,10 +808,21 @@ def diff(
     old: Mapping[str, Any], new: Mapping[str, Any], *, public_key: bytes | None = None
 ) -> Report:
     """Prove that NEW extends OLD: both verify, same round and genesis, OLD's events are a prefix
-    of NEW's (nothing removed or rewritten)."""
-    verify(old, public_key=public_key)
+    of NEW's (nothing removed or rewritten). Without ``public_key`` both must name the same key,
+    and the report says that origin was not checked."""
+    old_report = verify(old, public_key=public_key)
     verify(new, public_key=public_key)
     report = Report()
+    if public_key is None:
+        # Each was checked with the key inside it: they must at least name the same key, or NEW
+        # may come from anyone. Keep verify's warning that origin was not checked.
+        _need(
+            _same(old["manifest"].get("key"), new["manifest"].get("key")),
+            "manifest/key",
+            "OLD en NEW zijn met verschillende sleutels ondertekend; geef --key met de "
+            "gepubliceerde sleutel van de gemeente",
+        )
+        report.lines += [line for line in old_report.lines if line.startswith("LET OP")]
     _need(
         old["manifest"]["fingerprint"] == new["manifest"]["fingerprint"],
         "definition",
