@@ -127,3 +127,15 @@ def test_json_nested_too_deep_is_a_named_problem_not_a_traceback(
     assert main(["verify", str(deep)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"FOUT bij {deep}: niet te lezen als JSON")
+
+
+def test_a_pb_file_that_cannot_be_read_is_named_like_any_other_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/security.md: exit 1 with the first problem, named. A missing --pb file gave exit 2
+    and a bare 'FOUT: [Errno 2] …'; a missing export already gave 'FOUT bij FILE: …', exit 1."""
+    export = tmp_path / "ronde.json"
+    export.write_text("{}", encoding="utf-8")
+    missing = tmp_path / "weg.pb"
+    assert main(["verify", str(export), "--pb", str(missing)]) == 1
+    assert capsys.readouterr().err.startswith(f"FOUT bij {missing}: niet te lezen")

@@ -859,6 +859,13 @@ def _load(path: str) -> dict[str, Any]:
     return data
 
 
+def _read_pb(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise VerificationError(path, f"niet te lezen ({exc.strerror})") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", required=True)
     check = sub.add_parser("verify", help="controleer een audit-export (JSON) en .pb-bestanden")
@@ -876,7 +883,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         key = _decode_key(args.key) if args.key else None
         if args.audit_command == "verify":
-            pb_files = [(Path(p).name, Path(p).read_bytes()) for p in args.pb]
+            pb_files = [(Path(p).name, _read_pb(p)) for p in args.pb]
             report = verify(_load(args.export), public_key=key, pb_files=pb_files)
         else:
             report = diff(_load(args.old), _load(args.new), public_key=key)
