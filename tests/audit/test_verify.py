@@ -1,4 +1,4 @@
-"""``audit.verify`` on exports built without a database: the ``.pb`` check and foreign input."""
+"""``audit.verify``: the ``.pb`` check, parts outside the signature, and foreign input."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from burgerbegroting.audit.verify import (
     Report,
@@ -14,10 +16,13 @@ from burgerbegroting.audit.verify import (
     check_pb,
     main,
     pabulib_text,
+    verify,
 )
+from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tally.pabulib import read_election, read_pabulib, write_pabulib
 from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
+from tests.audit.factories import export_json, voted_round
 from tests.audit.test_pabutools import export_of
 
 
@@ -139,3 +144,18 @@ def test_a_pb_file_that_cannot_be_read_is_named_like_any_other_problem(
     missing = tmp_path / "weg.pb"
     assert main(["verify", str(export), "--pb", str(missing)]) == 1
     assert capsys.readouterr().err.startswith(f"FOUT bij {missing}: niet te lezen")
+
+
+def test_a_part_the_signature_does_not_cover_is_refused(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Everything in the export is signed but for ``format``, ``manifest`` and ``signature``
+    themselves. A part added next to them (say a second "outcome" under another name, for a
+    reader who opens the file) passed verify unnoticed: the verifier never looked at it."""
+    voted = voted_round(client, settings)
+    _, document = export_json(client, voted.vr.round_id, voted.auditor)
+    verify(document)
+    document["uitslag_na_correctie"] = {"selected": ["1"]}
+    with pytest.raises(VerificationError) as problem:
+        verify(document)
+    assert problem.value.place == "uitslag_na_correctie"

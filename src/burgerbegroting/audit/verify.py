@@ -8,8 +8,8 @@ but this file's package and the export.
 
 What it checks, in this order, stopping at the first problem (which it names):
 
-1. the manifest's Ed25519 signature (with the instance's published key, ``--key``) and the
-   SHA-256 of every part's canonical JSON;
+1. the manifest's Ed25519 signature (with the instance's published key, ``--key``), the
+   SHA-256 of every part's canonical JSON, and no part beside the signed ones;
 2. the round definition's SHA-256 equals the round fingerprint, and the projects agree with it;
 3. the ballot log: from genesis (round fingerprint + voter-roll fingerprint) to the end event,
    every height, parent and hash;
@@ -392,6 +392,9 @@ def check_signature(export: Mapping[str, Any], public_key: bytes | None, report:
         _need(name in export, name, "dit deel ontbreekt")
         digest = hashlib.sha256(canonical_json(export[name])).hexdigest()
         _need(digest == listed[name], name, "de SHA-256 van dit deel wijkt af van het manifest")
+    # Nothing beside the signed parts: an unsigned addition would be read by people, not checked.
+    unsigned = sorted(str(k) for k in set(export) - {*parts, "format", "manifest", "signature"})
+    _need(not unsigned, unsigned[0] if unsigned else "", "dit deel is niet ondertekend")
     report.add(f"SHA-256 van {len(parts)} delen kloppen met het manifest.")
 
 
