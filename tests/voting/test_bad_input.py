@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.db import utcnow
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import tokens as voter_tokens
 from tests.voting.factories import (
@@ -215,3 +217,37 @@ def test_casting_after_close_is_refused(
     )
     assert response.status_code == 409
     assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+
+
+def test_an_expired_voter_session_is_refused_and_stores_nothing(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voter session older than ``voter_session_minutes``: 401 naming the expiry, on the API
+    (bearer) and on the booth page (cookie), and no ballot, event or draft is written."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    fresh = redeem(client, code)
+    voter_id = voter_tokens.read(settings, fresh["Authorization"].split()[1]).voter_id
+    # The same voter's session, opened a minute longer ago than a session lasts.
+    opened = utcnow() - timedelta(minutes=settings.voter_session_minutes + 1)
+    monkeypatch.setattr(voter_tokens, "utcnow", lambda: opened)
+    old = voter_tokens.issue(settings, voter_id=voter_id, round_id=vr.round_id, district_id=None)
+    monkeypatch.undo()
+    expired = {"Authorization": f"Bearer {old.encoded}"}
+    before = _stored(settings)
+    reading = client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=expired)
+    casting = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=expired
+    )
+    for response in (reading, casting):
+        assert response.status_code == 401, response.text
+        assert "verlopen" in response.json()["detail"]
+    client.cookies.clear()
+    client.cookies.set(voter_tokens.VOTER_COOKIE, old.encoded)
+    page = client.get(f"/stemmen/{vr.round_id}")
+    assert page.status_code == 401
+    assert "verlopen" in page.text
+    assert _stored(settings) == before
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE draft IS NOT NULL") == 0
+    # The control: the fresh session of the same voter still reads the booth.
+    assert client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=fresh).status_code == 200
