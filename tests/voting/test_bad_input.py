@@ -251,3 +251,46 @@ def test_an_expired_voter_session_is_refused_and_stores_nothing(
     assert scalar(settings, "SELECT count(*) FROM voters WHERE draft IS NOT NULL") == 0
     # The control: the fresh session of the same voter still reads the booth.
     assert client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=fresh).status_code == 200
+
+
+def test_bad_point_amounts_are_refused_with_a_message_and_nothing_is_stored(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The amounts of a cumulative ballot (the points) get the same hostile values as ids."""
+    vr = open_round(settings, ballot_type="cumulative", cumulative_points=10)
+    voter = redeem(client, issue_codes(settings, vr, 1)[0])
+    p = str(vr.projects[0])
+    before = _stored(settings)
+    bodies = [
+        f'{{"points": {{"{p}": -1}}}}',
+        f'{{"points": {{"{p}": 1e309}}}}',
+        f'{{"points": {{"{p}": NaN}}}}',
+        f'{{"points": {{"{p}": "NaN"}}}}',
+        f'{{"points": {{"{p}": {2**63}}}}}',
+        f'{{"points": {{"{p}": 2.5}}}}',
+        f'{{"points": {{"{p}": 11}}}}',  # more than the 10 points to divide
+        f'{{"points": {{"{p}": 6, "{vr.projects[1]}": 5}}}}',  # 11 together
+        '{"points": {"-1": 1}}',
+        '{"points": {"987654": 1}}',
+        '{"points": {"abc": 1}}',
+        f'{{"points": {{"{p}": 0}}}}',  # nothing chosen
+        f'{{"points": [{p}]}}',
+        f'{{"projects": [{p}]}}',  # the wrong shape for this ballot type
+    ]
+    for body in bodies:
+        response = client.put(
+            f"/api/v1/rounds/{vr.round_id}/ballot",
+            content=body,
+            headers={**voter, "Content-Type": "application/json"},
+        )
+        assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+        assert response.json().get("detail"), body
+    assert _stored(settings) == before
+    # The control: a valid division of the points is stored.
+    good = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"points": {p: 6, str(vr.projects[1]): 4}},
+        headers=voter,
+    )
+    assert good.status_code == 200, good.text
+    assert _stored(settings) != before
