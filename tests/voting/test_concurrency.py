@@ -6,11 +6,12 @@ PostgreSQL up to 20 concurrent transactions, SQLite serialises writers with ``BE
 
 Negative controls show the tests can fail: on PostgreSQL without the row locks (voter row and log
 head), on SQLite with deferred transactions instead of ``BEGIN IMMEDIATE``; each time the same
-scenario then loses or refuses casts, or leaves a log that disagrees with the stored ballots. The
-100 × 5 casts, the ten ballots of one voter and the race with the close each have one; the 20
-redemptions of one code have none for their redemption half (``UNIQUE(round_id, voter_key)`` is
-also the conflict target of the voter insert, so it cannot be removed on its own), and their cast
-half is the ten-ballots scenario.
+scenario then loses or refuses casts, or leaves a log that disagrees with the stored ballots. Every
+scenario has one (100 × 5 casts, one code redeemed 20 times, ten ballots of one voter, the race with
+the close). For the 20 redemptions the control also removes what makes one code one voter: the
+UNIQUE constraints on ``voters`` (PostgreSQL; measured: one code became 3 voters) with a
+check-then-insert redemption; SQLite cannot drop a table's constraint, so there the control is
+the deferred transaction (measured: "database is locked").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from burgerbegroting import db
@@ -29,10 +30,12 @@ from burgerbegroting.db import create_engine
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import codes as codes_mod
 from burgerbegroting.voting import log as log_mod
 from burgerbegroting.voting import service
 from burgerbegroting.voting import tokens as voter_tokens
-from burgerbegroting.voting.models import BallotLog
+from burgerbegroting.voting.models import BallotLog, Voter
+from tests.proposals.factories import run
 from tests.voting.factories import issue_codes, open_round, scalar
 from tests.voting.replay import ReplayError, replay
 
@@ -260,9 +263,56 @@ def test_negative_control_the_close_race_without_locks_is_seen(
     assert _close_race_problems(settings, vr, ok, errors) != [], "the race was not observed"
 
 
-def test_one_code_redeemed_20_times_at_once_still_one_current_ballot(settings: Settings) -> None:
+async def _naive_voter_for_code(
+    session: AsyncSession, settings: Settings, code_row: Any, batch: Any
+) -> Voter:
+    """What ``service._voter_for_code`` would be without the constraint it relies on: look the
+    voter up, and insert one when there is none (check, then act)."""
+    key = codes_mod.voter_key_for_code(settings, code_row.code_hash)
+    query = select(Voter).where(Voter.round_id == code_row.round_id, Voter.voter_key == key)
+    found = (await session.execute(query.limit(1))).scalars().first()
+    if found is not None:
+        return found
+    await asyncio.sleep(0.01)  # the other redemptions run meanwhile, as on a busy server
+    voter = Voter(
+        round_id=code_row.round_id,
+        voter_key=key,
+        method="code",
+        code_id=code_row.id,
+        district_id=code_row.district_id,
+        age_band=batch.age_band,
+        verified=True,
+    )
+    session.add(voter)
+    await session.flush()
+    return voter
+
+
+def _without_one_voter_per_code(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AbstractContextManager[None]:
+    """Remove what makes one code one voter: the UNIQUE constraints on ``voters`` (PostgreSQL;
+    SQLite cannot drop a table's constraint, so there its ``BEGIN IMMEDIATE`` goes instead) and
+    the conflict-free insert, replaced by check-then-insert."""
+    monkeypatch.setattr(service, "_voter_for_code", _naive_voter_for_code)
+    if db.is_sqlite(settings.database_url):
+        return _locks_removed(monkeypatch, settings)
+
+    async def drop(session: AsyncSession) -> None:
+        for name in ("uq_voters_round_id_voter_key", "uq_voters_code_id"):
+            await session.execute(text(f"ALTER TABLE voters DROP CONSTRAINT {name}"))
+        await session.commit()
+
+    run(settings, drop)
+    return _locks_removed(monkeypatch, settings)
+
+
+def _redeem_twenty_and_cast(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, guarded: bool
+) -> tuple[Any, list[voter_tokens.VoterToken], list[str], list[BaseException]]:
     vr = open_round(settings)
     [code] = issue_codes(settings, vr, 1)
+    context = nullcontext() if guarded else _without_one_voter_per_code(settings, monkeypatch)
 
     async def main() -> tuple[list[voter_tokens.VoterToken], list[str], list[BaseException]]:
         engine = create_engine(settings.database_url)
@@ -276,23 +326,70 @@ def test_one_code_redeemed_20_times_at_once_still_one_current_ballot(settings: S
                     await session.commit()
                     return token
 
-            tokens = await asyncio.gather(*(redeem(i) for i in range(20)))
-            jobs = [
-                (lambda t=t, i=i: _cast(engine, settings, t, {"projects": [vr.projects[i % 4]]}))
-                for i, t in enumerate(tokens)
-            ]
-            ok, errors = await _gather(jobs)
-            return list(tokens), ok, errors
+            with context:
+                redeemed = await asyncio.gather(
+                    *(redeem(i) for i in range(20)), return_exceptions=True
+                )
+                tokens = [t for t in redeemed if isinstance(t, voter_tokens.VoterToken)]
+                failed = [e for e in redeemed if isinstance(e, BaseException)]
+                jobs = [
+                    (
+                        lambda t=t, i=i: _cast(
+                            engine, settings, t, {"projects": [vr.projects[i % 4]]}, lock=guarded
+                        )
+                    )
+                    for i, t in enumerate(tokens)
+                ]
+                ok, errors = await _gather(jobs)
+            return tokens, ok, failed + errors
         finally:
             await engine.dispose()
 
     tokens, ok, errors = asyncio.run(main())
-    assert len({t.jti for t in tokens}) == 20  # 20 sessions
-    assert len({t.voter_id for t in tokens}) == 1  # for one voter
-    assert errors == []
-    assert len(ok) == 20
-    result = replay(settings, vr.round_id)
-    assert len(result.current_in_db) == 1
+    return vr, tokens, ok, errors
+
+
+def _one_code_problems(
+    settings: Settings,
+    vr: Any,
+    tokens: list[voter_tokens.VoterToken],
+    ok: list[str],
+    errors: list[BaseException],
+) -> list[str]:
+    problems: list[str] = []
+    if errors:
+        problems.append(f"{len(errors)} redemptions or casts failed: {errors[0]!r}")
+    if len({t.jti for t in tokens}) != 20:
+        problems.append(f"{len({t.jti for t in tokens})} sessions, not 20")
+    if len({t.voter_id for t in tokens}) != 1:
+        problems.append(f"one code became {len({t.voter_id for t in tokens})} voters")
+    if len(ok) != 20:
+        problems.append(f"{len(ok)} casts acknowledged, not 20")
+    try:
+        result = replay(settings, vr.round_id)
+    except ReplayError as error:
+        return [*problems, f"the log does not replay: {error}"]
+    if len(result.current_in_db) != 1:
+        problems.append(f"{len(result.current_in_db)} current ballots for one code")
+    return problems
+
+
+def test_one_code_redeemed_20_times_at_once_still_one_current_ballot(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vr, tokens, ok, errors = _redeem_twenty_and_cast(settings, monkeypatch, guarded=True)
+    assert _one_code_problems(settings, vr, tokens, ok, errors) == []
+
+
+def test_negative_control_one_code_without_its_constraints_becomes_several_voters(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``UNIQUE(round_id, voter_key)`` and ``UNIQUE(code_id)`` (PostgreSQL) or without
+    ``BEGIN IMMEDIATE`` (SQLite), a check-then-insert redemption and unlocked casts: the test above
+    then sees several voters (and current ballots) for one code, or failures."""
+    vr, tokens, ok, errors = _redeem_twenty_and_cast(settings, monkeypatch, guarded=False)
+    problems = _one_code_problems(settings, vr, tokens, ok, errors)
+    assert problems != [], "the race was not observed"
 
 
 def _ten_ballots_of_one_voter(
