@@ -587,6 +587,7 @@ def test_account_vote_asks_the_district_once(client: Client, settings: Settings)
     ask = client.get(f"/stemmen/{vr.round_id}", headers=headers)
     assert ask.status_code == 200
     assert "In welke wijk woont u?" in ask.text
+    assert "over de projecten in uw eigen wijk" in ask.text
     assert f'value="{vr.districts[1]}"' in ask.text
     assert f'value="{vr.districts[2]}"' not in ask.text  # no budget of its own: no ballot there
     wrong = form_post(client, f"/stemmen/{vr.round_id}/wijk", {"district_id": "987654"}, headers)
@@ -609,6 +610,28 @@ def test_account_vote_asks_the_district_once(client: Client, settings: Settings)
     assert step.status_code == 303, step.text
     review_and_confirm(client, vr, headers)
     assert current_ballot(settings) == {"projects": [vr.projects[2]]}
+
+
+def test_the_district_question_of_a_city_wide_round_does_not_promise_district_projects(
+    client: Client, settings: Settings
+) -> None:
+    """In a round with one city-wide budget a resident voting with an account is still asked the
+    district (turnout per district, eligibility), but votes on every project of the round: the
+    page must not say they vote on their own district's projects."""
+    vr = open_round(settings, vote_by_account=True, project_districts=[0, 1, None, 0])
+    headers = bearer(settings, make_user(settings, "stad@example.nl", roles=(Role.RESIDENT,)))
+    ask = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    assert ask.status_code == 200
+    assert "In welke wijk woont u?" in ask.text
+    assert "over de projecten in uw eigen wijk" not in ask.text
+    assert "alle projecten" in ask.text
+    chosen = form_post(
+        client, f"/stemmen/{vr.round_id}/wijk", {"district_id": str(vr.districts[0])}, headers
+    )
+    assert chosen.status_code == 303
+    booth = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    for title in ("Project 1", "Project 2", "Project 3", "Project 4"):
+        assert title in booth.text  # the other district's project too
 
 
 def test_staff_cannot_vote_with_their_account(client: Client, settings: Settings) -> None:
