@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from burgerbegroting.rounds.models import Phase
+from tests.accounts.factories import RESIDENT_PASSWORD, make_user
 from tests.browser.conftest import LiveServer, run_async
 from tests.browser.test_accounts_keyboard import check_page, enter_and_wait, tab_to, tab_to_field
-from tests.voting.factories import VotingRound, issue_codes, open_round
+from tests.voting.factories import VotingRound, close, issue_codes, open_round
 
 pytestmark = pytest.mark.browser
 
@@ -292,4 +293,47 @@ def test_info_pages_are_accessible(new_page: Any, live_server: LiveServer) -> No
     early, _codes = seed(live_server, 1, phase=Phase.REVIEW)
     page.goto(live_server.url(f"/stemmen/{early.round_id}"))
     assert "nog niet begonnen" in page.locator("#niet-open").inner_text()
+    check_page(page)
+
+
+def test_account_district_choice_and_closed_booth_are_accessible(
+    new_page: Any, live_server: LiveServer
+) -> None:
+    """The booth states the other tests do not reach, by keyboard: a resident's first account
+    vote asks the district (an empty choice is refused), and the booth of a round that closed
+    meanwhile."""
+    vr, _codes = seed(live_server, 1, vote_by_account=True)
+    email = f"inwoner-{uuid.uuid4().hex[:8]}@example.org"
+
+    async def resident() -> int:
+        return await asyncio.to_thread(make_user, live_server.settings, email)
+
+    run_async(resident)
+    page = new_page()
+    page.goto(live_server.url("/inloggen"))
+    tab_to_field(page, "email")
+    page.keyboard.type(email)
+    tab_to_field(page, "password")
+    page.keyboard.type(RESIDENT_PASSWORD)
+    enter_and_wait(page)
+    page.goto(live_server.url(f"/stemmen/{vr.round_id}"))
+    assert "In welke wijk woont u?" in page.locator("main").inner_text()
+    check_page(page)
+    tab_to_button(page, "Verder naar het stembiljet")
+    enter_and_wait(page)
+    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    check_page(page)
+    tab_to(page, lambda f: f["tag"] == "input" and f["type"] == "radio", "a district")
+    page.keyboard.press("Space")
+    tab_to_button(page, "Verder naar het stembiljet")
+    enter_and_wait(page)
+    page.wait_for_url(re.compile(rf"/stemmen/{vr.round_id}$"))
+    assert page.locator(f"#p-{vr.projects[0]}").count() == 1
+
+    async def close_it() -> None:
+        await asyncio.to_thread(close, live_server.settings, vr)
+
+    run_async(close_it)
+    page.goto(live_server.url(f"/stemmen/{vr.round_id}"))
+    assert "gesloten" in page.locator("main").inner_text()
     check_page(page)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.db import utcnow
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import tokens as voter_tokens
 from tests.voting.factories import (
@@ -217,3 +219,80 @@ def test_casting_after_close_is_refused(
     )
     assert response.status_code == 409
     assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+
+
+def test_an_expired_voter_session_is_refused_and_stores_nothing(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A voter session older than ``voter_session_minutes``: 401 naming the expiry, on the API
+    (bearer) and on the booth page (cookie), and no ballot, event or draft is written."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    fresh = redeem(client, code)
+    voter_id = voter_tokens.read(settings, fresh["Authorization"].split()[1]).voter_id
+    # The same voter's session, opened a minute longer ago than a session lasts.
+    opened = utcnow() - timedelta(minutes=settings.voter_session_minutes + 1)
+    monkeypatch.setattr(voter_tokens, "utcnow", lambda: opened)
+    old = voter_tokens.issue(settings, voter_id=voter_id, round_id=vr.round_id, district_id=None)
+    monkeypatch.undo()
+    expired = {"Authorization": f"Bearer {old.encoded}"}
+    before = _stored(settings)
+    reading = client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=expired)
+    casting = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=expired
+    )
+    for response in (reading, casting):
+        assert response.status_code == 401, response.text
+        assert "verlopen" in response.json()["detail"]
+    client.cookies.clear()
+    client.cookies.set(voter_tokens.VOTER_COOKIE, old.encoded)
+    page = client.get(f"/stemmen/{vr.round_id}")
+    assert page.status_code == 401
+    assert "verlopen" in page.text
+    assert _stored(settings) == before
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE draft IS NOT NULL") == 0
+    # The control: the fresh session of the same voter still reads the booth.
+    assert client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=fresh).status_code == 200
+
+
+def test_bad_point_amounts_are_refused_with_a_message_and_nothing_is_stored(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The amounts of a cumulative ballot (the points) get the same hostile values as ids."""
+    vr = open_round(settings, ballot_type="cumulative", cumulative_points=10)
+    voter = redeem(client, issue_codes(settings, vr, 1)[0])
+    p = str(vr.projects[0])
+    before = _stored(settings)
+    bodies = [
+        f'{{"points": {{"{p}": -1}}}}',
+        f'{{"points": {{"{p}": 1e309}}}}',
+        f'{{"points": {{"{p}": NaN}}}}',
+        f'{{"points": {{"{p}": "NaN"}}}}',
+        f'{{"points": {{"{p}": {2**63}}}}}',
+        f'{{"points": {{"{p}": 2.5}}}}',
+        f'{{"points": {{"{p}": 11}}}}',  # more than the 10 points to divide
+        f'{{"points": {{"{p}": 6, "{vr.projects[1]}": 5}}}}',  # 11 together
+        '{"points": {"-1": 1}}',
+        '{"points": {"987654": 1}}',
+        '{"points": {"abc": 1}}',
+        f'{{"points": {{"{p}": 0}}}}',  # nothing chosen
+        f'{{"points": [{p}]}}',
+        f'{{"projects": [{p}]}}',  # the wrong shape for this ballot type
+    ]
+    for body in bodies:
+        response = client.put(
+            f"/api/v1/rounds/{vr.round_id}/ballot",
+            content=body,
+            headers={**voter, "Content-Type": "application/json"},
+        )
+        assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+        assert response.json().get("detail"), body
+    assert _stored(settings) == before
+    # The control: a valid division of the points is stored.
+    good = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"points": {p: 6, str(vr.projects[1]): 4}},
+        headers=voter,
+    )
+    assert good.status_code == 200, good.text
+    assert _stored(settings) != before

@@ -6,7 +6,12 @@ PostgreSQL up to 20 concurrent transactions, SQLite serialises writers with ``BE
 
 Negative controls show the tests can fail: on PostgreSQL without the row locks (voter row and log
 head), on SQLite with deferred transactions instead of ``BEGIN IMMEDIATE``; each time the same
-scenario then loses or refuses casts, or leaves a log that disagrees with the stored ballots.
+scenario then loses or refuses casts, or leaves a log that disagrees with the stored ballots. Every
+scenario has one (100 × 5 casts, one code redeemed 20 times, ten ballots of one voter, the race with
+the close). For the 20 redemptions the control also removes what makes one code one voter: the
+UNIQUE constraints on ``voters`` (PostgreSQL; measured: one code became 3 voters) with a
+check-then-insert redemption; SQLite cannot drop a table's constraint, so there the control is
+the deferred transaction (measured: "database is locked").
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from burgerbegroting import db
@@ -25,10 +30,12 @@ from burgerbegroting.db import create_engine
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import codes as codes_mod
 from burgerbegroting.voting import log as log_mod
 from burgerbegroting.voting import service
 from burgerbegroting.voting import tokens as voter_tokens
-from burgerbegroting.voting.models import BallotLog
+from burgerbegroting.voting.models import BallotLog, Voter
+from tests.proposals.factories import run
 from tests.voting.factories import issue_codes, open_round, scalar
 from tests.voting.replay import ReplayError, replay
 
@@ -180,7 +187,9 @@ async def _close(engine: AsyncEngine, round_id: int, admin_id: int) -> str:
         return "closed"
 
 
-def test_casts_racing_the_close_never_commit_after_the_end_event(settings: Settings) -> None:
+def _race_the_close(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, locked: bool
+) -> tuple[Any, list[str], list[BaseException]]:
     vr = open_round(settings, costs=(3_000_000, 2_000_000))
     codes = issue_codes(settings, vr, 40)
     tokens = asyncio.run(_redeem_all(settings, codes))
@@ -189,34 +198,121 @@ def test_casts_racing_the_close_never_commit_after_the_end_event(settings: Setti
         engine = create_engine(settings.database_url)
         try:
             jobs: list[Callable[[], Awaitable[str]]] = [
-                (lambda t=t: _cast(engine, settings, t, {"projects": [vr.projects[0]]}))
+                (
+                    lambda t=t: _cast(
+                        engine, settings, t, {"projects": [vr.projects[0]]}, lock=locked
+                    )
+                )
                 for t in tokens
             ]
             jobs.insert(20, lambda: _close(engine, vr.round_id, vr.admin_id))
-            return await _gather(jobs)
+            context = nullcontext() if locked else _locks_removed(monkeypatch, settings)
+            with context:
+                return await _gather(jobs)
         finally:
             await engine.dispose()
 
     ok, errors = asyncio.run(main())
-    assert "closed" in ok, errors
+    return vr, ok, errors
+
+
+def _close_race_problems(
+    settings: Settings, vr: Any, ok: list[str], errors: list[BaseException]
+) -> list[str]:
+    """What the close race must not show: empty when every cast either made it before the end
+    event or was refused as "voting closed", the log replays, and the count took exactly the
+    acknowledged ballots."""
+    problems: list[str] = []
+    if "closed" not in ok:
+        return [f"the close failed: {errors}"]
     receipts = [r for r in ok if r != "closed"]
-    # A cast either made it before the end event or was refused as "voting closed".
-    assert all(getattr(e, "message", "").startswith("Het stemmen is gesloten") for e in errors), (
-        errors
-    )
-    result = replay(settings, vr.round_id)
-    assert result.closed
-    assert set(receipts) == set(result.current_in_db)
-    # The stored outcome counted exactly the ballots that were acknowledged.
+    refused = [e for e in errors if not getattr(e, "message", "").startswith("Het stemmen is gesl")]
+    if refused:
+        problems.append(f"{len(refused)} casts failed otherwise: {refused[0]!r}")
+    try:
+        result = replay(settings, vr.round_id)
+    except ReplayError as error:
+        return [*problems, f"the log does not replay: {error}"]
+    if not result.closed:
+        problems.append("the log has no end event")
+    if set(receipts) != set(result.current_in_db):
+        problems.append("acknowledged receipts and current ballots differ")
     counted = scalar(
         settings, "SELECT document FROM round_results WHERE round_id = :r", r=vr.round_id
     )
-    assert f'"ballots":{len(receipts)}' in counted
+    if f'"ballots":{len(receipts)}' not in (counted or ""):
+        problems.append("the stored outcome did not count exactly the acknowledged ballots")
+    return problems
 
 
-def test_one_code_redeemed_20_times_at_once_still_one_current_ballot(settings: Settings) -> None:
+def test_casts_racing_the_close_never_commit_after_the_end_event(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vr, ok, errors = _race_the_close(settings, monkeypatch, locked=True)
+    assert _close_race_problems(settings, vr, ok, errors) == []
+
+
+def test_negative_control_the_close_race_without_locks_is_seen(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race with the voter and log-head locks removed (on SQLite: deferred transactions
+    instead of BEGIN IMMEDIATE): the test above then finds the close itself or casts failing with
+    something else than "voting closed" (a duplicate log height on PostgreSQL, "database is
+    locked" on SQLite, as measured), or a log or count that disagrees, so it can fail."""
+    vr, ok, errors = _race_the_close(settings, monkeypatch, locked=False)
+    assert _close_race_problems(settings, vr, ok, errors) != [], "the race was not observed"
+
+
+async def _naive_voter_for_code(
+    session: AsyncSession, settings: Settings, code_row: Any, batch: Any
+) -> Voter:
+    """What ``service._voter_for_code`` would be without the constraint it relies on: look the
+    voter up, and insert one when there is none (check, then act)."""
+    key = codes_mod.voter_key_for_code(settings, code_row.code_hash)
+    query = select(Voter).where(Voter.round_id == code_row.round_id, Voter.voter_key == key)
+    found = (await session.execute(query.limit(1))).scalars().first()
+    if found is not None:
+        return found
+    await asyncio.sleep(0.01)  # the other redemptions run meanwhile, as on a busy server
+    voter = Voter(
+        round_id=code_row.round_id,
+        voter_key=key,
+        method="code",
+        code_id=code_row.id,
+        district_id=code_row.district_id,
+        age_band=batch.age_band,
+        verified=True,
+    )
+    session.add(voter)
+    await session.flush()
+    return voter
+
+
+def _without_one_voter_per_code(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AbstractContextManager[None]:
+    """Remove what makes one code one voter: the UNIQUE constraints on ``voters`` (PostgreSQL;
+    SQLite cannot drop a table's constraint, so there its ``BEGIN IMMEDIATE`` goes instead) and
+    the conflict-free insert, replaced by check-then-insert."""
+    monkeypatch.setattr(service, "_voter_for_code", _naive_voter_for_code)
+    if db.is_sqlite(settings.database_url):
+        return _locks_removed(monkeypatch, settings)
+
+    async def drop(session: AsyncSession) -> None:
+        for name in ("uq_voters_round_id_voter_key", "uq_voters_code_id"):
+            await session.execute(text(f"ALTER TABLE voters DROP CONSTRAINT {name}"))
+        await session.commit()
+
+    run(settings, drop)
+    return _locks_removed(monkeypatch, settings)
+
+
+def _redeem_twenty_and_cast(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, guarded: bool
+) -> tuple[Any, list[voter_tokens.VoterToken], list[str], list[BaseException]]:
     vr = open_round(settings)
     [code] = issue_codes(settings, vr, 1)
+    context = nullcontext() if guarded else _without_one_voter_per_code(settings, monkeypatch)
 
     async def main() -> tuple[list[voter_tokens.VoterToken], list[str], list[BaseException]]:
         engine = create_engine(settings.database_url)
@@ -230,49 +326,152 @@ def test_one_code_redeemed_20_times_at_once_still_one_current_ballot(settings: S
                     await session.commit()
                     return token
 
-            tokens = await asyncio.gather(*(redeem(i) for i in range(20)))
-            jobs = [
-                (lambda t=t, i=i: _cast(engine, settings, t, {"projects": [vr.projects[i % 4]]}))
-                for i, t in enumerate(tokens)
-            ]
-            ok, errors = await _gather(jobs)
-            return list(tokens), ok, errors
+            with context:
+                redeemed = await asyncio.gather(
+                    *(redeem(i) for i in range(20)), return_exceptions=True
+                )
+                tokens = [t for t in redeemed if isinstance(t, voter_tokens.VoterToken)]
+                failed = [e for e in redeemed if isinstance(e, BaseException)]
+                jobs = [
+                    (
+                        lambda t=t, i=i: _cast(
+                            engine, settings, t, {"projects": [vr.projects[i % 4]]}, lock=guarded
+                        )
+                    )
+                    for i, t in enumerate(tokens)
+                ]
+                ok, errors = await _gather(jobs)
+            return tokens, ok, failed + errors
         finally:
             await engine.dispose()
 
     tokens, ok, errors = asyncio.run(main())
-    assert len({t.jti for t in tokens}) == 20  # 20 sessions
-    assert len({t.voter_id for t in tokens}) == 1  # for one voter
-    assert errors == []
-    assert len(ok) == 20
-    result = replay(settings, vr.round_id)
-    assert len(result.current_in_db) == 1
+    return vr, tokens, ok, errors
 
 
-def test_ten_simultaneous_60k_ballots_against_100k_leave_one_that_fits(settings: Settings) -> None:
-    vr = open_round(settings, costs=(6_000_000, 4_000_000, 3_000_000, 3_000_000, 1_000_000))
+def _one_code_problems(
+    settings: Settings,
+    vr: Any,
+    tokens: list[voter_tokens.VoterToken],
+    ok: list[str],
+    errors: list[BaseException],
+) -> list[str]:
+    problems: list[str] = []
+    if errors:
+        problems.append(f"{len(errors)} redemptions or casts failed: {errors[0]!r}")
+    if len({t.jti for t in tokens}) != 20:
+        problems.append(f"{len({t.jti for t in tokens})} sessions, not 20")
+    if len({t.voter_id for t in tokens}) != 1:
+        problems.append(f"one code became {len({t.voter_id for t in tokens})} voters")
+    if len(ok) != 20:
+        problems.append(f"{len(ok)} casts acknowledged, not 20")
+    try:
+        result = replay(settings, vr.round_id)
+    except ReplayError as error:
+        return [*problems, f"the log does not replay: {error}"]
+    if len(result.current_in_db) != 1:
+        problems.append(f"{len(result.current_in_db)} current ballots for one code")
+    return problems
+
+
+def test_one_code_redeemed_20_times_at_once_still_one_current_ballot(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vr, tokens, ok, errors = _redeem_twenty_and_cast(settings, monkeypatch, guarded=True)
+    assert _one_code_problems(settings, vr, tokens, ok, errors) == []
+
+
+def test_negative_control_one_code_without_its_constraints_becomes_several_voters(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``UNIQUE(round_id, voter_key)`` and ``UNIQUE(code_id)`` (PostgreSQL) or without
+    ``BEGIN IMMEDIATE`` (SQLite), a check-then-insert redemption and unlocked casts: the test above
+    then sees several voters (and current ballots) for one code, or failures."""
+    vr, tokens, ok, errors = _redeem_twenty_and_cast(settings, monkeypatch, guarded=False)
+    problems = _one_code_problems(settings, vr, tokens, ok, errors)
+    assert problems != [], "the race was not observed"
+
+
+def _ten_ballots_of_one_voter(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, locked: bool
+) -> tuple[Any, list[list[int]], list[str], list[BaseException]]:
+    """One voter sends ten ballots of € 60.000 at once against a budget of € 100.000 (three
+    different ones, so two of them together would be € 120.000)."""
+    vr = open_round(settings, costs=(6_000_000, 4_000_000, 2_000_000, 3_000_000, 3_000_000))
     [code] = issue_codes(settings, vr, 1)
     [token] = asyncio.run(_redeem_all(settings, [code]))
-    ballots = [
-        [vr.projects[0]],
-        [vr.projects[1], vr.projects[2]],
-        [vr.projects[2], vr.projects[3]],
-    ]
+    p = vr.projects
+    ballots = [[p[0]], [p[1], p[2]], [p[3], p[4]]]
+    assert all(sum(vr.costs[i] for i in b) == 6_000_000 for b in ballots)
 
     async def main() -> tuple[list[str], list[BaseException]]:
         engine = create_engine(settings.database_url)
         try:
             jobs = [
-                (lambda c=ballots[i % 3]: _cast(engine, settings, token, {"projects": c}))
+                (
+                    lambda c=ballots[i % 3]: _cast(
+                        engine, settings, token, {"projects": c}, lock=locked
+                    )
+                )
                 for i in range(10)
             ]
-            return await _gather(jobs)
+            context = nullcontext() if locked else _locks_removed(monkeypatch, settings)
+            with context:
+                return await _gather(jobs)
         finally:
             await engine.dispose()
 
     ok, errors = asyncio.run(main())
-    assert errors == []
-    result = replay(settings, vr.round_id)
+    return vr, ballots, ok, errors
+
+
+def _one_voter_problems(
+    settings: Settings,
+    vr: Any,
+    ballots: list[list[int]],
+    ok: list[str],
+    errors: list[BaseException],
+) -> list[str]:
+    problems: list[str] = []
+    if errors:
+        problems.append(f"{len(errors)} casts failed: {errors[0]!r}")
+    try:
+        result = replay(settings, vr.round_id)
+    except ReplayError as error:
+        return [*problems, f"the log does not replay: {error}"]
+    if len(result.current_in_db) != 1:
+        problems.append(f"{len(result.current_in_db)} current ballots")
+        return problems
     [(receipt, content)] = result.current_in_db.items()
-    assert receipt == ok[-1] or receipt in ok
-    assert sum(vr.costs[p] for p in content["projects"]) <= 10_000_000
+    if receipt not in ok:
+        problems.append("the current ballot was never acknowledged")
+    if sorted(content["projects"]) not in [sorted(b) for b in ballots]:
+        problems.append(f"the current ballot {content} is none of those sent")
+    if sum(vr.costs[pid] for pid in content["projects"]) > 10_000_000:
+        problems.append("the current ballot is over budget")
+    # Every acknowledged cast is stored once and the chain of supersessions is one line: the
+    # current ballot is the last ballot event of this voter in the log.
+    if scalar(settings, "SELECT count(*) FROM ballots") != len(ok):
+        problems.append("stored ballots and acknowledged casts differ")
+    last = scalar(settings, "SELECT receipt FROM ballots ORDER BY event_height DESC LIMIT 1")
+    if last != receipt:
+        problems.append("the current ballot is not the voter's last cast")
+    return problems
+
+
+def test_ten_simultaneous_60k_ballots_against_100k_leave_one_that_fits(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vr, ballots, ok, errors = _ten_ballots_of_one_voter(settings, monkeypatch, locked=True)
+    assert len(ok) == 10
+    assert _one_voter_problems(settings, vr, ballots, ok, errors) == []
+
+
+def test_negative_control_ten_ballots_of_one_voter_without_locks_are_seen(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the voter-row and log-head locks (on SQLite: deferred transactions), two of the
+    voter's casts read the same current ballot: both supersede it (refused by the UNIQUE
+    ``supersedes_id``, or the log forks), or they fail with "database is locked"."""
+    vr, ballots, ok, errors = _ten_ballots_of_one_voter(settings, monkeypatch, locked=False)
+    assert _one_voter_problems(settings, vr, ballots, ok, errors) != [], "the race was not observed"

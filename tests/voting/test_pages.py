@@ -27,7 +27,9 @@ from burgerbegroting.i18n import format_date
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import tokens as voter_tokens
+from burgerbegroting.voting.canonical import receipt_from_hash
 from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.audit.factories import auditor_headers, export_json
 from tests.conftest import make_settings
 from tests.proposals.factories import run
 from tests.voting.factories import VotingRound, close, issue_codes, open_round, scalar
@@ -148,6 +150,30 @@ def test_knapsack_code_booth_update_review_confirm_receipt(
     assert api.json()["status"] == "counted"
     # The booth now says the voter has voted, with the receipt.
     assert receipt.group(0) in client.get(booth_url).text
+
+
+def test_the_receipt_page_does_not_promise_what_the_audit_export_undoes(
+    client: Client, settings: Settings
+) -> None:
+    """The receipt is the first 80 bits of the ballot event's hash, and the audit export lists the
+    events with their ballots: receipt plus export show the ballot. The page must not tell the
+    voter that no one can see their choice with it (docs/security.md, "Receipts and vote
+    selling"); it tells them to keep it to themselves."""
+    vr = open_round(settings)
+    booth_url = enter_code(client, issue_codes(settings, vr, 1)[0])
+    chosen = vr.projects[2]
+    step = form_post(client, booth_url, {f"p-{chosen}": "1", "actie": "controleren"})
+    assert step.status_code == 303, step.text
+    receipt_text, _confirm = review_and_confirm(client, vr)
+    found = RECEIPT.search(receipt_text)
+    assert found is not None
+    # What an auditor (or, after publication with export_public, anyone) can do with the receipt.
+    _raw, export = export_json(client, vr.round_id, auditor_headers(settings))
+    [event] = [e for e in export["log"] if receipt_from_hash(e["hash"]) == found.group(0)]
+    assert event["payload"]["ballot"] == {"projects": [chosen]}
+    # So the page may not say the opposite, and says what the voter should do instead.
+    assert "Niemand kan daarmee zien" not in receipt_text
+    assert "Laat het daarom aan niemand anders zien." in receipt_text
 
 
 def test_confirming_twice_casts_once(client: Client, settings: Settings) -> None:
@@ -561,6 +587,7 @@ def test_account_vote_asks_the_district_once(client: Client, settings: Settings)
     ask = client.get(f"/stemmen/{vr.round_id}", headers=headers)
     assert ask.status_code == 200
     assert "In welke wijk woont u?" in ask.text
+    assert "over de projecten in uw eigen wijk" in ask.text
     assert f'value="{vr.districts[1]}"' in ask.text
     assert f'value="{vr.districts[2]}"' not in ask.text  # no budget of its own: no ballot there
     wrong = form_post(client, f"/stemmen/{vr.round_id}/wijk", {"district_id": "987654"}, headers)
@@ -583,6 +610,28 @@ def test_account_vote_asks_the_district_once(client: Client, settings: Settings)
     assert step.status_code == 303, step.text
     review_and_confirm(client, vr, headers)
     assert current_ballot(settings) == {"projects": [vr.projects[2]]}
+
+
+def test_the_district_question_of_a_city_wide_round_does_not_promise_district_projects(
+    client: Client, settings: Settings
+) -> None:
+    """In a round with one city-wide budget a resident voting with an account is still asked the
+    district (turnout per district, eligibility), but votes on every project of the round: the
+    page must not say they vote on their own district's projects."""
+    vr = open_round(settings, vote_by_account=True, project_districts=[0, 1, None, 0])
+    headers = bearer(settings, make_user(settings, "stad@example.nl", roles=(Role.RESIDENT,)))
+    ask = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    assert ask.status_code == 200
+    assert "In welke wijk woont u?" in ask.text
+    assert "over de projecten in uw eigen wijk" not in ask.text
+    assert "alle projecten" in ask.text
+    chosen = form_post(
+        client, f"/stemmen/{vr.round_id}/wijk", {"district_id": str(vr.districts[0])}, headers
+    )
+    assert chosen.status_code == 303
+    booth = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    for title in ("Project 1", "Project 2", "Project 3", "Project 4"):
+        assert title in booth.text  # the other district's project too
 
 
 def test_staff_cannot_vote_with_their_account(client: Client, settings: Settings) -> None:

@@ -7,6 +7,7 @@ of every voter whose ballot was not voided, and the ballot log replays to the sa
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 from hypothesis import HealthCheck
@@ -20,6 +21,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.errors import DomainError
@@ -72,6 +74,10 @@ def booth_machine(settings: Settings) -> type[RuleBasedStateMachine]:
                 self.tokens[code] = run(settings, work)
             except DomainError:
                 assert code in self.revoked or self.closed
+                return
+            # A revoked code, or any code after the close, must not open a session.
+            assert code not in self.revoked
+            assert not self.closed
 
         @rule(code=codes, picks=st.lists(st.integers(0, 3), max_size=4), blank=st.booleans())
         def cast(self, code: str, picks: list[int], blank: bool) -> None:
@@ -144,6 +150,22 @@ def booth_machine(settings: Settings) -> type[RuleBasedStateMachine]:
                 map(repr, self.expected.values())
             )
             assert result.closed == self.closed
+            # Per voter, not only as a whole: each voter's current ballot is their own last cast.
+            round_id = self.vr.round_id
+
+            async def current(session: AsyncSession) -> dict[int, Any]:
+                rows = await session.execute(
+                    text(
+                        "SELECT v.id, b.content FROM voters v JOIN ballots b "
+                        "ON b.id = v.current_ballot_id WHERE v.round_id = :r"
+                    ),
+                    {"r": round_id},
+                )
+                return {voter_id: json.loads(content) for voter_id, content in rows.all()}
+
+            by_voter = run(settings, current)
+            expected = {self.tokens[code].voter_id: c for code, c in self.expected.items()}
+            assert by_voter == expected
 
     return Booth
 

@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
+from tests.voting.factories import issue_codes, open_round, redeem
 
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -157,3 +158,28 @@ def test_api_posts_from_another_origin_are_refused_but_trusted_origins_pass(
     assert evil.status_code == 403
     own = client.post("/api/v1/auth/logout", headers={**headers, "Origin": settings.base_url})
     assert own.status_code == 200
+
+
+def test_access_log_leaves_the_address_out_of_casts(
+    client: TestClient[Litestar], settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cast's log line in order beside the ballot log (public after publication, with the day
+    only) would join a client address to a ballot's content: casts are logged without it."""
+    vr = open_round(settings)
+    voter = redeem(client, issue_codes(settings, vr, 1)[0])
+    with caplog.at_level(logging.INFO, logger="burgerbegroting.access"):
+        caplog.clear()
+        client.get("/health")
+        cast = client.put(
+            f"/api/v1/rounds/{vr.round_id}/ballot",
+            json={"projects": [vr.projects[1]]},
+            headers=voter,
+        )
+        assert cast.status_code == 200, cast.text
+        client.post(
+            f"/stemmen/{vr.round_id}/bevestigen", data={"inhoud": "{}"}, follow_redirects=False
+        )
+    health, put, confirm = _access_lines(caplog)
+    assert health.startswith("testclient GET /health")  # the control: other lines keep it
+    assert put == f"- PUT /api/v1/rounds/{vr.round_id}/ballot 200"
+    assert confirm.startswith(f"- POST /stemmen/{vr.round_id}/bevestigen ")

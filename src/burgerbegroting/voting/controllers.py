@@ -424,7 +424,9 @@ class BallotApiController(Controller):
             ballot=data.ballot.raw(),
             actor_id=_user_id(request),
         )
-        return CastOut(receipt=result.receipt, ballot=result.ballot, supersedes=result.superseded)
+        # Never the receipt of the code's earlier (online) ballot: with it and the audit export the
+        # staff member could read how this voter voted (docs/security.md, paper voting).
+        return CastOut(receipt=result.receipt, ballot=result.ballot, supersedes=None)
 
     @get(
         "/receipts/{receipt:str}",

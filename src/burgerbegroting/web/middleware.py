@@ -105,15 +105,25 @@ def _escape(text: str) -> str:
     )
 
 
+# Casts: the API's PUT of a ballot and the booth page's confirm.
+_CAST = re.compile(r"^(PUT /api/v1/rounds/\d+/ballot|POST /stemmen/\d+/bevestigen)/?$")
+
+
 async def access_log_hook(message: Message, scope: Scope) -> None:
-    """A ``before_send`` hook: one access-log line per HTTP response (every response, errors too)."""
+    """A ``before_send`` hook: one access-log line per HTTP response (every response, errors too).
+
+    A cast is logged without the client's address: its line, in order beside the ballot log
+    (whose events are in the audit export), would join an address to a ballot's content."""
     if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
         return
     client = scope.get("client")
+    method = str(scope.get("method", "-"))
+    if _CAST.match(f"{method} {scope.get('path', '')}"):
+        client = None
     access_logger.info(
         "%s %s %s %s",
         _escape(str(client[0])) if client else "-",
-        _escape(str(scope.get("method", "-"))),
+        _escape(method),
         loggable_target(scope),
         message.get("status", "-"),
     )
