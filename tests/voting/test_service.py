@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.app import create_app
+from burgerbegroting.errors import NotAuthenticated, RateLimited
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import codes as codes_mod
+from burgerbegroting.voting import service
 from tests.accounts.factories import bearer, make_user
+from tests.conftest import make_settings
+from tests.proposals.factories import run
 from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
 from tests.voting.replay import replay
 
@@ -173,3 +183,79 @@ def test_receipt_lookup_says_nothing_for_garbage(
         assert response.json() == {"status": "unknown"}
     # A NUL byte in a path is refused before any handler runs.
     assert client.get(f"/api/v1/rounds/{vr.round_id}/receipts/%00").status_code == 400
+
+
+def _redeem_as(settings: Settings, code: str, client_ip: str) -> str:
+    """Redeem ``code`` from ``client_ip`` through the service: "ok", or the error's class name."""
+
+    async def work(session: AsyncSession) -> str:
+        try:
+            await service.redeem_code(session, settings, code=code, client_ip=client_ip)
+        except (NotAuthenticated, RateLimited) as error:
+            await session.rollback()
+            return type(error).__name__
+        await session.commit()
+        return "ok"
+
+    return run(settings, work)
+
+
+def test_one_address_cannot_use_up_the_global_code_limit(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Per address 2 attempts, globally 2 × 3 = 6 per window. One address hammering gets refused
+    # by its own limit; its refused attempts must not count against everyone else.
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    monkeypatch.setattr(service, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    answers = [_redeem_as(settings, "AAAA-BBBB-CCCC-DDDD", "192.0.2.1") for _ in range(10)]
+    assert answers == ["NotAuthenticated"] * 2 + ["RateLimited"] * 8
+    assert _redeem_as(settings, code, "192.0.2.2") == "ok"
+
+
+def test_the_global_code_limit_stops_many_addresses(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    monkeypatch.setattr(service, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    answers = [_redeem_as(settings, "AAAA-BBBB-CCCC-DDDD", f"192.0.2.{i}") for i in range(1, 7)]
+    assert answers == ["NotAuthenticated"] * 6
+    # Six attempts from six addresses used the global limit: a seventh address is refused too.
+    assert _redeem_as(settings, code, "192.0.2.99") == "RateLimited"
+
+
+def test_a_throttled_code_attempt_costs_no_hashing(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=1)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    hashed: list[str] = []
+    real = codes_mod.hash_code
+
+    def counting(key: bytes, normalised: str) -> str:
+        hashed.append(normalised)
+        return real(key, normalised)
+
+    monkeypatch.setattr(codes_mod, "hash_code", counting)
+    unknown = codes_mod.new_code()  # well-formed, never issued: looked up, so hashed once
+    assert _redeem_as(settings, unknown, "192.0.2.1") == "NotAuthenticated"
+    assert _redeem_as(settings, code, "192.0.2.1") == "RateLimited"
+    assert hashed == [unknown.replace("-", "")]  # the throttled attempt was never hashed
+
+
+def test_too_many_code_attempts_get_429_with_retry_after(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    open_round(settings)
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        answers = [
+            client.post("/api/v1/auth/code", json={"code": "AAAA-BBBB-CCCC-DDDD"}) for _ in range(3)
+        ]
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
+    assert answers[2].json()["detail"] == (
+        "Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw."
+    )

@@ -476,19 +476,21 @@ async def redeem_code(
     """Exchange a voting code for a short voter session for its round and district.
 
     Limited per client address and globally, counted before the code is even normalised, so a
-    throttled request costs nothing. A mistyped, unknown and revoked code get the same answer.
+    throttled request costs nothing. The address is counted first: an address over its own limit
+    is refused before it reaches the global counter, so one address cannot use up everyone's
+    attempts. A mistyped, unknown and revoked code get the same answer.
     """
     window = settings.rate_limit_window_seconds
     too_many = _("Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw.")
+    await ratelimit.hit(
+        session, f"code:ip:{client_ip}", settings.code_attempts_per_window, window, message=too_many
+    )
     await ratelimit.hit(
         session,
         "code:global",
         settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR,
         window,
         message=too_many,
-    )
-    await ratelimit.hit(
-        session, f"code:ip:{client_ip}", settings.code_attempts_per_window, window, message=too_many
     )
     found = await _code_row(session, settings, code)
     if found is None:
