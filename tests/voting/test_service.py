@@ -7,15 +7,18 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
 from burgerbegroting.errors import NotAuthenticated, RateLimited
+from burgerbegroting.rounds import service as rounds_service
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import codes as codes_mod
 from burgerbegroting.voting import service
+from burgerbegroting.voting import tokens as voter_tokens
 from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
 from tests.proposals.factories import run
@@ -259,3 +262,42 @@ def test_too_many_code_attempts_get_429_with_retry_after(database_url: str, tmp_
     assert answers[2].json()["detail"] == (
         "Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw."
     )
+
+
+def test_a_round_without_voting_codes_issues_and_accepts_none(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # Codes issued while the round still allowed them, then the round set to accounts only
+    # before voting opened: those codes open no booth, and no new codes can be issued.
+    vr = open_round(settings, vote_by_account=True, phase=Phase.REVIEW)
+    [code] = issue_codes(settings, vr, 1)
+
+    async def accounts_only(session: AsyncSession) -> None:
+        await session.execute(
+            text("UPDATE rounds SET vote_by_code = :f WHERE id = :r"),
+            {"f": False, "r": vr.round_id},
+        )
+        await session.commit()
+        await rounds_service.move_phase(
+            session, vr.round_id, Phase.VOTING, actor_id=vr.admin_id, reason="test"
+        )
+
+    run(settings, accounts_only)
+    before = scalar(settings, "SELECT count(*) FROM voting_codes")
+    answer = client.post("/api/v1/auth/code", json={"code": code})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"] == (
+        "In deze ronde stemt u met uw account, niet met een stemcode. Log in om te stemmen."
+    )
+    assert voter_tokens.VOTER_COOKIE not in answer.headers.get("set-cookie", "")
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    issued = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes",
+        json={"district_id": None, "count": 1},
+        headers=admin_headers(settings, vr),
+    )
+    assert issued.status_code == 409, issued.text
+    assert issued.json()["detail"] == (
+        "In deze ronde wordt niet met stemcodes gestemd: er kunnen geen stemcodes worden uitgegeven."
+    )
+    assert scalar(settings, "SELECT count(*) FROM voting_codes") == before

@@ -149,6 +149,13 @@ async def issue_codes(
     round_ = await _round(session, round_id)
     if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
         raise log_mod.closed_error()
+    if not round_.vote_by_code:
+        raise Conflict(
+            _(
+                "In deze ronde wordt niet met stemcodes gestemd: "
+                "er kunnen geen stemcodes worden uitgegeven."
+            )
+        )
     problems: dict[str, str] = {}
     if not 1 <= count <= MAX_CODES_PER_BATCH:
         problems["count"] = _(
@@ -500,6 +507,11 @@ async def redeem_code(
         raise _bad_code()
     round_ = await _round(session, code_row.round_id)
     _require_voting(round_)
+    if not round_.vote_by_code:
+        # Codes issued before the round was set to accounts only (it is frozen from here on).
+        raise Conflict(
+            _("In deze ronde stemt u met uw account, niet met een stemcode. Log in om te stemmen.")
+        )
     voter = await _voter_for_code(session, settings, code_row, batch)
     return voter_tokens.issue(
         settings,
