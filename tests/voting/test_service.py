@@ -301,3 +301,52 @@ def test_a_round_without_voting_codes_issues_and_accepts_none(
         "In deze ronde wordt niet met stemcodes gestemd: er kunnen geen stemcodes worden uitgegeven."
     )
     assert scalar(settings, "SELECT count(*) FROM voting_codes") == before
+
+
+def test_revoking_a_batch_stops_its_sessions_and_keeps_earlier_ballots_counted(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    admin = admin_headers(settings, vr)
+    voted, idle = issue_codes(settings, vr, 2)
+    [other] = issue_codes(settings, vr, 1)  # a second batch, not revoked
+    voter, idle_voter, other_voter = (
+        redeem(client, voted),
+        redeem(client, idle),
+        redeem(client, other),
+    )
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    cast = client.put(url, json={"projects": [vr.projects[1]]}, headers=voter)
+    assert cast.status_code == 200, cast.text
+    receipt = cast.json()["receipt"]
+    batch_id = scalar(settings, "SELECT min(id) FROM code_batches")
+    rolls = scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'roll'")
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/{batch_id}/revoke",
+        json={"reason": "Brieven naar verkeerde adressen"},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    # Neither open session of the batch can cast any more, nor can its codes be redeemed again.
+    for session_headers in (voter, idle_voter):
+        refused = client.put(url, json={"projects": [vr.projects[2]]}, headers=session_headers)
+        assert refused.status_code == 401, refused.text
+    assert client.post("/api/v1/auth/code", json={"code": voted}).status_code == 401
+    # The ballot cast before the revocation stays counted; the other batch still votes.
+    status = client.get(f"/api/v1/rounds/{vr.round_id}/receipts/{receipt}").json()["status"]
+    assert status == "counted"
+    assert (
+        client.put(url, json={"projects": [vr.projects[3]]}, headers=other_voter).status_code == 200
+    )
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE current_ballot_id IS NOT NULL") == 2
+    batches = {
+        b["id"]: b for b in client.get(f"/api/v1/rounds/{vr.round_id}/codes", headers=admin).json()
+    }
+    assert batches[batch_id]["revoke_reason"] == "Brieven naar verkeerde adressen"
+    assert batches[batch_id]["redeemed"] == 2
+    assert (
+        scalar(settings, "SELECT reason FROM audit_log WHERE action = 'codes.revoke_batch'")
+        == "Brieven naar verkeerde adressen"
+    )
+    # The roll changed: one more ``roll`` event (the new roll fingerprint) in the public log.
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'roll'") == rolls + 1
