@@ -350,3 +350,29 @@ def test_revoking_a_batch_stops_its_sessions_and_keeps_earlier_ballots_counted(
     )
     # The roll changed: one more ``roll`` event (the new roll fingerprint) in the public log.
     assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'roll'") == rolls + 1
+
+
+def test_codes_for_an_age_band_below_the_minimum_age_are_refused(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings, min_age=18)
+    admin = admin_headers(settings, vr)
+    url = f"/api/v1/rounds/{vr.round_id}/codes"
+    refused = client.post(url, json={"count": 3, "age_band": "12-17"}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == {
+        "age_band": "In deze leeftijdsgroep mag niemand stemmen: de minimumleeftijd is 18 jaar."
+    }
+    assert scalar(settings, "SELECT count(*) FROM code_batches") == 0
+    assert scalar(settings, "SELECT count(*) FROM voting_codes") == 0
+    for band in ("18-26", "67+"):
+        issued = client.post(url, json={"count": 1, "age_band": band}, headers=admin)
+        assert issued.status_code == 201, (band, issued.text)
+    # A band that straddles the minimum is the municipality's selection from the register.
+    straddling = open_round(settings, min_age=16, admin_email="b16@example.nl")
+    issued = client.post(
+        f"/api/v1/rounds/{straddling.round_id}/codes",
+        json={"count": 1, "age_band": "12-17"},
+        headers=admin_headers(settings, straddling),
+    )
+    assert issued.status_code == 201, issued.text

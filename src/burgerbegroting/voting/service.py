@@ -127,6 +127,12 @@ class IssuedBatch:
     codes: list[str]
 
 
+def _band_oldest(band: str) -> int | None:
+    """The oldest age in an age band ("12-17" → 17); None for an open band ("67+")."""
+    _low, dash, high = band.partition("-")
+    return int(high) if dash else None
+
+
 async def issue_codes(
     session: AsyncSession,
     settings: Settings,
@@ -164,6 +170,15 @@ async def issue_codes(
         )
     if age_band is not None and age_band not in AGE_BANDS:
         problems["age_band"] = _("Kies een van de leeftijdsgroepen.")
+    elif age_band is not None and round_.min_age is not None:
+        # A band wholly under the round's minimum age holds nobody who may vote (a band that
+        # straddles it, 12-17 with 16, is the municipality's selection from the register).
+        oldest = _band_oldest(age_band)
+        if oldest is not None and oldest < round_.min_age:
+            problems["age_band"] = _(
+                "In deze leeftijdsgroep mag niemand stemmen: de minimumleeftijd is %(age)s jaar.",
+                age=round_.min_age,
+            )
     districts = (
         (await session.execute(select(District).where(District.round_id == round_id)))
         .scalars()
