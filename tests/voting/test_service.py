@@ -376,3 +376,18 @@ def test_codes_for_an_age_band_below_the_minimum_age_are_refused(
         headers=admin_headers(settings, straddling),
     )
     assert issued.status_code == 201, issued.text
+
+
+def test_valid_codes_from_one_address_do_not_use_up_its_limit(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A community centre, a library or a mobile network (CGNAT) puts many residents behind one
+    # address. The limit is there against guessing: a code that opens a session costs nothing.
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=3)
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 8)
+    answers = [_redeem_as(settings, code, "192.0.2.7") for code in codes]
+    assert answers == ["ok"] * 8
+    # Wrong codes still count: three are answered, the fourth is throttled.
+    wrong = [_redeem_as(settings, codes_mod.new_code(), "192.0.2.7") for _ in range(4)]
+    assert wrong == ["NotAuthenticated"] * 3 + ["RateLimited"]

@@ -500,20 +500,19 @@ async def redeem_code(
     Limited per client address and globally, counted before the code is even normalised, so a
     throttled request costs nothing. The address is counted first: an address over its own limit
     is refused before it reaches the global counter, so one address cannot use up everyone's
-    attempts. A mistyped, unknown and revoked code get the same answer.
+    attempts. A code that opens a session is refunded: the limits are against guessing, and many
+    residents can share one address (a community centre, a library, a mobile network). A
+    mistyped, unknown and revoked code get the same answer.
     """
     window = settings.rate_limit_window_seconds
+    now = utcnow()
     too_many = _("Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw.")
-    await ratelimit.hit(
-        session, f"code:ip:{client_ip}", settings.code_attempts_per_window, window, message=too_many
+    limits = (
+        (f"code:ip:{client_ip}", settings.code_attempts_per_window),
+        ("code:global", settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR),
     )
-    await ratelimit.hit(
-        session,
-        "code:global",
-        settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR,
-        window,
-        message=too_many,
-    )
+    for key, limit in limits:
+        await ratelimit.hit(session, key, limit, window, message=too_many, now=now)
     found = await _code_row(session, settings, code)
     if found is None:
         raise _bad_code()
@@ -528,6 +527,8 @@ async def redeem_code(
             _("In deze ronde stemt u met uw account, niet met een stemcode. Log in om te stemmen.")
         )
     voter = await _voter_for_code(session, settings, code_row, batch)
+    for key, _limit in limits:
+        await ratelimit.refund(session, key, window, now=now)
     return voter_tokens.issue(
         settings,
         voter_id=voter.id,
