@@ -15,11 +15,15 @@ wall time), p50/p95/p99 latency, the server's CPU time per request during the ti
 (all its processes, from Linux ``/proc``; "n/a" elsewhere), and then checks that every
 acknowledged receipt, warm-up included, is stored and the log replays (zero lost).
 
-The client runs on the same machine (one asyncio process with aiohttp) and competes with the
-server for the 2 cores: the figures are a floor for what a separate client would measure.
+The clients run on the same machine (one asyncio process) and compete with the server for the
+2 cores: the figures are a floor for what a separate client would measure. ``--client`` picks the
+load generator: ``raw`` (default), a minimal HTTP/1.1 keep-alive client on asyncio streams that
+takes about a third of aiohttp's CPU per request (as ``wrk`` or ``oha`` would, neither of which
+installs from PyPI), or ``aiohttp``; ``--client raw aiohttp`` runs both side by side. The table
+gives the load generator's own CPU per request too.
 
     .venv/bin/python benchmarks/voting.py
-    scripts/with-postgres .venv/bin/python benchmarks/voting.py --write-doc
+    scripts/with-postgres .venv/bin/python benchmarks/voting.py --requests 5000 --client raw aiohttp --write-doc
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -64,6 +70,7 @@ APP_MODULE = "benchmarks.voting_app:create"
 @dataclass
 class Figures:
     backend: str
+    client: str  # the load generator: raw or aiohttp
     endpoint: str
     clients: int
     requests: int
@@ -72,12 +79,17 @@ class Figures:
     seconds: float
     latencies_ms: list[float]
     server_cpu_seconds: float | None  # the server's processes, during the timed requests
+    client_cpu_seconds: float  # the load generator's process, during the timed requests
 
     @property
     def cpu_ms_per_request(self) -> str:
         if self.server_cpu_seconds is None or not self.ok:
             return "n/a"
         return f"{self.server_cpu_seconds * 1000 / self.ok:.2f}"
+
+    @property
+    def client_cpu_ms_per_request(self) -> str:
+        return f"{self.client_cpu_seconds * 1000 / self.ok:.2f}" if self.ok else "n/a"
 
     @property
     def per_second(self) -> float:
@@ -206,28 +218,94 @@ def _server_cpu_seconds(pid: int) -> float | None:
         return None
 
 
-async def _load(
+def _client_cpu_seconds() -> float:
+    """User + system CPU so far of this process: the load generator."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class _Load:
+    ok: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    receipts: list[str]
+    server_cpu_seconds: float | None
+    client_cpu_seconds: float
+
+
+class _Timed:
+    """What the clients of one run share: the timed flag, the results, the calls left."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Call] = asyncio.Queue()
+        self.latencies: list[float] = []
+        self.receipts: list[str] = []
+        self.errors = 0
+        self.timing = False
+
+    def answered(self, method: str, status: int, payload: bytes, started: float) -> None:
+        if status in {200, 201}:
+            if self.timing:
+                self.latencies.append((time.perf_counter() - started) * 1000)
+            receipt = json.loads(payload).get("receipt") if method == "PUT" else None
+            if receipt:
+                self.receipts.append(receipt)
+        elif self.timing:
+            self.errors += 1
+        else:
+            raise RuntimeError(f"warm-up request failed with {status}: {payload[:200]!r}")
+
+
+async def _run_timed(  # noqa: PLR0917 - the load functions' arguments, passed through
+    shared: _Timed,
+    clients: int,
+    warmup: list[Call],
+    calls: list[Call],
+    server_pid: int,
+    worker: Callable[[int], Awaitable[None]],
+) -> _Load:
+    """The warm-up, then the timed ``calls``, each sent by ``clients`` concurrent ``worker(i)``."""
+    for call in warmup:
+        shared.queue.put_nowait(call)
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    shared.timing = True
+    shared.errors = 0  # a warm-up call that failed to connect is not a measured error
+    for call in calls:
+        shared.queue.put_nowait(call)
+    cpu_before, client_before = _server_cpu_seconds(server_pid), _client_cpu_seconds()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    elapsed = time.perf_counter() - started
+    cpu_after, client_after = _server_cpu_seconds(server_pid), _client_cpu_seconds()
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return _Load(
+        len(shared.latencies),
+        shared.errors,
+        elapsed,
+        shared.latencies,
+        shared.receipts,
+        cpu,
+        client_after - client_before,
+    )
+
+
+async def _load_aiohttp(
     base: str, clients: int, warmup: list[Call], calls: list[Call], server_pid: int
-) -> tuple[int, int, float, list[float], list[str], float | None]:
-    """Send ``warmup`` and then ``calls`` from ``clients`` concurrent clients on the same
+) -> _Load:
+    """Send ``warmup`` and then ``calls`` from ``clients`` concurrent aiohttp clients on the same
     keep-alive connections; only ``calls`` are timed (the warm-up pays for the TCP connections,
     the server's connection pool and a worker's first read of the round). Receipts of both."""
-    queue: asyncio.Queue[Call] = asyncio.Queue()
-    latencies: list[float] = []
-    receipts: list[str] = []
-    errors = 0
-    timing = False
-    # aiohttp rather than httpx: the client shares the 2 cores with the server, so the lighter
-    # client leaves more of them to what is measured.
+    shared = _Timed()
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
 
-        async def worker() -> None:
-            nonlocal errors
+        async def worker(_client: int) -> None:
             while True:
                 try:
-                    method, path, body, headers = queue.get_nowait()
+                    method, path, body, headers = shared.queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
                 started = time.perf_counter()
@@ -236,42 +314,109 @@ async def _load(
                         payload = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError):
-                    errors += 1
+                    shared.errors += 1
                     continue
-                if status in {200, 201}:
-                    if timing:
-                        latencies.append((time.perf_counter() - started) * 1000)
-                    receipt = json.loads(payload).get("receipt") if method == "PUT" else None
-                    if receipt:
-                        receipts.append(receipt)
-                elif timing:
-                    errors += 1
-                else:
-                    raise RuntimeError(f"warm-up request failed with {status}: {payload[:200]!r}")
+                shared.answered(method, status, payload, started)
 
-        for call in warmup:
-            queue.put_nowait(call)
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        timing = True
-        for call in calls:
-            queue.put_nowait(call)
-        cpu_before = _server_cpu_seconds(server_pid)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-        cpu_after = _server_cpu_seconds(server_pid)
-    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-    return len(latencies), errors, elapsed, latencies, receipts, cpu
+        return await _run_timed(shared, clients, warmup, calls, server_pid, worker)
 
 
-def run_backend(backend: str, database_url: str, requests: int, workers: int) -> list[Figures]:
+def _request_bytes(host: str, call: Call) -> bytes:
+    method, path, body, headers = call
+    data = json.dumps(body).encode()
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {host}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(data)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + data
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """Status, body and whether the server keeps the connection, of one HTTP/1.1 response with a
+    Content-Length (what the server sends for every JSON answer; anything else is an error)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status = int(status_line.split(" ", 2)[1])
+    length: int | None = None
+    keep = True
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "connection" and value.strip().lower() == "close":
+            keep = False
+        elif name == "transfer-encoding":
+            raise ValueError("chunked answers are not expected here")
+    if length is None:
+        raise ValueError("an answer without Content-Length")
+    return status, await reader.readexactly(length), keep
+
+
+async def _load_raw(
+    base: str, clients: int, warmup: list[Call], calls: list[Call], server_pid: int
+) -> _Load:
+    """As :func:`_load_aiohttp`, with a minimal HTTP/1.1 keep-alive client on asyncio streams: the
+    request bytes are built before the run and an answer is read by its Content-Length, so the load
+    generator takes as little as it can of the two cores it shares with the server (as ``wrk`` or
+    ``oha`` would; neither installs from PyPI)."""
+    shared = _Timed()
+    host, port = base.removeprefix("http://").split(":")
+    prepared = {id(call): _request_bytes(f"{host}:{port}", call) for call in [*warmup, *calls]}
+
+    # Client i keeps its own connection through the warm-up and the timed calls.
+    connections: list[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None] = [None] * clients
+
+    async def worker(client: int) -> None:
+        while True:
+            try:
+                call = shared.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            connection = connections[client]
+            try:
+                if connection is None:
+                    connection = await asyncio.open_connection(host, int(port))
+                    connections[client] = connection
+                reader, writer = connection
+                writer.write(prepared[id(call)])
+                status, payload, keep = await asyncio.wait_for(_read_response(reader), 60)
+            except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError):
+                shared.errors += 1
+                if connection is not None:
+                    connection[1].close()
+                connections[client] = None
+                continue
+            if not keep:
+                writer.close()
+                connections[client] = None
+            shared.answered(call[0], status, payload, started)
+
+    try:
+        return await _run_timed(shared, clients, warmup, calls, server_pid, worker)
+    finally:
+        for connection in connections:
+            if connection is not None:
+                connection[1].close()
+
+
+LOADERS = {"raw": _load_raw, "aiohttp": _load_aiohttp}
+
+
+def run_backend(
+    backend: str, database_url: str, requests: int, workers: int, loaders: Sequence[str]
+) -> list[Figures]:
     var = Path(tempfile.mkdtemp(prefix="bb-bench-"))
     settings = Settings(env="test", database_url=database_url, secret_key=SECRET, var_dir=var)
     upgrade_database(database_url)
     vr = open_round(settings, costs=tuple(300_000 + 10_000 * i for i in range(30)))
     # Each scenario: WARMUP_PER_CLIENT unmeasured casts per client, then `requests` measured ones,
     # every one by a voter of its own.
-    per_scenario = {c: WARMUP_PER_CLIENT * c + requests for c in CLIENTS}
+    per_scenario = {c: (WARMUP_PER_CLIENT * c + requests) * len(loaders) for c in CLIENTS}
     voters, fingerprint = asyncio.run(
         _make_voters(settings, vr.round_id, sum(per_scenario.values()))
     )
@@ -300,30 +445,39 @@ def run_backend(backend: str, database_url: str, requests: int, workers: int) ->
     try:
         first = 0
         for clients in CLIENTS:
-            mine = voters[first : first + per_scenario[clients]]
-            first += per_scenario[clients]
-            warm = WARMUP_PER_CLIENT * clients
-            scenarios = (
-                (
-                    "bare insert",
-                    [insert(n) for n in range(warm)],
-                    [insert(n) for n in range(requests)],
-                ),
-                ("cast ballot", [cast(v) for v in mine[:warm]], [cast(v) for v in mine[warm:]]),
-            )
-            for endpoint, warmup, calls in scenarios:
-                ok, errors, seconds, latencies, receipts, cpu = asyncio.run(
-                    _load(base, clients, warmup, calls, process.pid)
+            for loader in loaders:
+                mine = voters[first : first + per_scenario[clients] // len(loaders)]
+                first += len(mine)
+                warm = WARMUP_PER_CLIENT * clients
+                scenarios = (
+                    (
+                        "bare insert",
+                        [insert(n) for n in range(warm)],
+                        [insert(n) for n in range(requests)],
+                    ),
+                    ("cast ballot", [cast(v) for v in mine[:warm]], [cast(v) for v in mine[warm:]]),
                 )
-                figures.append(
-                    Figures(
-                        backend, endpoint, clients, len(calls), ok, errors, seconds, latencies, cpu
+                for endpoint, warmup, calls in scenarios:
+                    load = asyncio.run(LOADERS[loader](base, clients, warmup, calls, process.pid))
+                    figures.append(
+                        Figures(
+                            backend,
+                            loader,
+                            endpoint,
+                            clients,
+                            len(calls),
+                            load.ok,
+                            load.errors,
+                            load.seconds,
+                            load.latencies_ms,
+                            load.server_cpu_seconds,
+                            load.client_cpu_seconds,
+                        )
                     )
-                )
-                if endpoint == "cast ballot":
-                    result = replay(settings, vr.round_id)
-                    lost = set(receipts) - set(result.current_in_db)
-                    assert not lost, f"{len(lost)} acknowledged ballots lost"
+                    if endpoint == "cast ballot":
+                        result = replay(settings, vr.round_id)
+                        lost = set(load.receipts) - set(result.current_in_db)
+                        assert not lost, f"{len(lost)} acknowledged ballots lost"
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -332,15 +486,15 @@ def run_backend(backend: str, database_url: str, requests: int, workers: int) ->
 
 def table(figures: list[Figures]) -> str:
     lines = [
-        "| database | endpoint | clients | requests | ok/s | p50 ms | p95 ms | p99 ms | errors "
-        "| server CPU ms/request |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| database | client | endpoint | clients | requests | ok/s | p50 ms | p95 ms | p99 ms "
+        "| errors | server CPU ms/request | client CPU ms/request |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in figures:
         lines.append(
-            f"| {f.backend} | {f.endpoint} | {f.clients} | {f.requests} | {f.per_second:.0f} | "
-            f"{f.pct(0.5):.1f} | {f.pct(0.95):.1f} | {f.pct(0.99):.1f} | {f.errors} "
-            f"| {f.cpu_ms_per_request} |"
+            f"| {f.backend} | {f.client} | {f.endpoint} | {f.clients} | {f.requests} | "
+            f"{f.per_second:.0f} | {f.pct(0.5):.1f} | {f.pct(0.95):.1f} | {f.pct(0.99):.1f} | "
+            f"{f.errors} | {f.cpu_ms_per_request} | {f.client_cpu_ms_per_request} |"
         )
     return "\n".join(lines)
 
@@ -349,17 +503,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--client",
+        nargs="+",
+        choices=sorted(LOADERS),
+        default=["raw"],
+        help="load generator(s), side by side in one run (default: raw)",
+    )
     parser.add_argument("--write-doc", action="store_true")
     args = parser.parse_args()
     figures: list[Figures] = []
     with tempfile.TemporaryDirectory() as tmp:
         figures += run_backend(
-            "SQLite", f"sqlite+aiosqlite:///{tmp}/bench.sqlite3", args.requests, args.workers
+            "SQLite",
+            f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
+            args.requests,
+            args.workers,
+            args.client,
         )
     admin = postgres_admin_url()
     if admin:
         with postgres_database(admin, "bb_bench") as url:
-            figures += run_backend("PostgreSQL", url, args.requests, args.workers)
+            figures += run_backend("PostgreSQL", url, args.requests, args.workers, args.client)
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average before the run {os.getloadavg()[0]:.1f}"
@@ -371,11 +536,15 @@ def main() -> int:
             ceiling = next(
                 g
                 for g in figures
-                if g.backend == f.backend and g.clients == f.clients and g.endpoint == "bare insert"
+                if g.backend == f.backend
+                and g.client == f.client
+                and g.clients == f.clients
+                and g.endpoint == "bare insert"
             )
             share = f.per_second / ceiling.per_second if ceiling.per_second else float("nan")
             print(
-                f"{f.backend} {f.clients} clients: casts at {share:.2f} of the bare-insert ceiling"
+                f"{f.backend}, {f.client} client, {f.clients} clients: casts at {share:.2f} "
+                "of the bare-insert ceiling"
             )
     if args.write_doc:
         doc = ROOT / "docs" / "performance.md"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,22 @@ def test_account_voting_one_ballot_per_account_in_the_declared_district(
         f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[1]]}, headers=headers
     )
     assert second.json()["supersedes"] == first.json()["receipt"]
+    # The same district again is fine; another one is refused (it used to be ignored: 200).
+    same = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"projects": [vr.projects[1]], "district_id": vr.districts[1]},
+        headers=headers,
+    )
+    assert same.status_code == 200, same.text
+    other = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"projects": [vr.projects[0]], "district_id": vr.districts[0]},
+        headers=headers,
+    )
+    assert other.status_code == 422, other.text
+    assert "district_id" in json.dumps(other.json()["errors"])
+    assert "al gekozen" in other.json()["detail"]
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 3
     assert scalar(settings, "SELECT count(*) FROM voters") == 1
     assert scalar(settings, "SELECT district_id FROM voters") == vr.districts[1]
     # No user id, e-mail or name is stored with the voter.

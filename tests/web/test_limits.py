@@ -93,6 +93,32 @@ def test_health_stays_fast_while_field_floods_arrive(client: TestClient[Litestar
     assert set(statuses) == {413}
 
 
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/auth/login", "POST"),
+        ("/api/v1/rounds", "POST"),
+        ("/api/v1/rounds/1/ballot", "PUT"),
+        ("/api/v1/rounds/1", "PATCH"),
+    ],
+)
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data", ""]
+)
+def test_api_bodies_that_are_not_json_are_a_415_before_parsing(
+    client: TestClient[Litestar], path: str, method: str, content_type: str
+) -> None:
+    # A form body used to reach the handler's typed JSON body and get a 400 (or, with a form
+    # content type, be parsed as a form first); the API takes JSON only.
+    response = client.request(
+        method, path, content=b'{"a": 1}', headers={"content-type": content_type}
+    )
+    assert response.status_code == 415
+    problem = response.json()
+    assert problem["status"] == 415
+    assert problem["detail"] == limits.NOT_JSON
+
+
 def test_json_nested_ten_thousand_deep_is_a_400(client: TestClient[Litestar]) -> None:
     body = "[" * 10_000 + "]" * 10_000
     response = client.post("/api/v1/auth/login", content=body, headers=JSON)

@@ -812,6 +812,12 @@ async def account_voter_context(
         voter = (
             await session.execute(query.execution_options(populate_existing=True))
         ).scalar_one()
+    elif district_id is not None and district_id != voter.district_id:
+        # The district is chosen once: another one later is refused, not silently ignored.
+        raise ValidationFailed(
+            _("Uw wijk is al gekozen en kan in deze ronde niet meer veranderen."),
+            fields={"district_id": _("U stemt in de wijk die u eerder koos.")},
+        )
     return _orm_context(voter, round_)
 
 

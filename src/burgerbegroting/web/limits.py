@@ -10,6 +10,7 @@ refuses, before a single field is parsed:
   streamed, so a chunked body cannot lie): 413;
 * a form with more fields than any of our forms has (counted as ``&`` separators, or multipart
   boundaries), or one field longer than any of our fields: 413;
+* a body on the JSON API (``/api/``) that is not ``application/json``: 415;
 * a JSON body nested deeper than ``MAX_JSON_DEPTH`` (msgspec recursed until Python's limit: 500): 400;
 * a NUL character or invalid UTF-8 anywhere in the path, the query string, a form or a JSON body
   (PostgreSQL refuses NUL in text columns, which was a 500 at the first insert; invalid UTF-8 was one
@@ -65,6 +66,7 @@ BAD_FIELD = N_("Bevat tekens die niet zijn toegestaan (zoals een NUL-teken).")
 TOO_DEEP = N_("De JSON-invoer is te diep genest.")
 TOO_LARGE = N_("Het verzoek is te groot.")
 PHOTO_TOO_LARGE = N_("De foto is groter dan 10 MB. Kies een kleinere foto.")
+NOT_JSON = N_("Stuur de gegevens als JSON, met de kop Content-Type: application/json.")
 
 
 class RequestRefused(HTTPException):
@@ -229,6 +231,14 @@ class RequestLimitsMiddleware:
             chunks.append(chunk)
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
+        if (
+            body
+            and media_type != "application/json"
+            and str(scope.get("path", "")).startswith("/api/")
+        ):
+            # The JSON API takes JSON only: refused before a form parser or the JSON decoder sees
+            # it (a form body used to reach a handler's typed body and get a 400).
+            raise RequestRefused(status_code=415, detail=NOT_JSON)
         if media_type == "application/x-www-form-urlencoded":
             check_urlencoded(body)
         elif media_type == "multipart/form-data":
