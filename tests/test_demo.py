@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,9 @@ def test_demo_prints_links_to_the_port_it_will_be_served_on(
     output = capsys.readouterr().out
     assert "Inloggen op http://127.0.0.1:8765/inloggen" in output
     assert "http://127.0.0.1:8765/stemmen#code=" in output
+    # How to close the demo and see its results (issue 9: "a command or admin button").
+    assert re.search(r"sluit de ronde op http://127\.0\.0\.1:8765/beheer/rondes/\d+/fase", output)
+    assert re.search(r"http://127\.0\.0\.1:8765/rondes/\d+/uitslag", output)
     assert ":8000" not in output
     # The Makefile passes its PORT on, as it does to `serve`.
     makefile = (Path(__file__).parent.parent / "Makefile").read_text(encoding="utf-8")

@@ -461,5 +461,15 @@ def _summary(settings: Settings, round_: Round) -> str:
     ]
     for account in ACCOUNTS:
         lines.append(f"  {account.role.value:<10} {account.email:<40} {account.password}")
-    lines.append(f"Inloggen op {settings.base_url.rstrip('/')}/inloggen")
+    base = settings.base_url.rstrip("/")
+    lines.append(f"Inloggen op {base}/inloggen")
+    # The issue: the demo can be closed and shows results. Say where, so nobody has to look.
+    if round_.phase == Phase.VOTING.value:
+        lines.append(
+            "Uitslag zien: stem met de codes hieronder, log in als beheerder en sluit de ronde op "
+            f"{base}/beheer/rondes/{round_.id}/fase; daarna staat de uitslag op "
+            f"{base}/rondes/{round_.id}/uitslag."
+        )
+    elif round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        lines.append(f"Uitslag: {base}/rondes/{round_.id}/uitslag")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
 from burgerbegroting.audit.export import to_csv
-from burgerbegroting.audit.verify import VerificationError, diff, verify
+from burgerbegroting.audit.signing import public_key_info, sign
+from burgerbegroting.audit.verify import VerificationError, diff, manifest_bytes, verify
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
@@ -166,6 +168,44 @@ def test_csv_export_is_for_dutch_excel_and_safe_against_formulas(
     assert not any(cell.startswith("=") for row in rows for cell in row)
 
 
+def test_csv_ballot_lists_stay_text_in_a_dutch_spreadsheet(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A Dutch Excel reads ``1,10`` as the number 1,1 (the comma is its decimal separator): a
+    ballot naming projects 1 and 10 would show as "1,1", and points ``3,20`` as "3,2". Lists of
+    project ids and points are therefore written with a separator no spreadsheet reads as a
+    number or a date."""
+    voted = voted_round(client, settings)
+    _, document = export_json(client, voted.vr.round_id, voted.auditor)
+    first, second = (p["id"] for p in document["projects"][:2])
+    document["ballots"].append(
+        {
+            "election": None,
+            "ballot_id": "f" * 32,
+            "content": {"points": {str(first): 3, str(second): 20}},
+        }
+    )
+    rows = list(csv.reader(io.StringIO(to_csv(document).decode("utf-8-sig")), delimiter=";"))
+    start = rows.index(["Verkiezing", "Stembiljet", "Blanco", "Projecten", "Punten"])
+    dutch_number = re.compile(r"-?[0-9]+(,[0-9]+)?")
+    by_id = {b["ballot_id"]: b["content"] for b in document["ballots"]}
+    several = 0
+    for row in rows[start + 1 :]:
+        for cell in row[3:5]:
+            if "|" in cell:
+                several += 1
+            assert not (dutch_number.fullmatch(cell) and "," in cell), row
+        content = by_id[row[1]]
+        named = [int(pid) for pid in row[3].split("|")] if row[3] else []
+        if "points" in content:
+            assert dict(zip(named, map(int, row[4].split("|")), strict=True)) == {
+                int(k): v for k, v in content["points"].items()
+            }
+        else:
+            assert named == content.get("projects", [])
+    assert several >= 4
+
+
 def test_who_may_download_what_when(client: TestClient[Litestar], settings: Settings) -> None:
     early = open_round(settings, phase=Phase.REVIEW, admin_email="vroeg@example.nl")
     auditor = auditor_headers(settings, "tweede-controleur@example.nl")
@@ -292,6 +332,28 @@ def test_diff_proves_a_later_export_extends_an_earlier_one(
     with pytest.raises(VerificationError) as shrunk:
         diff(final, early, public_key=key)
     assert shrunk.value.place == "log"
+
+
+def test_diff_without_a_key_says_so_and_refuses_two_different_keys(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Without --key each export is checked with the key inside it. ``verify`` then warns that
+    only integrity, not origin, was checked; ``diff`` dropped that warning and accepted OLD and
+    NEW signed with two different keys (NEW made by someone else, extending OLD)."""
+    voted = voted_round(client, settings, closed=False)
+    _, early = export_json(client, voted.vr.round_id, voted.auditor)
+    close(settings, voted.vr)
+    _, final = export_json(client, voted.vr.round_id, voted.auditor)
+    assert "LET OP" in diff(early, final).text()
+    assert "LET OP" not in diff(early, final, public_key=published_key(client)).text()
+    other = replace(settings, secret_key="een-andere-geheime-sleutel-" + "y" * 40)
+    info = public_key_info(other)
+    final["manifest"]["key"] = {k: info[k] for k in ("algorithm", "key_id", "public_key")}
+    final["signature"] = sign(other, manifest_bytes(final["manifest"]))
+    verify(final)  # on its own it is a sound export, signed with its own key
+    with pytest.raises(VerificationError) as problem:
+        diff(early, final)
+    assert problem.value.place == "manifest/key"
 
 
 def test_building_the_file_holds_no_write_lock(

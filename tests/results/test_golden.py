@@ -1,6 +1,7 @@
 """The golden election (tests/results/golden/README.md): a few voters, revotes, a blank paper
-ballot, two districts, a tie broken by cost and one broken by lot. The results JSON and the
-results page must match the expectations written by hand in ``golden/``."""
+ballot, two districts, a tie broken by cost and one broken by lot. The results JSON, the results
+page, the audit export (its .pb files) and the verification report must match the expectations
+written by hand in ``golden/``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.audit.verify import verify
 from burgerbegroting.settings import Settings
+from tests.audit.factories import auditor_headers
 from tests.results.helpers import cast, table_lines
 from tests.voting.factories import admin_headers, close, issue_codes, open_round, scalar
 
@@ -144,3 +147,71 @@ def test_golden_election_results_json_and_page(
     ]
     got = table_lines(page.text)
     assert got[: len(want)] == want
+
+
+def _expected(name: str, values: dict[str, str]) -> list[str]:
+    """A golden file's lines without its comments, ``{NAME}`` filled in from ``values``."""
+    text = (GOLDEN / name).read_text(encoding="utf-8").format_map(values)
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def _pb_view(content: bytes) -> list[str]:
+    """A .pb file as the golden files write it: META and PROJECTS as they are, VOTES without the
+    voter ids and sorted (the ids 1..n follow a shuffle keyed on random ballot ids)."""
+    lines = [line for line in content.decode("utf-8").split("\r\n") if line]
+    at = lines.index("VOTES")
+    votes = sorted(row.split(";", 1)[1] for row in lines[at + 2 :])
+    return [*lines[: at + 1], "vote", *votes]
+
+
+def _day(iso: str) -> str:
+    year, month, day = iso[:10].split("-")
+    return f"{day}.{month}.{year}"
+
+
+def test_golden_election_export_and_verification_report(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr, ids = _golden_round(client, settings)
+    admin = admin_headers(settings, vr)
+    body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    noord, zuid = vr.districts
+    assert [e["district_id"] for e in body["elections"]] == [noord, zuid]
+    winner, _loser = _lot(body["elections"][1]["seed"], ids)
+    auditor = auditor_headers(settings)
+    export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=auditor)
+    assert export.status_code == 200, export.text
+    document = export.json()
+    key = client.get("/.well-known/burgerbegroting-key").json()
+    head = client.get(f"/api/v1/rounds/{vr.round_id}/log/head").json()
+    log = document["log"]
+    values = {
+        **{name: str(pid) for name, pid in ids.items()},
+        "ROUND": str(vr.round_id),
+        "NOORD": str(noord),
+        "ZUID": str(zuid),
+        "EENZAAMHEID": str(vr.themes[0]),
+        "MANTELZORG": str(vr.themes[1]),
+        "FINGERPRINT": body["fingerprint"],
+        "SEED_NOORD": body["elections"][0]["seed"],
+        "SEED_ZUID": body["elections"][1]["seed"],
+        "DATE_BEGIN": _day(log[0]["payload"]["opened"]),
+        "DATE_END": _day(log[-1]["payload"]["closed"]),
+        "P5_SELECTED": "1" if winner == "P5" else "0",
+        "P6_SELECTED": "1" if winner == "P6" else "0",
+        "KEY_ID": key["key_id"],
+        "LOG_HEAD": head["head"],
+        "ENGINE": body["engine_version"],
+    }
+    files = []
+    for district_id, name in ((noord, "expected_noord.pb.txt"), (zuid, "expected_zuid.pb.txt")):
+        pb = client.get(
+            f"/api/v1/rounds/{vr.round_id}/export?format=pb&district={district_id}",
+            headers=auditor,
+        )
+        assert pb.status_code == 200, pb.text
+        assert _pb_view(pb.content) == _expected(name, values)
+        files.append((f"wijk-{district_id}.pb", pb.content))
+
+    report = verify(document, public_key=bytes.fromhex(key["public_key_hex"]), pb_files=files)
+    assert report.lines == _expected("expected_verify.txt", values)

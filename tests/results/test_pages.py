@@ -97,6 +97,13 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     assert page.status_code == 200
     for needle in (api["fingerprint"], api["log_head"], api["results_digest"], "sha256sum"):
         assert needle in page.text
+    # The verifier's command pins the key this report records (an export signed with another
+    # key must fail it), instead of trusting the key inside the export.
+    key = client.get("/.well-known/burgerbegroting-key").json()["public_key_hex"]
+    assert (
+        f"python -m burgerbegroting.audit.verify verify ronde-{vr.round_id}-audit.json "
+        f"--key {key}" in page.text
+    )
     export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=admin)
     assert export.status_code == 200, export.text
     export_digest = hashlib.sha256(export.content).hexdigest()

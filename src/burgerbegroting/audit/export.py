@@ -85,6 +85,9 @@ MEDIA_TYPES: dict[ExportFormat, str] = {
     ExportFormat.CSV: "text/csv",
 }
 CSV_DELIMITER = ";"
+# Between the project ids (and points) of one ballot: not a comma, which a Dutch spreadsheet reads
+# as a decimal separator ("1,10" becomes the number 1,1), nor "-", "/" or "." (dates, thousands).
+CSV_LIST_SEPARATOR = "|"
 CITY_WIDE = "Stedelijk"
 
 
@@ -316,8 +319,9 @@ def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
 
 
 def to_csv(document: dict[str, Any]) -> bytes:
-    """Projects with their results, then one ballot a line; for Dutch Excel (BOM, ``;``),
-    text cells neutralised against formula injection."""
+    """Projects with their results, then one ballot a line; for Dutch Excel (BOM, ``;``, a
+    ballot's project ids and points separated by ``|``), text cells neutralised against formula
+    injection."""
     definition = document["definition"]
     districts = {d["id"]: d["name"] for d in definition["districts"]}
     buffer = io.StringIO(newline="")
@@ -374,8 +378,8 @@ def to_csv(document: dict[str, Any]) -> bytes:
                 neutralise(str(label)),
                 str(ballot["ballot_id"]),
                 "ja" if "blank" in content else "nee",
-                ",".join(str(pid) for pid in named),
-                ",".join(str(points[str(pid)]) for pid in named) if points else "",
+                CSV_LIST_SEPARATOR.join(str(pid) for pid in named),
+                CSV_LIST_SEPARATOR.join(str(points[str(pid)]) for pid in named) if points else "",
             ]
         )
     return buffer.getvalue().encode("utf-8-sig")

@@ -8,8 +8,8 @@ but this file's package and the export.
 
 What it checks, in this order, stopping at the first problem (which it names):
 
-1. the manifest's Ed25519 signature (with the instance's published key, ``--key``) and the
-   SHA-256 of every part's canonical JSON;
+1. the manifest's Ed25519 signature (with the instance's published key, ``--key``), the
+   SHA-256 of every part's canonical JSON, and no part beside the signed ones;
 2. the round definition's SHA-256 equals the round fingerprint, and the projects agree with it;
 3. the ballot log: from genesis (round fingerprint + voter-roll fingerprint) to the end event,
    every height, parent and hash;
@@ -392,6 +392,9 @@ def check_signature(export: Mapping[str, Any], public_key: bytes | None, report:
         _need(name in export, name, "dit deel ontbreekt")
         digest = hashlib.sha256(canonical_json(export[name])).hexdigest()
         _need(digest == listed[name], name, "de SHA-256 van dit deel wijkt af van het manifest")
+    # Nothing beside the signed parts: an unsigned addition would be read by people, not checked.
+    unsigned = sorted(str(k) for k in set(export) - {*parts, "format", "manifest", "signature"})
+    _need(not unsigned, unsigned[0] if unsigned else "", "dit deel is niet ondertekend")
     report.add(f"SHA-256 van {len(parts)} delen kloppen met het manifest.")
 
 
@@ -689,12 +692,22 @@ def check_pb(export: Mapping[str, Any], name: str, text: str | bytes, report: Re
     _need(label in keys, f"{name} META election", f"onbekende verkiezing {label!r}")
     expected = pabulib_file(export, keys[label])
     want_meta = dict(expected.meta)
-    for meta_key in ("budget", "vote_type", "num_projects", "num_votes", "fingerprint", "rule"):
+    # The counting keys first (the usual tampering is named by them), then every other entry:
+    # a recount of the file uses the caps, the lot's seed, the leftover rule, the ballot limits …
+    first = ("budget", "vote_type", "num_projects", "num_votes", "fingerprint", "rule")
+    for meta_key in (*first, *(k for k in want_meta if k not in first)):
         _need(
             pb.meta_dict.get(meta_key) == want_meta.get(meta_key),
             f"{name} META {meta_key}",
             f"{pb.meta_dict.get(meta_key)!r}, verwacht {want_meta.get(meta_key)!r}",
         )
+    unknown = sorted(set(pb.meta_dict) - set(want_meta))
+    _need(not unknown, f"{name} META {unknown[0] if unknown else ''}", "staat niet in de export")
+    _need(
+        [f.strip() for f in pb.project_fields] == list(expected.project_fields),
+        f"{name} PROJECTS",
+        f"kolommen {';'.join(pb.project_fields)!r}, verwacht {';'.join(expected.project_fields)!r}",
+    )
     got = _rows(pb.project_fields, pb.projects)
     want = _rows(expected.project_fields, expected.projects)
     _need(
@@ -704,11 +717,12 @@ def check_pb(export: Mapping[str, Any], name: str, text: str | bytes, report: Re
         + ", ".join(sorted(set(got) ^ set(want)) or ["dubbele regels"]),
     )
     for pid, row in sorted(want.items()):
-        for column in ("cost", "votes", "selected"):
+        # Every column: the theme (category) decides a cap, the name is what the council read.
+        for column in expected.project_fields:
             _need(
                 _money_equal(got[pid].get(column), row[column])
                 if column == "cost"
-                else (got[pid].get(column) or "").strip() == row[column],
+                else (got[pid].get(column) or "").strip() == row[column].strip(),
                 f"{name} project {pid}",
                 f"{column} {got[pid].get(column)!r}, verwacht {row[column]!r}",
             )
@@ -786,7 +800,7 @@ def verify(
         else:
             _need(not pb_files, "pb", "een export tijdens het stemmen heeft geen .pb-bestanden")
             report.add("Export tijdens het stemmen: geen uitslag en geen huidige stembiljetten.")
-    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
         raise VerificationError(
             "structuur", f"de export is onvolledig of misvormd ({exc!r})"
         ) from None
@@ -797,10 +811,21 @@ def diff(
     old: Mapping[str, Any], new: Mapping[str, Any], *, public_key: bytes | None = None
 ) -> Report:
     """Prove that NEW extends OLD: both verify, same round and genesis, OLD's events are a prefix
-    of NEW's (nothing removed or rewritten)."""
-    verify(old, public_key=public_key)
+    of NEW's (nothing removed or rewritten). Without ``public_key`` both must name the same key,
+    and the report says that origin was not checked."""
+    old_report = verify(old, public_key=public_key)
     verify(new, public_key=public_key)
     report = Report()
+    if public_key is None:
+        # Each was checked with the key inside it: they must at least name the same key, or NEW
+        # may come from anyone. Keep verify's warning that origin was not checked.
+        _need(
+            _same(old["manifest"].get("key"), new["manifest"].get("key")),
+            "manifest/key",
+            "OLD en NEW zijn met verschillende sleutels ondertekend; geef --key met de "
+            "gepubliceerde sleutel van de gemeente",
+        )
+        report.lines += [line for line in old_report.lines if line.startswith("LET OP")]
     _need(
         old["manifest"]["fingerprint"] == new["manifest"]["fingerprint"],
         "definition",
@@ -829,9 +854,19 @@ def _load(path: str) -> dict[str, Any]:
         data = json.loads(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
         raise VerificationError(path, f"niet te lezen als JSON ({exc})") from None
+    except RecursionError:
+        # Arrays or objects nested deeper than Python's recursion limit: no export is like that.
+        raise VerificationError(path, "niet te lezen als JSON (te diep genest)") from None
     if not isinstance(data, dict):
         raise VerificationError(path, "geen JSON-object")
     return data
+
+
+def _read_pb(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise VerificationError(path, f"niet te lezen ({exc.strerror})") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -851,7 +886,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         key = _decode_key(args.key) if args.key else None
         if args.audit_command == "verify":
-            pb_files = [(Path(p).name, Path(p).read_bytes()) for p in args.pb]
+            pb_files = [(Path(p).name, _read_pb(p)) for p in args.pb]
             report = verify(_load(args.export), public_key=key, pb_files=pb_files)
         else:
             report = diff(_load(args.old), _load(args.new), public_key=key)

@@ -164,7 +164,11 @@ class ResultsPagesController(Controller):
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
-                "commands": report.verify_commands(view, settings_of(request).base_url),
+                "commands": report.verify_commands(
+                    view,
+                    settings_of(request).base_url,
+                    public_key_info(settings_of(request))["public_key_hex"],
+                ),
                 "definition_rows": report.definition_rows(view),
             },
             headers=_headers(view),

@@ -54,3 +54,43 @@ def test_table_lists_every_project_with_votes_cost_and_outcome() -> None:
     assert "4,00 stemmen" in rows["2"]
     assert rows["2"].endswith("gefinancierd")
     assert "het geld van de voorstanders ging naar andere projecten" in rows["1"]
+
+
+def test_a_free_project_funded_by_mes_is_said_to_differ_from_pabutools() -> None:
+    """The issue: where the engine departs from practice, say so in the output. A supported
+    project that costs nothing is funded by our MES (pabutools' MES never funds it on approval
+    ballots); the table alone shows it as funded without a word."""
+    election = Election(
+        budget=100,
+        projects=(Project("1", 0, "Gratis"), Project("2", 60, "Duur")),
+        ballots=(Ballot(("1", "2")), Ballot(("2",))),
+        ballot_type=BallotType.APPROVAL,
+    )
+    funded = explain(election, count(election, "mes", tie_break=TieBreak("lexicographic")))
+    assert "Projecten die niets kosten: gefinancierd als iemand erop stemt" in funded
+    assert "--no-free-projects" in funded
+    skipped = count(election, "mes", tie_break=TieBreak("lexicographic"), fund_free=False)
+    assert "Projecten die niets kosten: niet gefinancierd" in explain(election, skipped)
+    # Without a free project the departure does not arise, and nothing is said about it.
+    paid = Election(
+        budget=100,
+        projects=(Project("2", 60, "Duur"),),
+        ballots=(Ballot(("2",)),),
+        ballot_type=BallotType.APPROVAL,
+    )
+    plain = explain(paid, count(paid, "mes", tie_break=TieBreak("lexicographic")))
+    assert "niets kosten" not in plain
+
+
+def test_one_vote_is_one_stem_not_one_stemmen() -> None:
+    election = Election(
+        budget=100,
+        projects=(Project("1", 50, "A"), Project("2", 40, "B")),
+        ballots=(Ballot(("1", "2")), Ballot(("1",))),
+        ballot_type=BallotType.APPROVAL,
+    )
+    text = explain(election, count(election, "greedy", tie_break=TieBreak("lexicographic")))
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:2] in {"1 ", "2 "}}
+    assert "2 stemmen" in rows["1"]
+    assert " 1 stem " in rows["2"]
+    assert "1 stemmen" not in text

@@ -238,7 +238,14 @@ TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 
 @st.composite
 def pabulib_files(draw: st.DrawFn) -> PabulibFile:
-    extra_meta = draw(st.lists(st.tuples(TEXT, TEXT), max_size=4))
+    # Each extra key once: a key given twice with different values is refused by the count.
+    extra_meta = draw(
+        st.lists(
+            st.tuples(TEXT, TEXT).filter(lambda kv: kv[0].strip() not in {"budget", "vote_type"}),
+            max_size=4,
+            unique_by=lambda kv: kv[0].strip(),
+        )
+    )
     ids = draw(
         st.lists(
             st.text("abcXYZ019/-_ ", min_size=1, max_size=5).map(str.strip).filter(bool),
@@ -368,6 +375,8 @@ PROJECTS_ABC = "project_id;cost\na;30\nb;40\nc;50"
         ("", "voter_id;vote\n1;a\n2;b\n1;c", 14, "voter_id '1' appears twice (first on line 12)"),
         ("\nnum_votes;4", "voter_id;vote\n1;a\n2;b", 5, "num_votes says 4 but VOTES has 2 rows"),
         ("\nnum_projects;2", "voter_id;vote\n1;a", 5, "num_projects says 2 but PROJECTS has 3"),
+        # Two budgets: which one did the city use? (the last one, read quietly, before)
+        ("\nbudget;1000", "voter_id;vote\n1;a", 5, "'budget' is given twice, as '100' (line 3)"),
         ("\nmax_length;2", "voter_id;vote\n1;a\n2;a,b,c", 14, "names 3 projects; max_length"),
         ("\nmin_length;2", "voter_id;vote\n1;a,b\n2;c", 14, "names 1 projects; min_length"),
         ("\nmax_sum_cost;80", "voter_id;vote\n1;a,b\n2;b,c", 14, "cost 90; max_sum_cost is 80"),

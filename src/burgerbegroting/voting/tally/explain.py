@@ -90,11 +90,16 @@ def _effective(outcome: Outcome, election: Election, detail: dict[str, str], vot
         return _decimal(Fraction(detail["effective_points"])) + " punten"
     if outcome.rule == "greedy":
         if election.ballot_type is BallotType.CUMULATIVE:
-            return f"{_group(str(votes))} punten"
+            return _count(votes, "punt", "punten")
         if election.ballot_type is BallotType.ORDINAL:
-            return f"{_group(str(votes))} rangordepunten"
-        return f"{_group(str(votes))} stemmen"
+            return _count(votes, "rangordepunt", "rangordepunten")
+        return _count(votes, "stem", "stemmen")
     return "—"
+
+
+def _count(n: int, one: str, more: str) -> str:
+    """``1 stem``, ``2 stemmen``: a whole number with the noun in the right number."""
+    return f"{_group(str(n))} {one if n == 1 else more}"
 
 
 def _cut(text: str, width: int) -> str:
@@ -156,7 +161,7 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
         f"Budget: {format_money(outcome.budget, d, currency)}; "
         f"toegekend: {format_money(outcome.cost, d, currency)}; "
         f"over: {format_money(outcome.leftover, d, currency)}",
-        f"Gefinancierd: {len(outcome.selected)} projecten",
+        f"Gefinancierd: {_count(len(outcome.selected), 'project', 'projecten')}",
         "Gelijke stand: " + TIE_BREAK_NAMES.get(outcome.tie_break, outcome.tie_break),
     ]
     if outcome.seed is not None:
@@ -177,6 +182,12 @@ def explain(election: Election, outcome: Outcome, *, currency: str | None = None
         )
     if params.get("fund_free") == "false":
         header.append("Projecten die niets kosten: niet gefinancierd")
+    elif params.get("fund_free") == "true" and any(costs[pid] == 0 for pid in outcome.selected):
+        # Where we depart from the reference implementation, the output says so (issue 9).
+        header.append(
+            "Projecten die niets kosten: gefinancierd als iemand erop stemt (pabutools doet dat "
+            "bij goedkeuringsstemmen niet; --no-free-projects telt zoals pabutools)"
+        )
     if params.get("leftover") == "fund-by-score":
         header.append(
             "Restbudget: daarna gefinancierd op volgorde van stemmen, buiten de maxima per thema "

@@ -123,7 +123,8 @@ class PabulibFile:
 
     @cached_property
     def meta_dict(self) -> dict[str, str]:
-        """META as a dict (keys and values stripped; a repeated key keeps its last value)."""
+        """META as a dict (keys and values stripped; a repeated key keeps its last value, and
+        building the :attr:`election` refuses a key repeated with another value)."""
         return {k.strip(): v.strip() for k, v in self.meta}
 
     @property
@@ -195,7 +196,8 @@ def read_pabulib(
     that appears twice (one voter counted twice), META ``num_votes``/``num_projects`` that
     disagree with the sections, and (when the election is built) ballots that break META
     ``min_length``/``max_length``, ``min_sum_cost``/``max_sum_cost``,
-    ``min_sum_points``/``max_sum_points``, or a choose-1 ballot naming several projects.
+    ``min_sum_points``/``max_sum_points``, a choose-1 ballot naming several projects, or a META
+    key given twice with different values.
     With ``lenient`` each becomes a warning in :attr:`PabulibFile.warnings` and the file is
     counted as written.
 
@@ -460,7 +462,27 @@ def _scale(value: tuple[int, str], decimals: int) -> int:
     return int(f"{whole}{frac.ljust(decimals, '0')}")
 
 
+def _check_meta_repeats(pb: PabulibFile) -> None:
+    """A META key given twice with different values (two budgets: which one did the city use?)
+    is a problem for the count; the file itself keeps both lines (``read_pabulib`` is lossless)."""
+    first_value: dict[str, tuple[str, int | None]] = {}
+    for index, (raw_key, raw_value) in enumerate(pb.meta):
+        key, value = raw_key.strip(), raw_value.strip()
+        line = pb.meta_lines[index] if index < len(pb.meta_lines) else None
+        if key not in first_value:
+            first_value[key] = (value, line)
+        elif first_value[key][0] != value:
+            earlier, earlier_line = first_value[key]
+            where = f" (line {earlier_line})" if earlier_line is not None else ""
+            pb.problem(
+                f"META key {_short(key)} is given twice, as {_short(earlier)}{where} and "
+                f"{_short(value)}: which one holds?",
+                line,
+            )
+
+
 def _build_election(pb: PabulibFile) -> Election:
+    _check_meta_repeats(pb)
     ballot_type = pb.vote_type
     meta = pb.meta_dict
     budget_line = pb.meta_line("budget")
