@@ -46,6 +46,26 @@ async def test_previous_window_still_weighs_in(session: AsyncSession) -> None:
     await ratelimit.hit(session, "k", 5, WINDOW, now=at(70 + wait))
 
 
+async def test_a_refunded_hit_no_longer_counts_and_a_refund_never_goes_below_zero(
+    session: AsyncSession,
+) -> None:
+    for n in range(3):
+        await ratelimit.hit(session, "code", 3, WINDOW, now=at(n))
+        await ratelimit.refund(session, "code", WINDOW, now=at(n))
+    await session.commit()
+    assert await ratelimit.estimate(session, "code", WINDOW, now=at(5)) == 0
+    # Nothing to refund: stays at zero (so spare refunds buy no extra attempts later).
+    await ratelimit.refund(session, "code", WINDOW, now=at(6))
+    for n in range(3):
+        await ratelimit.hit(session, "code", 3, WINDOW, now=at(10 + n))
+    with pytest.raises(RateLimited):
+        await ratelimit.hit(session, "code", 3, WINDOW, now=at(20))
+    # A refund in a later window leaves this window's count alone.
+    await ratelimit.refund(session, "code", WINDOW, now=at(WINDOW + 1))
+    with pytest.raises(RateLimited):
+        await ratelimit.hit(session, "code", 3, WINDOW, now=at(21))
+
+
 async def test_counts_are_committed_and_seen_by_another_connection(
     session: AsyncSession, database_url: str
 ) -> None:

@@ -472,6 +472,22 @@ async def test_schedule_skips_a_round_the_rules_refuse(session: AsyncSession) ->
     assert (await service.get_round(session, round_.id)).phase == Phase.DRAFT
 
 
+async def test_the_schedule_does_not_open_voting_for_a_round_that_is_not_ready(
+    session: AsyncSession,
+) -> None:
+    # Due for voting, but no accepted project: the schedule stops in review, nothing is frozen,
+    # and the next tick tries again (and succeeds once the round is ready).
+    round_ = await _create(session)
+    moves = await service.advance_due_phases(session, T0 + timedelta(days=61))
+    assert [m.to_phase for m in moves] == [Phase.SUBMISSION, Phase.REVIEW]
+    stuck = await service.get_round(session, round_.id)
+    assert (stuck.phase, stuck.fingerprint, stuck.frozen_definition) == (Phase.REVIEW, None, None)
+    await add_missing_projects(session, round_.id)
+    moves = await service.advance_due_phases(session, T0 + timedelta(days=61))
+    assert [m.to_phase for m in moves] == [Phase.VOTING]
+    assert (await service.get_round(session, round_.id)).fingerprint is not None
+
+
 async def test_current_round_summary_prefers_an_active_public_round(
     session: AsyncSession,
 ) -> None:

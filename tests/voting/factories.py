@@ -50,6 +50,8 @@ def open_round(
     cumulative_points: int | None = None,
     blank_allowed: bool = True,
     vote_by_account: bool = False,
+    vote_by_code: bool = True,
+    min_age: int | None = None,
     theme_cap: int | None = None,
     admin_email: str = "beheer@example.nl",
     budget: int = BUDGET_CENTS,
@@ -74,6 +76,8 @@ def open_round(
             cumulative_points=cumulative_points,
             blank_ballot_allowed=blank_allowed,
             vote_by_account=vote_by_account,
+            vote_by_code=vote_by_code,
+            min_age=min_age,
         )
         session.add(round_)
         await session.flush()

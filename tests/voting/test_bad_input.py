@@ -6,10 +6,12 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.accounts.tokens import ALGORITHM
 from burgerbegroting.db import utcnow
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import tokens as voter_tokens
@@ -180,11 +182,30 @@ def test_wrong_revoked_expired_and_forged_sessions_and_codes(
     token = voter["Authorization"].split()[1]
     read = voter_tokens.read(settings, token)
     forged = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
-    for header in (f"Bearer {forged}", "Bearer not.a.token"):
+    # The same session, correctly signed, but past its expiry.
+    claims = jwt.decode(
+        token,
+        voter_tokens._key(settings),
+        algorithms=[ALGORITHM],
+        audience=voter_tokens.VOTER_AUDIENCE,
+    )
+    assert claims["exp"] - claims["iat"] == settings.voter_session_minutes * 60
+    expired = jwt.encode(
+        {**claims, "iat": claims["iat"] - 3600, "exp": claims["iat"] - 1},
+        voter_tokens._key(settings),
+        algorithm=ALGORITHM,
+    )
+    for header in (f"Bearer {forged}", "Bearer not.a.token", f"Bearer {expired}"):
         response = client.get(
             f"/api/v1/rounds/{vr.round_id}/ballot", headers={"Authorization": header}
         )
         assert response.status_code == 401, header
+    response = client.get(
+        f"/api/v1/rounds/{vr.round_id}/ballot", headers={"Authorization": f"Bearer {expired}"}
+    )
+    assert response.json()["detail"] == "Uw stemsessie is verlopen. Vul uw stemcode opnieuw in."
+    # The unexpired original still works: the refusal above is the expiry, not the signature.
+    assert client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=voter).status_code == 200
     assert read.round_id == vr.round_id
     # A session of a code revoked after redemption stops working at once.
     client.post(

@@ -151,3 +151,18 @@ def test_demo_codes_open_the_booth_and_a_second_run_prints_the_same(
     voter = redeem(client, lines[0][0])
     booth = client.get(f"/api/v1/rounds/{vr.round_id}/ballot", headers=voter)
     assert booth.status_code == 200
+
+
+def test_the_same_file_for_csv_and_pdf_is_refused_before_anything_is_issued(
+    settings: Settings, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vr = open_round(settings)
+    out = folder / "codes.csv"
+    same = folder / "." / "codes.csv"  # the same file, spelled differently
+    status = _run(
+        settings, "--round", str(vr.round_id), "--count", "2", "--out", str(out), "--pdf", str(same)
+    )
+    assert status == 2
+    assert capsys.readouterr().err.strip() == ("Kies voor --pdf een ander bestand dan voor --out.")
+    assert _stored(settings) == (0, 0)
+    assert list(folder.iterdir()) == []

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.app import create_app
+from burgerbegroting.errors import NotAuthenticated, RateLimited
+from burgerbegroting.rounds import service as rounds_service
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import codes as codes_mod
+from burgerbegroting.voting import service
+from burgerbegroting.voting import tokens as voter_tokens
 from tests.accounts.factories import bearer, make_user
+from tests.conftest import make_settings
+from tests.proposals.factories import run
 from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
 from tests.voting.replay import replay
 
@@ -195,3 +207,208 @@ def test_receipt_lookup_says_nothing_for_garbage(
         assert response.json() == {"status": "unknown"}
     # A NUL byte in a path is refused before any handler runs.
     assert client.get(f"/api/v1/rounds/{vr.round_id}/receipts/%00").status_code == 400
+
+
+def _redeem_as(settings: Settings, code: str, client_ip: str) -> str:
+    """Redeem ``code`` from ``client_ip`` through the service: "ok", or the error's class name."""
+
+    async def work(session: AsyncSession) -> str:
+        try:
+            await service.redeem_code(session, settings, code=code, client_ip=client_ip)
+        except (NotAuthenticated, RateLimited) as error:
+            await session.rollback()
+            return type(error).__name__
+        await session.commit()
+        return "ok"
+
+    return run(settings, work)
+
+
+def test_one_address_cannot_use_up_the_global_code_limit(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Per address 2 attempts, globally 2 × 3 = 6 per window. One address hammering gets refused
+    # by its own limit; its refused attempts must not count against everyone else.
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    monkeypatch.setattr(service, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    answers = [_redeem_as(settings, "AAAA-BBBB-CCCC-DDDD", "192.0.2.1") for _ in range(10)]
+    assert answers == ["NotAuthenticated"] * 2 + ["RateLimited"] * 8
+    assert _redeem_as(settings, code, "192.0.2.2") == "ok"
+
+
+def test_the_global_code_limit_stops_many_addresses(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    monkeypatch.setattr(service, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    answers = [_redeem_as(settings, "AAAA-BBBB-CCCC-DDDD", f"192.0.2.{i}") for i in range(1, 7)]
+    assert answers == ["NotAuthenticated"] * 6
+    # Six attempts from six addresses used the global limit: a seventh address is refused too.
+    assert _redeem_as(settings, code, "192.0.2.99") == "RateLimited"
+
+
+def test_a_throttled_code_attempt_costs_no_hashing(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=1)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    hashed: list[str] = []
+    real = codes_mod.hash_code
+
+    def counting(key: bytes, normalised: str) -> str:
+        hashed.append(normalised)
+        return real(key, normalised)
+
+    monkeypatch.setattr(codes_mod, "hash_code", counting)
+    unknown = codes_mod.new_code()  # well-formed, never issued: looked up, so hashed once
+    assert _redeem_as(settings, unknown, "192.0.2.1") == "NotAuthenticated"
+    assert _redeem_as(settings, code, "192.0.2.1") == "RateLimited"
+    assert hashed == [unknown.replace("-", "")]  # the throttled attempt was never hashed
+
+
+def test_too_many_code_attempts_get_429_with_retry_after(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    open_round(settings)
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        answers = [
+            client.post("/api/v1/auth/code", json={"code": "AAAA-BBBB-CCCC-DDDD"}) for _ in range(3)
+        ]
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
+    assert answers[2].json()["detail"] == (
+        "Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw."
+    )
+
+
+def test_a_round_without_voting_codes_issues_and_accepts_none(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # Codes issued while the round still allowed them, then the round set to accounts only
+    # before voting opened: those codes open no booth, and no new codes can be issued.
+    vr = open_round(settings, vote_by_account=True, phase=Phase.REVIEW)
+    [code] = issue_codes(settings, vr, 1)
+
+    async def accounts_only(session: AsyncSession) -> None:
+        await session.execute(
+            text("UPDATE rounds SET vote_by_code = :f WHERE id = :r"),
+            {"f": False, "r": vr.round_id},
+        )
+        await session.commit()
+        await rounds_service.move_phase(
+            session, vr.round_id, Phase.VOTING, actor_id=vr.admin_id, reason="test"
+        )
+
+    run(settings, accounts_only)
+    before = scalar(settings, "SELECT count(*) FROM voting_codes")
+    answer = client.post("/api/v1/auth/code", json={"code": code})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"] == (
+        "In deze ronde stemt u met uw account, niet met een stemcode. Log in om te stemmen."
+    )
+    assert voter_tokens.VOTER_COOKIE not in answer.headers.get("set-cookie", "")
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    issued = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes",
+        json={"district_id": None, "count": 1},
+        headers=admin_headers(settings, vr),
+    )
+    assert issued.status_code == 409, issued.text
+    assert issued.json()["detail"] == (
+        "In deze ronde wordt niet met stemcodes gestemd: er kunnen geen stemcodes worden uitgegeven."
+    )
+    assert scalar(settings, "SELECT count(*) FROM voting_codes") == before
+
+
+def test_revoking_a_batch_stops_its_sessions_and_keeps_earlier_ballots_counted(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    admin = admin_headers(settings, vr)
+    voted, idle = issue_codes(settings, vr, 2)
+    [other] = issue_codes(settings, vr, 1)  # a second batch, not revoked
+    voter, idle_voter, other_voter = (
+        redeem(client, voted),
+        redeem(client, idle),
+        redeem(client, other),
+    )
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    cast = client.put(url, json={"projects": [vr.projects[1]]}, headers=voter)
+    assert cast.status_code == 200, cast.text
+    receipt = cast.json()["receipt"]
+    batch_id = scalar(settings, "SELECT min(id) FROM code_batches")
+    rolls = scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'roll'")
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/{batch_id}/revoke",
+        json={"reason": "Brieven naar verkeerde adressen"},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    # Neither open session of the batch can cast any more, nor can its codes be redeemed again.
+    for session_headers in (voter, idle_voter):
+        refused = client.put(url, json={"projects": [vr.projects[2]]}, headers=session_headers)
+        assert refused.status_code == 401, refused.text
+    assert client.post("/api/v1/auth/code", json={"code": voted}).status_code == 401
+    # The ballot cast before the revocation stays counted; the other batch still votes.
+    status = client.get(f"/api/v1/rounds/{vr.round_id}/receipts/{receipt}").json()["status"]
+    assert status == "counted"
+    assert (
+        client.put(url, json={"projects": [vr.projects[3]]}, headers=other_voter).status_code == 200
+    )
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE current_ballot_id IS NOT NULL") == 2
+    batches = {
+        b["id"]: b for b in client.get(f"/api/v1/rounds/{vr.round_id}/codes", headers=admin).json()
+    }
+    assert batches[batch_id]["revoke_reason"] == "Brieven naar verkeerde adressen"
+    assert batches[batch_id]["redeemed"] == 2
+    assert (
+        scalar(settings, "SELECT reason FROM audit_log WHERE action = 'codes.revoke_batch'")
+        == "Brieven naar verkeerde adressen"
+    )
+    # The roll changed: one more ``roll`` event (the new roll fingerprint) in the public log.
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'roll'") == rolls + 1
+
+
+def test_codes_for_an_age_band_below_the_minimum_age_are_refused(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings, min_age=18)
+    admin = admin_headers(settings, vr)
+    url = f"/api/v1/rounds/{vr.round_id}/codes"
+    refused = client.post(url, json={"count": 3, "age_band": "12-17"}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == {
+        "age_band": "In deze leeftijdsgroep mag niemand stemmen: de minimumleeftijd is 18 jaar."
+    }
+    assert scalar(settings, "SELECT count(*) FROM code_batches") == 0
+    assert scalar(settings, "SELECT count(*) FROM voting_codes") == 0
+    for band in ("18-26", "67+"):
+        issued = client.post(url, json={"count": 1, "age_band": band}, headers=admin)
+        assert issued.status_code == 201, (band, issued.text)
+    # A band that straddles the minimum is the municipality's selection from the register.
+    straddling = open_round(settings, min_age=16, admin_email="b16@example.nl")
+    issued = client.post(
+        f"/api/v1/rounds/{straddling.round_id}/codes",
+        json={"count": 1, "age_band": "12-17"},
+        headers=admin_headers(settings, straddling),
+    )
+    assert issued.status_code == 201, issued.text
+
+
+def test_valid_codes_from_one_address_do_not_use_up_its_limit(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A community centre, a library or a mobile network (CGNAT) puts many residents behind one
+    # address. The limit is there against guessing: a code that opens a session costs nothing.
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=3)
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 8)
+    answers = [_redeem_as(settings, code, "192.0.2.7") for code in codes]
+    assert answers == ["ok"] * 8
+    # Wrong codes still count: three are answered, the fourth is throttled.
+    wrong = [_redeem_as(settings, codes_mod.new_code(), "192.0.2.7") for _ in range(4)]
+    assert wrong == ["NotAuthenticated"] * 3 + ["RateLimited"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,10 @@ class RateLimitStore(Protocol):
 
     async def read(self, key: str, window_start: int, window: int) -> Counts:
         """The counts of ``key`` for the window starting at ``window_start`` and the one before."""
+        ...
+
+    async def decrement(self, key: str, window_start: int) -> None:
+        """Take one hit off ``key`` in the window starting at ``window_start`` (never below 0)."""
         ...
 
 
@@ -98,6 +102,20 @@ class DatabaseRateLimitStore:
         previous = await self._count(digest, window_start - window)
         await self.session.commit()
         return Counts(previous=previous, current=current)
+
+    async def decrement(self, key: str, window_start: int) -> None:
+        # Part of the caller's transaction (no commit): a refund counts only if the request that
+        # earned it succeeds.
+        await self.session.execute(
+            update(RateLimitHit)
+            .where(
+                RateLimitHit.key == _digest(key),
+                RateLimitHit.window_start == window_start,
+                RateLimitHit.count > 0,
+            )
+            .values(count=RateLimitHit.count - 1)
+            .execution_options(synchronize_session=False)
+        )
 
     async def read(self, key: str, window_start: int, window: int) -> Counts:
         digest = _digest(key)
@@ -160,6 +178,23 @@ async def hit(
             or _("U heeft het te vaak geprobeerd. Wacht even en probeer het daarna opnieuw."),
             retry_after=retry_after_seconds(counts, limit, window, elapsed),
         )
+
+
+async def refund(
+    target: AsyncSession | RateLimitStore,
+    key: str,
+    window: int,
+    *,
+    now: datetime,
+) -> None:
+    """Take back the hit ``hit`` counted for ``key`` at ``now`` (pass the same moment): for limits
+    on attempts where an attempt that turns out well should cost nothing (a valid voting code).
+
+    Unlike ``check`` + ``record``, the attempt is counted atomically *before* the work, so a burst
+    of parallel attempts cannot all pass the check; only the ones that succeed are refunded. If the
+    window turned over in between, there is nothing to refund."""
+    moment = int(now.timestamp())
+    await _store(target).decrement(key, moment - moment % window)
 
 
 def _store(target: AsyncSession | RateLimitStore) -> RateLimitStore:

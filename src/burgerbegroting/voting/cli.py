@@ -81,6 +81,11 @@ def _exclusive(path: Path) -> Any:
 def issue_command(args: argparse.Namespace, settings: Settings) -> int:
     """Issue codes and write the files; exit status 0, 1 (refused) or 2 (bad files)."""
     targets = [p for p in (args.out, args.pdf) if p is not None]
+    if args.pdf is not None and args.pdf.resolve() == args.out.resolve():
+        # Both would be written to one temporary file: the second open fails after the codes
+        # were made, with a message about a hidden ``.tmp`` file.
+        print("Kies voor --pdf een ander bestand dan voor --out.", file=sys.stderr)
+        return 2
     for path in targets:
         if path.exists():
             print(f"{path} bestaat al; kies een nieuw bestand.", file=sys.stderr)

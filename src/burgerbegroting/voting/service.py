@@ -127,6 +127,12 @@ class IssuedBatch:
     codes: list[str]
 
 
+def _band_oldest(band: str) -> int | None:
+    """The oldest age in an age band ("12-17" → 17); None for an open band ("67+")."""
+    _low, dash, high = band.partition("-")
+    return int(high) if dash else None
+
+
 async def issue_codes(
     session: AsyncSession,
     settings: Settings,
@@ -149,6 +155,13 @@ async def issue_codes(
     round_ = await _round(session, round_id)
     if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
         raise log_mod.closed_error()
+    if not round_.vote_by_code:
+        raise Conflict(
+            _(
+                "In deze ronde wordt niet met stemcodes gestemd: "
+                "er kunnen geen stemcodes worden uitgegeven."
+            )
+        )
     problems: dict[str, str] = {}
     if not 1 <= count <= MAX_CODES_PER_BATCH:
         problems["count"] = _(
@@ -157,6 +170,15 @@ async def issue_codes(
         )
     if age_band is not None and age_band not in AGE_BANDS:
         problems["age_band"] = _("Kies een van de leeftijdsgroepen.")
+    elif age_band is not None and round_.min_age is not None:
+        # A band wholly under the round's minimum age holds nobody who may vote (a band that
+        # straddles it, 12-17 with 16, is the municipality's selection from the register).
+        oldest = _band_oldest(age_band)
+        if oldest is not None and oldest < round_.min_age:
+            problems["age_band"] = _(
+                "In deze leeftijdsgroep mag niemand stemmen: de minimumleeftijd is %(age)s jaar.",
+                age=round_.min_age,
+            )
     districts = (
         (await session.execute(select(District).where(District.round_id == round_id)))
         .scalars()
@@ -476,20 +498,21 @@ async def redeem_code(
     """Exchange a voting code for a short voter session for its round and district.
 
     Limited per client address and globally, counted before the code is even normalised, so a
-    throttled request costs nothing. A mistyped, unknown and revoked code get the same answer.
+    throttled request costs nothing. The address is counted first: an address over its own limit
+    is refused before it reaches the global counter, so one address cannot use up everyone's
+    attempts. A code that opens a session is refunded: the limits are against guessing, and many
+    residents can share one address (a community centre, a library, a mobile network). A
+    mistyped, unknown and revoked code get the same answer.
     """
     window = settings.rate_limit_window_seconds
+    now = utcnow()
     too_many = _("Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw.")
-    await ratelimit.hit(
-        session,
-        "code:global",
-        settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR,
-        window,
-        message=too_many,
+    limits = (
+        (f"code:ip:{client_ip}", settings.code_attempts_per_window),
+        ("code:global", settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR),
     )
-    await ratelimit.hit(
-        session, f"code:ip:{client_ip}", settings.code_attempts_per_window, window, message=too_many
-    )
+    for key, limit in limits:
+        await ratelimit.hit(session, key, limit, window, message=too_many, now=now)
     found = await _code_row(session, settings, code)
     if found is None:
         raise _bad_code()
@@ -498,7 +521,14 @@ async def redeem_code(
         raise _bad_code()
     round_ = await _round(session, code_row.round_id)
     _require_voting(round_)
+    if not round_.vote_by_code:
+        # Codes issued before the round was set to accounts only (it is frozen from here on).
+        raise Conflict(
+            _("In deze ronde stemt u met uw account, niet met een stemcode. Log in om te stemmen.")
+        )
     voter = await _voter_for_code(session, settings, code_row, batch)
+    for key, _limit in limits:
+        await ratelimit.refund(session, key, window, now=now)
     return voter_tokens.issue(
         settings,
         voter_id=voter.id,
