@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.verify import verify
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
@@ -317,3 +318,50 @@ def test_an_attacker_sees_nothing_of_the_count_before_close_nor_anonymously_befo
         response = client.get(path.format(rid), follow_redirects=False)
         assert response.status_code == 200, (path, response.status_code)
     assert link in client.get("/uitslag").text
+
+
+def test_a_district_round_with_an_explicit_tie_break_order_closes_and_applies_the_order(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The published order names every project of the round; each district's election uses the
+    part of it that names its own projects (the other districts' projects are not on its ballot).
+    Highest project id first: in each district the later of two tied projects wins."""
+    vr = open_round(
+        settings,
+        ballot_type="approval",
+        approval_max_k=2,
+        scope="districts",
+        district_budgets=(4_000_000, 4_000_000),
+        budget=8_000_000,
+        costs=(3_000_000, 3_000_000, 3_000_000, 3_000_000),
+        project_districts=(0, 0, 1, 1),
+        tie_break="explicit",
+    )
+    p1, p2, p3, p4 = vr.projects
+    noord, zuid = vr.districts
+    (north,) = issue_codes(settings, vr, 1, district_id=noord)
+    (south,) = issue_codes(settings, vr, 1, district_id=zuid)
+    cast(client, vr.round_id, north, {"projects": [p1, p2]})
+    cast(client, vr.round_id, south, {"projects": [p3, p4]})
+    admin = admin_headers(settings, vr)
+    closed = client.post(
+        f"/api/v1/rounds/{vr.round_id}/phase",
+        json={"phase": "closed", "reason": "Stemperiode voorbij"},
+        headers=admin,
+    )
+    assert closed.status_code == 200, closed.text
+    body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    by_district = {e["district_id"]: e for e in body["elections"]}
+    assert [p["project_id"] for p in by_district[noord]["funded"]] == [p2]
+    assert [p["project_id"] for p in by_district[zuid]["funded"]] == [p4]
+    assert by_district[noord]["tie_break_order"] == [p2, p1]
+    assert by_district[zuid]["tie_break_order"] == [p4, p3]
+    assert by_district[noord]["ties"] == [[p2, p1]]
+    # The audit export verifies, and each district's .pb file names only its own projects in
+    # the order, so `burgerbegroting tally --tie-break explicit --order …` can count it.
+    export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=admin)
+    assert export.status_code == 200, export.text
+    pb = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=pb&district={zuid}", headers=admin)
+    assert pb.status_code == 200, pb.text
+    assert f"tie_break_order;{p4},{p3}\n" in pb.text.replace("\r\n", "\n")
+    verify(export.json(), pb_files=[("zuid.pb", pb.content)])

@@ -44,10 +44,9 @@ from burgerbegroting.results.participation import (
 from burgerbegroting.results.texts import REASON_TEXTS, RULE_TEXTS, TIE_BREAK_TEXTS
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting.ballots import engine_election
+from burgerbegroting.voting.ballots import election_tie_break, engine_election
 from burgerbegroting.voting.tally.model import Election, supporters
 from burgerbegroting.voting.tally.rules import count
-from burgerbegroting.voting.tally.tiebreak import TieBreak
 
 VIEWER_ROLES = frozenset({Role.COUNCIL, Role.AUDITOR, Role.ADMIN})
 MES_RULES = frozenset({"mes", "mes-add1", "mes-add1-exhaustive", "mes-add1-greedy"})
@@ -316,7 +315,9 @@ def _derive(
     election = engine_election(definition, item["district_id"], contents)
     ties, lot_ties = _ties(election, votes, order, str(outcome["tie_break"]))
     comparison = (
-        _comparison(definition, election, outcome) if outcome["rule"] in MES_RULES else None
+        _comparison(definition, item["district_id"], election, outcome)
+        if outcome["rule"] in MES_RULES
+        else None
     )
     return _Derived(ties=ties, lot_ties=lot_ties, comparison=comparison)
 
@@ -444,16 +445,15 @@ def _ties(
 
 
 def _comparison(
-    definition: Mapping[str, Any], election: Election, outcome: Mapping[str, Any]
+    definition: Mapping[str, Any], key: int | None, election: Election, outcome: Mapping[str, Any]
 ) -> Comparison:
     """Greedy over the same (non-blank) ballots, with the round's tie-break. The seed is the one
     the official count recorded for this very election, so it need not be fingerprinted again."""
     counting = definition["counting"]
-    order = counting.get("order")
-    tie_break = TieBreak(
-        name=counting["tie_break"],
+    tie_break = election_tie_break(
+        definition,
+        key,
         seed=outcome.get("seed") if counting["tie_break"] == "lowest-cost" else None,
-        explicit=tuple(str(pid) for pid in order) if order else (),
     )
     greedy = count(election, "greedy", tie_break=tie_break)
     mes_funded = {str(pid) for pid in outcome["selected"]}
