@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import io
+import json
+import re
+import shlex
+from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 from pypdf import PdfReader
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.tally.cli import main as tally_main
 from tests.accounts.factories import bearer, csrf_token, make_user
 from tests.results.helpers import cast
 from tests.voting.factories import (
@@ -121,3 +128,66 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     assert "Raadsinformatiebrief" in flat
     assert "Meeste stemmen eerst (greedy)" in flat
     assert "(greedy) (greedy)" not in flat
+
+
+# Each round sets one greedy option the plain `tally --rule greedy` would not apply; the votes
+# are chosen so that leaving it out funds other projects (or, for the explicit order, fails).
+# Approval ballots (k = 3) over € 100.000.
+RECOUNT_CASES = {
+    # P1 and P2 (€ 30.000 each) both get the one vote: the order (highest id first) picks P2.
+    "explicit": (
+        {"tie_break": "explicit"},
+        (3_000_000, 3_000_000),
+        [[0, 1]],
+    ),
+    # P1 2 votes, P2 1 vote: the threshold of 2 leaves P2 out, although it fits.
+    "threshold": (
+        {"greedy_threshold": 2},
+        (3_000_000, 3_000_000),
+        [[0, 1], [0]],
+    ),
+    # P1 (€ 60.000) 3 votes, P2 (€ 60.000) 2 votes, P3 (€ 30.000) 1 vote: P2 no longer fits and
+    # the count stops there, so P3 is not funded although it fits.
+    "no-skip": (
+        {"greedy_no_skip": True},
+        (6_000_000, 6_000_000, 3_000_000),
+        [[0, 1, 2], [0, 1], [0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECOUNT_CASES))
+def test_the_reports_recount_command_reproduces_the_published_winners(
+    client: TestClient[Litestar],
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    case: str,
+) -> None:
+    options, costs, ballots = RECOUNT_CASES[case]
+    vr = open_round(settings, ballot_type="approval", approval_max_k=3, costs=costs, **options)
+    codes = issue_codes(settings, vr, len(ballots))
+    for code, picks in zip(codes, ballots, strict=True):
+        cast(client, vr.round_id, code, {"projects": [vr.projects[i] for i in picks]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    results = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    (election,) = results["elections"]
+    published = [p["project_id"] for p in election["funded"]]
+    page = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief", headers=admin).text
+    (command,) = (
+        html.unescape(c)
+        for c in re.findall(r"<code[^>]*>(.*?)</code>", page, flags=re.S)
+        if "burgerbegroting.voting.tally" in c
+    )
+    tally = shlex.split(command.split("&&", 1)[1])
+    assert tally[:3] == ["python", "-m", "burgerbegroting.voting.tally"]
+    pb = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=pb&district=city", headers=admin)
+    assert pb.status_code == 200, pb.text
+    path = tmp_path / tally[3]
+    path.write_bytes(pb.content)
+    args = [str(path), *(a for a in tally[4:] if a != "--explain"), "--json"]
+    capsys.readouterr()
+    assert tally_main(args) == 0, capsys.readouterr().err
+    recount = json.loads(capsys.readouterr().out)
+    assert [int(pid) for pid in recount["selected"]] == published

@@ -53,6 +53,8 @@ def open_round(
     vote_by_account: bool = False,
     theme_cap: int | None = None,
     tie_break: str = "lowest-cost",
+    greedy_threshold: int | None = None,
+    greedy_no_skip: bool = False,
     admin_email: str = "beheer@example.nl",
     budget: int = BUDGET_CENTS,
     phase: Phase = Phase.VOTING,
@@ -77,6 +79,8 @@ def open_round(
             cumulative_points=cumulative_points,
             blank_ballot_allowed=blank_allowed,
             vote_by_account=vote_by_account,
+            greedy_threshold=greedy_threshold,
+            greedy_no_skip=greedy_no_skip,
         )
         session.add(round_)
         await session.flush()

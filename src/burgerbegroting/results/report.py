@@ -24,6 +24,7 @@ from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext 
 from burgerbegroting.results.service import ElectionView, ResultsView
 from burgerbegroting.results.texts import RULE_NAMES, TIE_BREAK_NAMES
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.ballots import election_order
 
 BALLOT_TYPE_TEXTS: dict[str, str] = {
     "knapsack": N_("projecten kiezen die samen binnen het budget passen"),
@@ -139,9 +140,20 @@ def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
             f"python -m burgerbegroting.audit.verify verify ronde-{view.round_id}-audit.json",
         ),
     ]
+    counting = view.definition.get("counting", {})
     for election in view.elections:
         label = "city" if election.district_id is None else str(election.district_id)
         seed = f" --seed {election.seed}" if view.seed_fixed and election.seed else ""
+        # The round's options the tally command does not take from the file by itself: without
+        # them the recount would fund other projects (or refuse the explicit tie-break).
+        options = ""
+        order = election_order(view.definition, election.district_id)
+        if view.tie_break == "explicit" and order:
+            options += f" --order {','.join(str(pid) for pid in order)}"
+        if counting.get("threshold") is not None:
+            options += " --threshold file"
+        if counting.get("no_skip"):
+            options += " --no-skip"
         commands.append(
             (
                 _(
@@ -152,7 +164,7 @@ def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
                 f"curl -s {auth} -o ronde-{view.round_id}-{label}.pb "
                 f"'{api}/export?format=pb&district={label}' && "
                 f"python -m burgerbegroting.voting.tally ronde-{view.round_id}-{label}.pb "
-                f"--rule {view.rule} --tie-break {view.tie_break}{seed} --explain",
+                f"--rule {view.rule} --tie-break {view.tie_break}{seed}{options} --explain",
             )
         )
     return commands
