@@ -191,3 +191,20 @@ def test_the_reports_recount_command_reproduces_the_published_winners(
     assert tally_main(args) == 0, capsys.readouterr().err
     recount = json.loads(capsys.readouterr().out)
     assert [int(pid) for pid in recount["selected"]] == published
+
+
+def test_the_chart_says_one_vote_in_the_singular(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _closed_round(client, settings)  # P1 2 votes, P2 and P4 1 vote, P3 none
+    admin = admin_headers(settings, vr)
+    chart = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text.split("<svg")[1]
+    assert "1 stem · gefinancierd" in chart  # P4
+    assert "1 stem · niet gefinancierd" in chart  # P2
+    assert "2 stemmen · gefinancierd" in chart  # P1
+    assert "0 stemmen · niet gefinancierd" in chart  # P3
+    assert "1 stemmen" not in chart
+    client.cookies.set("taal", "en")
+    english = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text.split("<svg")[1]
+    assert "1 vote · " in english
+    assert "2 votes · " in english

@@ -21,7 +21,7 @@ from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.signing import public_key_info
 from burgerbegroting.errors import DomainError, ValidationFailed
-from burgerbegroting.i18n import _
+from burgerbegroting.i18n import _, ngettext
 from burgerbegroting.results import overrides, report, service
 from burgerbegroting.results.controllers import viewer_roles
 from burgerbegroting.web.deps import DbSession
@@ -78,7 +78,7 @@ def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
         title = project.title
         if len(title) > LABEL_CHARS:
             title = title[: LABEL_CHARS - 1] + "…"
-        votes = _("%(votes)s stemmen", votes=project.votes)
+        votes = ngettext("%(num)d stem", "%(num)d stemmen", project.votes)
         fill = "#154273" if project.funded else f"url(#{pattern_id})"
         parts.append(
             f'<text x="2" y="{y + 13}" font-size="13" fill="#1a1a1a">{escape(title)}</text>'
