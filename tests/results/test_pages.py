@@ -208,3 +208,45 @@ def test_the_chart_says_one_vote_in_the_singular(
     english = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text.split("<svg")[1]
     assert "1 vote · " in english
     assert "2 votes · " in english
+
+
+def test_the_method_names_every_counting_option_of_the_round(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Threshold, no-skip stop, Amsterdam's leftover pass and the explicit order change who is
+    funded: the results page, the council report and its PDF say the round used them."""
+    vr = open_round(
+        settings,
+        ballot_type="approval",
+        approval_max_k=2,
+        theme_cap=5_000_000,
+        greedy_threshold=2,
+        greedy_no_skip=True,
+        leftover="fund-by-score",
+        tie_break="explicit",
+    )
+    (code,) = issue_codes(settings, vr, 1)
+    cast(client, vr.round_id, code, {"projects": [vr.projects[0], vr.projects[1]]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    order = ", ".join(str(pid) for pid in sorted(vr.projects, reverse=True))
+    sentences = (
+        "Een project heeft minstens 2 stemmen of punten nodig om te worden uitgevoerd.",
+        "De telling stopt bij het eerste project dat niet meer binnen het budget past.",
+        "Geld dat over blijft doordat thema's hun maximum bereiken, gaat daarna naar de "
+        "projecten met de meeste stemmen die nog passen, zonder maximum per thema.",
+        "Bij gelijke stand beslist de vooraf gepubliceerde volgorde van de projecten "
+        f"(projectnummers, hoogste voorrang eerst): {order}.",
+    )
+    for path in ("uitslag", "raadsinformatiebrief"):
+        page = client.get(f"/rondes/{vr.round_id}/{path}", headers=admin)
+        assert page.status_code == 200, page.text
+        text = " ".join(html.unescape(page.text).split())
+        for sentence in sentences:
+            assert sentence in text, (path, sentence)
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    flat = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
+    )
+    for sentence in sentences:
+        assert sentence.replace("'", "’") in flat or sentence in flat, sentence

@@ -55,6 +55,7 @@ def open_round(
     tie_break: str = "lowest-cost",
     greedy_threshold: int | None = None,
     greedy_no_skip: bool = False,
+    leftover: str = "keep",
     admin_email: str = "beheer@example.nl",
     budget: int = BUDGET_CENTS,
     phase: Phase = Phase.VOTING,
@@ -81,6 +82,7 @@ def open_round(
             vote_by_account=vote_by_account,
             greedy_threshold=greedy_threshold,
             greedy_no_skip=greedy_no_skip,
+            leftover=leftover,
         )
         session.add(round_)
         await session.flush()

@@ -96,6 +96,52 @@ def definition_rows(view: ResultsView) -> list[tuple[str, str]]:
     return rows
 
 
+def option_lines(view: ResultsView) -> list[str]:
+    """The round's counting options that change who is funded, in plain Dutch (translated): what
+    the rule's text does not say by itself. The same sentences as the round page
+    (``rounds.counting.describe``), read from the frozen definition the count used."""
+    counting: Mapping[str, Any] = view.definition.get("counting", {})
+    lines: list[str] = []
+    if view.definition.get("ballot", {}).get("type") == "ranked" and view.rule == "greedy":
+        scores = counting.get("ranked_scores")
+        if scores:
+            lines.append(_("Punten per plaats: %(scores)s.", scores=", ".join(map(str, scores))))
+        else:
+            lines.append(
+                _(
+                    "Punten per plaats: de eerste keuze krijgt evenveel punten als er projecten "
+                    "zijn, de tweede één minder, enzovoort (Borda)."
+                )
+            )
+    if counting.get("threshold") is not None:
+        lines.append(
+            _(
+                "Een project heeft minstens %(n)s stemmen of punten nodig om te worden uitgevoerd.",
+                n=counting["threshold"],
+            )
+        )
+    if counting.get("no_skip"):
+        lines.append(
+            _("De telling stopt bij het eerste project dat niet meer binnen het budget past.")
+        )
+    if counting.get("leftover") == "fund-by-score":
+        lines.append(
+            _(
+                "Geld dat over blijft doordat thema's hun maximum bereiken, gaat daarna naar de "
+                "projecten met de meeste stemmen die nog passen, zonder maximum per thema."
+            )
+        )
+    if view.tie_break == "explicit":
+        lines.append(
+            _(
+                "Bij gelijke stand beslist de vooraf gepubliceerde volgorde van de projecten "
+                "(projectnummers, hoogste voorrang eerst): %(order)s.",
+                order=", ".join(map(str, counting.get("order") or [])) or "—",
+            )
+        )
+    return lines
+
+
 def seed_text(view: ResultsView) -> str:
     """How the lot's seed was chosen (Dutch source text)."""
     if view.tie_break != "lowest-cost":
@@ -243,6 +289,8 @@ def council_report_pdf(
     para(_(view.rule_text))
     para(_(view.tie_break_text))
     para(_(seed_text(view)))
+    for line in option_lines(view):
+        para(line)
 
     for election in view.elections:
         heading(_("Uitslag: %(name)s", name=election_name(election)))
