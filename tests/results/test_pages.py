@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from pypdf import PdfReader
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.verify import main as verify_main
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tally.cli import main as tally_main
 from tests.accounts.factories import bearer, csrf_token, make_user
@@ -250,3 +251,33 @@ def test_the_method_names_every_counting_option_of_the_round(
     )
     for sentence in sentences:
         assert sentence.replace("'", "’") in flat or sentence in flat, sentence
+
+
+def test_the_reports_verify_command_checks_the_export_against_the_published_key(
+    client: TestClient[Litestar],
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The report prints the instance's public key; its verify command must use it (--key), or
+    the signature is only checked against the key inside the export itself."""
+    vr = _closed_round(client, settings)
+    admin = admin_headers(settings, vr)
+    key = client.get("/.well-known/burgerbegroting-key").json()["public_key_hex"]
+    page = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief", headers=admin).text
+    (command,) = (
+        html.unescape(c)
+        for c in re.findall(r"<code[^>]*>(.*?)</code>", page, flags=re.S)
+        if "burgerbegroting.audit.verify" in c
+    )
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "burgerbegroting.audit.verify"]
+    assert words[words.index("--key") + 1] == key
+    export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=admin)
+    path = tmp_path / next(w for w in words if w.endswith(".json"))
+    path.write_bytes(export.content)
+    capsys.readouterr()
+    assert verify_main([str(path) if w == path.name else w for w in words[3:]]) == 0
+    out = capsys.readouterr().out
+    assert "sleutel in de export zelf" not in out
+    assert out.rstrip().endswith("OK")

@@ -154,18 +154,21 @@ class ResultsPagesController(Controller):
     ) -> Template:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
         digest = await report.export_digest(db_session, settings_of(request), round_id)
+        signing_key = public_key_info(settings_of(request))
         return render(
             request,
             "results/report.html",
             {
                 "view": view,
                 "export_digest": digest,
-                "signing_key": public_key_info(settings_of(request)),
+                "signing_key": signing_key,
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
                 "option_lines": report.option_lines,
-                "commands": report.verify_commands(view, settings_of(request).base_url),
+                "commands": report.verify_commands(
+                    view, settings_of(request).base_url, signing_key["public_key_hex"]
+                ),
                 "definition_rows": report.definition_rows(view),
             },
             headers=_headers(view),

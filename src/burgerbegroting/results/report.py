@@ -154,8 +154,13 @@ def seed_text(view: ResultsView) -> str:
     )
 
 
-def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
-    """(what it checks, command line) for anyone who wants to check the report themselves."""
+def verify_commands(
+    view: ResultsView, base_url: str, public_key_hex: str | None = None
+) -> list[tuple[str, str]]:
+    """(what it checks, command line) for anyone who wants to check the report themselves.
+
+    ``public_key_hex`` is the instance's key the report prints: the verify command checks the
+    export's signature against it (without it only against the key the export carries)."""
     base = base_url.rstrip("/")
     api = f"{base}/api/v1/rounds/{view.round_id}"
     auth = "-H 'Authorization: Bearer …'"
@@ -183,7 +188,8 @@ def verify_commands(view: ResultsView, base_url: str) -> list[tuple[str, str]]:
             _(
                 "De hele export onafhankelijk controleren (handtekening, logboek, elke stem, hertelling) met alleen Python:"
             ),
-            f"python -m burgerbegroting.audit.verify verify ronde-{view.round_id}-audit.json",
+            f"python -m burgerbegroting.audit.verify verify ronde-{view.round_id}-audit.json"
+            + (f" --key {public_key_hex}" if public_key_hex else ""),
         ),
     ]
     counting = view.definition.get("counting", {})
@@ -456,7 +462,8 @@ def council_report_pdf(
     para(_(DIGEST_LABEL) + ":")
     mono(view.digest)
     para(_("Telmachine: %(version)s", version=view.engine_version))
-    for what, command in verify_commands(view, base_url):
+    key_hex = signing_key["public_key_hex"] if signing_key is not None else None
+    for what, command in verify_commands(view, base_url, key_hex):
         para(what)
         mono(command)
     return bytes(pdf.output())
