@@ -3,17 +3,23 @@ overrides beside the outcome; participation with small counts hidden; MES explai
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.verify import verify
-from burgerbegroting.rounds.models import Phase
+from burgerbegroting.results import counting
+from burgerbegroting.rounds import service as rounds
+from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.tally.model import TallyError
 from tests.accounts.factories import bearer, make_user
-from tests.proposals.factories import move_round
+from tests.proposals.factories import move_round, run
 from tests.results.helpers import cast
 from tests.voting.factories import (
     VotingRound,
@@ -365,3 +371,44 @@ def test_a_district_round_with_an_explicit_tie_break_order_closes_and_applies_th
     assert pb.status_code == 200, pb.text
     assert f"tie_break_order;{p4},{p3}\n" in pb.text.replace("\r\n", "\n")
     verify(export.json(), pb_files=[("zuid.pb", pb.content)])
+
+
+def test_a_count_the_engine_refuses_is_a_conflict_and_the_round_stays_open(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No known round setting makes the engine refuse to count at close any more (the explicit
+    order above did), but were one to, closing must answer a Dutch 409 and leave the round in
+    voting with its log open, by hand and on schedule, instead of a 500 and a scheduler that
+    fails on every tick. The engine's refusal is simulated here."""
+
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise TallyError("The engine cannot count this election.")
+
+    vr = _voted_round(client, settings)
+    monkeypatch.setattr(counting, "results_document", refuse)
+    admin = admin_headers(settings, vr)
+    closed = client.post(
+        f"/api/v1/rounds/{vr.round_id}/phase",
+        json={"phase": "closed", "reason": "Stemperiode voorbij"},
+        headers=admin,
+    )
+    assert closed.status_code == 409, closed.text
+    assert closed.json()["detail"].startswith("De uitslag kan niet worden geteld")
+    assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
+    assert (
+        scalar(settings, "SELECT closed_at FROM ballot_logs WHERE round_id = :r", r=vr.round_id)
+        is None
+    )
+    assert scalar(settings, "SELECT count(*) FROM round_results") == 0
+
+    async def tick(session: AsyncSession) -> list[rounds.PhaseMove]:
+        round_ = await session.get(Round, vr.round_id)
+        assert round_ is not None
+        round_.closed_starts_at = datetime.now(UTC) - timedelta(minutes=1)
+        await session.commit()
+        moves = await rounds.advance_due_phases(session, datetime.now(UTC))
+        await session.commit()
+        return moves
+
+    assert run(settings, tick) == []
+    assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
