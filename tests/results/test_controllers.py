@@ -3,12 +3,14 @@ overrides beside the outcome; participation with small counts hidden; MES explai
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
@@ -412,3 +414,39 @@ def test_a_count_the_engine_refuses_is_a_conflict_and_the_round_stays_open(
 
     assert run(settings, tick) == []
     assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
+
+
+def test_a_cumulative_mes_round_shows_the_price_per_point(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # Two voters, € 100.000: each holds € 50.000. A (€ 40.000) gets 8 + 10 points, B (€ 60.000)
+    # 2 points. A costs 18 points: € 2.222,22 2/9 per point (the first voter pays 8 of them,
+    # € 17.777,78; the second 10, € 22.222,22). B's one supporter had € 50.000 at the start, less
+    # than its cost.
+    vr = open_round(
+        settings,
+        rule="mes",
+        ballot_type="cumulative",
+        cumulative_points=10,
+        costs=(4_000_000, 6_000_000),
+    )
+    a, b = vr.projects
+    codes = issue_codes(settings, vr, 2)
+    cast(client, vr.round_id, codes[0], {"points": {str(a): 8, str(b): 2}})
+    cast(client, vr.round_id, codes[1], {"points": {str(a): 10}})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    (election,) = body["elections"]
+    (funded,) = election["funded"]
+    assert funded["project_id"] == a
+    assert (funded["price_per_point"], funded["price_per_point_cents"]) == ("2000000/9", 222_222)
+    assert funded["price_per_voter"] is None
+    assert [(p["project_id"], p["reason"]) for p in election["not_funded"]] == [
+        (b, "insufficient-support")
+    ]
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text
+    assert "2.222,22 per punt" in page
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "2.222,22 per punt" in " ".join(text.split())

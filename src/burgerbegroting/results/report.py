@@ -339,11 +339,12 @@ def council_report_pdf(
                 f"{percent_text(p.budget_share_percent)} %",
             ]
             if view.is_mes:
-                row.append(
-                    format_money(p.price_per_voter_cents)
-                    if p.price_per_voter_cents is not None
-                    else "-"
-                )
+                if p.price_per_voter_cents is not None:
+                    row.append(format_money(p.price_per_voter_cents))
+                elif p.price_per_point_cents is not None:
+                    row.append(_("%(price)s per punt", price=format_money(p.price_per_point_cents)))
+                else:
+                    row.append("-")
             rows.append(row)
         para(_("Gefinancierd"))
         table(rows)

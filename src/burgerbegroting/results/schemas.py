@@ -39,6 +39,10 @@ class FundedOut(msgspec.Struct):
     price_per_voter: str | None
     price_per_voter_cents: int | None
     overrides: list[OverrideOut]
+    # MES on cumulative ballots: the price of one point ("p/q" cents, and rounded); a supporter
+    # pays it for every point they gave, so there is no single price per supporter.
+    price_per_point: str | None
+    price_per_point_cents: int | None
 
 
 class NotFundedOut(msgspec.Struct):

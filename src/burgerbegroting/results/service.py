@@ -105,6 +105,9 @@ class ProjectView:
     price_per_voter: str | None  # MES: exact cents "p/q"
     price_per_voter_cents: int | None  # MES: rounded for display
     overrides: tuple[OverrideView, ...] = ()
+    # MES on cumulative ballots: each supporter pays this per point given, not one price.
+    price_per_point: str | None = None  # exact cents "p/q"
+    price_per_point_cents: int | None = None  # rounded for display
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,8 +359,8 @@ def _election_view(
     for override in overrides:
         by_project[override.project_id] = (*by_project.get(override.project_id, ()), override)
 
-    def price(pid: int) -> tuple[str | None, int | None]:
-        exact = details.get(str(pid), {}).get("price_per_voter")
+    def price(pid: int, key: str = "price_per_voter") -> tuple[str | None, int | None]:
+        exact = details.get(str(pid), {}).get(key)
         return (exact, rounded_cents(Fraction(exact))) if exact is not None else (None, None)
 
     funded = tuple(
@@ -373,6 +376,8 @@ def _election_view(
             price_per_voter=price(int(pid))[0],
             price_per_voter_cents=price(int(pid))[1],
             overrides=by_project.get(int(pid), ()),
+            price_per_point=price(int(pid), "price_per_point")[0],
+            price_per_point_cents=price(int(pid), "price_per_point")[1],
         )
         for pid in outcome["selected"]
     )
