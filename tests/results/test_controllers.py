@@ -450,3 +450,44 @@ def test_a_cumulative_mes_round_shows_the_price_per_point(
     pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "2.222,22 per punt" in " ".join(text.split())
+
+
+def test_a_project_funded_by_the_leftover_pass_is_marked_as_such(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # € 100.000, theme Eenzaamheid (P1, P3) capped at € 50.000. Votes: P3 3, P2 2, P1 1. P3
+    # (€ 30.000) and P2 (€ 30.000) are funded; P1 (€ 40.000) fits the € 40.000 left but not the
+    # € 20.000 left under the cap; the leftover pass funds it outside the cap.
+    vr = open_round(
+        settings,
+        ballot_type="approval",
+        approval_max_k=3,
+        costs=(4_000_000, 3_000_000, 3_000_000),
+        theme_cap=5_000_000,
+        leftover="fund-by-score",
+    )
+    p1, p2, p3 = vr.projects
+    codes = issue_codes(settings, vr, 3)
+    cast(client, vr.round_id, codes[0], {"projects": [p1, p2, p3]})
+    cast(client, vr.round_id, codes[1], {"projects": [p3]})
+    cast(client, vr.round_id, codes[2], {"projects": [p2, p3]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    (election,) = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()[
+        "elections"
+    ]
+    assert [(p["project_id"], p["funded_by_leftover"]) for p in election["funded"]] == [
+        (p3, False),
+        (p2, False),
+        (p1, True),
+    ]
+    note = "gefinancierd met geld dat over was, buiten het maximum voor het thema"
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text
+    funded_table = page.split("Gefinancierde projecten")[1].split("</table>")[0]
+    assert funded_table.count(note) == 1
+    assert funded_table.index(f"nr. {p1}") < funded_table.index(note)
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
+    )
+    assert note in text

@@ -104,6 +104,7 @@ def election_out(e: service.ElectionView) -> ElectionOut:
                 overrides=[override_out(o) for o in p.overrides],
                 price_per_point=p.price_per_point,
                 price_per_point_cents=p.price_per_point_cents,
+                funded_by_leftover=p.funded_by_leftover,
             )
             for p in e.funded
         ],

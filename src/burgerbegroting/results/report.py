@@ -22,7 +22,7 @@ from burgerbegroting.audit import export as exports
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.results.service import ElectionView, ResultsView
-from burgerbegroting.results.texts import RULE_NAMES, TIE_BREAK_NAMES
+from burgerbegroting.results.texts import LEFTOVER_NOTE, RULE_NAMES, TIE_BREAK_NAMES
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.ballots import election_order
 
@@ -333,7 +333,7 @@ def council_report_pdf(
         for p in election.funded:
             row = [
                 str(p.project_id),
-                p.title,
+                p.title + (f" ({_(LEFTOVER_NOTE)})" if p.funded_by_leftover else ""),
                 str(p.votes),
                 format_money(p.cost_cents),
                 f"{percent_text(p.budget_share_percent)} %",

@@ -43,6 +43,8 @@ class FundedOut(msgspec.Struct):
     # pays it for every point they gave, so there is no single price per supporter.
     price_per_point: str | None
     price_per_point_cents: int | None
+    # Funded by Amsterdam's leftover pass: with money the theme caps left, outside the caps.
+    funded_by_leftover: bool
 
 
 class NotFundedOut(msgspec.Struct):

@@ -108,6 +108,8 @@ class ProjectView:
     # MES on cumulative ballots: each supporter pays this per point given, not one price.
     price_per_point: str | None = None  # exact cents "p/q"
     price_per_point_cents: int | None = None  # rounded for display
+    # Greedy with Amsterdam's leftover pass: funded with money the theme caps left, outside them.
+    funded_by_leftover: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +357,9 @@ def _election_view(
     costs = {int(p["id"]): int(p["cost_cents"]) for p in definition.get("projects", [])}
     votes = {int(pid): int(v) for pid, v in item["votes"].items()}
     details = _last_steps(outcome)
+    leftover_funded = {
+        int(step["project"]) for step in outcome["trace"] if step["reason"] == "selected-leftover"
+    }
     by_project: dict[int, tuple[OverrideView, ...]] = {}
     for override in overrides:
         by_project[override.project_id] = (*by_project.get(override.project_id, ()), override)
@@ -378,6 +383,7 @@ def _election_view(
             overrides=by_project.get(int(pid), ()),
             price_per_point=price(int(pid), "price_per_point")[0],
             price_per_point_cents=price(int(pid), "price_per_point")[1],
+            funded_by_leftover=int(pid) in leftover_funded,
         )
         for pid in outcome["selected"]
     )
