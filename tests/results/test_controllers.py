@@ -491,3 +491,39 @@ def test_a_project_funded_by_the_leftover_pass_is_marked_as_such(
         " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
     )
     assert note in text
+
+
+def test_a_scheduled_close_ends_the_log_and_stores_the_count(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Closing on schedule (the background task and `rounds tick`) does what closing by hand
+    does: the end event, the closed log, the stored outcome, results for the council."""
+    vr = _voted_round(client, settings)
+
+    async def tick(session: AsyncSession) -> list[rounds.PhaseMove]:
+        round_ = await session.get(Round, vr.round_id)
+        assert round_ is not None
+        round_.closed_starts_at = datetime.now(UTC) - timedelta(minutes=1)
+        await session.commit()
+        moves = await rounds.advance_due_phases(session, datetime.now(UTC))
+        await session.commit()
+        return moves
+
+    moves = run(settings, tick)
+    assert [(m.round_id, m.from_phase, m.to_phase) for m in moves] == [
+        (vr.round_id, Phase.VOTING, Phase.CLOSED)
+    ]
+    r = vr.round_id
+    height = scalar(settings, "SELECT height FROM ballot_logs WHERE round_id = :r", r=r)
+    last = scalar(
+        settings, "SELECT kind FROM log_events WHERE round_id = :r AND height = :h", r=r, h=height
+    )
+    assert last == "end"
+    assert scalar(settings, "SELECT closed_at FROM ballot_logs WHERE round_id = :r", r=r)
+    stored = scalar(settings, "SELECT log_height FROM round_results WHERE round_id = :r", r=r)
+    assert stored == height
+    council = _staff(settings, Role.COUNCIL)
+    body = client.get(f"/api/v1/rounds/{r}/results", headers=council).json()
+    (election,) = body["elections"]
+    assert election["ballots"] == 2
+    assert {p["project_id"] for p in election["funded"]} == {vr.projects[1], vr.projects[2]}
