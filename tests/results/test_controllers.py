@@ -416,7 +416,7 @@ def test_a_count_the_engine_refuses_is_a_conflict_and_the_round_stays_open(
     assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
 
 
-def test_a_cumulative_mes_round_shows_the_price_per_point(
+def test_a_cumulative_mes_round_shows_the_price_per_point_and_counts_points(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
     # Two voters, € 100.000: each holds € 50.000. A (€ 40.000) gets 8 + 10 points, B (€ 60.000)
@@ -450,6 +450,15 @@ def test_a_cumulative_mes_round_shows_the_price_per_point(
     pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "2.222,22 per punt" in " ".join(text.split())
+    # A's 18 is points from two voters, not 18 votes: the tables, the chart and the PDF say so.
+    assert election["ballots"] == 2
+    assert funded["votes"] == 18
+    assert "Aantal stemmen" not in page
+    assert page.count(">Punten</th>") == 2
+    assert "18 punten · gefinancierd" in page
+    assert "18 stemmen" not in page
+    assert "Aantal stemmen" not in text
+    assert f"{a} Project 1 18 " in " ".join(text.split())
 
 
 def test_a_project_funded_by_the_leftover_pass_is_marked_as_such(

@@ -78,7 +78,11 @@ def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
         title = project.title
         if len(title) > LABEL_CHARS:
             title = title[: LABEL_CHARS - 1] + "…"
-        votes = ngettext("%(num)d stem", "%(num)d stemmen", project.votes)
+        votes = (
+            ngettext("%(num)d punt", "%(num)d punten", project.votes)
+            if election.scored_by_points
+            else ngettext("%(num)d stem", "%(num)d stemmen", project.votes)
+        )
         fill = "#154273" if project.funded else f"url(#{pattern_id})"
         parts.append(
             f'<text x="2" y="{y + 13}" font-size="13" fill="#1a1a1a">{escape(title)}</text>'

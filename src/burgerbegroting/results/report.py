@@ -323,7 +323,7 @@ def council_report_pdf(
         funded_head = [
             _("Nr"),
             _("Project"),
-            _("Aantal stemmen"),
+            _("Punten") if election.scored_by_points else _("Aantal stemmen"),
             _("Kosten"),
             _("Deel van budget"),
         ]
@@ -351,7 +351,13 @@ def council_report_pdf(
         para(_("Niet gefinancierd"))
         table(
             [
-                [_("Nr"), _("Project"), _("Aantal stemmen"), _("Kosten"), _("Waarom niet")],
+                [
+                    _("Nr"),
+                    _("Project"),
+                    _("Punten") if election.scored_by_points else _("Aantal stemmen"),
+                    _("Kosten"),
+                    _("Waarom niet"),
+                ],
                 *[
                     [
                         str(p.project_id),

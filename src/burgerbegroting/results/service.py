@@ -50,6 +50,7 @@ from burgerbegroting.voting.tally.rules import count
 
 VIEWER_ROLES = frozenset({Role.COUNCIL, Role.AUDITOR, Role.ADMIN})
 MES_RULES = frozenset({"mes", "mes-add1", "mes-add1-exhaustive", "mes-add1-greedy"})
+POINTS_BALLOTS = frozenset({"cumulative", "ranked"})
 
 
 # --- who may see ---------------------------------------------------------------------------------
@@ -152,6 +153,9 @@ class ElectionView:
     per_voter_budget_cents: int | None
     add1_steps: int | None
     comparison: Comparison | None
+    # Cumulative and ranked ballots: a project's "votes" are the points it received (the
+    # engine's score), not a number of voters; pages label them so.
+    scored_by_points: bool = False
 
     @property
     def projects(self) -> tuple[ProjectView, ...]:
@@ -429,6 +433,7 @@ def _election_view(
         per_voter_budget_cents=rounded_cents(Fraction(per_voter)) if per_voter else None,
         add1_steps=int(parameters["add1_steps"]) if "add1_steps" in parameters else None,
         comparison=derived.comparison,
+        scored_by_points=definition.get("ballot", {}).get("type") in POINTS_BALLOTS,
     )
 
 
