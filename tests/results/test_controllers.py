@@ -3,16 +3,25 @@ overrides beside the outcome; participation with small counts hidden; MES explai
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from pypdf import PdfReader
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
-from burgerbegroting.rounds.models import Phase
+from burgerbegroting.audit.verify import verify
+from burgerbegroting.results import counting
+from burgerbegroting.rounds import service as rounds
+from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.tally.model import TallyError
 from tests.accounts.factories import bearer, make_user
-from tests.proposals.factories import move_round
+from tests.proposals.factories import move_round, run
 from tests.results.helpers import cast
 from tests.voting.factories import (
     VotingRound,
@@ -317,3 +326,213 @@ def test_an_attacker_sees_nothing_of_the_count_before_close_nor_anonymously_befo
         response = client.get(path.format(rid), follow_redirects=False)
         assert response.status_code == 200, (path, response.status_code)
     assert link in client.get("/uitslag").text
+
+
+def test_a_district_round_with_an_explicit_tie_break_order_closes_and_applies_the_order(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The published order names every project of the round; each district's election uses the
+    part of it that names its own projects (the other districts' projects are not on its ballot).
+    Highest project id first: in each district the later of two tied projects wins."""
+    vr = open_round(
+        settings,
+        ballot_type="approval",
+        approval_max_k=2,
+        scope="districts",
+        district_budgets=(4_000_000, 4_000_000),
+        budget=8_000_000,
+        costs=(3_000_000, 3_000_000, 3_000_000, 3_000_000),
+        project_districts=(0, 0, 1, 1),
+        tie_break="explicit",
+    )
+    p1, p2, p3, p4 = vr.projects
+    noord, zuid = vr.districts
+    (north,) = issue_codes(settings, vr, 1, district_id=noord)
+    (south,) = issue_codes(settings, vr, 1, district_id=zuid)
+    cast(client, vr.round_id, north, {"projects": [p1, p2]})
+    cast(client, vr.round_id, south, {"projects": [p3, p4]})
+    admin = admin_headers(settings, vr)
+    closed = client.post(
+        f"/api/v1/rounds/{vr.round_id}/phase",
+        json={"phase": "closed", "reason": "Stemperiode voorbij"},
+        headers=admin,
+    )
+    assert closed.status_code == 200, closed.text
+    body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    by_district = {e["district_id"]: e for e in body["elections"]}
+    assert [p["project_id"] for p in by_district[noord]["funded"]] == [p2]
+    assert [p["project_id"] for p in by_district[zuid]["funded"]] == [p4]
+    assert by_district[noord]["tie_break_order"] == [p2, p1]
+    assert by_district[zuid]["tie_break_order"] == [p4, p3]
+    assert by_district[noord]["ties"] == [[p2, p1]]
+    # The audit export verifies, and each district's .pb file names only its own projects in
+    # the order, so `burgerbegroting tally --tie-break explicit --order …` can count it.
+    export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=admin)
+    assert export.status_code == 200, export.text
+    pb = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=pb&district={zuid}", headers=admin)
+    assert pb.status_code == 200, pb.text
+    assert f"tie_break_order;{p4},{p3}\n" in pb.text.replace("\r\n", "\n")
+    verify(export.json(), pb_files=[("zuid.pb", pb.content)])
+
+
+def test_a_count_the_engine_refuses_is_a_conflict_and_the_round_stays_open(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No known round setting makes the engine refuse to count at close any more (the explicit
+    order above did), but were one to, closing must answer a Dutch 409 and leave the round in
+    voting with its log open, by hand and on schedule, instead of a 500 and a scheduler that
+    fails on every tick. The engine's refusal is simulated here."""
+
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise TallyError("The engine cannot count this election.")
+
+    vr = _voted_round(client, settings)
+    monkeypatch.setattr(counting, "results_document", refuse)
+    admin = admin_headers(settings, vr)
+    closed = client.post(
+        f"/api/v1/rounds/{vr.round_id}/phase",
+        json={"phase": "closed", "reason": "Stemperiode voorbij"},
+        headers=admin,
+    )
+    assert closed.status_code == 409, closed.text
+    assert closed.json()["detail"].startswith("De uitslag kan niet worden geteld")
+    assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
+    assert (
+        scalar(settings, "SELECT closed_at FROM ballot_logs WHERE round_id = :r", r=vr.round_id)
+        is None
+    )
+    assert scalar(settings, "SELECT count(*) FROM round_results") == 0
+
+    async def tick(session: AsyncSession) -> list[rounds.PhaseMove]:
+        round_ = await session.get(Round, vr.round_id)
+        assert round_ is not None
+        round_.closed_starts_at = datetime.now(UTC) - timedelta(minutes=1)
+        await session.commit()
+        moves = await rounds.advance_due_phases(session, datetime.now(UTC))
+        await session.commit()
+        return moves
+
+    assert run(settings, tick) == []
+    assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
+
+
+def test_a_cumulative_mes_round_shows_the_price_per_point_and_counts_points(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # Two voters, € 100.000: each holds € 50.000. A (€ 40.000) gets 8 + 10 points, B (€ 60.000)
+    # 2 points. A costs 18 points: € 2.222,22 2/9 per point (the first voter pays 8 of them,
+    # € 17.777,78; the second 10, € 22.222,22). B's one supporter had € 50.000 at the start, less
+    # than its cost.
+    vr = open_round(
+        settings,
+        rule="mes",
+        ballot_type="cumulative",
+        cumulative_points=10,
+        costs=(4_000_000, 6_000_000),
+    )
+    a, b = vr.projects
+    codes = issue_codes(settings, vr, 2)
+    cast(client, vr.round_id, codes[0], {"points": {str(a): 8, str(b): 2}})
+    cast(client, vr.round_id, codes[1], {"points": {str(a): 10}})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    (election,) = body["elections"]
+    (funded,) = election["funded"]
+    assert funded["project_id"] == a
+    assert (funded["price_per_point"], funded["price_per_point_cents"]) == ("2000000/9", 222_222)
+    assert funded["price_per_voter"] is None
+    assert [(p["project_id"], p["reason"]) for p in election["not_funded"]] == [
+        (b, "insufficient-support")
+    ]
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text
+    assert "2.222,22 per punt" in page
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "2.222,22 per punt" in " ".join(text.split())
+    # A's 18 is points from two voters, not 18 votes: the tables, the chart and the PDF say so.
+    assert election["ballots"] == 2
+    assert funded["votes"] == 18
+    assert "Aantal stemmen" not in page
+    assert page.count(">Punten</th>") == 2
+    assert "18 punten · gefinancierd" in page
+    assert "18 stemmen" not in page
+    assert "Aantal stemmen" not in text
+    assert f"{a} Project 1 18 " in " ".join(text.split())
+
+
+def test_a_project_funded_by_the_leftover_pass_is_marked_as_such(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # € 100.000, theme Eenzaamheid (P1, P3) capped at € 50.000. Votes: P3 3, P2 2, P1 1. P3
+    # (€ 30.000) and P2 (€ 30.000) are funded; P1 (€ 40.000) fits the € 40.000 left but not the
+    # € 20.000 left under the cap; the leftover pass funds it outside the cap.
+    vr = open_round(
+        settings,
+        ballot_type="approval",
+        approval_max_k=3,
+        costs=(4_000_000, 3_000_000, 3_000_000),
+        theme_cap=5_000_000,
+        leftover="fund-by-score",
+    )
+    p1, p2, p3 = vr.projects
+    codes = issue_codes(settings, vr, 3)
+    cast(client, vr.round_id, codes[0], {"projects": [p1, p2, p3]})
+    cast(client, vr.round_id, codes[1], {"projects": [p3]})
+    cast(client, vr.round_id, codes[2], {"projects": [p2, p3]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    (election,) = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()[
+        "elections"
+    ]
+    assert [(p["project_id"], p["funded_by_leftover"]) for p in election["funded"]] == [
+        (p3, False),
+        (p2, False),
+        (p1, True),
+    ]
+    note = "gefinancierd met geld dat over was, buiten het maximum voor het thema"
+    page = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text
+    funded_table = page.split("Gefinancierde projecten")[1].split("</table>")[0]
+    assert funded_table.count(note) == 1
+    assert funded_table.index(f"nr. {p1}") < funded_table.index(note)
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
+    )
+    assert note in text
+
+
+def test_a_scheduled_close_ends_the_log_and_stores_the_count(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Closing on schedule (the background task and `rounds tick`) does what closing by hand
+    does: the end event, the closed log, the stored outcome, results for the council."""
+    vr = _voted_round(client, settings)
+
+    async def tick(session: AsyncSession) -> list[rounds.PhaseMove]:
+        round_ = await session.get(Round, vr.round_id)
+        assert round_ is not None
+        round_.closed_starts_at = datetime.now(UTC) - timedelta(minutes=1)
+        await session.commit()
+        moves = await rounds.advance_due_phases(session, datetime.now(UTC))
+        await session.commit()
+        return moves
+
+    moves = run(settings, tick)
+    assert [(m.round_id, m.from_phase, m.to_phase) for m in moves] == [
+        (vr.round_id, Phase.VOTING, Phase.CLOSED)
+    ]
+    r = vr.round_id
+    height = scalar(settings, "SELECT height FROM ballot_logs WHERE round_id = :r", r=r)
+    last = scalar(
+        settings, "SELECT kind FROM log_events WHERE round_id = :r AND height = :h", r=r, h=height
+    )
+    assert last == "end"
+    assert scalar(settings, "SELECT closed_at FROM ballot_logs WHERE round_id = :r", r=r)
+    stored = scalar(settings, "SELECT log_height FROM round_results WHERE round_id = :r", r=r)
+    assert stored == height
+    council = _staff(settings, Role.COUNCIL)
+    body = client.get(f"/api/v1/rounds/{r}/results", headers=council).json()
+    (election,) = body["elections"]
+    assert election["ballots"] == 2
+    assert {p["project_id"] for p in election["funded"]} == {vr.projects[1], vr.projects[2]}

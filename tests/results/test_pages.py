@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import io
+import json
+import re
+import shlex
+from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 from pypdf import PdfReader
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit.verify import main as verify_main
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.tally.cli import main as tally_main
 from tests.accounts.factories import bearer, csrf_token, make_user
 from tests.results.helpers import cast
 from tests.voting.factories import (
@@ -128,3 +136,155 @@ def test_council_report_page_and_pdf_hold_the_results_as_text(
     assert "Raadsinformatiebrief" in flat
     assert "Meeste stemmen eerst (greedy)" in flat
     assert "(greedy) (greedy)" not in flat
+
+
+# Each round sets one greedy option the plain `tally --rule greedy` would not apply; the votes
+# are chosen so that leaving it out funds other projects (or, for the explicit order, fails).
+# Approval ballots (k = 3) over € 100.000.
+RECOUNT_CASES = {
+    # P1 and P2 (€ 30.000 each) both get the one vote: the order (highest id first) picks P2.
+    "explicit": (
+        {"tie_break": "explicit"},
+        (3_000_000, 3_000_000),
+        [[0, 1]],
+    ),
+    # P1 2 votes, P2 1 vote: the threshold of 2 leaves P2 out, although it fits.
+    "threshold": (
+        {"greedy_threshold": 2},
+        (3_000_000, 3_000_000),
+        [[0, 1], [0]],
+    ),
+    # P1 (€ 60.000) 3 votes, P2 (€ 60.000) 2 votes, P3 (€ 30.000) 1 vote: P2 no longer fits and
+    # the count stops there, so P3 is not funded although it fits.
+    "no-skip": (
+        {"greedy_no_skip": True},
+        (6_000_000, 6_000_000, 3_000_000),
+        [[0, 1, 2], [0, 1], [0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECOUNT_CASES))
+def test_the_reports_recount_command_reproduces_the_published_winners(
+    client: TestClient[Litestar],
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    case: str,
+) -> None:
+    options, costs, ballots = RECOUNT_CASES[case]
+    vr = open_round(settings, ballot_type="approval", approval_max_k=3, costs=costs, **options)
+    codes = issue_codes(settings, vr, len(ballots))
+    for code, picks in zip(codes, ballots, strict=True):
+        cast(client, vr.round_id, code, {"projects": [vr.projects[i] for i in picks]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    results = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    (election,) = results["elections"]
+    published = [p["project_id"] for p in election["funded"]]
+    page = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief", headers=admin).text
+    (command,) = (
+        html.unescape(c)
+        for c in re.findall(r"<code[^>]*>(.*?)</code>", page, flags=re.S)
+        if "burgerbegroting.voting.tally" in c
+    )
+    tally = shlex.split(command.split("&&", 1)[1])
+    assert tally[:3] == ["python", "-m", "burgerbegroting.voting.tally"]
+    pb = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=pb&district=city", headers=admin)
+    assert pb.status_code == 200, pb.text
+    path = tmp_path / tally[3]
+    path.write_bytes(pb.content)
+    args = [str(path), *(a for a in tally[4:] if a != "--explain"), "--json"]
+    capsys.readouterr()
+    assert tally_main(args) == 0, capsys.readouterr().err
+    recount = json.loads(capsys.readouterr().out)
+    assert [int(pid) for pid in recount["selected"]] == published
+
+
+def test_the_chart_says_one_vote_in_the_singular(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = _closed_round(client, settings)  # P1 2 votes, P2 and P4 1 vote, P3 none
+    admin = admin_headers(settings, vr)
+    chart = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text.split("<svg")[1]
+    assert "1 stem · gefinancierd" in chart  # P4
+    assert "1 stem · niet gefinancierd" in chart  # P2
+    assert "2 stemmen · gefinancierd" in chart  # P1
+    assert "0 stemmen · niet gefinancierd" in chart  # P3
+    assert "1 stemmen" not in chart
+    client.cookies.set("taal", "en")
+    english = client.get(f"/rondes/{vr.round_id}/uitslag", headers=admin).text.split("<svg")[1]
+    assert "1 vote · " in english
+    assert "2 votes · " in english
+
+
+def test_the_method_names_every_counting_option_of_the_round(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Threshold, no-skip stop, Amsterdam's leftover pass and the explicit order change who is
+    funded: the results page, the council report and its PDF say the round used them."""
+    vr = open_round(
+        settings,
+        ballot_type="approval",
+        approval_max_k=2,
+        theme_cap=5_000_000,
+        greedy_threshold=2,
+        greedy_no_skip=True,
+        leftover="fund-by-score",
+        tie_break="explicit",
+    )
+    (code,) = issue_codes(settings, vr, 1)
+    cast(client, vr.round_id, code, {"projects": [vr.projects[0], vr.projects[1]]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    order = ", ".join(str(pid) for pid in sorted(vr.projects, reverse=True))
+    sentences = (
+        "Een project heeft minstens 2 stemmen of punten nodig om te worden uitgevoerd.",
+        "De telling stopt bij het eerste project dat niet meer binnen het budget past.",
+        "Geld dat over blijft doordat thema's hun maximum bereiken, gaat daarna naar de "
+        "projecten met de meeste stemmen die nog passen, zonder maximum per thema.",
+        "Bij gelijke stand beslist de vooraf gepubliceerde volgorde van de projecten "
+        f"(projectnummers, hoogste voorrang eerst): {order}.",
+    )
+    for path in ("uitslag", "raadsinformatiebrief"):
+        page = client.get(f"/rondes/{vr.round_id}/{path}", headers=admin)
+        assert page.status_code == 200, page.text
+        text = " ".join(html.unescape(page.text).split())
+        for sentence in sentences:
+            assert sentence in text, (path, sentence)
+    pdf = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+    flat = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
+    )
+    for sentence in sentences:
+        assert sentence.replace("'", "’") in flat or sentence in flat, sentence
+
+
+def test_the_reports_verify_command_checks_the_export_against_the_published_key(
+    client: TestClient[Litestar],
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The report prints the instance's public key; its verify command must use it (--key), or
+    the signature is only checked against the key inside the export itself."""
+    vr = _closed_round(client, settings)
+    admin = admin_headers(settings, vr)
+    key = client.get("/.well-known/burgerbegroting-key").json()["public_key_hex"]
+    page = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief", headers=admin).text
+    (command,) = (
+        html.unescape(c)
+        for c in re.findall(r"<code[^>]*>(.*?)</code>", page, flags=re.S)
+        if "burgerbegroting.audit.verify" in c
+    )
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "burgerbegroting.audit.verify"]
+    assert words[words.index("--key") + 1] == key
+    export = client.get(f"/api/v1/rounds/{vr.round_id}/export?format=json", headers=admin)
+    path = tmp_path / next(w for w in words if w.endswith(".json"))
+    path.write_bytes(export.content)
+    capsys.readouterr()
+    assert verify_main([str(path) if w == path.name else w for w in words[3:]]) == 0
+    out = capsys.readouterr().out
+    assert "sleutel in de export zelf" not in out
+    assert out.rstrip().endswith("OK")

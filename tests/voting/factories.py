@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.proposals.models import Proposal, ProposalStatus
 from burgerbegroting.rounds import service as rounds
+from burgerbegroting.rounds.counting import format_order
 from burgerbegroting.rounds.models import District, Phase, Round, Theme
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import service
@@ -53,12 +54,17 @@ def open_round(
     vote_by_code: bool = True,
     min_age: int | None = None,
     theme_cap: int | None = None,
+    tie_break: str = "lowest-cost",
+    greedy_threshold: int | None = None,
+    greedy_no_skip: bool = False,
+    leftover: str = "keep",
     admin_email: str = "beheer@example.nl",
     budget: int = BUDGET_CENTS,
     phase: Phase = Phase.VOTING,
 ) -> VotingRound:
     """A round with accepted projects, moved into voting with the rounds service (frozen, with
-    the log's genesis). ``project_districts[i]`` is an index into ``districts`` (or None)."""
+    the log's genesis). ``project_districts[i]`` is an index into ``districts`` (or None).
+    ``tie_break="explicit"`` publishes the order "highest project id first"."""
     admin_id = make_user(settings, admin_email, roles=(Role.ADMIN,), display_name="Beheerder")
 
     async def work(session: AsyncSession) -> VotingRound:
@@ -78,6 +84,9 @@ def open_round(
             vote_by_account=vote_by_account,
             vote_by_code=vote_by_code,
             min_age=min_age,
+            greedy_threshold=greedy_threshold,
+            greedy_no_skip=greedy_no_skip,
+            leftover=leftover,
         )
         session.add(round_)
         await session.flush()
@@ -113,6 +122,9 @@ def open_round(
             await session.flush()
             project_ids.append(proposal.id)
             cost_of[proposal.id] = cost
+        round_.tie_break = tie_break
+        if tie_break == "explicit":
+            round_.tie_break_order = format_order(sorted(project_ids, reverse=True))
         round_id = round_.id
         await session.commit()
         if phase in (Phase.VOTING, Phase.CLOSED):

@@ -41,6 +41,7 @@ from typing import Any
 from burgerbegroting.voting.ballots import (
     BallotProblem,
     election_keys,
+    election_order,
     election_rules,
     normalise,
     results_document,
@@ -220,8 +221,9 @@ def pabulib_file(export: Mapping[str, Any], key: int | None) -> PabulibFile:
         meta.append(("min_project_score_threshold", str(counting["threshold"])))
     if counting.get("no_skip"):  # greedy: stop at the first project that does not fit
         meta.append(("greedy_no_skip", "1"))
-    if counting.get("order"):  # the explicit tie-break order (--order)
-        meta.append(("tie_break_order", ",".join(str(pid) for pid in counting["order"])))
+    order = election_order(definition, key)
+    if order:  # the explicit tie-break order of this election's projects (--order)
+        meta.append(("tie_break_order", ",".join(str(pid) for pid in order)))
     if rules.min_projects and not place_scores:  # places past the scores earn nothing
         meta.append(("min_length", str(rules.min_projects)))
     limits = [rules.max_projects]

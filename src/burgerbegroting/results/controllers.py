@@ -102,6 +102,9 @@ def election_out(e: service.ElectionView) -> ElectionOut:
                 price_per_voter=p.price_per_voter,
                 price_per_voter_cents=p.price_per_voter_cents,
                 overrides=[override_out(o) for o in p.overrides],
+                price_per_point=p.price_per_point,
+                price_per_point_cents=p.price_per_point_cents,
+                funded_by_leftover=p.funded_by_leftover,
             )
             for p in e.funded
         ],

@@ -10,6 +10,7 @@ drop them) stops the count with a Conflict instead of producing a result nobody 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +22,12 @@ from burgerbegroting.i18n import _
 from burgerbegroting.results.models import RoundResult
 from burgerbegroting.rounds.definition import verify_fingerprint
 from burgerbegroting.rounds.models import Round
-from burgerbegroting.voting.ballots import engine_version, results_document
+from burgerbegroting.voting.ballots import BallotProblem, engine_version, results_document
 from burgerbegroting.voting.canonical import canonical_json, sha256_hex
 from burgerbegroting.voting.models import Ballot, BallotLog, Voter
+from burgerbegroting.voting.tally.model import TallyError
+
+logger = logging.getLogger(__name__)
 
 
 async def current_contents(
@@ -56,13 +60,25 @@ async def compute(session: AsyncSession, round_: Round) -> dict[str, Any]:
     if head is None:
         raise Conflict(_("Deze ronde heeft geen stemlogboek; er valt niets te tellen."))
     definition = json.loads(round_.frozen_definition)
-    return results_document(
-        definition,
-        round_.fingerprint,
-        await current_contents(session, round_.id),
-        log_head=head.head,
-        log_height=head.height,
-    )
+    contents = await current_contents(session, round_.id)
+    try:
+        return results_document(
+            definition, round_.fingerprint, contents, log_head=head.head, log_height=head.height
+        )
+    except (TallyError, BallotProblem) as exc:
+        # The settings are checked when saved so the engine can count them; should it still
+        # refuse, the close is refused (the caller's transaction rolls back: voting stays open,
+        # the log unended) with a message for the admin instead of a server error, and the
+        # scheduler logs it and moves on (it skips moves that raise Conflict).
+        logger.error("round %s not counted: %s", round_.id, exc)
+        raise Conflict(
+            _(
+                "De uitslag kan niet worden geteld, dus het stemmen is niet gesloten: de "
+                "telmachine weigert deze ronde (%(problem)s). Neem contact op met de "
+                "ontwikkelaars.",
+                problem=str(exc),
+            )
+        ) from exc
 
 
 async def count_and_store(session: AsyncSession, round_: Round, *, now: datetime) -> RoundResult:

@@ -21,7 +21,7 @@ from burgerbegroting.accounts.guards import require_roles
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.signing import public_key_info
 from burgerbegroting.errors import DomainError, ValidationFailed
-from burgerbegroting.i18n import _
+from burgerbegroting.i18n import _, ngettext
 from burgerbegroting.results import overrides, report, service
 from burgerbegroting.results.controllers import viewer_roles
 from burgerbegroting.web.deps import DbSession
@@ -78,7 +78,11 @@ def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
         title = project.title
         if len(title) > LABEL_CHARS:
             title = title[: LABEL_CHARS - 1] + "…"
-        votes = _("%(votes)s stemmen", votes=project.votes)
+        votes = (
+            ngettext("%(num)d punt", "%(num)d punten", project.votes)
+            if election.scored_by_points
+            else ngettext("%(num)d stem", "%(num)d stemmen", project.votes)
+        )
         fill = "#154273" if project.funded else f"url(#{pattern_id})"
         parts.append(
             f'<text x="2" y="{y + 13}" font-size="13" fill="#1a1a1a">{escape(title)}</text>'
@@ -154,20 +158,20 @@ class ResultsPagesController(Controller):
     ) -> Template:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
         digest = await report.export_digest(db_session, settings_of(request), round_id)
+        signing_key = public_key_info(settings_of(request))
         return render(
             request,
             "results/report.html",
             {
                 "view": view,
                 "export_digest": digest,
-                "signing_key": public_key_info(settings_of(request)),
+                "signing_key": signing_key,
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
+                "option_lines": report.option_lines,
                 "commands": report.verify_commands(
-                    view,
-                    settings_of(request).base_url,
-                    public_key_info(settings_of(request))["public_key_hex"],
+                    view, settings_of(request).base_url, signing_key["public_key_hex"]
                 ),
                 "definition_rows": report.definition_rows(view),
             },
@@ -217,6 +221,7 @@ class ResultsPagesController(Controller):
                 "chart": vote_chart,
                 "pct": report.percent_text,
                 "seed_text": report.seed_text,
+                "option_lines": report.option_lines,
                 "admin": _is_admin(request),
                 "values": values or {},
                 "errors": errors or {},

@@ -22,8 +22,9 @@ from burgerbegroting.audit import export as exports
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.results.service import ElectionView, ResultsView
-from burgerbegroting.results.texts import RULE_NAMES, TIE_BREAK_NAMES
+from burgerbegroting.results.texts import LEFTOVER_NOTE, RULE_NAMES, TIE_BREAK_NAMES
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.ballots import election_order
 
 BALLOT_TYPE_TEXTS: dict[str, str] = {
     "knapsack": N_("projecten kiezen die samen binnen het budget passen"),
@@ -95,6 +96,52 @@ def definition_rows(view: ResultsView) -> list[tuple[str, str]]:
     return rows
 
 
+def option_lines(view: ResultsView) -> list[str]:
+    """The round's counting options that change who is funded, in plain Dutch (translated): what
+    the rule's text does not say by itself. The same sentences as the round page
+    (``rounds.counting.describe``), read from the frozen definition the count used."""
+    counting: Mapping[str, Any] = view.definition.get("counting", {})
+    lines: list[str] = []
+    if view.definition.get("ballot", {}).get("type") == "ranked" and view.rule == "greedy":
+        scores = counting.get("ranked_scores")
+        if scores:
+            lines.append(_("Punten per plaats: %(scores)s.", scores=", ".join(map(str, scores))))
+        else:
+            lines.append(
+                _(
+                    "Punten per plaats: de eerste keuze krijgt evenveel punten als er projecten "
+                    "zijn, de tweede één minder, enzovoort (Borda)."
+                )
+            )
+    if counting.get("threshold") is not None:
+        lines.append(
+            _(
+                "Een project heeft minstens %(n)s stemmen of punten nodig om te worden uitgevoerd.",
+                n=counting["threshold"],
+            )
+        )
+    if counting.get("no_skip"):
+        lines.append(
+            _("De telling stopt bij het eerste project dat niet meer binnen het budget past.")
+        )
+    if counting.get("leftover") == "fund-by-score":
+        lines.append(
+            _(
+                "Geld dat over blijft doordat thema's hun maximum bereiken, gaat daarna naar de "
+                "projecten met de meeste stemmen die nog passen, zonder maximum per thema."
+            )
+        )
+    if view.tie_break == "explicit":
+        lines.append(
+            _(
+                "Bij gelijke stand beslist de vooraf gepubliceerde volgorde van de projecten "
+                "(projectnummers, hoogste voorrang eerst): %(order)s.",
+                order=", ".join(map(str, counting.get("order") or [])) or "—",
+            )
+        )
+    return lines
+
+
 def seed_text(view: ResultsView) -> str:
     """How the lot's seed was chosen (Dutch source text)."""
     if view.tie_break != "lowest-cost":
@@ -146,9 +193,20 @@ def verify_commands(
             + (f" --key {public_key_hex}" if public_key_hex else ""),
         ),
     ]
+    counting = view.definition.get("counting", {})
     for election in view.elections:
         label = "city" if election.district_id is None else str(election.district_id)
         seed = f" --seed {election.seed}" if view.seed_fixed and election.seed else ""
+        # The round's options the tally command does not take from the file by itself: without
+        # them the recount would fund other projects (or refuse the explicit tie-break).
+        options = ""
+        order = election_order(view.definition, election.district_id)
+        if view.tie_break == "explicit" and order:
+            options += f" --order {','.join(str(pid) for pid in order)}"
+        if counting.get("threshold") is not None:
+            options += " --threshold file"
+        if counting.get("no_skip"):
+            options += " --no-skip"
         commands.append(
             (
                 _(
@@ -159,7 +217,7 @@ def verify_commands(
                 f"curl -s {auth} -o ronde-{view.round_id}-{label}.pb "
                 f"'{api}/export?format=pb&district={label}' && "
                 f"python -m burgerbegroting.voting.tally ronde-{view.round_id}-{label}.pb "
-                f"--rule {view.rule} --tie-break {view.tie_break}{seed} --explain",
+                f"--rule {view.rule} --tie-break {view.tie_break}{seed}{options} --explain",
             )
         )
     return commands
@@ -238,6 +296,8 @@ def council_report_pdf(
     para(_(view.rule_text))
     para(_(view.tie_break_text))
     para(_(seed_text(view)))
+    for line in option_lines(view):
+        para(line)
 
     for election in view.elections:
         heading(_("Uitslag: %(name)s", name=election_name(election)))
@@ -264,7 +324,7 @@ def council_report_pdf(
         funded_head = [
             _("Nr"),
             _("Project"),
-            _("Aantal stemmen"),
+            _("Punten") if election.scored_by_points else _("Aantal stemmen"),
             _("Kosten"),
             _("Deel van budget"),
         ]
@@ -274,24 +334,31 @@ def council_report_pdf(
         for p in election.funded:
             row = [
                 str(p.project_id),
-                p.title,
+                p.title + (f" ({_(LEFTOVER_NOTE)})" if p.funded_by_leftover else ""),
                 str(p.votes),
                 format_money(p.cost_cents),
                 f"{percent_text(p.budget_share_percent)} %",
             ]
             if view.is_mes:
-                row.append(
-                    format_money(p.price_per_voter_cents)
-                    if p.price_per_voter_cents is not None
-                    else "-"
-                )
+                if p.price_per_voter_cents is not None:
+                    row.append(format_money(p.price_per_voter_cents))
+                elif p.price_per_point_cents is not None:
+                    row.append(_("%(price)s per punt", price=format_money(p.price_per_point_cents)))
+                else:
+                    row.append("-")
             rows.append(row)
         para(_("Gefinancierd"))
         table(rows)
         para(_("Niet gefinancierd"))
         table(
             [
-                [_("Nr"), _("Project"), _("Aantal stemmen"), _("Kosten"), _("Waarom niet")],
+                [
+                    _("Nr"),
+                    _("Project"),
+                    _("Punten") if election.scored_by_points else _("Aantal stemmen"),
+                    _("Kosten"),
+                    _("Waarom niet"),
+                ],
                 *[
                     [
                         str(p.project_id),

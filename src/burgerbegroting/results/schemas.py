@@ -39,6 +39,12 @@ class FundedOut(msgspec.Struct):
     price_per_voter: str | None
     price_per_voter_cents: int | None
     overrides: list[OverrideOut]
+    # MES on cumulative ballots: the price of one point ("p/q" cents, and rounded); a supporter
+    # pays it for every point they gave, so there is no single price per supporter.
+    price_per_point: str | None
+    price_per_point_cents: int | None
+    # Funded by Amsterdam's leftover pass: with money the theme caps left, outside the caps.
+    funded_by_leftover: bool
 
 
 class NotFundedOut(msgspec.Struct):

@@ -44,13 +44,13 @@ from burgerbegroting.results.participation import (
 from burgerbegroting.results.texts import REASON_TEXTS, RULE_TEXTS, TIE_BREAK_TEXTS
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting.ballots import engine_election
+from burgerbegroting.voting.ballots import election_tie_break, engine_election
 from burgerbegroting.voting.tally.model import Election, supporters
 from burgerbegroting.voting.tally.rules import count
-from burgerbegroting.voting.tally.tiebreak import TieBreak
 
 VIEWER_ROLES = frozenset({Role.COUNCIL, Role.AUDITOR, Role.ADMIN})
 MES_RULES = frozenset({"mes", "mes-add1", "mes-add1-exhaustive", "mes-add1-greedy"})
+POINTS_BALLOTS = frozenset({"cumulative", "ranked"})
 
 
 # --- who may see ---------------------------------------------------------------------------------
@@ -106,6 +106,11 @@ class ProjectView:
     price_per_voter: str | None  # MES: exact cents "p/q"
     price_per_voter_cents: int | None  # MES: rounded for display
     overrides: tuple[OverrideView, ...] = ()
+    # MES on cumulative ballots: each supporter pays this per point given, not one price.
+    price_per_point: str | None = None  # exact cents "p/q"
+    price_per_point_cents: int | None = None  # rounded for display
+    # Greedy with Amsterdam's leftover pass: funded with money the theme caps left, outside them.
+    funded_by_leftover: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,9 @@ class ElectionView:
     per_voter_budget_cents: int | None
     add1_steps: int | None
     comparison: Comparison | None
+    # Cumulative and ranked ballots: a project's "votes" are the points it received (the
+    # engine's score), not a number of voters; pages label them so.
+    scored_by_points: bool = False
 
     @property
     def projects(self) -> tuple[ProjectView, ...]:
@@ -316,7 +324,9 @@ def _derive(
     election = engine_election(definition, item["district_id"], contents)
     ties, lot_ties = _ties(election, votes, order, str(outcome["tie_break"]))
     comparison = (
-        _comparison(definition, election, outcome) if outcome["rule"] in MES_RULES else None
+        _comparison(definition, item["district_id"], election, outcome)
+        if outcome["rule"] in MES_RULES
+        else None
     )
     return _Derived(ties=ties, lot_ties=lot_ties, comparison=comparison)
 
@@ -351,12 +361,15 @@ def _election_view(
     costs = {int(p["id"]): int(p["cost_cents"]) for p in definition.get("projects", [])}
     votes = {int(pid): int(v) for pid, v in item["votes"].items()}
     details = _last_steps(outcome)
+    leftover_funded = {
+        int(step["project"]) for step in outcome["trace"] if step["reason"] == "selected-leftover"
+    }
     by_project: dict[int, tuple[OverrideView, ...]] = {}
     for override in overrides:
         by_project[override.project_id] = (*by_project.get(override.project_id, ()), override)
 
-    def price(pid: int) -> tuple[str | None, int | None]:
-        exact = details.get(str(pid), {}).get("price_per_voter")
+    def price(pid: int, key: str = "price_per_voter") -> tuple[str | None, int | None]:
+        exact = details.get(str(pid), {}).get(key)
         return (exact, rounded_cents(Fraction(exact))) if exact is not None else (None, None)
 
     funded = tuple(
@@ -372,6 +385,9 @@ def _election_view(
             price_per_voter=price(int(pid))[0],
             price_per_voter_cents=price(int(pid))[1],
             overrides=by_project.get(int(pid), ()),
+            price_per_point=price(int(pid), "price_per_point")[0],
+            price_per_point_cents=price(int(pid), "price_per_point")[1],
+            funded_by_leftover=int(pid) in leftover_funded,
         )
         for pid in outcome["selected"]
     )
@@ -417,6 +433,7 @@ def _election_view(
         per_voter_budget_cents=rounded_cents(Fraction(per_voter)) if per_voter else None,
         add1_steps=int(parameters["add1_steps"]) if "add1_steps" in parameters else None,
         comparison=derived.comparison,
+        scored_by_points=definition.get("ballot", {}).get("type") in POINTS_BALLOTS,
     )
 
 
@@ -444,16 +461,15 @@ def _ties(
 
 
 def _comparison(
-    definition: Mapping[str, Any], election: Election, outcome: Mapping[str, Any]
+    definition: Mapping[str, Any], key: int | None, election: Election, outcome: Mapping[str, Any]
 ) -> Comparison:
     """Greedy over the same (non-blank) ballots, with the round's tie-break. The seed is the one
     the official count recorded for this very election, so it need not be fingerprinted again."""
     counting = definition["counting"]
-    order = counting.get("order")
-    tie_break = TieBreak(
-        name=counting["tie_break"],
+    tie_break = election_tie_break(
+        definition,
+        key,
         seed=outcome.get("seed") if counting["tie_break"] == "lowest-cost" else None,
-        explicit=tuple(str(pid) for pid in order) if order else (),
     )
     greedy = count(election, "greedy", tie_break=tie_break)
     mes_funded = {str(pid) for pid in outcome["selected"]}

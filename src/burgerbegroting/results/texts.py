@@ -21,6 +21,9 @@ REASON_TEXTS: dict[str, str] = {
     "free-not-funded": N_("kost niets en wordt volgens de regels van deze telling niet gekozen"),
 }
 
+LEFTOVER_NOTE = N_("gefinancierd met geld dat over was, buiten het maximum voor het thema")
+"""Next to a project funded by greedy's leftover pass (Amsterdam's rule)."""
+
 RULE_TEXTS: dict[str, str] = {
     "greedy": N_(
         "Meeste stemmen eerst: de projecten met de meeste stemmen krijgen als eerste geld. Past "

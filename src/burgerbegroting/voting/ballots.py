@@ -41,7 +41,9 @@ __all__ = [
     "count_election",
     "election_key_for",
     "election_keys",
+    "election_order",
     "election_rules",
+    "election_tie_break",
     "engine_election",
     "engine_version",
     "normalise",
@@ -334,6 +336,33 @@ def engine_election(
     )
 
 
+def election_order(definition: Mapping[str, Any], key: int | None) -> list[int] | None:
+    """The round's explicit tie-break order restricted to the projects of election ``key``.
+
+    The published order names every project of the round (``rounds.readiness`` checks that);
+    in a districts round each election holds only its district's projects, and the engine
+    wants an order of exactly the projects on the ballot. None when the round has no order.
+    """
+    order = definition["counting"].get("order")
+    if not order:
+        return None
+    projects = election_rules(definition, key).projects
+    return [int(pid) for pid in order if int(pid) in projects]
+
+
+def election_tie_break(
+    definition: Mapping[str, Any], key: int | None, *, seed: str | None
+) -> TieBreak:
+    """The round's tie-break for election ``key``, with the lot's ``seed`` (None: the engine's
+    default, the election's fingerprint)."""
+    order = election_order(definition, key)
+    return TieBreak(
+        name=definition["counting"]["tie_break"],
+        seed=seed,
+        explicit=tuple(str(pid) for pid in order) if order else (),
+    )
+
+
 def count_election(
     definition: Mapping[str, Any], key: int | None, contents: Iterable[Mapping[str, Any]]
 ) -> tuple[Election, Outcome]:
@@ -344,12 +373,7 @@ def count_election(
     """
     election = engine_election(definition, key, contents)
     counting = definition["counting"]
-    order = counting.get("order")
-    tie_break = TieBreak(
-        name=counting["tie_break"],
-        seed=counting.get("seed"),
-        explicit=tuple(str(pid) for pid in order) if order else (),
-    )
+    tie_break = election_tie_break(definition, key, seed=counting.get("seed"))
     options: dict[str, object] = {}
     if counting["rule"] == "greedy":
         if counting.get("threshold") is not None:

@@ -136,6 +136,9 @@ def test_cumulative_ballots_pay_in_proportion_to_points() -> None:
     assert outcome.selected == ("p", "q")
     assert step_detail(outcome, "p")["price_per_point"] == "3/2"
     assert step_detail(outcome, "q")["price_per_point"] == "3/2"
+    # Effective support: the points that pay the cost in full at that price, 6 / (3/2) = 4 (as
+    # effective votes are cost / price per voter on approval ballots).
+    assert step_detail(outcome, "p")["effective_points"] == "4/1"
 
 
 def test_add1_raises_the_share_until_the_next_step_would_overspend() -> None:

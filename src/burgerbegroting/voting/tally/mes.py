@@ -578,7 +578,7 @@ def _build_outcome(
         elif prep.cumulative:
             detail += [
                 ("price_per_point", _fraction(buy.rho)),
-                ("effective_points", _fraction(1 / buy.rho)),
+                ("effective_points", _fraction(cost / buy.rho)),
             ]
         else:
             price = buy.rho * cost
