@@ -107,6 +107,9 @@ def definition_of(round_: Round) -> dict[str, Any]:
 
 def _require_voting(round_: Round | BoothRound) -> None:
     if round_.phase == Phase.VOTING.value:
+        ends_at = round_.closes_at if isinstance(round_, BoothRound) else round_.closed_starts_at
+        if ends_at is not None and ends_at <= utcnow():
+            raise log_mod.closed_error()  # past its scheduled end; the scheduler is catching up
         return
     if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
         raise log_mod.closed_error()
@@ -1235,10 +1238,12 @@ async def append_casts(
     if not entries:
         return answers
     # The log head last, held to the commit: everything above is done before taking it.
-    head = await log_mod.lock_head(session, round_id)
+    head, ends_at = await log_mod.lock_head_for_casts(session, round_id)
     if head is None:
         raise Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
-    if head.closed_at is not None:
+    # Voting ends at its scheduled time, not when the scheduler next moves the phase (its tick
+    # comes up to a minute later): from then on nothing is added, whatever the phase still says.
+    if head.closed_at is not None or (ends_at is not None and ends_at <= utcnow()):
         raise log_mod.closed_error()
     appended = await log_mod.append_many(
         session, head, [(EventKind.BALLOT, payload) for payload, _row in entries]
