@@ -288,3 +288,48 @@ def test_the_reports_verify_command_checks_the_export_against_the_published_key(
     out = capsys.readouterr().out
     assert "sleutel in de export zelf" not in out
     assert out.rstrip().endswith("OK")
+
+
+NAMES = ("Kuşadası", "Łódź", "Győr", "Čapek", "İstanbul")
+
+
+def _pdf_text(client: TestClient[Litestar], round_id: int, headers: dict[str, str]) -> str:
+    pdf = client.get(f"/rondes/{round_id}/raadsinformatiebrief.pdf", headers=headers)
+    assert pdf.status_code == 200, pdf.text
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    return " ".join(text.split())
+
+
+def test_council_report_pdf_prints_names_outside_windows_1252_as_written(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # The PDF's core fonts (Windows-1252) printed these as "Ku?adas?", "?ód?", "Gy?r", "?apek".
+    vr = open_round(
+        settings,
+        scope="districts",
+        districts=("Kuşadası", "Łódź"),
+        district_budgets=(5_000_000, 5_000_000),
+        budget=10_000_000,
+        costs=(2_000_000, 2_000_000, 2_000_000, 2_000_000),
+        project_districts=(0, 0, 1, 1),
+        title="Begroting İstanbul",
+        titles=("Győr buurthuis", "Čapek leesclub", "İstanbul moestuin", "Kuşadası speeltuin"),
+    )
+    p1, p2, p3, p4 = vr.projects
+    first, second = vr.districts
+    (a,) = issue_codes(settings, vr, 1, district_id=first)
+    (b,) = issue_codes(settings, vr, 1, district_id=second)
+    cast(client, vr.round_id, a, {"projects": [p1, p2]})
+    cast(client, vr.round_id, b, {"projects": [p3]})
+    close(settings, vr)
+    flat = _pdf_text(client, vr.round_id, admin_headers(settings, vr))
+    assert "Gemeente Teststad: Begroting İstanbul" in flat
+    assert "Uitslag: Wijk Kuşadası" in flat
+    assert "Uitslag: Wijk Łódź" in flat
+    assert f"{p1} Győr buurthuis 1 € 20.000,00" in flat
+    assert f"{p2} Čapek leesclub 1 € 20.000,00" in flat
+    assert f"{p3} İstanbul moestuin 1 € 20.000,00" in flat
+    assert f"{p4} Kuşadası speeltuin 0 € 20.000,00" in flat
+    for name in NAMES:
+        assert name in flat
+        assert name.encode("cp1252", errors="replace").decode("cp1252") not in flat
