@@ -333,3 +333,56 @@ def test_council_report_pdf_prints_names_outside_windows_1252_as_written(
     for name in NAMES:
         assert name in flat
         assert name.encode("cp1252", errors="replace").decode("cp1252") not in flat
+
+
+def _section(page: str, district_id: int) -> str:
+    """One election's section of a results page (raw HTML)."""
+    return page.split(f'id="uitslag-{district_id}-titel"')[1].split("</section>", maxsplit=1)[0]
+
+
+def _facts_count(page: str, district_id: int) -> str:
+    """The "Uitgebrachte stemmen" fact of one election on a results page (raw HTML)."""
+    return (
+        _section(page, district_id)
+        .split("Uitgebrachte stemmen</dt><dd>")[1]
+        .split("</dd>", maxsplit=1)[0]
+    )
+
+
+def test_an_election_under_10_ballots_shows_them_as_under_10_on_pages_and_in_the_pdf(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # In a district round an election is a district: its exact count would undo participation's
+    # "<10" for that district. The API keeps the exact count (auditors need it).
+    vr = open_round(
+        settings,
+        scope="districts",
+        district_budgets=(5_000_000, 5_000_000),
+        budget=10_000_000,
+        costs=(2_000_000, 2_000_000, 2_000_000, 2_000_000),
+        project_districts=(0, 0, 1, 1),
+    )
+    p1, _p2, p3, _p4 = vr.projects
+    noord, zuid = vr.districts
+    for code in issue_codes(settings, vr, 3, district_id=noord):
+        cast(client, vr.round_id, code, {"projects": [p1]})
+    for code in issue_codes(settings, vr, 12, district_id=zuid):
+        cast(client, vr.round_id, code, {"projects": [p3]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    api = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    assert {e["district_id"]: e["ballots"] for e in api["elections"]} == {noord: 3, zuid: 12}
+    note = "Aantallen onder de 10 staan er als &#39;&lt;10&#39;, zodat niemand herkenbaar is."
+    for path in ("uitslag", "raadsinformatiebrief"):
+        page = client.get(f"/rondes/{vr.round_id}/{path}", headers=admin).text
+        assert _facts_count(page, noord) == "&lt;10", path
+        assert _facts_count(page, zuid) == "12", path
+        assert note in _section(page, noord), path
+        assert note not in _section(page, zuid), path
+    flat = _pdf_text(client, vr.round_id, admin)
+    noord_pdf = flat.split("Uitslag: Wijk Noord")[1].split("Uitslag: Wijk Zuid")[0]
+    zuid_pdf = flat.split("Uitslag: Wijk Zuid")[1].split("Opkomst")[0]
+    assert "Stemmen: <10, waarvan <10 blanco." in noord_pdf
+    assert "Stemmen: 3" not in noord_pdf
+    assert "Aantallen onder de 10 staan er als '<10', zodat niemand herkenbaar is." in noord_pdf
+    assert "Stemmen: 12, waarvan <10 blanco." in zuid_pdf

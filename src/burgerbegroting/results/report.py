@@ -46,6 +46,13 @@ async def export_digest(session: AsyncSession, settings: Settings, round_id: int
     return await exports.export_digest(session, settings, round_id)
 
 
+def small_note() -> str:
+    """The sentence next to every count shown as "<10" (page and PDF say the same)."""
+    return _(
+        "Aantallen onder de 10 staan er als %(small)s, zodat niemand herkenbaar is.", small="'<10'"
+    )
+
+
 def percent_text(value: str | None) -> str:
     """A display percentage ("12.5") in the current language: a decimal comma in Dutch."""
     if value is None:
@@ -306,10 +313,12 @@ def council_report_pdf(
                 budget=format_money(election.budget_cents),
                 used=format_money(election.used_cents),
                 left=format_money(election.left_cents),
-                ballots=election.ballots,
-                blank=election.blank,
+                ballots=election.ballots_shown,
+                blank=election.blank_shown,
             )
         )
+        if isinstance(election.ballots_shown, str) or isinstance(election.blank_shown, str):
+            para(small_note())
         if election.seed is not None:
             para(_("Zaad van de loting: %(seed)s", seed=election.seed))
         if election.per_voter_budget_cents is not None:
@@ -392,12 +401,7 @@ def council_report_pdf(
 
     heading(_("Opkomst"))
     part = view.participation
-    para(
-        _(
-            "Aantallen onder de 10 staan er als %(small)s, zodat niemand herkenbaar is.",
-            small="'<10'",
-        )
-    )
+    para(small_note())
     table(
         [
             [_("Wijk"), _("Stemcodes"), _("Uitgebrachte stemmen"), _("Opkomst")],
