@@ -2,8 +2,10 @@
 
 Everything works without JavaScript: the booth is one POST form (CSRF) whose "Bijwerken" button
 saves the choices server-side (``service.save_draft``) and shows the page again with the budget
-meter brought up to date, so a lost connection loses nothing. ``/static/js/booth.js`` only makes
-the meter follow every change live and filters the list without a round trip.
+meter brought up to date, so a lost connection loses nothing. ``/static/js/booth.js`` makes the
+meter follow every change live, filters the list without a round trip, and saves the choices as
+they are made (``POST /stemmen/{id}/concept``: the form's own fields with its CSRF token and the
+voter cookie, the same ``save_draft``; 204), so with JavaScript nothing waits for a button either.
 
 **The code on the letter's QR code** travels as a URL *fragment* (``/stemmen#code=…``): browsers
 never send a fragment to the server, so the code cannot land in an access log, a proxy's log or a
