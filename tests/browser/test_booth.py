@@ -218,6 +218,41 @@ def test_choices_are_saved_as_they_are_made_and_survive_a_reload(
     assert database_value(live_server, "SELECT count(*) FROM ballots") == ballots
 
 
+def test_a_submit_waits_for_the_save_on_its_way(new_page: Any, live_server: LiveServer) -> None:
+    """A save still travelling when the voter presses "Controleren" goes first: otherwise it could
+    land after the form and put older choices on the review page."""
+    vr, codes = seed(live_server, 1)
+    page = new_page()
+    enter_booth(page, live_server, vr, codes[0])
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # the save stays on its way until released
+        held.append(route)
+
+    page.route("**/concept", hold)  # a function: Playwright cannot wrap a bound builtin
+    first, last = vr.projects[0], vr.projects[3]
+    tab_to_control(page, f"p-{first}")
+    page.keyboard.press("Space")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    tab_to_control(page, f"p-{last}")
+    page.keyboard.press("Space")
+    tab_to_button(page, "Controleren")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)
+    assert page.url == live_server.url(f"/stemmen/{vr.round_id}")  # still waiting
+    assert len(held) == 1  # and no second save: the form carries the choices
+    with page.expect_navigation():
+        held[0].continue_()
+    page.wait_for_url(re.compile(r"/controleren$"))
+    review = page.locator("#keuze").inner_text()
+    assert "Project 1" in review
+    assert "Project 4" in review
+
+
 def without_booth_script(page: Any) -> Any:
     """The page as a browser without JavaScript gets it from us: ``booth.js`` (our only script;
     the CSP allows no inline code) answers empty. JavaScript itself stays on, because

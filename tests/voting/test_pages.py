@@ -499,6 +499,12 @@ def test_saving_choices_refuses_input_the_form_cannot_produce_and_keeps_the_last
         refused = save_choices(client, vr, junk)
         assert refused.status_code == 422, (junk, refused.text)
         assert refused.json()["detail"]
+    huge = client.post(
+        f"/stemmen/{vr.round_id}/concept",
+        content=b"_csrf_token=" + csrf_token(client).encode() + b"&x=" + b"1" * 600_000,
+        headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 413  # the page forms' body limit, before anything is parsed
     assert stored_draft(settings) == {"ranking": [a]}
     assert scalar(settings, "SELECT count(*) FROM ballots") == 0
 
