@@ -440,6 +440,10 @@ def test_account_district_choice_and_closed_booth_are_accessible(
     enter_and_wait(page)
     page.wait_for_url(re.compile(rf"/stemmen/{vr.round_id}$"))
     assert page.locator(f"#p-{vr.projects[0]}").count() == 1
+    # booth.js saves with the login's session-bound CSRF token (accounts/csrf.py) as well.
+    tab_to_control(page, f"p-{vr.projects[0]}")
+    page.keyboard.press("Space")
+    wait_for_status(page, "Keuze bewaard.")
 
     async def close_it() -> None:
         await asyncio.to_thread(close, live_server.settings, vr)

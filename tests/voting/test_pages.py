@@ -509,6 +509,34 @@ def test_saving_choices_refuses_input_the_form_cannot_produce_and_keeps_the_last
     assert scalar(settings, "SELECT count(*) FROM ballots") == 0
 
 
+def test_a_resident_voting_with_an_account_has_choices_saved_once_the_district_is_known(
+    client: Client, settings: Settings
+) -> None:
+    vr = open_round(settings, vote_by_account=True)
+    headers = {
+        **bearer(settings, make_user(settings, "concept@example.nl", roles=(Role.RESIDENT,))),
+        "Accept": "application/json",
+    }
+    url = f"/stemmen/{vr.round_id}/concept"
+    choice = {f"p-{vr.projects[1]}": "1", "_csrf_token": csrf_token(client)}
+    # The district question comes first (the booth asks it): no voter row, no draft yet.
+    ask = client.post(url, data=choice, headers=headers)
+    assert ask.status_code == 422
+    assert "wijk" in ask.json()["detail"]
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    chosen = form_post(
+        client, f"/stemmen/{vr.round_id}/wijk", {"district_id": str(vr.districts[0])}, headers
+    )
+    assert chosen.status_code == 303
+    assert client.post(url, data=choice, headers=headers).status_code == 204
+    assert stored_draft(settings) == {"projects": [vr.projects[1]]}
+    booth = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    assert checked_projects(booth.text) == [vr.projects[1]]
+    # A staff account is no voter here either.
+    staff = {**bearer(settings, vr.admin_id, staff=True), "Accept": "application/json"}
+    assert client.post(url, data=choice, headers=staff).status_code == 403
+
+
 def test_saving_choices_is_refused_where_the_booth_refuses_and_stores_nothing(
     client: Client, settings: Settings
 ) -> None:
