@@ -21,7 +21,7 @@ from burgerbegroting.rounds.models import Phase
 from tests.accounts.factories import RESIDENT_PASSWORD, make_user
 from tests.browser.conftest import LiveServer, run_async
 from tests.browser.test_accounts_keyboard import check_page, enter_and_wait, tab_to, tab_to_field
-from tests.voting.factories import VotingRound, close, issue_codes, open_round
+from tests.voting.factories import VotingRound, close, issue_codes, open_round, scalar
 
 pytestmark = pytest.mark.browser
 
@@ -140,6 +140,117 @@ def test_vote_with_javascript_keyboard_only(new_page: Any, live_server: LiveServ
     enter_and_wait(page)
     assert "Geteld" in page.locator("#uitkomst").inner_text()
     check_page(page)
+
+
+def database_value(live_server: LiveServer, sql: str) -> Any:
+    """One value from the live server's database (the factories run their own event loop)."""
+
+    async def in_worker_thread() -> Any:
+        return await asyncio.to_thread(scalar, live_server.settings, sql)
+
+    return run_async(in_worker_thread)
+
+
+def wait_for_status(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "(text) => document.getElementById('bewaar-status').textContent.includes(text)", arg=text
+    )
+
+
+def enter_booth(page: Any, live_server: LiveServer, vr: VotingRound, code: str) -> None:
+    page.goto(live_server.url("/stemmen"))
+    tab_to_field(page, "code")
+    page.keyboard.type(code)
+    enter_and_wait(page)
+    page.wait_for_url(re.compile(rf"/stemmen/{vr.round_id}$"))
+
+
+def test_choices_are_saved_as_they_are_made_and_survive_a_reload(
+    new_page: Any, live_server: LiveServer
+) -> None:
+    """With JavaScript the booth saves each change on the server (no button pressed): a reload,
+    or a lost connection, loses nothing; a ballot is only ever cast by confirming."""
+    vr, codes = seed(live_server, 1)
+    ballots = database_value(live_server, "SELECT count(*) FROM ballots")
+    page = new_page()
+    enter_booth(page, live_server, vr, codes[0])
+    assert page.locator("#bewaar-status").inner_text() == ""
+    first, last = vr.projects[0], vr.projects[3]
+    tab_to_control(page, f"p-{first}")
+    page.keyboard.press("Space")
+    tab_to_control(page, f"p-{last}")
+    page.keyboard.press("Space")
+    wait_for_status(page, "bewaard")
+    assert page.locator("#bewaar-status").inner_text() == "Keuze bewaard."
+    check_page(page)  # axe with the status shown; 320 px
+
+    page.reload()
+    assert page.locator(f"#p-{first}").is_checked()
+    assert page.locator(f"#p-{last}").is_checked()
+    assert not page.locator(f"#p-{vr.projects[1]}").is_checked()
+    assert "Gekozen: €\xa080.000,00 van €\xa0100.000,00" in meter_text(page)
+    assert page.locator("#bewaar-status").inner_text() == ""
+
+    # The connection drops: the page says so, and saves once it is back.
+    page.context.set_offline(True)
+    tab_to_control(page, f"p-{first}")
+    page.keyboard.press("Space")
+    wait_for_status(page, "Niet bewaard: controleer uw verbinding.")
+    check_page(page)  # the failure state
+    page.context.set_offline(False)
+    wait_for_status(page, "Keuze bewaard.")
+    page.reload()
+    assert not page.locator(f"#p-{first}").is_checked()
+    assert page.locator(f"#p-{last}").is_checked()
+
+    # Leaving the page within the delay: the last change still reaches the server.
+    tab_to_control(page, f"p-{vr.projects[1]}")
+    page.keyboard.press("Space")
+    page.goto(live_server.url("/ontvangstbewijs"))
+    draft = f'{{"projects":[{vr.projects[1]},{last}]}}'
+    for _ in range(50):
+        if database_value(live_server, f"SELECT count(*) FROM voters WHERE draft = '{draft}'"):
+            break
+        page.wait_for_timeout(100)
+    page.goto(live_server.url(f"/stemmen/{vr.round_id}"))
+    assert page.locator(f"#p-{vr.projects[1]}").is_checked()
+    assert page.locator(f"#p-{last}").is_checked()
+    assert database_value(live_server, "SELECT count(*) FROM ballots") == ballots
+
+
+def test_a_submit_waits_for_the_save_on_its_way(new_page: Any, live_server: LiveServer) -> None:
+    """A save still travelling when the voter presses "Controleren" goes first: otherwise it could
+    land after the form and put older choices on the review page."""
+    vr, codes = seed(live_server, 1)
+    page = new_page()
+    enter_booth(page, live_server, vr, codes[0])
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # the save stays on its way until released
+        held.append(route)
+
+    page.route("**/concept", hold)  # a function: Playwright cannot wrap a bound builtin
+    first, last = vr.projects[0], vr.projects[3]
+    tab_to_control(page, f"p-{first}")
+    page.keyboard.press("Space")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    tab_to_control(page, f"p-{last}")
+    page.keyboard.press("Space")
+    tab_to_button(page, "Controleren")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)
+    assert page.url == live_server.url(f"/stemmen/{vr.round_id}")  # still waiting
+    assert len(held) == 1  # and no second save: the form carries the choices
+    with page.expect_navigation():
+        held[0].continue_()
+    page.wait_for_url(re.compile(r"/controleren$"))
+    review = page.locator("#keuze").inner_text()
+    assert "Project 1" in review
+    assert "Project 4" in review
 
 
 def without_booth_script(page: Any) -> Any:
@@ -329,6 +440,10 @@ def test_account_district_choice_and_closed_booth_are_accessible(
     enter_and_wait(page)
     page.wait_for_url(re.compile(rf"/stemmen/{vr.round_id}$"))
     assert page.locator(f"#p-{vr.projects[0]}").count() == 1
+    # booth.js saves with the login's session-bound CSRF token (accounts/csrf.py) as well.
+    tab_to_control(page, f"p-{vr.projects[0]}")
+    page.keyboard.press("Space")
+    wait_for_status(page, "Keuze bewaard.")
 
     async def close_it() -> None:
         await asyncio.to_thread(close, live_server.settings, vr)

@@ -41,6 +41,7 @@ EXPECTED: dict[tuple[str, str], str | set[str]] = {
     ("GET", "/stemmen/{round_id:int}"): RESIDENT,
     ("POST", "/stemmen/{round_id:int}"): RESIDENT,
     ("POST", "/stemmen/{round_id:int}/wijk"): RESIDENT,
+    ("POST", "/stemmen/{round_id:int}/concept"): RESIDENT,
     ("GET", "/stemmen/{round_id:int}/controleren"): RESIDENT,
     ("POST", "/stemmen/{round_id:int}/bevestigen"): RESIDENT,
     ("GET", "/stemmen/{round_id:int}/ontvangstbewijs"): RESIDENT,

@@ -422,6 +422,176 @@ def test_filters_hide_projects_but_keep_their_choices(client: Client, settings: 
     assert moved.headers["location"] == f"{url}?wijk={vr.districts[1]}#stand"
 
 
+# --- choices saved as they are made (booth.js) ----------------------------------------------------
+
+
+def save_choices(
+    client: Client, vr: VotingRound, data: dict[str, str], *, csrf: bool = True
+) -> Response:
+    """What ``booth.js`` sends: the booth form's own fields, asking for problem details."""
+    body = {**data, "_csrf_token": csrf_token(client)} if csrf else data
+    return client.post(
+        f"/stemmen/{vr.round_id}/concept",
+        data=body,
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+def checked_projects(page: str) -> list[int]:
+    return sorted(
+        int(p) for p in re.findall(r'id="p-(\d+)" name="p-\d+" value="1"\s+checked', page)
+    )
+
+
+def stored_draft(settings: Settings) -> Any:
+    text = scalar(settings, "SELECT draft FROM voters")
+    return None if text is None else json.loads(text)
+
+
+def test_choices_saved_as_they_are_made_come_back_on_reload_and_cast_nothing(
+    client: Client, settings: Settings
+) -> None:
+    vr = open_round(settings)
+    enter_code(client, issue_codes(settings, vr, 1)[0])
+    events = scalar(settings, "SELECT count(*) FROM log_events")
+    first, second = vr.projects[0], vr.projects[1]
+    saved = save_choices(client, vr, {f"p-{first}": "1", f"p-{second}": "1", "thema": ""})
+    assert saved.status_code == 204, saved.text
+    assert saved.content == b""
+    assert stored_draft(settings) == {"projects": [first, second]}
+    again = client.get(f"/stemmen/{vr.round_id}")
+    assert checked_projects(again.text) == sorted([first, second])
+    assert "Gekozen: €\xa090.000,00 van €\xa0100.000,00" in again.text
+    # Over the budget is still a draft (the meter shows it), never a ballot.
+    everything = {f"p-{pid}": "1" for pid in vr.projects}
+    assert save_choices(client, vr, everything).status_code == 204
+    over = client.get(f"/stemmen/{vr.round_id}")
+    assert checked_projects(over.text) == sorted(vr.projects)
+    assert "Dat is €\xa040.000,00 te veel." in over.text
+    # Unticking everything is a choice too.
+    assert save_choices(client, vr, {}).status_code == 204
+    assert stored_draft(settings) == {"projects": []}
+    assert checked_projects(client.get(f"/stemmen/{vr.round_id}").text) == []
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+    assert scalar(settings, "SELECT count(*) FROM log_events") == events
+    # The page tells booth.js where to save and gives it the live region for the status.
+    assert f'data-draft-url="/stemmen/{vr.round_id}/concept"' in over.text
+    assert 'id="bewaar-status" role="status" aria-live="polite"' in over.text
+
+
+def test_saving_choices_refuses_input_the_form_cannot_produce_and_keeps_the_last_draft(
+    client: Client, settings: Settings
+) -> None:
+    vr = open_round(settings, ballot_type="ranked")
+    enter_code(client, issue_codes(settings, vr, 1)[0])
+    a, b = vr.projects[0], vr.projects[1]
+    assert save_choices(client, vr, {f"rang-{a}": "1"}).status_code == 204
+    twice = save_choices(client, vr, {f"rang-{a}": "1", f"rang-{b}": "1"})
+    assert twice.status_code == 422
+    assert twice.headers["content-type"].startswith("application/problem+json")
+    assert "Plaats 1 heeft u al aan een ander project gegeven." in twice.json()["detail"]
+    for junk in (
+        {"onbekend": "1"},  # a field the booth has not
+        {f"rang-{a}": "1", "actie": "controleren"},  # only "Bijwerken" saves here
+        {f"rang-{a}": "9" * 100},  # longer than any field
+    ):
+        refused = save_choices(client, vr, junk)
+        assert refused.status_code == 422, (junk, refused.text)
+        assert refused.json()["detail"]
+    huge = client.post(
+        f"/stemmen/{vr.round_id}/concept",
+        content=b"_csrf_token=" + csrf_token(client).encode() + b"&x=" + b"1" * 600_000,
+        headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 413  # the page forms' body limit, before anything is parsed
+    assert stored_draft(settings) == {"ranking": [a]}
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+
+
+def test_a_resident_voting_with_an_account_has_choices_saved_once_the_district_is_known(
+    client: Client, settings: Settings
+) -> None:
+    vr = open_round(settings, vote_by_account=True)
+    headers = {
+        **bearer(settings, make_user(settings, "concept@example.nl", roles=(Role.RESIDENT,))),
+        "Accept": "application/json",
+    }
+    url = f"/stemmen/{vr.round_id}/concept"
+    choice = {f"p-{vr.projects[1]}": "1", "_csrf_token": csrf_token(client)}
+    # The district question comes first (the booth asks it): no voter row, no draft yet.
+    ask = client.post(url, data=choice, headers=headers)
+    assert ask.status_code == 422
+    assert "wijk" in ask.json()["detail"]
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    chosen = form_post(
+        client, f"/stemmen/{vr.round_id}/wijk", {"district_id": str(vr.districts[0])}, headers
+    )
+    assert chosen.status_code == 303
+    assert client.post(url, data=choice, headers=headers).status_code == 204
+    assert stored_draft(settings) == {"projects": [vr.projects[1]]}
+    booth = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    assert checked_projects(booth.text) == [vr.projects[1]]
+    # A staff account is no voter here either.
+    staff = {**bearer(settings, vr.admin_id, staff=True), "Accept": "application/json"}
+    assert client.post(url, data=choice, headers=staff).status_code == 403
+
+
+def test_saving_choices_is_refused_where_the_booth_refuses_and_stores_nothing(
+    client: Client, settings: Settings
+) -> None:
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 3)
+    choice = {f"p-{vr.projects[0]}": "1"}
+
+    # No voter session at all.
+    anonymous = save_choices(client, vr, choice)
+    assert anonymous.status_code == 401
+    assert "stemcode" in anonymous.json()["detail"]
+
+    # Without the CSRF token (a cross-site form cannot read it).
+    enter_code(client, codes[0])
+    forged = save_choices(client, vr, choice, csrf=False)
+    assert forged.status_code == 403
+    assert stored_draft(settings) is None
+
+    # A revoked code.
+    revoke = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": codes[0], "reason": "brief kwijt"},
+        headers=bearer(settings, vr.admin_id, staff=True),
+    )
+    assert revoke.status_code == 200, revoke.text
+    revoked = save_choices(client, vr, choice)
+    assert revoked.status_code == 401
+    assert "ingetrokken" in revoked.json()["detail"]
+
+    # An ended session ("Stoppen"), its token sent again.
+    client.cookies.clear()
+    enter_code(client, codes[1])
+    old = client.cookies[voter_tokens.VOTER_COOKIE]
+    assert form_post(client, "/stemmen/stoppen", {}).status_code == 303
+    client.cookies.set(voter_tokens.VOTER_COOKIE, old)
+    ended = save_choices(client, vr, choice)
+    assert ended.status_code == 401
+    assert "beëindigd" in ended.json()["detail"]
+
+    # Another round's session.
+    other = open_round(settings, admin_email="beheer2@example.nl")
+    assert save_choices(client, other, {f"p-{other.projects[0]}": "1"}).status_code == 401
+
+    # A closed round.
+    client.cookies.clear()
+    enter_code(client, codes[2])
+    close(settings, vr)
+    closed = save_choices(client, vr, choice)
+    assert closed.status_code == 409
+    assert closed.json()["detail"] == "Het stemmen in deze ronde is gesloten."
+
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE draft IS NOT NULL") == 0
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+
+
 # --- the code -------------------------------------------------------------------------------------
 
 

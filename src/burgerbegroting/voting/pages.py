@@ -2,8 +2,10 @@
 
 Everything works without JavaScript: the booth is one POST form (CSRF) whose "Bijwerken" button
 saves the choices server-side (``service.save_draft``) and shows the page again with the budget
-meter brought up to date, so a lost connection loses nothing. ``/static/js/booth.js`` only makes
-the meter follow every change live and filters the list without a round trip.
+meter brought up to date, so a lost connection loses nothing. ``/static/js/booth.js`` makes the
+meter follow every change live, filters the list without a round trip, and saves the choices as
+they are made (``POST /stemmen/{id}/concept``: the form's own fields with its CSRF token and the
+voter cookie, the same ``save_draft``; 204), so with JavaScript nothing waits for a button either.
 
 **The code on the letter's QR code** travels as a URL *fragment* (``/stemmen#code=…``): browsers
 never send a fragment to the server, so the code cannot land in an access log, a proxy's log or a
@@ -154,6 +156,13 @@ def _not_open(request: AnyRequest, round_: Round, *, status_code: int = 200) -> 
         status_code=status_code,
         headers=NO_STORE,
     )
+
+
+def _closed_or_not_open(round_: Round) -> Conflict:
+    """The refusal of a booth write outside voting, in the words of the booth's own pages."""
+    if round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}:
+        return Conflict(_("Het stemmen in deze ronde is gesloten."))
+    return Conflict(_("Het stemmen in deze ronde is nog niet begonnen."))
 
 
 async def _code_page(
@@ -518,6 +527,38 @@ class VotingPagesController(Controller):
             )
         await db_session.commit()
         return Redirect(f"/stemmen/{round_id}/controleren", status_code=303)
+
+    @post("/stemmen/{round_id:int}/concept", status_code=204)
+    async def save_choices(
+        self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
+    ) -> None:
+        """Keep the choices as the voter makes them (``booth.js``, a moment after each change and
+        when the page is left): the booth form's own fields, stored like "Bijwerken" stores them
+        (``service.save_draft``: never a ballot, never a log event; a draft over the budget is
+        still a draft, the meter shows it). 204, or a refusal with nothing stored: problem
+        details for ``fetch`` (it asks for JSON), the error page otherwise."""
+        round_ = await _voting_round(db_session, round_id)
+        if round_.phase != Phase.VOTING.value:
+            raise _closed_or_not_open(round_)
+        # The booth's own check of the voter (an ended session, a revoked code, another round's
+        # session, a staff account): its refusal is the answer, nothing is written.
+        found = await resolve_voter(request, db_session, round_.id, lock=False, allow_cookie=True)
+        booth = await service.booth(db_session, found)
+        try:
+            form = await read_form(
+                request, booth_form.accepts(booth).__contains__, limit=FORM_VALUE_LIMIT
+            )
+            if form.get("actie", "bijwerken") != "bijwerken":
+                raise FormInputError("actie")
+        except FormInputError as exc:
+            raise ValidationFailed(_bad_form()) from exc
+        try:
+            raw = booth_form.raw_from_form(booth, form)
+        except booth_form.BoothInputError as error:
+            first = next(iter(error.fields.values()))
+            raise ValidationFailed(first, fields=error.fields) from error
+        await service.save_draft(db_session, found, raw)
+        await db_session.commit()
 
     @get("/stemmen/{round_id:int}/controleren")
     async def review(
