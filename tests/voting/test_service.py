@@ -23,7 +23,14 @@ from burgerbegroting.voting import tokens as voter_tokens
 from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
 from tests.proposals.factories import run
-from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
+from tests.voting.factories import (
+    admin_headers,
+    codes_then_accounts_only,
+    issue_codes,
+    open_round,
+    redeem,
+    scalar,
+)
 from tests.voting.replay import replay
 
 
@@ -412,3 +419,27 @@ def test_valid_codes_from_one_address_do_not_use_up_its_limit(
     # Wrong codes still count: three are answered, the fourth is throttled.
     wrong = [_redeem_as(settings, codes_mod.new_code(), "192.0.2.7") for _ in range(4)]
     assert wrong == ["NotAuthenticated"] * 3 + ["RateLimited"]
+
+
+def test_a_paper_ballot_on_a_code_is_refused_in_an_accounts_only_round(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # The code was printed before the round was set to accounts only: online it opens no booth
+    # (test above), so on paper it must not cast a counting ballot either.
+    vr, [code] = codes_then_accounts_only(settings)
+    refused = client.post(
+        f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+        json={"code": code, "ballot": {"projects": [vr.projects[1]]}},
+        headers=admin_headers(settings, vr),
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        "In deze ronde wordt niet met stemcodes gestemd: "
+        "een papieren stem op een stemcode kan niet worden ingevoerd."
+    )
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'ballot'") == 0
+    assert (
+        scalar(settings, "SELECT count(*) FROM audit_log WHERE action = 'voting.paper_ballot'") == 0
+    )
