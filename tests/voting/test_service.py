@@ -245,6 +245,26 @@ def test_one_address_cannot_use_up_the_global_code_limit(
     assert _redeem_as(settings, code, "192.0.2.2") == "ok"
 
 
+def test_code_attempts_are_limited_per_ipv6_64_and_ipv4_mapped_counts_as_ipv4(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A phone or home connection gets a whole /64: changing the last 64 bits is not a new client.
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    wrong = "AAAA-BBBB-CCCC-DDDD"
+    answers = [
+        _redeem_as(settings, wrong, address)
+        for address in ("2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ffff::9")
+    ]
+    assert answers == ["NotAuthenticated", "NotAuthenticated", "RateLimited"]
+    assert _redeem_as(settings, code, "2001:db8:7:2::1") == "ok"  # another /64
+    # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d: the same client.
+    answers = [_redeem_as(settings, wrong, a) for a in ("192.0.2.5", "::ffff:192.0.2.5")]
+    assert answers == ["NotAuthenticated", "NotAuthenticated"]
+    assert _redeem_as(settings, wrong, "192.0.2.5") == "RateLimited"
+
+
 def test_the_global_code_limit_stops_many_addresses(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

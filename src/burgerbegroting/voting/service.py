@@ -508,7 +508,7 @@ async def redeem_code(
     now = utcnow()
     too_many = _("Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw.")
     limits = (
-        (f"code:ip:{client_ip}", settings.code_attempts_per_window),
+        (ratelimit.ip_key("code", client_ip), settings.code_attempts_per_window),
         ("code:global", settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR),
     )
     for key, limit in limits:
