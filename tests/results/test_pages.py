@@ -288,3 +288,101 @@ def test_the_reports_verify_command_checks_the_export_against_the_published_key(
     out = capsys.readouterr().out
     assert "sleutel in de export zelf" not in out
     assert out.rstrip().endswith("OK")
+
+
+NAMES = ("Kuşadası", "Łódź", "Győr", "Čapek", "İstanbul")
+
+
+def _pdf_text(client: TestClient[Litestar], round_id: int, headers: dict[str, str]) -> str:
+    pdf = client.get(f"/rondes/{round_id}/raadsinformatiebrief.pdf", headers=headers)
+    assert pdf.status_code == 200, pdf.text
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    return " ".join(text.split())
+
+
+def test_council_report_pdf_prints_names_outside_windows_1252_as_written(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # The PDF's core fonts (Windows-1252) printed these as "Ku?adas?", "?ód?", "Gy?r", "?apek".
+    vr = open_round(
+        settings,
+        scope="districts",
+        districts=("Kuşadası", "Łódź"),
+        district_budgets=(5_000_000, 5_000_000),
+        budget=10_000_000,
+        costs=(2_000_000, 2_000_000, 2_000_000, 2_000_000),
+        project_districts=(0, 0, 1, 1),
+        title="Begroting İstanbul",
+        titles=("Győr buurthuis", "Čapek leesclub", "İstanbul moestuin", "Kuşadası speeltuin"),
+    )
+    p1, p2, p3, p4 = vr.projects
+    first, second = vr.districts
+    (a,) = issue_codes(settings, vr, 1, district_id=first)
+    (b,) = issue_codes(settings, vr, 1, district_id=second)
+    cast(client, vr.round_id, a, {"projects": [p1, p2]})
+    cast(client, vr.round_id, b, {"projects": [p3]})
+    close(settings, vr)
+    flat = _pdf_text(client, vr.round_id, admin_headers(settings, vr))
+    assert "Gemeente Teststad: Begroting İstanbul" in flat
+    assert "Uitslag: Wijk Kuşadası" in flat
+    assert "Uitslag: Wijk Łódź" in flat
+    assert f"{p1} Győr buurthuis 1 € 20.000,00" in flat
+    assert f"{p2} Čapek leesclub 1 € 20.000,00" in flat
+    assert f"{p3} İstanbul moestuin 1 € 20.000,00" in flat
+    assert f"{p4} Kuşadası speeltuin 0 € 20.000,00" in flat
+    for name in NAMES:
+        assert name in flat
+        assert name.encode("cp1252", errors="replace").decode("cp1252") not in flat
+
+
+def _section(page: str, district_id: int) -> str:
+    """One election's section of a results page (raw HTML)."""
+    return page.split(f'id="uitslag-{district_id}-titel"')[1].split("</section>", maxsplit=1)[0]
+
+
+def _facts_count(page: str, district_id: int) -> str:
+    """The "Uitgebrachte stemmen" fact of one election on a results page (raw HTML)."""
+    return (
+        _section(page, district_id)
+        .split("Uitgebrachte stemmen</dt><dd>")[1]
+        .split("</dd>", maxsplit=1)[0]
+    )
+
+
+def test_an_election_under_10_ballots_shows_them_as_under_10_on_pages_and_in_the_pdf(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # In a district round an election is a district: its exact count would undo participation's
+    # "<10" for that district. The API keeps the exact count (auditors need it).
+    vr = open_round(
+        settings,
+        scope="districts",
+        district_budgets=(5_000_000, 5_000_000),
+        budget=10_000_000,
+        costs=(2_000_000, 2_000_000, 2_000_000, 2_000_000),
+        project_districts=(0, 0, 1, 1),
+    )
+    p1, _p2, p3, _p4 = vr.projects
+    noord, zuid = vr.districts
+    for code in issue_codes(settings, vr, 3, district_id=noord):
+        cast(client, vr.round_id, code, {"projects": [p1]})
+    for code in issue_codes(settings, vr, 12, district_id=zuid):
+        cast(client, vr.round_id, code, {"projects": [p3]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    api = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    assert {e["district_id"]: e["ballots"] for e in api["elections"]} == {noord: 3, zuid: 12}
+    note = "Aantallen onder de 10 staan er als &#39;&lt;10&#39;, zodat niemand herkenbaar is."
+    for path in ("uitslag", "raadsinformatiebrief"):
+        page = client.get(f"/rondes/{vr.round_id}/{path}", headers=admin).text
+        assert _facts_count(page, noord) == "&lt;10", path
+        assert _facts_count(page, zuid) == "12", path
+        assert note in _section(page, noord), path
+        assert note not in _section(page, zuid), path
+    flat = _pdf_text(client, vr.round_id, admin)
+    noord_pdf = flat.split("Uitslag: Wijk Noord")[1].split("Uitslag: Wijk Zuid")[0]
+    zuid_pdf = flat.split("Uitslag: Wijk Zuid")[1].split("Opkomst")[0]
+    assert "Stemmen: <10, waarvan <10 blanco." in noord_pdf
+    assert "Stemmen: 3" not in noord_pdf
+    assert "Aantallen onder de 10 staan er als '<10', zodat niemand herkenbaar is." in noord_pdf
+    assert "Stemmen: 12, waarvan <10 blanco." in zuid_pdf

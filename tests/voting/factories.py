@@ -61,15 +61,18 @@ def open_round(
     admin_email: str = "beheer@example.nl",
     budget: int = BUDGET_CENTS,
     phase: Phase = Phase.VOTING,
+    title: str = "Burgerbegroting Stemtest",
+    titles: Sequence[str] | None = None,
 ) -> VotingRound:
     """A round with accepted projects, moved into voting with the rounds service (frozen, with
     the log's genesis). ``project_districts[i]`` is an index into ``districts`` (or None).
-    ``tie_break="explicit"`` publishes the order "highest project id first"."""
+    ``tie_break="explicit"`` publishes the order "highest project id first". ``titles[i]`` names
+    project i (default "Project {i + 1}")."""
     admin_id = make_user(settings, admin_email, roles=(Role.ADMIN,), display_name="Beheerder")
 
     async def work(session: AsyncSession) -> VotingRound:
         round_ = Round(
-            title="Burgerbegroting Stemtest",
+            title=title,
             total_budget_cents=budget,
             budget_scope=scope,
             phase=Phase.REVIEW.value,
@@ -113,7 +116,7 @@ def open_round(
                 theme_id=theme_rows[i % 2].id,
                 district_id=district_rows[where].id if where is not None else None,
                 status=ProposalStatus.ACCEPTED.value,
-                title=f"Project {i + 1}",
+                title=titles[i] if titles is not None else f"Project {i + 1}",
                 summary=f"Samenvatting van project {i + 1}",
                 estimated_cost_cents=cost,
                 municipal_cost_cents=cost,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting import models as _all_models  # noqa: F401 - every table on Base.metadata
 from burgerbegroting.db import Base
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import codes
+from burgerbegroting.voting import codes, service
 from tests.proposals.factories import run
 from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
 
@@ -26,6 +26,23 @@ def test_a_code_has_64_bits_or_more_in_an_unambiguous_alphabet() -> None:
     assert not set("ILOU") & set(codes.ALPHABET)
     for _ in range(200):
         assert FORMAT.match(codes.new_code())
+
+
+def test_a_batch_of_codes_is_valid_distinct_and_uses_every_character_everywhere() -> None:
+    batch = codes.new_codes(3000)
+    assert len(set(batch)) == 3000
+    seen: list[set[str]] = [set() for _ in range(codes.DATA_CHARS)]
+    for code in batch:
+        assert FORMAT.match(code)
+        plain = codes.normalise(code)
+        # The check character made in C equals the reference Luhn mod 32 over the characters.
+        assert plain is not None
+        assert plain[-1] == codes._check_char(plain[: codes.DATA_CHARS])
+        for position, ch in enumerate(plain[: codes.DATA_CHARS]):
+            seen[position].add(ch)
+    # Each of the 15 random characters takes every value of the alphabet (a bias or a stuck bit
+    # from a wrong base-32 slice would leave some out; 3,000 codes miss one with p ≈ 1e-39).
+    assert all(chars == set(codes.ALPHABET) for chars in seen)
 
 
 @given(st.data())
@@ -77,6 +94,34 @@ def test_plain_codes_are_never_stored(settings: Settings) -> None:
         assert code not in dump
         assert code.replace("-", "") not in dump
     assert len(set(issued)) == 25
+
+
+def test_a_batch_larger_than_one_insert_chunk_is_stored_whole(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # Codes are written in chunks of ``service._INSERT_CHUNK`` (COPY on PostgreSQL, a multi-row
+    # INSERT elsewhere): every chunk lands, with its batch, round and district, and a code from
+    # the first and from the last chunk opens a session.
+    vr = open_round(settings)
+    count = service._INSERT_CHUNK + 3
+    issued = issue_codes(settings, vr, count, district_id=vr.districts[1])
+    assert len(set(issued)) == count
+    assert scalar(settings, "SELECT count(DISTINCT code_hash) FROM voting_codes") == count
+    assert (
+        scalar(
+            settings,
+            "SELECT count(*) FROM voting_codes v JOIN code_batches b ON b.id = v.batch_id "
+            "WHERE v.round_id = :r AND v.district_id = :d AND b.count = :n",
+            r=vr.round_id,
+            d=vr.districts[1],
+            n=count,
+        )
+        == count
+    )
+    for code in (issued[0], issued[-1]):
+        response = client.post("/api/v1/auth/code", json={"code": code})
+        assert response.status_code == 200, response.text
+        assert response.json()["district_id"] == vr.districts[1]
 
 
 def test_no_table_holds_a_plain_code_after_a_whole_round_of_use(

@@ -118,12 +118,29 @@ def test_the_qr_code_on_each_letter_decodes_to_its_booth_link() -> None:
         assert normalise(found[0].split("#code=")[1]) is not None
 
 
-def test_a_title_outside_the_pdf_fonts_still_prints() -> None:
+NAMES = ("Kuşadası", "Łódź", "Győr", "Čapek", "İstanbul")
+
+
+def test_names_outside_windows_1252_print_as_written() -> None:
+    # The PDF's core fonts printed these as "Ku?adas?", "?ód?", "Gy?r", "?apek", "?stanbul".
     code = new_code()
-    pdf = letters.pdf_bytes(_batch([code], title="Budget ☃ voor Ĳsselstein’s wijken €"))
+    title = "Burgerbegroting " + " ".join(NAMES)
+    pdf = letters.pdf_bytes(_batch([code], title=title, district="Wijk " + NAMES[1]))
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text() or ""
     assert code in text
-    assert "Budget ? voor ?sselstein’s wijken €" in text
+    for name in NAMES:
+        assert text.count(name) >= 1, name
+    assert f"Wijk: Wijk {NAMES[1]}" in text
+    # Everything above the code: the title, the intro, the district (the footer asks a question).
+    assert "?" not in text.split(code)[0]
+
+
+def test_a_character_the_font_lacks_prints_as_a_question_mark_not_nothing() -> None:
+    code = new_code()
+    pdf = letters.pdf_bytes(_batch([code], title="Budget 🎉 Ĳsselstein €"))
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text() or ""
+    assert code in text
+    assert "Budget ? Ĳsselstein €" in text
 
 
 def test_pdf_letters_are_limited_per_batch() -> None:

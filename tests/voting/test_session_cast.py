@@ -11,6 +11,7 @@ nothing stored.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar import Litestar
@@ -18,6 +19,7 @@ from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts import service as accounts_service
+from burgerbegroting.rounds.models import Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import service
 from burgerbegroting.voting import tokens as voter_tokens
@@ -145,6 +147,57 @@ def test_a_closed_round_is_refused_by_the_writer(
     vr, _codes, first = fast
     close(settings, vr)
     _refused(client, settings, vr, first, 409, "gesloten")
+
+
+def _set_end(settings: Settings, vr: VotingRound, ends_at: datetime) -> None:
+    """Move the round's scheduled end of voting (allowed while voting is open)."""
+
+    async def move(session: AsyncSession) -> None:
+        round_ = await session.get(Round, vr.round_id)
+        assert round_ is not None
+        round_.closed_starts_at = ends_at
+        await session.commit()
+
+    run(settings, move)
+
+
+def test_voting_ends_at_its_scheduled_time_before_the_scheduler_moves_the_phase(
+    client: TestClient[Litestar],
+    settings: Settings,
+    fast: tuple[VotingRound, list[str], dict[str, str]],
+) -> None:
+    # The scheduler closes a round on its next tick (up to a minute after the end); until this
+    # check, a cast in that minute was stored and counted.
+    vr, codes, first = fast
+    second = redeem(client, codes[1])
+    _set_end(settings, vr, datetime.now(UTC) - timedelta(seconds=1))
+    assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
+    _refused(client, settings, vr, first, 409, "gesloten")  # the writer (read-free path)
+    _refused(client, settings, vr, second, 409, "gesloten")
+    # Moving the end later (allowed while voting is open) opens the writer again.
+    _set_end(settings, vr, datetime.now(UTC) + timedelta(hours=1))
+    assert _cast(client, vr, first) == 200
+
+
+def test_the_booth_read_path_refuses_after_the_scheduled_end(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 2)
+    voter = redeem(client, codes[0])
+    _set_end(settings, vr, datetime.now(UTC) - timedelta(seconds=1))
+    # No new session either (reading one's own booth stays allowed, as after a close).
+    late = client.post("/api/v1/auth/code", json={"code": codes[1]})
+    assert late.status_code == 409, late.text
+    assert "gesloten" in late.json()["detail"]
+    _refused(client, settings, vr, voter, 409, "gesloten")  # this worker's first cast: read path
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"projects": [vr.projects[2]]},
+        headers={**voter, "Idempotency-Key": "na-het-einde"},
+    )
+    assert response.status_code == 409
+    assert _stored(settings)[0] == 0
 
 
 def test_a_session_whose_voter_or_district_does_not_match_is_refused(

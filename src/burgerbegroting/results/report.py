@@ -1,8 +1,9 @@
 """The council report (raadsinformatiebrief): what the printable page and the PDF contain.
 
-The PDF holds its tables as text (fpdf2's core fonts, Windows-1252), so it can be searched,
-copied and read aloud, and a test can extract it. Characters outside Windows-1252 (rare in Dutch
-titles) are replaced by "?" in the PDF only; the page shows them as they are.
+The PDF holds its tables as text, so it can be searched, copied and read aloud, and a test can
+extract it. It embeds DejaVu Sans (``burgerbegroting.pdffonts``), so titles and names print as they
+are written ("Kuşadası", "Łódź", "İstanbul"); only a character that font lacks (emoji, Chinese)
+prints as "?", in the PDF only: the page shows it as it is.
 
 The report names two digests: the SHA-256 of the audit export (``audit.export``: deterministic,
 so anyone who downloads the JSON export gets these very bytes) and that of the stored results
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.audit import export as exports
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
+from burgerbegroting.pdffonts import MONO, SANS, add_fonts, printable
 from burgerbegroting.results.service import ElectionView, ResultsView
 from burgerbegroting.results.texts import LEFTOVER_NOTE, RULE_NAMES, TIE_BREAK_NAMES
 from burgerbegroting.settings import Settings
@@ -42,6 +44,13 @@ async def export_digest(session: AsyncSession, settings: Settings, round_id: int
     """SHA-256 of the round's signed JSON audit export (the same bytes every download gets),
     cached once the round is closed (``audit.export.export_digest``)."""
     return await exports.export_digest(session, settings, round_id)
+
+
+def small_note() -> str:
+    """The sentence next to every count shown as "<10" (page and PDF say the same)."""
+    return _(
+        "Aantallen onder de 10 staan er als %(small)s, zodat niemand herkenbaar is.", small="'<10'"
+    )
 
 
 def percent_text(value: str | None) -> str:
@@ -223,16 +232,11 @@ def verify_commands(
     return commands
 
 
-def _text(value: str) -> str:
-    """What the PDF's core fonts can show: Windows-1252, anything else as "?"."""
-    return value.encode("cp1252", errors="replace").decode("cp1252")
-
-
 class _Report(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", size=8)
-        self.cell(0, 8, _text(_("Pagina %(page)s", page=self.page_no())), align="C")
+        self.set_font(SANS, size=8)
+        self.cell(0, 8, printable(self, _("Pagina %(page)s", page=self.page_no())), align="C")
 
 
 def council_report_pdf(
@@ -245,35 +249,36 @@ def council_report_pdf(
 ) -> bytes:
     """The council report as a PDF whose tables are text."""
     pdf = _Report(format="A4")
-    pdf.core_fonts_encoding = "windows-1252"
-    pdf.set_title(_text(_("Raadsinformatiebrief: %(title)s", title=view.title)))
-    pdf.set_author(_text(municipality))
+    add_fonts(pdf)
+    # Document properties are stored as UTF-16 text: no font involved.
+    pdf.set_title(_("Raadsinformatiebrief: %(title)s", title=view.title))
+    pdf.set_author(municipality)
     pdf.set_creator("burgerbegroting")
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.add_page()
 
     def heading(text: str, size: int = 13) -> None:
-        pdf.set_font("Helvetica", style="B", size=size)
-        pdf.multi_cell(0, 7, _text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(SANS, style="B", size=size)
+        pdf.multi_cell(0, 7, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1)
 
     def para(text: str) -> None:
-        pdf.set_font("Helvetica", size=10)
-        pdf.multi_cell(0, 5, _text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(SANS, size=10)
+        pdf.multi_cell(0, 5, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(2)
 
     def mono(text: str) -> None:
-        pdf.set_font("Courier", size=8)
-        pdf.multi_cell(0, 4, _text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(MONO, size=8)
+        pdf.multi_cell(0, 4, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1)
 
     def table(rows: list[list[str]], widths: tuple[int, ...] | None = None) -> None:
-        pdf.set_font("Helvetica", size=9)
+        pdf.set_font(SANS, size=9)
         with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as t:
             for row in rows:
                 r = t.row()
                 for cell in row:
-                    r.cell(_text(cell))
+                    r.cell(printable(pdf, cell))
         pdf.ln(3)
 
     heading(_("Raadsinformatiebrief"), 16)
@@ -308,10 +313,12 @@ def council_report_pdf(
                 budget=format_money(election.budget_cents),
                 used=format_money(election.used_cents),
                 left=format_money(election.left_cents),
-                ballots=election.ballots,
-                blank=election.blank,
+                ballots=election.ballots_shown,
+                blank=election.blank_shown,
             )
         )
+        if isinstance(election.ballots_shown, str) or isinstance(election.blank_shown, str):
+            para(small_note())
         if election.seed is not None:
             para(_("Zaad van de loting: %(seed)s", seed=election.seed))
         if election.per_voter_budget_cents is not None:
@@ -394,12 +401,7 @@ def council_report_pdf(
 
     heading(_("Opkomst"))
     part = view.participation
-    para(
-        _(
-            "Aantallen onder de 10 staan er als %(small)s, zodat niemand herkenbaar is.",
-            small="'<10'",
-        )
-    )
+    para(small_note())
     table(
         [
             [_("Wijk"), _("Stemcodes"), _("Uitgebrachte stemmen"), _("Opkomst")],

@@ -13,7 +13,11 @@ same ballots (the side-by-side the council asked for).
 **Visibility.** Nothing about the count is shown before voting closes (no live counts). After
 closing, council members, auditors and admins see the results; after publication, everyone.
 
-**Small numbers.** Participation counts under 10 are ``"<10"`` (``results.participation``).
+**Small numbers.** Participation counts under 10 are ``"<10"`` (``results.participation``). An
+election's ballot and blank counts are shown the same way on the pages and in the PDF
+(``ElectionView.ballots_shown``): in a district round an election is a district, so its exact count
+would undo the participation table's masking. The JSON and the export keep the exact numbers
+(auditors recount from them).
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ from burgerbegroting.results.counting import current_contents
 from burgerbegroting.results.models import RoundResult
 from burgerbegroting.results.overrides import OverrideView, load_overrides, project_titles
 from burgerbegroting.results.participation import (
+    Count,
     Participation,
     participation,
     percent,
     rounded_cents,
+    small,
 )
 from burgerbegroting.results.texts import REASON_TEXTS, RULE_TEXTS, TIE_BREAK_TEXTS
 from burgerbegroting.rounds import service as rounds
@@ -160,6 +166,17 @@ class ElectionView:
     @property
     def projects(self) -> tuple[ProjectView, ...]:
         return self.funded + self.not_funded
+
+    @property
+    def ballots_shown(self) -> Count:
+        """The ballot count for pages and the PDF: ``"<10"`` under 10, as participation shows
+        the same district (zero included, as there), so the two never tell different things."""
+        return small(self.ballots)
+
+    @property
+    def blank_shown(self) -> Count:
+        """The blank ballots for pages and the PDF, masked like :attr:`ballots_shown`."""
+        return small(self.blank)
 
     @property
     def max_votes(self) -> int:

@@ -16,6 +16,7 @@ live code is about 200,000 × 10**8 / 2**75 ≈ 5·10**-10.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -44,15 +45,41 @@ def _check_char(data: str) -> str:
     return ALPHABET[(n - total % n) % n]
 
 
-def new_code() -> str:
-    """A fresh code in its printed form ``XXXX-XXXX-XXXX-XXXX``.
+# RFC 4648 base 32 (what ``base64.b32encode`` writes) to Crockford's alphabet, and to the
+# characters' values; and the Luhn addend of a value at a doubled position.
+_RFC_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TO_CROCKFORD = bytes.maketrans(_RFC_ALPHABET, ALPHABET.encode("ascii"))
+_TO_VALUE = bytes.maketrans(_RFC_ALPHABET, bytes(range(32)))
+_DOUBLED = tuple((2 * v) // 32 + (2 * v) % 32 for v in range(32))
 
-    75 random bits from one ``secrets.token_bytes`` call, cut into fifteen 5-bit characters (each
-    uniform over the alphabet). Calling ``secrets.choice`` per character reads the system's random
-    source fifteen times per code, which made 100,000 codes take over ten seconds."""
-    value = int.from_bytes(secrets.token_bytes(10), "big") >> 5
-    data = "".join(ALPHABET[(value >> (5 * i)) & 31] for i in range(DATA_CHARS))
-    return format_code(data + _check_char(data))
+
+def new_codes(count: int) -> list[str]:
+    """``count`` fresh codes in their printed form ``XXXX-XXXX-XXXX-XXXX``.
+
+    75 random bits per code from one ``secrets.token_bytes`` call for them all: base 32 turns each
+    code's 10 bytes into 16 characters of 5 bits (each uniform over the alphabet), of which the
+    first 15 are the code. The encoding, the alphabet and the check character's sums run in C over
+    the whole batch: issuing 100,000 codes spent 2 of its 3 CPU seconds here when the characters
+    were picked in a Python loop (and over ten seconds when ``secrets.choice`` read the system's
+    random source once per character)."""
+    encoded = base64.b32encode(secrets.token_bytes(10 * count))
+    values = encoded.translate(_TO_VALUE)
+    text = encoded.translate(_TO_CROCKFORD).decode("ascii")
+    doubled = _DOUBLED.__getitem__
+    codes: list[str] = []
+    for start in range(0, 16 * count, 16):
+        # Luhn mod 32 as ``_check_char``: counted from the right, the last character (index 14)
+        # is doubled, then every second one: the even indexes.
+        mine = values[start : start + DATA_CHARS]
+        total = sum(mine[1::2]) + sum(map(doubled, mine[0::2]))
+        code = text[start : start + DATA_CHARS]
+        codes.append(f"{code[:4]}-{code[4:8]}-{code[8:12]}-{code[12:]}{ALPHABET[-total % 32]}")
+    return codes
+
+
+def new_code() -> str:
+    """One fresh code (see :func:`new_codes`)."""
+    return new_codes(1)[0]
 
 
 def format_code(normalised: str) -> str:
@@ -77,8 +104,8 @@ def code_key(settings: Settings) -> bytes:
 
 
 def hash_code(key: bytes, normalised: str) -> str:
-    """The stored form of a normalised code."""
-    return hmac.new(key, normalised.encode("ascii"), hashlib.sha256).hexdigest()
+    """The stored form of a normalised code (``hmac.digest``: the one-shot HMAC, in C)."""
+    return hmac.digest(key, normalised.encode("ascii"), "sha256").hex()
 
 
 def voter_key_for_code(settings: Settings, code_hash: str) -> str:

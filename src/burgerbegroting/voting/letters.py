@@ -15,8 +15,9 @@ QR code that opens the booth with the code filled in: ``{BB_BASE_URL}/stemmen#co
 code travels in the *fragment*, which a browser never sends to the server, so it appears in no
 access log; the booth reads it with JavaScript and a resident without a camera types it.
 
-The PDF is built with fpdf2 (pure Python) and its built-in Helvetica and Courier (no fonts to
-embed; text in Windows-1252, which covers Dutch and the euro sign). fpdf2 keeps the whole document
+The PDF is built with fpdf2 (pure Python) with DejaVu Sans and DejaVu Sans Mono embedded
+(``burgerbegroting.pdffonts``): a round title or district name such as "Łódź" or "İstanbul" prints
+as it is written, where fpdf2's built-in fonts (Windows-1252 only) printed "?". fpdf2 keeps the whole document
 in memory until it is written, about 20 KB per page here, and takes a few milliseconds per page
 (``docs/performance.md``), so one download holds at most ``MAX_PDF_LETTERS`` letters: bigger print
 runs go to the printer as CSV, or are issued in several batches.
@@ -38,6 +39,7 @@ from fpdf import FPDF
 
 from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.i18n import _, format_datetime
+from burgerbegroting.pdffonts import MONO, SANS, add_fonts, printable
 
 BOOTH_PATH = "/stemmen"
 MAX_PDF_LETTERS = 5_000
@@ -46,7 +48,6 @@ CSV_DELIMITER = ";"
 CSV_COLUMNS = ("reeks", "wijk", "leeftijdsgroep", "stemcode", "stemlink")
 CITY_WIDE = "Stedelijk"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PDF_ENCODING = "windows-1252"
 PROGRESS_EVERY = 500
 
 # Page layout in millimetres (A4 portrait).
@@ -154,12 +155,6 @@ def csv_bytes(letters: LetterBatch) -> bytes:
 # --- letters (PDF) -----------------------------------------------------------------------------------
 
 
-def _pdf_text(text: str) -> str:
-    """``text`` as the PDF's built-in fonts can show it: characters outside Windows-1252 (rare in
-    a round title: emoji, some scripts) become ``?`` rather than failing the whole print run."""
-    return text.encode(PDF_ENCODING, errors="replace").decode(PDF_ENCODING)
-
-
 @dataclass(frozen=True, slots=True)
 class _Texts:
     """Everything on a letter but the code: laid out once, drawn on every page."""
@@ -175,7 +170,7 @@ def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
     """Greedy word wrap at ``width`` mm in the current font (laid out once per batch)."""
     lines: list[str] = []
     current = ""
-    for word in _pdf_text(text).split():
+    for word in printable(pdf, text).split():
         candidate = f"{current} {word}" if current else word
         if current and pdf.get_string_width(candidate) > width:
             lines.append(current)
@@ -188,9 +183,9 @@ def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
 
 def _layout(pdf: FPDF, letters: LetterBatch) -> _Texts:
     address = booth_address(letters.base_url)
-    pdf.set_font("Helvetica", "B", 15)
+    pdf.set_font(SANS, "B", 15)
     heading = _wrap(pdf, _("Uw stemcode voor %(round)s", round=letters.round_title), _WIDTH)
-    pdf.set_font("Helvetica", "", 11)
+    pdf.set_font(SANS, "", 11)
     intro = _wrap(
         pdf,
         _(
@@ -202,11 +197,12 @@ def _layout(pdf: FPDF, letters: LetterBatch) -> _Texts:
     )
     details: list[str] = []
     if letters.district_name is not None:
-        details.append(_pdf_text(_("Wijk: %(district)s", district=letters.district_name)))
+        details.append(printable(pdf, _("Wijk: %(district)s", district=letters.district_name)))
     if letters.closes_at is not None:
         details.append(
-            _pdf_text(
-                _("Stemmen kan tot %(moment)s.", moment=format_datetime(letters.closes_at, "long"))
+            printable(
+                pdf,
+                _("Stemmen kan tot %(moment)s.", moment=format_datetime(letters.closes_at, "long")),
             )
         )
     caption = _wrap(
@@ -272,31 +268,34 @@ def write_pdf(
     if len(letters.codes) > MAX_PDF_LETTERS:
         check_format(LetterFormat.PDF, len(letters.codes))
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.core_fonts_encoding = PDF_ENCODING
+    add_fonts(pdf)
     pdf.set_auto_page_break(auto=False)
-    pdf.set_title(_pdf_text(letters.round_title))
-    pdf.set_author(_pdf_text(letters.municipality))
+    # Document properties are stored as UTF-16 text: no font involved.
+    pdf.set_title(letters.round_title)
+    pdf.set_author(letters.municipality)
     pdf.set_creator("Burgerbegroting")
     texts = _layout(pdf, letters)
-    municipality = _pdf_text(letters.municipality)
-    batch_line = _pdf_text(_("Reeks %(batch)s", batch=letters.batch_id))
+    pdf.set_font(SANS, "B", 18)
+    municipality = printable(pdf, letters.municipality)
+    pdf.set_font(SANS, "", 9)
+    batch_line = printable(pdf, _("Reeks %(batch)s", batch=letters.batch_id))
     total = len(letters.codes)
     for index, code in enumerate(letters.codes):
         pdf.add_page()
-        pdf.set_font("Helvetica", "B", 18)
+        pdf.set_font(SANS, "B", 18)
         pdf.text(_LEFT, 28, municipality)
-        pdf.set_font("Helvetica", "B", 15)
+        pdf.set_font(SANS, "B", 15)
         y = _lines(pdf, texts.heading, _LEFT, 95, 7)
-        pdf.set_font("Helvetica", "", 11)
+        pdf.set_font(SANS, "", 11)
         y = _lines(pdf, texts.intro, _LEFT, y + 4)
         y = _lines(pdf, texts.details, _LEFT, y + 2)
-        pdf.set_font("Courier", "B", 24)
+        pdf.set_font(MONO, "B", 24)
         pdf.text(_LEFT, y + 12, code)
         qr_top = y + 22
         _draw_qr(pdf, qr_code(letters.base_url, code), _LEFT, qr_top, _QR_SIZE)
-        pdf.set_font("Helvetica", "", 11)
+        pdf.set_font(SANS, "", 11)
         _lines(pdf, texts.qr_caption, _LEFT + _QR_SIZE + 10, qr_top + 8)
-        pdf.set_font("Helvetica", "", 9)
+        pdf.set_font(SANS, "", 9)
         _lines(pdf, texts.footer, _LEFT, 255, 4.5)
         pdf.text(_LEFT, 285, batch_line)
         if progress is not None and ((index + 1) % PROGRESS_EVERY == 0 or index + 1 == total):

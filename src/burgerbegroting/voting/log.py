@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from burgerbegroting.errors import Conflict
 from burgerbegroting.i18n import _
+from burgerbegroting.rounds.models import Round
 from burgerbegroting.voting.canonical import canonical_json, event_hash, iso_utc, sha256_hex
 from burgerbegroting.voting.models import BallotLog, CodeBatch, EventKind, LogEvent, VotingCode
 
@@ -127,6 +128,25 @@ async def lock_head(session: AsyncSession, round_id: int) -> BallotLog | None:
     database lock already). None when voting never opened."""
     result = await session.execute(_LOCK_HEAD, {"head_round": round_id})
     return result.scalar_one_or_none()
+
+
+# The same lock for a batch of casts, with the round's scheduled end of voting in the same
+# statement (no extra round trip inside the lock): the end may be moved while voting is open.
+_LOCK_HEAD_AND_END = (
+    select(BallotLog, Round.closed_starts_at)
+    .join(Round, Round.id == BallotLog.round_id)
+    .where(BallotLog.round_id == bindparam("head_round"))
+    .with_for_update(of=BallotLog)
+    .execution_options(populate_existing=True)
+)
+
+
+async def lock_head_for_casts(
+    session: AsyncSession, round_id: int
+) -> tuple[BallotLog | None, datetime | None]:
+    """``lock_head`` and the round's scheduled end of voting (``closed_starts_at``)."""
+    row = (await session.execute(_LOCK_HEAD_AND_END, {"head_round": round_id})).one_or_none()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def closed_error() -> Conflict:
