@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,3 +142,56 @@ async def test_hit_works_with_any_store() -> None:
     await ratelimit.hit(store, "x", 1, WINDOW, now=at(0))
     with pytest.raises(RateLimited, match="te vaak"):
         await ratelimit.hit(store, "x", 1, WINDOW, now=at(1))
+
+
+# --- what counts as one client ----------------------------------------------------------------
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_ipv6_addresses_in_one_64_share_a_key_and_other_64s_do_not(
+    network: int, host_a: int, host_b: int
+) -> None:
+    # One home connection or phone gets a /64: every address in it is one client.
+    assume(network >> 32 != 0xFFFF)  # not ::ffff:0:0/96, the IPv4-mapped range
+    a = str(ipaddress.IPv6Address(network << 64 | host_a))
+    b = str(ipaddress.IPv6Address(network << 64 | host_b))
+    neighbour = str(ipaddress.IPv6Address(((network + 1) % 2**64) << 64 | host_a))
+    assert ratelimit.ip_key("code", a) == ratelimit.ip_key("code", b)
+    assert ratelimit.ip_key("code", a) != ratelimit.ip_key("code", neighbour)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_ipv4_addresses_are_keyed_whole_and_ipv4_mapped_ipv6_as_ipv4(a: int, b: int) -> None:
+    assume(a != b)
+    v4 = str(ipaddress.IPv4Address(a))
+    mapped = str(ipaddress.IPv6Address(0xFFFF << 32 | a))  # ::ffff:a.b.c.d
+    assert ratelimit.ip_key("login:fail", v4) == f"login:fail:ip:{v4}"
+    assert ratelimit.ip_key("login:fail", mapped) == ratelimit.ip_key("login:fail", v4)
+    assert ratelimit.ip_key("login:fail", v4) != ratelimit.ip_key(
+        "login:fail", str(ipaddress.IPv4Address(b))
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "client"),
+    [
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::FFFF", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_client_network_examples(address: str, client: str) -> None:
+    assert ratelimit.client_network(address) == client
+
+
+async def test_two_addresses_in_one_ipv6_64_share_one_limit(session: AsyncSession) -> None:
+    for n, address in enumerate(("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff")):
+        await ratelimit.hit(session, ratelimit.ip_key("code", address), 2, WINDOW, now=at(n))
+    with pytest.raises(RateLimited):
+        await ratelimit.hit(
+            session, ratelimit.ip_key("code", "2001:db8:1:2::3"), 2, WINDOW, now=at(3)
+        )
+    # The next /64 is another client.
+    await ratelimit.hit(session, ratelimit.ip_key("code", "2001:db8:1:3::1"), 2, WINDOW, now=at(3))

@@ -428,6 +428,35 @@ async def test_failures_from_one_address_refuse_that_address(
     )
 
 
+async def test_login_failures_are_limited_per_ipv6_64(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path / "var", login_attempts_per_window=2)
+    await service.create_user(
+        session, email="g@example.nl", password="acht-tek", roles={Role.RESIDENT}, confirmed=True
+    )
+    for host in ("1", "2"):
+        with pytest.raises(NotAuthenticated):
+            await service.login(
+                session,
+                settings,
+                email="g@example.nl",
+                password="fout-fout",
+                client_ip=f"2001:db8:5:6::{host}",
+            )
+    with pytest.raises(RateLimited):
+        await service.login(
+            session,
+            settings,
+            email="g@example.nl",
+            password="acht-tek",
+            client_ip="2001:db8:5:6::3",
+        )
+    await service.login(
+        session, settings, email="g@example.nl", password="acht-tek", client_ip="2001:db8:5:7::1"
+    )
+
+
 async def test_successful_logins_are_not_counted(
     session: AsyncSession, database_url: str, tmp_path: Path
 ) -> None:

@@ -370,3 +370,37 @@ def test_the_counting_settings_go_through_the_api_and_bad_ones_are_field_errors(
     cleared = client.patch(url, json={"ranked_scores": None, "tie_break_seed": None}, headers=admin)
     assert cleared.status_code == 200, cleared.text
     assert (cleared.json()["ranked_scores"], cleared.json()["tie_break_seed"]) == (None, None)
+
+
+DOUBLE_VOTE = (
+    "In deze ronde kan iemand met een stemcode én een account twee keer stemmen. "
+    "De twee stemmen zijn niet aan elkaar te koppelen. Kies één manier van stemmen als de "
+    "uitslag bindend moet zijn."
+)
+
+
+def test_code_and_account_voting_together_is_a_warning_not_a_refusal(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    both = _create(client, admin, vote_by_code=True, vote_by_account=True)
+    assert both["warnings"] == [DOUBLE_VOTE]
+    # Voting still opens, and the opened round still says it.
+    opened = _open_voting(client, admin, both["id"], settings)
+    assert opened["phase"] == "voting"
+    assert opened["warnings"] == [DOUBLE_VOTE]
+    assert client.get(f"/api/v1/rounds/{both['id']}").json()["warnings"] == [DOUBLE_VOTE]
+    client.cookies.set("taal", "en")
+    assert client.get(f"/api/v1/rounds/{both['id']}").json()["warnings"] == [
+        "In this round someone with a voting code and an account can vote twice. The two ballots "
+        "cannot be linked to each other. Choose one way of voting if the result must be binding."
+    ]
+    client.cookies.delete("taal")
+    one_way = _create(client, admin, title="Alleen stemcodes", vote_by_account=False)
+    assert one_way["warnings"] == []
+    switched = client.patch(
+        f"/api/v1/rounds/{one_way['id']}",
+        json={"vote_by_account": True, "reason": "ook met account"},
+        headers=admin,
+    )
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["warnings"] == [DOUBLE_VOTE]

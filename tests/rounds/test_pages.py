@@ -428,6 +428,33 @@ def test_phase_form_needs_a_reason_and_moves_one_step(
         assert draft["title"] in error_page.text
 
 
+DOUBLE_VOTE = "In deze ronde kan iemand met een stemcode én een account twee keer stemmen."
+
+
+def test_admin_pages_of_a_round_warn_when_code_and_account_voting_are_both_on(
+    client: Client, admin: dict[str, str]
+) -> None:
+    codes_only = _api_round(client, admin)
+    both = client.post(
+        "/api/v1/rounds", json=api_round_data(vote_by_account=True), headers=admin
+    ).json()
+    for page in ("bewerken", "fase"):
+        warned = client.get(f"/beheer/rondes/{both['id']}/{page}", headers=admin)
+        assert warned.status_code == 200
+        assert DOUBLE_VOTE in warned.text, page
+        assert 'class="utrecht-alert utrecht-alert--warning bb-round-warning"' in warned.text
+        quiet = client.get(f"/beheer/rondes/{codes_only['id']}/{page}", headers=admin)
+        assert DOUBLE_VOTE not in quiet.text, page
+    # A warning, not a refusal: the phase still moves.
+    moved = client.post(
+        f"/beheer/rondes/{both['id']}/fase",
+        data=_form(client, phase="submission", reason="start"),
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+
+
 def test_admin_pages_are_for_admins_only(client: Client, settings: Settings) -> None:
     assert client.get("/beheer/rondes", follow_redirects=False).status_code in {302, 303, 401}
     resident = _headers(settings, Role.RESIDENT)

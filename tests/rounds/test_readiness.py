@@ -16,7 +16,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.models import AuditEntry
 from burgerbegroting.errors import Conflict
 from burgerbegroting.proposals.models import ProposalStatus
-from burgerbegroting.rounds import service
+from burgerbegroting.rounds import readiness, service
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.rounds.readiness import share_reachable
 from tests.rounds.factories import add_missing_projects, add_proposal, create_user, round_data
@@ -217,3 +217,20 @@ def test_the_budget_share_search_gives_the_benefit_of_the_doubt_when_it_gives_up
     assert share_reachable(
         costs, budget=target, target=target, min_count=0, max_count=None, state_limit=100
     )
+
+
+DOUBLE_VOTE = (
+    "In deze ronde kan iemand met een stemcode én een account twee keer stemmen. "
+    "De twee stemmen zijn niet aan elkaar te koppelen. Kies één manier van stemmen als de "
+    "uitslag bindend moet zijn."
+)
+
+
+@pytest.mark.parametrize(
+    ("by_code", "by_account", "expected"),
+    [(True, True, [DOUBLE_VOTE]), (True, False, []), (False, True, []), (False, False, [])],
+)
+def test_voting_with_code_and_account_is_warned_about(
+    by_code: bool, by_account: bool, expected: list[str]
+) -> None:
+    assert readiness.warnings(vote_by_code=by_code, vote_by_account=by_account) == expected

@@ -187,3 +187,25 @@ def scalar(settings: Settings, sql: str, **params: Any) -> Any:
         return (await session.execute(text(sql), params)).scalar()
 
     return run(settings, work)
+
+
+def codes_then_accounts_only(
+    settings: Settings, *, codes: int = 1
+) -> tuple[VotingRound, list[str]]:
+    """A round whose codes were issued while it still allowed them, then set to accounts only
+    (``vote_by_code`` off) before voting opened: the codes exist but the frozen round takes none."""
+    vr = open_round(settings, vote_by_account=True, phase=Phase.REVIEW)
+    issued = issue_codes(settings, vr, codes)
+
+    async def accounts_only(session: AsyncSession) -> None:
+        await session.execute(
+            text("UPDATE rounds SET vote_by_code = :f WHERE id = :r"),
+            {"f": False, "r": vr.round_id},
+        )
+        await session.commit()
+        await rounds.move_phase(
+            session, vr.round_id, Phase.VOTING, actor_id=vr.admin_id, reason="test"
+        )
+
+    run(settings, accounts_only)
+    return vr, issued

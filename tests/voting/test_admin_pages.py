@@ -21,6 +21,7 @@ from tests.accounts.factories import bearer, csrf_token, make_user
 from tests.voting.factories import (
     VotingRound,
     admin_headers,
+    codes_then_accounts_only,
     issue_codes,
     open_round,
     redeem,
@@ -352,6 +353,27 @@ def test_paper_form_refuses_an_unknown_code(client: Client, settings: Settings) 
     )
     assert response.status_code == 422
     assert 'href="#code"' in response.text
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+
+
+def test_paper_form_refuses_a_code_in_an_accounts_only_round(
+    client: Client, settings: Settings
+) -> None:
+    vr, [code] = codes_then_accounts_only(settings)
+    staff = admin_headers(settings, vr)
+    message = (
+        "In deze ronde wordt niet met stemcodes gestemd: "
+        "een papieren stem op een stemcode kan niet worden ingevoerd."
+    )
+    # Neither the typed code (no ballot form shown) nor a filled-in ballot (nothing stored).
+    for step, fields in (("code", {}), ("ballot", {f"project_{vr.projects[1]}": "1"})):
+        response = client.post(
+            _paper_url(vr), data=_form(client, code=code, step=step, **fields), headers=staff
+        )
+        assert response.status_code == 409, response.text
+        assert message in response.text
+        assert f'name="project_{vr.projects[1]}"' not in response.text
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
     assert scalar(settings, "SELECT count(*) FROM voters") == 0
 
 

@@ -317,3 +317,61 @@ def test_bad_point_amounts_are_refused_with_a_message_and_nothing_is_stored(
     )
     assert good.status_code == 200, good.text
     assert _stored(settings) != before
+
+
+# msgspec's English wording; none of it may reach a response.
+MSGSPEC_ENGLISH = ("Expected", "Object", "Invalid", "got `", "unknown field", "missing required")
+
+
+def test_malformed_bodies_get_dutch_messages_under_their_pointers(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    ballot = f"/api/v1/rounds/{vr.round_id}/ballot"
+    codes = f"/api/v1/rounds/{vr.round_id}/codes"
+    admin = admin_headers(settings, vr)
+    before = _stored(settings), scalar(settings, "SELECT count(*) FROM voting_codes")
+    cases = [
+        (
+            ballot,
+            voter,
+            {"projects": "abc"},
+            "projects",
+            "Verkeerd soort waarde: hier hoort een lijst.",
+        ),
+        (ballot, voter, {"projects": [-1]}, "projects[0]", "Moet minstens 1 zijn."),
+        (ballot, voter, {"projects": [2**63]}, "projects[0]", "Mag hoogstens 2147483647 zijn."),
+        (ballot, voter, {"projects": [1], "extra": 1}, "data", "Dit veld kennen wij niet: extra."),
+        (
+            codes,
+            admin,
+            {"count": "x"},
+            "count",
+            "Verkeerd soort waarde: hier hoort een geheel getal.",
+        ),
+        (codes, admin, {"count": 0}, "count", "Moet minstens 1 zijn."),
+        (codes, admin, {"district_id": None}, "data", "Dit veld ontbreekt: count."),
+    ]
+    for url, headers, body, key, message in cases:
+        send = client.put if url == ballot else client.post
+        response = send(url, json=body, headers=headers)
+        assert response.status_code == 400, (body, response.text)
+        problem = response.json()
+        assert problem["errors"] == [{"key": key, "source": "body", "message": message}], body
+        assert problem["detail"].startswith("De invoer is ongeldig"), body
+        assert not any(word in response.text for word in MSGSPEC_ENGLISH), response.text
+    assert (_stored(settings), scalar(settings, "SELECT count(*) FROM voting_codes")) == before
+
+
+def test_malformed_bodies_get_english_messages_in_the_english_ui(
+    client: TestClient[Litestar], settings: Settings, voting: tuple[VotingRound, dict[str, str]]
+) -> None:
+    vr, voter = voting
+    client.cookies.set("taal", "en")
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [-1]}, headers=voter
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"key": "projects[0]", "source": "body", "message": "Must be at least 1."}
+    ]

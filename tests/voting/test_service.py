@@ -23,7 +23,14 @@ from burgerbegroting.voting import tokens as voter_tokens
 from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
 from tests.proposals.factories import run
-from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
+from tests.voting.factories import (
+    admin_headers,
+    codes_then_accounts_only,
+    issue_codes,
+    open_round,
+    redeem,
+    scalar,
+)
 from tests.voting.replay import replay
 
 
@@ -238,6 +245,26 @@ def test_one_address_cannot_use_up_the_global_code_limit(
     assert _redeem_as(settings, code, "192.0.2.2") == "ok"
 
 
+def test_code_attempts_are_limited_per_ipv6_64_and_ipv4_mapped_counts_as_ipv4(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A phone or home connection gets a whole /64: changing the last 64 bits is not a new client.
+    settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    wrong = "AAAA-BBBB-CCCC-DDDD"
+    answers = [
+        _redeem_as(settings, wrong, address)
+        for address in ("2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ffff::9")
+    ]
+    assert answers == ["NotAuthenticated", "NotAuthenticated", "RateLimited"]
+    assert _redeem_as(settings, code, "2001:db8:7:2::1") == "ok"  # another /64
+    # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d: the same client.
+    answers = [_redeem_as(settings, wrong, a) for a in ("192.0.2.5", "::ffff:192.0.2.5")]
+    assert answers == ["NotAuthenticated", "NotAuthenticated"]
+    assert _redeem_as(settings, wrong, "192.0.2.5") == "RateLimited"
+
+
 def test_the_global_code_limit_stops_many_addresses(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -412,3 +439,27 @@ def test_valid_codes_from_one_address_do_not_use_up_its_limit(
     # Wrong codes still count: three are answered, the fourth is throttled.
     wrong = [_redeem_as(settings, codes_mod.new_code(), "192.0.2.7") for _ in range(4)]
     assert wrong == ["NotAuthenticated"] * 3 + ["RateLimited"]
+
+
+def test_a_paper_ballot_on_a_code_is_refused_in_an_accounts_only_round(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    # The code was printed before the round was set to accounts only: online it opens no booth
+    # (test above), so on paper it must not cast a counting ballot either.
+    vr, [code] = codes_then_accounts_only(settings)
+    refused = client.post(
+        f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+        json={"code": code, "ballot": {"projects": [vr.projects[1]]}},
+        headers=admin_headers(settings, vr),
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        "In deze ronde wordt niet met stemcodes gestemd: "
+        "een papieren stem op een stemcode kan niet worden ingevoerd."
+    )
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 0
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    assert scalar(settings, "SELECT count(*) FROM log_events WHERE kind = 'ballot'") == 0
+    assert (
+        scalar(settings, "SELECT count(*) FROM audit_log WHERE action = 'voting.paper_ballot'") == 0
+    )

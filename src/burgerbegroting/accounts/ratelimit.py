@@ -1,6 +1,7 @@
 """Rate limits that every worker shares and a client cannot dodge by dropping cookies.
 
-Keys name what is limited (``login:ip:203.0.113.7``, ``login:email:a@b.nl``, ``code:ip:…``); they
+Keys name what is limited (``login:ip:203.0.113.7``, ``login:email:a@b.nl``, ``code:ip:…``); keys
+per client address are built by ``ip_key`` (an IPv6 client counts as its /64 network); they
 are stored as SHA-256 digests so the table holds no readable addresses. Counting is a *sliding
 window* approximated from two fixed windows (Cloudflare's method): with ``p`` hits in the previous
 window, ``c`` in the current one and a fraction ``f`` of the current window elapsed, the estimate is
@@ -21,6 +22,7 @@ One database serves every worker, so the counters are shared without another ser
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -58,6 +60,36 @@ class RateLimitStore(Protocol):
     async def decrement(self, key: str, window_start: int) -> None:
         """Take one hit off ``key`` in the window starting at ``window_start`` (never below 0)."""
         ...
+
+
+IPV6_PREFIX = 64
+
+
+def client_network(client_ip: str) -> str:
+    """What counts as one client for a per-address limit.
+
+    An IPv4 address is itself. An IPv6 address counts as its /64 network: that is what one home
+    connection or one phone is given, so keying on the full address would give a single client
+    2⁶⁴ separate limits. An IPv4-mapped IPv6 address (``::ffff:203.0.113.7``, as a dual-stack
+    socket reports IPv4 clients) is the IPv4 address it carries. Anything that is not an address
+    (``"unknown"`` from a test transport) is kept as it is.
+    """
+    try:
+        address = ipaddress.ip_address(client_ip.strip())
+    except ValueError:
+        return client_ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return str(address)
+
+
+def ip_key(scope: str, client_ip: str) -> str:
+    """The key of the per-address limit ``scope`` (``login:fail``, ``code``, …) for ``client_ip``:
+    ``login:fail:ip:203.0.113.7``, ``code:ip:2001:db8:1:2::/64``. Every per-address limit builds
+    its key here, so none can key on a different notion of "the client"."""
+    return f"{scope}:ip:{client_network(client_ip)}"
 
 
 def _digest(key: str) -> str:

@@ -121,7 +121,9 @@ async def request_password_reset(
     too_many = _("Te veel aanvragen. Wacht even en probeer het daarna opnieuw.")
     window = settings.rate_limit_window_seconds
     limit = settings.registration_attempts_per_window
-    await ratelimit.hit(session, f"reset:ip:{client_ip}", limit, window, message=too_many)
+    await ratelimit.hit(
+        session, ratelimit.ip_key("reset", client_ip), limit, window, message=too_many
+    )
     await ratelimit.hit(session, f"reset:email:{address}", limit, window, message=too_many)
     user = await service.get_user_by_email(session, address)
     if user is None or user.confirmed_at is None or user.deactivated_at is not None:

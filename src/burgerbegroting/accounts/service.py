@@ -255,7 +255,7 @@ async def accept_registration(
     """
     await ratelimit.hit(
         session,
-        f"register:ip:{client_ip}",
+        ratelimit.ip_key("register", client_ip),
         settings.registration_attempts_per_window,
         settings.rate_limit_window_seconds,
         message=_(
@@ -422,7 +422,7 @@ async def login(
         raise ValidationFailed(_("Niet alle velden zijn goed ingevuld."), fields=problems)
     window = settings.rate_limit_window_seconds
     too_many = _("Te veel inlogpogingen. Wacht even en probeer het daarna opnieuw.")
-    ip_key, account_key = f"login:fail:ip:{client_ip}", f"login:fail:email:{email}"
+    ip_key, account_key = ratelimit.ip_key("login:fail", client_ip), f"login:fail:email:{email}"
     # The attacker's address is refused; the account is only slowed down, never locked: a hard
     # lock per account let anyone lock anyone out (staff included) with ten wrong passwords from
     # changing addresses.

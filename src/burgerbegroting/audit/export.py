@@ -447,7 +447,7 @@ async def build_export(
         try:
             await ratelimit.hit(
                 session,
-                f"export:ip:{client_ip}",
+                ratelimit.ip_key("export", client_ip),
                 settings.export_downloads_per_window,
                 settings.rate_limit_window_seconds,
             )

@@ -18,7 +18,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, DomainError, ValidationFailed
 from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.rounds import counting, forms, service
+from burgerbegroting.rounds import counting, forms, readiness, service
 from burgerbegroting.rounds.controllers import actor_id, check_reason, parse_phase, sees_drafts
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.web.deps import DbSession
@@ -125,6 +125,15 @@ class RoundPagesController(Controller):
                 "phase_ends_at": service.phase_ends_at(round_),
             },
         )
+
+
+def _warnings(round_: Round | None) -> list[str]:
+    """The saved round's warnings (``rounds.readiness.warnings``): shown, never blocking."""
+    if round_ is None:
+        return []
+    return readiness.warnings(
+        vote_by_code=round_.vote_by_code, vote_by_account=round_.vote_by_account
+    )
 
 
 def _schedule(round_: Round) -> list[tuple[Phase, Any]]:
@@ -278,6 +287,7 @@ class RoundAdminPagesController(Controller):
                 "district_rows": rows["district"] if rows else forms.row_count(values, "district"),
                 "theme_rows": rows["theme"] if rows else forms.row_count(values, "theme"),
                 "labels": i18n.translated_labels(FORM_LABELS),
+                "warnings": _warnings(round_),
             },
             status_code=status,
         )
@@ -314,6 +324,7 @@ class RoundAdminPagesController(Controller):
             {
                 "round": round_,
                 "next": service.next_phase(Phase(round_.phase)),
+                "warnings": _warnings(round_),
                 "values": values,
                 "errors": errors,
             },

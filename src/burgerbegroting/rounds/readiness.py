@@ -18,6 +18,10 @@ submission and acceptance, and a round that still has one is not ready.
   Exact (a subset-sum search) while the search stays small; past ``STATE_LIMIT`` partial sums it
   gives the benefit of the doubt, so the check never refuses a round that could be voted on;
 - with the explicit tie-break, the order lists exactly the accepted projects.
+
+**Warnings** (``warnings``) name settings that are allowed but that a municipality must choose
+knowingly; they never keep voting from opening. They are shown on the round's admin pages (edit
+and phase) and in the API's round (``warnings``).
 """
 
 from __future__ import annotations
@@ -226,4 +230,23 @@ def problems(
                 "keer noemen (%(details)s).",
                 details="; ".join(parts),
             )
+    return found
+
+
+def warnings(*, vote_by_code: bool, vote_by_account: bool) -> list[str]:
+    """What the municipality should know about the round's settings, in Dutch; no refusal.
+
+    Voting with a letter code and with an account at once: the code's voter key and the account's
+    voter key cannot be linked (by design, see docs/security.md), so a resident with both casts
+    two counting ballots.
+    """
+    found: list[str] = []
+    if vote_by_code and vote_by_account:
+        found.append(
+            _(
+                "In deze ronde kan iemand met een stemcode én een account twee keer stemmen. "
+                "De twee stemmen zijn niet aan elkaar te koppelen. Kies één manier van stemmen "
+                "als de uitslag bindend moet zijn."
+            )
+        )
     return found

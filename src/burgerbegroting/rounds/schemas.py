@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from burgerbegroting.rounds import readiness
 from burgerbegroting.rounds.counting import parse_order, parse_scores
 from burgerbegroting.rounds.models import District, Round, Theme
 from burgerbegroting.rounds.service import EDITABLE_WHEN_FROZEN, phase_ends_at
@@ -178,6 +179,9 @@ class RoundOut(msgspec.Struct):
     frozen_at: datetime | None
     fingerprint: str | None
     editable_when_frozen: list[str]
+    # Allowed settings the municipality should choose knowingly (rounds.readiness.warnings), in the
+    # request's language; they never block opening the vote.
+    warnings: list[str]
 
 
 def district_out(district: District) -> DistrictOut:
@@ -236,4 +240,7 @@ def round_out(round_: Round) -> RoundOut:
         frozen_at=round_.frozen_at,
         fingerprint=round_.fingerprint,
         editable_when_frozen=sorted(EDITABLE_WHEN_FROZEN),
+        warnings=readiness.warnings(
+            vote_by_code=round_.vote_by_code, vote_by_account=round_.vote_by_account
+        ),
     )

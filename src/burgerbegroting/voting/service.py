@@ -529,7 +529,7 @@ async def redeem_code(
     now = utcnow()
     too_many = _("Te veel pogingen met stemcodes. Wacht even en probeer het daarna opnieuw.")
     limits = (
-        (f"code:ip:{client_ip}", settings.code_attempts_per_window),
+        (ratelimit.ip_key("code", client_ip), settings.code_attempts_per_window),
         ("code:global", settings.code_attempts_per_window * GLOBAL_CODE_ATTEMPTS_FACTOR),
     )
     for key, limit in limits:
@@ -1321,6 +1321,19 @@ async def cast(
     return answer
 
 
+def _require_paper_codes(round_: Round) -> None:
+    """A paper ballot is entered against its voting code, so a round set to accounts only
+    (``vote_by_code`` off, frozen from voting on) takes none: codes issued before the switch open
+    no booth online (``redeem_code``) and must not count on paper either."""
+    if not round_.vote_by_code:
+        raise Conflict(
+            _(
+                "In deze ronde wordt niet met stemcodes gestemd: "
+                "een papieren stem op een stemcode kan niet worden ingevoerd."
+            )
+        )
+
+
 async def enter_paper_ballot(
     session: AsyncSession,
     settings: Settings,
@@ -1334,6 +1347,7 @@ async def enter_paper_ballot(
     same log, the same one-current-ballot rule as online (the later ballot supersedes)."""
     round_ = await _round(session, round_id)
     _require_voting(round_)
+    _require_paper_codes(round_)
     found = await _code_row(session, settings, code, round_id=round_id)
     if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
         raise ValidationFailed(
@@ -1372,6 +1386,7 @@ async def paper_booth(
     entered (``enter_paper_ballot``)."""
     round_ = await _round(session, round_id)
     _require_voting(round_)
+    _require_paper_codes(round_)
     found = await _code_row(session, settings, code, round_id=round_id)
     if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
         raise ValidationFailed(

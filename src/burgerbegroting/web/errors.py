@@ -8,6 +8,7 @@ log) and answered with a generic 500.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,6 +33,7 @@ from burgerbegroting.errors import (
     RateLimited,
     ValidationFailed,
 )
+from burgerbegroting.i18n import gettext, ngettext
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.web.limits import RequestRefused
 from burgerbegroting.web.middleware import ID_OUT_OF_RANGE
@@ -144,12 +146,98 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     raise AssertionError("DomainError is the last row of the table")  # pragma: no cover
 
 
+# msgspec's (English) decoding messages, as Litestar passes them on, by kind -> a Dutch message.
+# The JSON type names msgspec uses, as the Dutch words a resident reads.
+_TYPE_NAMES: dict[str, str] = {
+    "int": N_("een geheel getal"),
+    "float": N_("een getal"),
+    "str": N_("tekst"),
+    "bool": N_("true of false"),
+    "array": N_("een lijst"),
+    "object": N_("een object"),
+}
+_WRONG_TYPE = re.compile(r"Expected `([^`]+)`, got `[^`]+`")
+_BOUND = re.compile(r"Expected `(?:int|float)` (>=|>|<=|<) (-?[0-9.e+]+)")
+_LENGTH = re.compile(r"Expected `(str|array|object|bytes)` of length (>=|<=) ([0-9]+)")
+_FIELD = re.compile(r"Object (missing required|contains unknown) field `([^`]*)`")
+_BOUND_MESSAGES = {
+    ">=": N_("Moet minstens %(limit)s zijn."),
+    ">": N_("Moet groter zijn dan %(limit)s."),
+    "<=": N_("Mag hoogstens %(limit)s zijn."),
+    "<": N_("Moet kleiner zijn dan %(limit)s."),
+}
+_FIXED_MESSAGES = (
+    ("Invalid enum value", N_("Ongeldige keuze.")),
+    ("Number out of range", N_("Dit getal valt buiten het toegestane bereik.")),
+    ("matching regex", N_("Heeft niet de juiste vorm.")),
+    ("encoded datetime", N_("Ongeldige datum en tijd.")),
+    ("Expected `datetime`", N_("Ongeldige datum en tijd.")),
+    ("encoded date", N_("Ongeldige datum.")),
+    ("Expected `date`", N_("Ongeldige datum.")),
+)
+INVALID_VALUE = N_("Ongeldige waarde.")
+
+
+def validation_message(message: str) -> str:
+    """A decoding error's message in the request's language, from msgspec's English text.
+
+    Each kind of error msgspec reports (wrong type, below a minimum, above a maximum, too long or
+    too short, a missing or unknown field, a bad choice) gets a short Dutch sentence; anything else
+    the generic "Ongeldige waarde.", so no English framework text reaches a resident.
+    """
+    if match := _WRONG_TYPE.fullmatch(message):
+        # ``array | null``: null only means the field may be left out, which is not the mistake.
+        expected = [t.strip() for t in match.group(1).split("|") if t.strip() != "null"]
+        if len(expected) == 1 and expected[0] in _TYPE_NAMES:
+            return gettext(
+                "Verkeerd soort waarde: hier hoort %(expected)s.",
+                expected=gettext(_TYPE_NAMES[expected[0]]),
+            )
+        return gettext("Verkeerd soort waarde.")
+    if match := _BOUND.fullmatch(message):
+        return gettext(_BOUND_MESSAGES[match.group(1)], limit=match.group(2))
+    if match := _LENGTH.fullmatch(message):
+        return _length_message(match.group(1) == "str", match.group(2) == ">=", int(match.group(3)))
+    if match := _FIELD.fullmatch(message):
+        if match.group(1) == "missing required":
+            return gettext("Dit veld ontbreekt: %(field)s.", field=match.group(2))
+        return gettext("Dit veld kennen wij niet: %(field)s.", field=match.group(2))
+    for marker, text in _FIXED_MESSAGES:
+        if marker in message:
+            return gettext(text)
+    return gettext(INVALID_VALUE)
+
+
+def _length_message(text: bool, minimum: bool, n: int) -> str:
+    if text and minimum:
+        return ngettext(
+            "Moet minstens %(num)d teken lang zijn.", "Moet minstens %(num)d tekens lang zijn.", n
+        )
+    if text:
+        return ngettext(
+            "Mag hoogstens %(num)d teken lang zijn.", "Mag hoogstens %(num)d tekens lang zijn.", n
+        )
+    if minimum:
+        return ngettext(
+            "Moet minstens %(num)d element bevatten.",
+            "Moet minstens %(num)d elementen bevatten.",
+            n,
+        )
+    return ngettext(
+        "Mag hoogstens %(num)d element bevatten.", "Mag hoogstens %(num)d elementen bevatten.", n
+    )
+
+
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    """Litestar's list of decoding errors, each with its key and source as given and its message
+    in the request's language (``validation_message``)."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     out: list[dict[str, Any]] = []
     for item in extra:
         if isinstance(item, dict):
-            out.append({k: item[k] for k in ("key", "message", "source") if k in item})
+            error = {k: item[k] for k in ("key", "source") if k in item}
+            error["message"] = validation_message(str(item.get("message", "")))
+            out.append(error)
     return out
 
 

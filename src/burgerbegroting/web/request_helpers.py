@@ -26,7 +26,8 @@ def settings_of(request: AnyRequest) -> Settings:
 
 
 def client_ip(request: AnyRequest) -> str:
-    """The client's address, the key of per-address rate limits.
+    """The client's address, the key of per-address rate limits (through ``ratelimit.ip_key``,
+    which counts an IPv6 client as its /64 network).
 
     Behind a proxy uvicorn's ``--proxy-headers`` (on in production) puts the real address here;
     without a client (some test transports) every such request shares ``"unknown"``.
