@@ -510,19 +510,27 @@ def main() -> int:
         default=["raw"],
         help="load generator(s), side by side in one run (default: raw)",
     )
+    parser.add_argument(
+        "--database",
+        nargs="+",
+        choices=["sqlite", "postgresql"],
+        default=["sqlite", "postgresql"],
+        help="which databases (PostgreSQL needs BB_TEST_POSTGRES_URL, as scripts/with-postgres sets)",
+    )
     parser.add_argument("--write-doc", action="store_true")
     args = parser.parse_args()
     figures: list[Figures] = []
     with tempfile.TemporaryDirectory() as tmp:
-        figures += run_backend(
-            "SQLite",
-            f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-            args.requests,
-            args.workers,
-            args.client,
-        )
+        if "sqlite" in args.database:
+            figures += run_backend(
+                "SQLite",
+                f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
+                args.requests,
+                args.workers,
+                args.client,
+            )
     admin = postgres_admin_url()
-    if admin:
+    if admin and "postgresql" in args.database:
         with postgres_database(admin, "bb_bench") as url:
             figures += run_backend("PostgreSQL", url, args.requests, args.workers, args.client)
     machine = (
