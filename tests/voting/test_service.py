@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
 from burgerbegroting.errors import NotAuthenticated, RateLimited
-from burgerbegroting.rounds import service as rounds_service
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import codes as codes_mod
@@ -317,20 +315,7 @@ def test_a_round_without_voting_codes_issues_and_accepts_none(
 ) -> None:
     # Codes issued while the round still allowed them, then the round set to accounts only
     # before voting opened: those codes open no booth, and no new codes can be issued.
-    vr = open_round(settings, vote_by_account=True, phase=Phase.REVIEW)
-    [code] = issue_codes(settings, vr, 1)
-
-    async def accounts_only(session: AsyncSession) -> None:
-        await session.execute(
-            text("UPDATE rounds SET vote_by_code = :f WHERE id = :r"),
-            {"f": False, "r": vr.round_id},
-        )
-        await session.commit()
-        await rounds_service.move_phase(
-            session, vr.round_id, Phase.VOTING, actor_id=vr.admin_id, reason="test"
-        )
-
-    run(settings, accounts_only)
+    vr, [code] = codes_then_accounts_only(settings)
     before = scalar(settings, "SELECT count(*) FROM voting_codes")
     answer = client.post("/api/v1/auth/code", json={"code": code})
     assert answer.status_code == 409, answer.text
