@@ -382,7 +382,7 @@ DOUBLE_VOTE = (
 def test_code_and_account_voting_together_is_a_warning_not_a_refusal(
     client: Client, settings: Settings, admin: dict[str, str]
 ) -> None:
-    both = _create(client, admin, vote_by_code=True, vote_by_account=True)
+    both = _create(client, admin, vote_by_code=True, vote_by_account=True, min_age=None)
     assert both["warnings"] == [DOUBLE_VOTE]
     # Voting still opens, and the opened round still says it.
     opened = _open_voting(client, admin, both["id"], settings)
@@ -395,7 +395,7 @@ def test_code_and_account_voting_together_is_a_warning_not_a_refusal(
         "cannot be linked to each other. Choose one way of voting if the result must be binding."
     ]
     client.cookies.delete("taal")
-    one_way = _create(client, admin, title="Alleen stemcodes", vote_by_account=False)
+    one_way = _create(client, admin, title="Alleen stemcodes", vote_by_account=False, min_age=None)
     assert one_way["warnings"] == []
     switched = client.patch(
         f"/api/v1/rounds/{one_way['id']}",
@@ -404,3 +404,11 @@ def test_code_and_account_voting_together_is_a_warning_not_a_refusal(
     )
     assert switched.status_code == 200, switched.text
     assert switched.json()["warnings"] == [DOUBLE_VOTE]
+    # A minimum age with account voting: the age is checked for code voters only.
+    aged = _create(client, admin, title="Met leeftijd", vote_by_code=False, vote_by_account=True)
+    assert aged["min_age"] == 12
+    assert aged["warnings"] == [
+        "Deze ronde heeft een minimumleeftijd van 12 jaar, maar bij stemmen met een account wordt "
+        "de leeftijd niet gecontroleerd: alleen stemcodes worden per leeftijdsgroep uit de "
+        "basisregistratie uitgegeven."
+    ]

@@ -234,3 +234,28 @@ def test_voting_with_code_and_account_is_warned_about(
     by_code: bool, by_account: bool, expected: list[str]
 ) -> None:
     assert readiness.warnings(vote_by_code=by_code, vote_by_account=by_account) == expected
+
+
+AGE_UNCHECKED = (
+    "Deze ronde heeft een minimumleeftijd van 16 jaar, maar bij stemmen met een account wordt de "
+    "leeftijd niet gecontroleerd: alleen stemcodes worden per leeftijdsgroep uit de "
+    "basisregistratie uitgegeven."
+)
+
+
+@pytest.mark.parametrize(
+    ("by_code", "by_account", "min_age", "expected"),
+    [
+        (False, True, 16, [AGE_UNCHECKED]),
+        (True, True, 16, [DOUBLE_VOTE, AGE_UNCHECKED]),
+        (True, False, 16, []),
+        (False, True, None, []),
+    ],
+)
+def test_a_minimum_age_with_account_voting_is_warned_about(
+    by_code: bool, by_account: bool, min_age: int | None, expected: list[str]
+) -> None:
+    assert (
+        readiness.warnings(vote_by_code=by_code, vote_by_account=by_account, min_age=min_age)
+        == expected
+    )

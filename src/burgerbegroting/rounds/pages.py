@@ -132,7 +132,9 @@ def _warnings(round_: Round | None) -> list[str]:
     if round_ is None:
         return []
     return readiness.warnings(
-        vote_by_code=round_.vote_by_code, vote_by_account=round_.vote_by_account
+        vote_by_code=round_.vote_by_code,
+        vote_by_account=round_.vote_by_account,
+        min_age=round_.min_age,
     )
 
 

@@ -233,12 +233,14 @@ def problems(
     return found
 
 
-def warnings(*, vote_by_code: bool, vote_by_account: bool) -> list[str]:
+def warnings(*, vote_by_code: bool, vote_by_account: bool, min_age: int | None = None) -> list[str]:
     """What the municipality should know about the round's settings, in Dutch; no refusal.
 
     Voting with a letter code and with an account at once: the code's voter key and the account's
     voter key cannot be linked (by design, see docs/security.md), so a resident with both casts
-    two counting ballots.
+    two counting ballots. A minimum age with account voting: an account says nothing about its
+    owner's age (codes are issued per age band from the municipality's register; an account is
+    an e-mail address), so the minimum age holds for code voters only.
     """
     found: list[str] = []
     if vote_by_code and vote_by_account:
@@ -247,6 +249,15 @@ def warnings(*, vote_by_code: bool, vote_by_account: bool) -> list[str]:
                 "In deze ronde kan iemand met een stemcode én een account twee keer stemmen. "
                 "De twee stemmen zijn niet aan elkaar te koppelen. Kies één manier van stemmen "
                 "als de uitslag bindend moet zijn."
+            )
+        )
+    if vote_by_account and min_age is not None:
+        found.append(
+            _(
+                "Deze ronde heeft een minimumleeftijd van %(age)s jaar, maar bij stemmen met een "
+                "account wordt de leeftijd niet gecontroleerd: alleen stemcodes worden per "
+                "leeftijdsgroep uit de basisregistratie uitgegeven.",
+                age=min_age,
             )
         )
     return found

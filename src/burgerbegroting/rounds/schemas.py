@@ -241,6 +241,8 @@ def round_out(round_: Round) -> RoundOut:
         fingerprint=round_.fingerprint,
         editable_when_frozen=sorted(EDITABLE_WHEN_FROZEN),
         warnings=readiness.warnings(
-            vote_by_code=round_.vote_by_code, vote_by_account=round_.vote_by_account
+            vote_by_code=round_.vote_by_code,
+            vote_by_account=round_.vote_by_account,
+            min_age=round_.min_age,
         ),
     )
