@@ -409,6 +409,6 @@ def test_code_and_account_voting_together_is_a_warning_not_a_refusal(
     assert aged["min_age"] == 12
     assert aged["warnings"] == [
         "Deze ronde heeft een minimumleeftijd van 12 jaar, maar bij stemmen met een account wordt "
-        "de leeftijd niet gecontroleerd: alleen stemcodes worden per leeftijdsgroep uit de "
-        "basisregistratie uitgegeven."
+        "de leeftijd niet gecontroleerd: de inwoner geeft zelf een leeftijdsgroep op. Alleen "
+        "stemcodes worden per leeftijdsgroep uit de basisregistratie uitgegeven."
     ]

@@ -238,8 +238,8 @@ def test_voting_with_code_and_account_is_warned_about(
 
 AGE_UNCHECKED = (
     "Deze ronde heeft een minimumleeftijd van 16 jaar, maar bij stemmen met een account wordt de "
-    "leeftijd niet gecontroleerd: alleen stemcodes worden per leeftijdsgroep uit de "
-    "basisregistratie uitgegeven."
+    "leeftijd niet gecontroleerd: de inwoner geeft zelf een leeftijdsgroep op. Alleen stemcodes "
+    "worden per leeftijdsgroep uit de basisregistratie uitgegeven."
 )
 
 

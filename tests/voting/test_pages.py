@@ -782,6 +782,45 @@ def test_account_vote_asks_the_district_once(client: Client, settings: Settings)
     assert current_ballot(settings) == {"projects": [vr.projects[2]]}
 
 
+def test_account_vote_in_a_round_with_a_minimum_age_asks_the_age_band_once(
+    client: Client, settings: Settings
+) -> None:
+    # An account holds no age: where the round has a minimum age, the first vote asks the
+    # resident's age band (with the district), refuses a band wholly under it, and stores it.
+    vr = open_round(settings, vote_by_account=True, min_age=18)
+    headers = bearer(settings, make_user(settings, "leeftijd@example.nl", roles=(Role.RESIDENT,)))
+    ask = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    assert ask.status_code == 200
+    assert "In welke wijk woont u?" in ask.text
+    assert "vanaf 18 jaar" in ask.text
+    assert 'name="age_band"' in ask.text
+    assert 'value="18-26"' in ask.text
+    district = str(vr.districts[0])
+    missing = form_post(client, f"/stemmen/{vr.round_id}/wijk", {"district_id": district}, headers)
+    assert missing.status_code == 422
+    assert "Kies uw leeftijdsgroep." in missing.text
+    too_young = form_post(
+        client,
+        f"/stemmen/{vr.round_id}/wijk",
+        {"district_id": district, "age_band": "12-17"},
+        headers,
+    )
+    assert too_young.status_code == 422
+    assert "vanaf 18 jaar; in uw leeftijdsgroep is niemand zo oud" in too_young.text
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    chosen = form_post(
+        client,
+        f"/stemmen/{vr.round_id}/wijk",
+        {"district_id": district, "age_band": "27-44"},
+        headers,
+    )
+    assert chosen.status_code == 303, chosen.text
+    assert scalar(settings, "SELECT age_band FROM voters") == "27-44"
+    booth = client.get(f"/stemmen/{vr.round_id}", headers=headers)
+    assert booth.status_code == 200
+    assert "Project 1" in booth.text
+
+
 def test_the_district_question_of_a_city_wide_round_does_not_promise_district_projects(
     client: Client, settings: Settings
 ) -> None:

@@ -202,6 +202,40 @@ def test_account_voting_one_ballot_per_account_in_the_declared_district(
     assert "stemmer" not in row
 
 
+def test_account_voting_with_a_minimum_age_stores_a_declared_age_band(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings, vote_by_account=True, vote_by_code=False, min_age=16, districts=())
+    headers = bearer(settings, make_user(settings, "jong@example.nl"))
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    ballot = {"projects": [vr.projects[0]]}
+    missing = client.put(url, json=ballot, headers=headers)
+    assert missing.status_code == 422
+    assert missing.json()["detail"] == "Kies uw leeftijdsgroep."
+    unknown = client.put(url, json={**ballot, "age_band": "0-11"}, headers=headers)
+    assert unknown.status_code == 422
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
+    too_young = client.put(url, json={**ballot, "age_band": "12-17"}, headers=headers)
+    assert too_young.status_code == 200, too_young.text  # 12-17 holds 16- and 17-year-olds
+    assert scalar(settings, "SELECT age_band FROM voters") == "12-17"
+    other = client.put(url, json={**ballot, "age_band": "18-26"}, headers=headers)
+    assert other.status_code == 422
+    assert "al gekozen" in other.json()["detail"]
+    assert scalar(settings, "SELECT count(*) FROM ballots") == 1
+    # A band wholly under the minimum age is refused, and nothing is stored.
+    older = open_round(
+        settings, vote_by_account=True, min_age=18, districts=(), admin_email="b@example.nl"
+    )
+    refused = client.put(
+        f"/api/v1/rounds/{older.round_id}/ballot",
+        json={"projects": [older.projects[0]], "age_band": "12-17"},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert "vanaf 18 jaar" in json.dumps(refused.json(), ensure_ascii=False)
+    assert scalar(settings, "SELECT count(*) FROM voters") == 1
+
+
 def test_receipt_lookup_says_nothing_for_garbage(
     client: TestClient[Litestar], settings: Settings
 ) -> None:

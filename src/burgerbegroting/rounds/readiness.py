@@ -255,8 +255,9 @@ def warnings(*, vote_by_code: bool, vote_by_account: bool, min_age: int | None =
         found.append(
             _(
                 "Deze ronde heeft een minimumleeftijd van %(age)s jaar, maar bij stemmen met een "
-                "account wordt de leeftijd niet gecontroleerd: alleen stemcodes worden per "
-                "leeftijdsgroep uit de basisregistratie uitgegeven.",
+                "account wordt de leeftijd niet gecontroleerd: de inwoner geeft zelf een "
+                "leeftijdsgroep op. Alleen stemcodes worden per leeftijdsgroep uit de "
+                "basisregistratie uitgegeven.",
                 age=min_age,
             )
         )

@@ -121,6 +121,7 @@ async def resolve_voter(
     lock: bool,
     allow_cookie: bool,
     district_id: int | None = None,
+    age_band: str | None = None,
 ) -> service.VoterContext:
     """The voter of this request for ``round_id`` (voter session first, then account)."""
     settings = settings_of(request)
@@ -139,6 +140,7 @@ async def resolve_voter(
             confirmed=confirmed is not None and confirmed.confirmed_at is not None,
             round_id=round_id,
             district_id=district_id,
+            age_band=age_band,
             lock=lock,
         )
     if user is not None:
@@ -393,6 +395,7 @@ class BallotApiController(Controller):
                 lock=True,
                 allow_cookie=False,
                 district_id=data.district_id,
+                age_band=data.age_band,
             )
             result = await service.cast(
                 db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key

@@ -60,6 +60,7 @@ from burgerbegroting.voting.controllers import (
     resolve_voter,
     voter_cookie,
 )
+from burgerbegroting.voting.models import AGE_BANDS
 from burgerbegroting.web.deps import DbSession
 from burgerbegroting.web.errors import STATUS_FOR_ERROR
 from burgerbegroting.web.forms import FormInputError, read_fields, read_form
@@ -375,8 +376,11 @@ class VotingPagesController(Controller):
         *,
         lock: bool = False,
         district_id: int | None = None,
+        age_band: str | None = None,
+        chosen: bool = False,
     ) -> service.VoterContext | Template | Redirect:
-        """The page's voter, or the page to show instead (code form, login, district choice)."""
+        """The page's voter, or the page to show instead (code form, login, the district and age
+        question of a first account vote; ``chosen``: its answer was just sent)."""
         try:
             return await resolve_voter(
                 request,
@@ -385,6 +389,7 @@ class VotingPagesController(Controller):
                 lock=lock,
                 allow_cookie=True,
                 district_id=district_id,
+                age_band=age_band,
             )
         except NotAuthenticated as error:
             if (
@@ -397,7 +402,8 @@ class VotingPagesController(Controller):
                 return Redirect(f"/inloggen?{target}", status_code=303)
             return await _code_page(request, db_session, notice=error.message, status_code=401)
         except ValidationFailed as error:
-            if "district_id" not in error.fields:
+            asked = {"district_id", "age_band"} & set(error.fields)
+            if not asked:
                 raise
             return render(
                 request,
@@ -405,11 +411,11 @@ class VotingPagesController(Controller):
                 {
                     "round": round_,
                     "districts": _districts_of(round_),
-                    "errors": {"district_id": error.fields["district_id"]}
-                    if district_id is not None
-                    else {},
+                    "age_bands": _age_bands() if round_.min_age is not None else [],
+                    "selected": {"district_id": district_id, "age_band": age_band},
+                    "errors": {name: error.fields[name] for name in asked} if chosen else {},
                 },
-                status_code=422 if district_id is not None else 200,
+                status_code=422 if chosen else 200,
                 headers=NO_STORE,
             )
         except (Conflict, Forbidden) as error:
@@ -443,12 +449,17 @@ class VotingPagesController(Controller):
         if round_.phase != Phase.VOTING.value:
             return _not_open(request, round_, status_code=409)
         try:
-            form = await read_fields(request, frozenset({"district_id"}), limit=FORM_VALUE_LIMIT)
+            form = await read_fields(
+                request, frozenset({"district_id", "age_band"}), limit=FORM_VALUE_LIMIT
+            )
         except FormInputError:
-            form = {"district_id": ""}
-        text = form["district_id"].strip()
-        district_id = int(text) if text.isdigit() and len(text) <= 10 else 0
-        found = await self._voter(request, db_session, round_, district_id=district_id)
+            form = {}
+        text = form.get("district_id", "").strip()
+        district_id = None if not text else int(text) if text.isdigit() and len(text) <= 10 else 0
+        age_band = form.get("age_band", "").strip() or None
+        found = await self._voter(
+            request, db_session, round_, district_id=district_id, age_band=age_band, chosen=True
+        )
         if not isinstance(found, service.VoterContext):
             return found
         await db_session.commit()
@@ -689,6 +700,20 @@ class VotingPagesController(Controller):
             {},
             result={"status": status, "label": _(label), "explanation": _(explanation)},
         )
+
+
+def _age_bands() -> list[tuple[str, str]]:
+    """The age bands a resident can declare, as radio options ("12-17" → "12 tot en met 17 jaar")."""
+    options = []
+    for band in AGE_BANDS:
+        low, dash, high = band.partition("-")
+        label = (
+            _("%(low)s tot en met %(high)s jaar", low=low, high=high)
+            if dash
+            else _("%(low)s jaar of ouder", low=band.rstrip("+"))
+        )
+        options.append((band, label))
+    return options
 
 
 def _districts_of(round_: Round) -> list[tuple[str, str]]:

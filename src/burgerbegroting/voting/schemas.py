@@ -115,6 +115,9 @@ class BallotIn(msgspec.Struct, forbid_unknown_fields=True):
     ranking: list[Id] | None = None
     blank: bool | None = None
     district_id: Id | None = None  # account voting: the resident's district, on the first cast
+    # Account voting in a round with a minimum age: the resident's declared age band, on the first
+    # cast (one of voting.models.AGE_BANDS).
+    age_band: Annotated[str, msgspec.Meta(max_length=8)] | None = None
 
     def raw(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -786,12 +786,15 @@ async def account_voter_context(
     confirmed: bool,
     round_id: int,
     district_id: int | None = None,
+    age_band: str | None = None,
     lock: bool = False,
 ) -> VoterContext:
     """The booth context of a logged-in resident in a round that allows voting with an account.
 
-    The first visit needs the resident's district (where the round has districts): it is stored
-    with the voter and cannot change afterwards (one ballot per account per round)."""
+    The first visit needs the resident's district (where the round has districts) and, where the
+    round has a minimum age, their age band (declared: an account holds no age; a band wholly
+    under the minimum age is refused). Both are stored with the voter and cannot change afterwards
+    (one ballot per account per round)."""
     round_ = await _round(session, round_id)
     if not round_.vote_by_account:
         raise Conflict(
@@ -809,15 +812,23 @@ async def account_voter_context(
     ).scalar_one_or_none()
     if voter is None:
         district_ids = [d["id"] for d in definition["districts"]]
+        problems: dict[str, str] = {}
         if district_ids and district_id is None:
-            raise ValidationFailed(
-                _("Kies uw wijk."), fields={"district_id": _("Kies de wijk waar u woont.")}
-            )
-        if district_id is not None and district_id not in district_ids:
-            raise ValidationFailed(
-                _("Kies uw wijk."),
-                fields={"district_id": _("Deze wijk hoort niet bij deze ronde.")},
-            )
+            problems["district_id"] = _("Kies de wijk waar u woont.")
+        elif district_id is not None and district_id not in district_ids:
+            problems["district_id"] = _("Deze wijk hoort niet bij deze ronde.")
+        if round_.min_age is not None:
+            band_problem = _account_age_band_problem(age_band, round_.min_age)
+            if band_problem is not None:
+                problems["age_band"] = band_problem
+        if problems:
+            if "age_band" not in problems:
+                summary = _("Kies uw wijk.")
+            elif "district_id" not in problems:
+                summary = _("Kies uw leeftijdsgroep.")
+            else:
+                summary = _("Kies uw wijk en uw leeftijdsgroep.")
+            raise ValidationFailed(summary, fields=problems)
         await session.execute(
             _insert_voter(
                 session,
@@ -826,6 +837,7 @@ async def account_voter_context(
                     "voter_key": voter_key,
                     "method": VoterMethod.ACCOUNT.value,
                     "district_id": district_id,
+                    "age_band": age_band if round_.min_age is not None else None,
                     "verified": True,
                 },
             )
@@ -833,6 +845,11 @@ async def account_voter_context(
         voter = (
             await session.execute(query.execution_options(populate_existing=True))
         ).scalar_one()
+    elif age_band is not None and round_.min_age is not None and age_band != voter.age_band:
+        raise ValidationFailed(
+            _("Uw leeftijdsgroep is al gekozen en kan in deze ronde niet meer veranderen."),
+            fields={"age_band": _("U stemt met de leeftijdsgroep die u eerder koos.")},
+        )
     elif district_id is not None and district_id != voter.district_id:
         # The district is chosen once: another one later is refused, not silently ignored.
         raise ValidationFailed(
@@ -840,6 +857,19 @@ async def account_voter_context(
             fields={"district_id": _("U stemt in de wijk die u eerder koos.")},
         )
     return _orm_context(voter, round_)
+
+
+def _account_age_band_problem(age_band: str | None, min_age: int) -> str | None:
+    """Why an account voter's declared age band cannot vote in a round with ``min_age``."""
+    if age_band is None or age_band not in AGE_BANDS:
+        return _("Kies uw leeftijdsgroep.")
+    oldest = _band_oldest(age_band)
+    if oldest is not None and oldest < min_age:
+        return _(
+            "In deze ronde mag u stemmen vanaf %(age)s jaar; in uw leeftijdsgroep is niemand zo oud.",
+            age=min_age,
+        )
+    return None
 
 
 async def account_voter_exists(
