@@ -14,27 +14,53 @@ from burgerbegroting import pdffonts
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _pdf(family: str = pdffonts.SANS, style: str = "") -> FPDF:
-    pdf = FPDF()
-    pdffonts.add_fonts(pdf)
-    pdf.set_font(family, style, 10)
-    return pdf
+def _printed(text: str, family: str = pdffonts.SANS, style: str = "") -> str:
+    with pdffonts.embedded_fonts(FPDF()) as pdf:
+        pdf.set_font(family, style, 10)
+        return pdffonts.printable(pdf, text)
+
+
+def _open_font_files() -> list[str]:
+    """The font files this process holds open (Linux: /proc/self/fd)."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(pdffonts.FONT_DIR)):
+            found.append(target)
+    return found
 
 
 def test_names_outside_windows_1252_are_kept_in_every_face() -> None:
     text = "Kuşadası, Łódź, Győr, Čapek, İstanbul, Ĳsselstein € …"
     for family in (pdffonts.SANS, pdffonts.MONO):
         for style in ("", "B"):
-            assert pdffonts.printable(_pdf(family, style), text) == text
+            assert _printed(text, family, style) == text
 
 
 def test_a_character_the_font_lacks_becomes_a_question_mark() -> None:
-    assert pdffonts.printable(_pdf(), "Feest 🎉 in 北京\nWijk Noord") == "Feest ? in ??\nWijk Noord"
+    assert _printed("Feest 🎉 in 北京\nWijk Noord") == "Feest ? in ??\nWijk Noord"
 
 
 def test_decomposed_letters_are_composed_first() -> None:
     # "C" + combining caron (as some keyboards and macOS file names produce it) is one glyph.
-    assert pdffonts.printable(_pdf(), "C\u030capek") == "Čapek"
+    assert _printed("C\u030capek") == "Čapek"
+
+
+def test_a_pdf_left_unwritten_leaves_no_font_file_open() -> None:
+    # fontTools reads fonts lazily and keeps the files open until fpdf2 writes the document. A
+    # document never written (a refusal half-way, or a test that only measures text) left four
+    # files to the garbage collector, which raised ResourceWarnings in whatever test ran next
+    # (a CI failure far from any PDF).
+    before = _open_font_files()
+    with pdffonts.embedded_fonts(FPDF()) as pdf:
+        pdf.add_page()
+        pdf.set_font(pdffonts.SANS, "B", 12)
+        pdf.cell(text="Łódź")
+        assert len(_open_font_files()) == len(before) + 4  # read from open files
+    assert _open_font_files() == before
 
 
 def test_the_wheel_and_sdist_include_every_vendored_font_file() -> None:

@@ -15,6 +15,8 @@ was there.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fpdf import FPDF
@@ -35,6 +37,21 @@ def add_fonts(pdf: FPDF) -> None:
     """Register the sans and mono families (regular and bold) with ``pdf``."""
     for (family, style), name in _FILES.items():
         pdf.add_font(family, style, str(FONT_DIR / name))
+
+
+@contextmanager
+def embedded_fonts(pdf: FPDF) -> Iterator[FPDF]:
+    """:func:`add_fonts`, and the font files closed when the document is done. fontTools reads a
+    font lazily and keeps its file open until the font is closed; left to the garbage collector,
+    every PDF leaked four open files (a ResourceWarning wherever the collector happened to run)."""
+    add_fonts(pdf)
+    try:
+        yield pdf
+    finally:
+        for font in pdf.fonts.values():
+            ttfont = getattr(font, "ttfont", None)
+            if ttfont is not None:
+                ttfont.close()
 
 
 def printable(pdf: FPDF, text: str) -> str:

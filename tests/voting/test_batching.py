@@ -25,13 +25,18 @@ from burgerbegroting.app import create_app
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import batching, service
-from burgerbegroting.voting import log as log_mod
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.batching import CastBatcher
 from burgerbegroting.voting.models import BallotLog
 from tests.voting.factories import issue_codes, open_round, scalar
 from tests.voting.replay import ReplayError, replay
-from tests.voting.test_concurrency import _close, _gather, _redeem_all, _unlocked_head
+from tests.voting.test_concurrency import (
+    _close,
+    _gather,
+    _redeem_all,
+    _unlocked_head,
+    remove_head_lock,
+)
 
 
 async def _prepare(
@@ -162,7 +167,7 @@ def test_negative_control_batching_without_the_head_lock_refuses_or_breaks_the_l
         await asyncio.sleep(0.02)
         return head
 
-    monkeypatch.setattr(log_mod, "lock_head", unlocked_head)
+    remove_head_lock(monkeypatch, unlocked_head)
     if db.is_sqlite(settings.database_url):
         # Writers begin deferred, as Python's driver would, instead of BEGIN IMMEDIATE; and wait
         # half a second, not 30, for a lock (every cast of a failed batch is retried alone, and

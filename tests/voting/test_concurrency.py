@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from burgerbegroting import db
 from burgerbegroting.db import create_engine
 from burgerbegroting.rounds import service as rounds
-from burgerbegroting.rounds.models import Phase
+from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import codes as codes_mod
 from burgerbegroting.voting import log as log_mod
@@ -98,12 +99,40 @@ async def _unlocked_head(session: AsyncSession, round_id: int) -> BallotLog | No
     return result.scalar_one_or_none()
 
 
+async def _unlocked_head_for_casts(
+    session: AsyncSession, round_id: int
+) -> tuple[BallotLog | None, datetime | None]:
+    # What lock_head_for_casts (the cast writer's) would be with its lock removed.
+    head = await _unlocked_head(session, round_id)
+    ends_at = (
+        await session.execute(select(Round.closed_starts_at).where(Round.id == round_id))
+    ).scalar_one_or_none()
+    return head, ends_at
+
+
+def remove_head_lock(
+    monkeypatch: pytest.MonkeyPatch,
+    unlocked: Callable[[AsyncSession, int], Awaitable[BallotLog | None]] = _unlocked_head,
+) -> None:
+    """Take FOR UPDATE off both ways of locking the log head: ``lock_head`` (close, roll events)
+    and ``lock_head_for_casts`` (the cast writer, which reads the scheduled end with it)."""
+
+    async def for_casts(
+        session: AsyncSession, round_id: int
+    ) -> tuple[BallotLog | None, datetime | None]:
+        _head, ends_at = await _unlocked_head_for_casts(session, round_id)
+        return await unlocked(session, round_id), ends_at
+
+    monkeypatch.setattr(log_mod, "lock_head", unlocked)
+    monkeypatch.setattr(log_mod, "lock_head_for_casts", for_casts)
+
+
 def _locks_removed(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> AbstractContextManager[None]:
     """Remove the serialisation the cast relies on: the row locks on PostgreSQL, ``BEGIN
     IMMEDIATE`` on SQLite (transactions begin deferred, as Python's driver would)."""
-    monkeypatch.setattr(log_mod, "lock_head", _unlocked_head)
+    remove_head_lock(monkeypatch)
     if db.is_sqlite(settings.database_url):
         return db.read_only()
     return nullcontext()

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.audit import export as exports
 from burgerbegroting.i18n import _, format_datetime, format_money, get_language
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
-from burgerbegroting.pdffonts import MONO, SANS, add_fonts, printable
+from burgerbegroting.pdffonts import MONO, SANS, embedded_fonts, printable
 from burgerbegroting.results.service import ElectionView, ResultsView
 from burgerbegroting.results.texts import LEFTOVER_NOTE, RULE_NAMES, TIE_BREAK_NAMES
 from burgerbegroting.settings import Settings
@@ -249,231 +249,237 @@ def council_report_pdf(
 ) -> bytes:
     """The council report as a PDF whose tables are text."""
     pdf = _Report(format="A4")
-    add_fonts(pdf)
-    # Document properties are stored as UTF-16 text: no font involved.
-    pdf.set_title(_("Raadsinformatiebrief: %(title)s", title=view.title))
-    pdf.set_author(municipality)
-    pdf.set_creator("burgerbegroting")
-    pdf.set_auto_page_break(auto=True, margin=16)
-    pdf.add_page()
+    with embedded_fonts(pdf):
+        # Document properties are stored as UTF-16 text: no font involved.
+        pdf.set_title(_("Raadsinformatiebrief: %(title)s", title=view.title))
+        pdf.set_author(municipality)
+        pdf.set_creator("burgerbegroting")
+        pdf.set_auto_page_break(auto=True, margin=16)
+        pdf.add_page()
 
-    def heading(text: str, size: int = 13) -> None:
-        pdf.set_font(SANS, style="B", size=size)
-        pdf.multi_cell(0, 7, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(1)
+        def heading(text: str, size: int = 13) -> None:
+            pdf.set_font(SANS, style="B", size=size)
+            pdf.multi_cell(0, 7, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.ln(1)
 
-    def para(text: str) -> None:
-        pdf.set_font(SANS, size=10)
-        pdf.multi_cell(0, 5, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(2)
+        def para(text: str) -> None:
+            pdf.set_font(SANS, size=10)
+            pdf.multi_cell(0, 5, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.ln(2)
 
-    def mono(text: str) -> None:
-        pdf.set_font(MONO, size=8)
-        pdf.multi_cell(0, 4, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(1)
+        def mono(text: str) -> None:
+            pdf.set_font(MONO, size=8)
+            pdf.multi_cell(0, 4, printable(pdf, text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.ln(1)
 
-    def table(rows: list[list[str]], widths: tuple[int, ...] | None = None) -> None:
-        pdf.set_font(SANS, size=9)
-        with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as t:
-            for row in rows:
-                r = t.row()
-                for cell in row:
-                    r.cell(printable(pdf, cell))
-        pdf.ln(3)
+        def table(rows: list[list[str]], widths: tuple[int, ...] | None = None) -> None:
+            pdf.set_font(SANS, size=9)
+            with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as t:
+                for row in rows:
+                    r = t.row()
+                    for cell in row:
+                        r.cell(printable(pdf, cell))
+            pdf.ln(3)
 
-    heading(_("Raadsinformatiebrief"), 16)
-    heading(f"{municipality}: {view.title}", 12)
-    status = _("gepubliceerd") if view.published else _("gesloten, nog niet openbaar")
-    para(
-        _(
-            "Uitslag geteld op %(date)s; status: %(status)s.",
-            date=format_datetime(view.counted_at, "long"),
-            status=status,
-        )
-    )
-
-    heading(_("Vastgelegde spelregels"))
-    table([[_("Onderdeel"), _("Waarde")], *[[a, b] for a, b in definition_rows(view)]], (60, 120))
-    para(_("Vingerafdruk (SHA-256) van de definitie:"))
-    mono(view.fingerprint)
-
-    heading(_("Zo is geteld"))
-    para(_(view.rule_text))
-    para(_(view.tie_break_text))
-    para(_(seed_text(view)))
-    for line in option_lines(view):
-        para(line)
-
-    for election in view.elections:
-        heading(_("Uitslag: %(name)s", name=election_name(election)))
+        heading(_("Raadsinformatiebrief"), 16)
+        heading(f"{municipality}: {view.title}", 12)
+        status = _("gepubliceerd") if view.published else _("gesloten, nog niet openbaar")
         para(
             _(
-                "Budget %(budget)s; toegekend %(used)s; over %(left)s. Stemmen: %(ballots)s, "
-                "waarvan %(blank)s blanco.",
-                budget=format_money(election.budget_cents),
-                used=format_money(election.used_cents),
-                left=format_money(election.left_cents),
-                ballots=election.ballots_shown,
-                blank=election.blank_shown,
+                "Uitslag geteld op %(date)s; status: %(status)s.",
+                date=format_datetime(view.counted_at, "long"),
+                status=status,
             )
         )
-        if isinstance(election.ballots_shown, str) or isinstance(election.blank_shown, str):
-            para(small_note())
-        if election.seed is not None:
-            para(_("Zaad van de loting: %(seed)s", seed=election.seed))
-        if election.per_voter_budget_cents is not None:
+
+        heading(_("Vastgelegde spelregels"))
+        table(
+            [[_("Onderdeel"), _("Waarde")], *[[a, b] for a, b in definition_rows(view)]], (60, 120)
+        )
+        para(_("Vingerafdruk (SHA-256) van de definitie:"))
+        mono(view.fingerprint)
+
+        heading(_("Zo is geteld"))
+        para(_(view.rule_text))
+        para(_(view.tie_break_text))
+        para(_(seed_text(view)))
+        for line in option_lines(view):
+            para(line)
+
+        for election in view.elections:
+            heading(_("Uitslag: %(name)s", name=election_name(election)))
             para(
                 _(
-                    "Deel van het budget per stemmer: %(share)s (afgerond).",
-                    share=format_money(election.per_voter_budget_cents),
+                    "Budget %(budget)s; toegekend %(used)s; over %(left)s. Stemmen: %(ballots)s, "
+                    "waarvan %(blank)s blanco.",
+                    budget=format_money(election.budget_cents),
+                    used=format_money(election.used_cents),
+                    left=format_money(election.left_cents),
+                    ballots=election.ballots_shown,
+                    blank=election.blank_shown,
                 )
             )
-        funded_head = [
-            _("Nr"),
-            _("Project"),
-            _("Punten") if election.scored_by_points else _("Aantal stemmen"),
-            _("Kosten"),
-            _("Deel van budget"),
-        ]
-        if view.is_mes:
-            funded_head.append(_("Prijs per voorstander"))
-        rows = [funded_head]
-        for p in election.funded:
-            row = [
-                str(p.project_id),
-                p.title + (f" ({_(LEFTOVER_NOTE)})" if p.funded_by_leftover else ""),
-                str(p.votes),
-                format_money(p.cost_cents),
-                f"{percent_text(p.budget_share_percent)} %",
+            if isinstance(election.ballots_shown, str) or isinstance(election.blank_shown, str):
+                para(small_note())
+            if election.seed is not None:
+                para(_("Zaad van de loting: %(seed)s", seed=election.seed))
+            if election.per_voter_budget_cents is not None:
+                para(
+                    _(
+                        "Deel van het budget per stemmer: %(share)s (afgerond).",
+                        share=format_money(election.per_voter_budget_cents),
+                    )
+                )
+            funded_head = [
+                _("Nr"),
+                _("Project"),
+                _("Punten") if election.scored_by_points else _("Aantal stemmen"),
+                _("Kosten"),
+                _("Deel van budget"),
             ]
             if view.is_mes:
-                if p.price_per_voter_cents is not None:
-                    row.append(format_money(p.price_per_voter_cents))
-                elif p.price_per_point_cents is not None:
-                    row.append(_("%(price)s per punt", price=format_money(p.price_per_point_cents)))
-                else:
-                    row.append("-")
-            rows.append(row)
-        para(_("Gefinancierd"))
-        table(rows)
-        para(_("Niet gefinancierd"))
-        table(
-            [
-                [
-                    _("Nr"),
-                    _("Project"),
-                    _("Punten") if election.scored_by_points else _("Aantal stemmen"),
-                    _("Kosten"),
-                    _("Waarom niet"),
-                ],
-                *[
-                    [
-                        str(p.project_id),
-                        p.title,
-                        str(p.votes),
-                        format_money(p.cost_cents),
-                        _(p.reason_text),
-                    ]
-                    for p in election.not_funded
-                ],
-            ]
-        )
-        if election.lot_ties:
-            para(
-                _(
-                    "Gelijke stand beslist door loting: %(groups)s.",
-                    groups="; ".join(", ".join(str(i) for i in g) for g in election.lot_ties),
-                )
-            )
-        if election.comparison is not None:
-            c = election.comparison
-            para(
-                _(
-                    "Ter vergelijking, meeste stemmen eerst op dezelfde stemmen: alleen met gelijke delen "
-                    "%(only_mes)s; alleen met meeste stemmen eerst %(only_greedy)s. Stemmers met minstens "
-                    "één gefinancierd project: %(mes)s %% (gelijke delen), %(greedy)s %% (meeste stemmen).",
-                    only_mes=", ".join(str(i) for i in c.only_mes) or "-",
-                    only_greedy=", ".join(str(i) for i in c.only_greedy) or "-",
-                    mes=percent_text(c.share_mes),
-                    greedy=percent_text(c.share_greedy),
-                )
-            )
-
-    heading(_("Opkomst"))
-    part = view.participation
-    para(small_note())
-    table(
-        [
-            [_("Wijk"), _("Stemcodes"), _("Uitgebrachte stemmen"), _("Opkomst")],
-            *[
-                [
-                    _(r.label),
-                    str(r.codes),
-                    str(r.ballots),
-                    f"{percent_text(r.turnout_percent)} %" if r.turnout_percent else "-",
+                funded_head.append(_("Prijs per voorstander"))
+            rows = [funded_head]
+            for p in election.funded:
+                row = [
+                    str(p.project_id),
+                    p.title + (f" ({_(LEFTOVER_NOTE)})" if p.funded_by_leftover else ""),
+                    str(p.votes),
+                    format_money(p.cost_cents),
+                    f"{percent_text(p.budget_share_percent)} %",
                 ]
-                for r in part.districts
-            ],
-            [
-                _("Totaal"),
-                str(part.codes),
-                str(part.total),
-                f"{percent_text(part.turnout_percent)} %" if part.turnout_percent else "-",
-            ],
-        ]
-    )
-    table(
-        [
-            [_("Kanaal"), _("Uitgebrachte stemmen")],
-            *[[_(r.label), str(r.ballots)] for r in part.channels],
-        ]
-    )
-    if part.age_bands:
-        table(
-            [
-                [_("Leeftijd"), _("Uitgebrachte stemmen")],
-                *[[r.label, str(r.ballots)] for r in part.age_bands],
-            ]
-        )
+                if view.is_mes:
+                    if p.price_per_voter_cents is not None:
+                        row.append(format_money(p.price_per_voter_cents))
+                    elif p.price_per_point_cents is not None:
+                        row.append(
+                            _("%(price)s per punt", price=format_money(p.price_per_point_cents))
+                        )
+                    else:
+                        row.append("-")
+                rows.append(row)
+            para(_("Gefinancierd"))
+            table(rows)
+            para(_("Niet gefinancierd"))
+            table(
+                [
+                    [
+                        _("Nr"),
+                        _("Project"),
+                        _("Punten") if election.scored_by_points else _("Aantal stemmen"),
+                        _("Kosten"),
+                        _("Waarom niet"),
+                    ],
+                    *[
+                        [
+                            str(p.project_id),
+                            p.title,
+                            str(p.votes),
+                            format_money(p.cost_cents),
+                            _(p.reason_text),
+                        ]
+                        for p in election.not_funded
+                    ],
+                ]
+            )
+            if election.lot_ties:
+                para(
+                    _(
+                        "Gelijke stand beslist door loting: %(groups)s.",
+                        groups="; ".join(", ".join(str(i) for i in g) for g in election.lot_ties),
+                    )
+                )
+            if election.comparison is not None:
+                c = election.comparison
+                para(
+                    _(
+                        "Ter vergelijking, meeste stemmen eerst op dezelfde stemmen: alleen met gelijke delen "
+                        "%(only_mes)s; alleen met meeste stemmen eerst %(only_greedy)s. Stemmers met minstens "
+                        "één gefinancierd project: %(mes)s %% (gelijke delen), %(greedy)s %% (meeste stemmen).",
+                        only_mes=", ".join(str(i) for i in c.only_mes) or "-",
+                        only_greedy=", ".join(str(i) for i in c.only_greedy) or "-",
+                        mes=percent_text(c.share_mes),
+                        greedy=percent_text(c.share_greedy),
+                    )
+                )
 
-    heading(_("Correcties na de stemming"))
-    if view.overrides:
+        heading(_("Opkomst"))
+        part = view.participation
+        para(small_note())
         table(
             [
-                [_("Project"), _("Besluit"), _("Reden"), _("Door, op")],
+                [_("Wijk"), _("Stemcodes"), _("Uitgebrachte stemmen"), _("Opkomst")],
                 *[
                     [
-                        f"{o.project_id} {o.project_title}",
-                        _("niet gefinancierd") if o.decision == "not-funded" else _("gefinancierd"),
-                        o.reason,
-                        f"{o.actor_name}, {format_datetime(o.created_at)}",
+                        _(r.label),
+                        str(r.codes),
+                        str(r.ballots),
+                        f"{percent_text(r.turnout_percent)} %" if r.turnout_percent else "-",
                     ]
-                    for o in view.overrides
+                    for r in part.districts
+                ],
+                [
+                    _("Totaal"),
+                    str(part.codes),
+                    str(part.total),
+                    f"{percent_text(part.turnout_percent)} %" if part.turnout_percent else "-",
                 ],
             ]
         )
-    else:
-        para(_("Er zijn geen correcties vastgelegd."))
-
-    heading(_("Controleren"))
-    para(_("Kop van het stemlogboek (hoogte %(height)s):", height=view.log_height))
-    mono(view.log_head)
-    para(_(EXPORT_DIGEST_LABEL) + ":")
-    mono(export_sha256)
-    if signing_key is not None:
-        para(
-            _(
-                "De export is ondertekend met de Ed25519-sleutel van deze installatie (sleutel-id "
-                "%(key_id)s); de publieke sleutel (hex):",
-                key_id=signing_key["key_id"],
-            )
+        table(
+            [
+                [_("Kanaal"), _("Uitgebrachte stemmen")],
+                *[[_(r.label), str(r.ballots)] for r in part.channels],
+            ]
         )
-        mono(signing_key["public_key_hex"])
-    para(_(DIGEST_LABEL) + ":")
-    mono(view.digest)
-    para(_("Telmachine: %(version)s", version=view.engine_version))
-    key_hex = signing_key["public_key_hex"] if signing_key is not None else None
-    for what, command in verify_commands(view, base_url, key_hex):
-        para(what)
-        mono(command)
-    return bytes(pdf.output())
+        if part.age_bands:
+            table(
+                [
+                    [_("Leeftijd"), _("Uitgebrachte stemmen")],
+                    *[[r.label, str(r.ballots)] for r in part.age_bands],
+                ]
+            )
+
+        heading(_("Correcties na de stemming"))
+        if view.overrides:
+            table(
+                [
+                    [_("Project"), _("Besluit"), _("Reden"), _("Door, op")],
+                    *[
+                        [
+                            f"{o.project_id} {o.project_title}",
+                            _("niet gefinancierd")
+                            if o.decision == "not-funded"
+                            else _("gefinancierd"),
+                            o.reason,
+                            f"{o.actor_name}, {format_datetime(o.created_at)}",
+                        ]
+                        for o in view.overrides
+                    ],
+                ]
+            )
+        else:
+            para(_("Er zijn geen correcties vastgelegd."))
+
+        heading(_("Controleren"))
+        para(_("Kop van het stemlogboek (hoogte %(height)s):", height=view.log_height))
+        mono(view.log_head)
+        para(_(EXPORT_DIGEST_LABEL) + ":")
+        mono(export_sha256)
+        if signing_key is not None:
+            para(
+                _(
+                    "De export is ondertekend met de Ed25519-sleutel van deze installatie (sleutel-id "
+                    "%(key_id)s); de publieke sleutel (hex):",
+                    key_id=signing_key["key_id"],
+                )
+            )
+            mono(signing_key["public_key_hex"])
+        para(_(DIGEST_LABEL) + ":")
+        mono(view.digest)
+        para(_("Telmachine: %(version)s", version=view.engine_version))
+        key_hex = signing_key["public_key_hex"] if signing_key is not None else None
+        for what, command in verify_commands(view, base_url, key_hex):
+            para(what)
+            mono(command)
+        return bytes(pdf.output())

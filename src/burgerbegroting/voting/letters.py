@@ -39,7 +39,7 @@ from fpdf import FPDF
 
 from burgerbegroting.errors import ValidationFailed
 from burgerbegroting.i18n import _, format_datetime
-from burgerbegroting.pdffonts import MONO, SANS, add_fonts, printable
+from burgerbegroting.pdffonts import MONO, SANS, embedded_fonts, printable
 
 BOOTH_PATH = "/stemmen"
 MAX_PDF_LETTERS = 5_000
@@ -268,39 +268,39 @@ def write_pdf(
     if len(letters.codes) > MAX_PDF_LETTERS:
         check_format(LetterFormat.PDF, len(letters.codes))
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    add_fonts(pdf)
-    pdf.set_auto_page_break(auto=False)
-    # Document properties are stored as UTF-16 text: no font involved.
-    pdf.set_title(letters.round_title)
-    pdf.set_author(letters.municipality)
-    pdf.set_creator("Burgerbegroting")
-    texts = _layout(pdf, letters)
-    pdf.set_font(SANS, "B", 18)
-    municipality = printable(pdf, letters.municipality)
-    pdf.set_font(SANS, "", 9)
-    batch_line = printable(pdf, _("Reeks %(batch)s", batch=letters.batch_id))
-    total = len(letters.codes)
-    for index, code in enumerate(letters.codes):
-        pdf.add_page()
+    with embedded_fonts(pdf):
+        pdf.set_auto_page_break(auto=False)
+        # Document properties are stored as UTF-16 text: no font involved.
+        pdf.set_title(letters.round_title)
+        pdf.set_author(letters.municipality)
+        pdf.set_creator("Burgerbegroting")
+        texts = _layout(pdf, letters)
         pdf.set_font(SANS, "B", 18)
-        pdf.text(_LEFT, 28, municipality)
-        pdf.set_font(SANS, "B", 15)
-        y = _lines(pdf, texts.heading, _LEFT, 95, 7)
-        pdf.set_font(SANS, "", 11)
-        y = _lines(pdf, texts.intro, _LEFT, y + 4)
-        y = _lines(pdf, texts.details, _LEFT, y + 2)
-        pdf.set_font(MONO, "B", 24)
-        pdf.text(_LEFT, y + 12, code)
-        qr_top = y + 22
-        _draw_qr(pdf, qr_code(letters.base_url, code), _LEFT, qr_top, _QR_SIZE)
-        pdf.set_font(SANS, "", 11)
-        _lines(pdf, texts.qr_caption, _LEFT + _QR_SIZE + 10, qr_top + 8)
+        municipality = printable(pdf, letters.municipality)
         pdf.set_font(SANS, "", 9)
-        _lines(pdf, texts.footer, _LEFT, 255, 4.5)
-        pdf.text(_LEFT, 285, batch_line)
-        if progress is not None and ((index + 1) % PROGRESS_EVERY == 0 or index + 1 == total):
-            progress(index + 1, total)
-    pdf.output(out)
+        batch_line = printable(pdf, _("Reeks %(batch)s", batch=letters.batch_id))
+        total = len(letters.codes)
+        for index, code in enumerate(letters.codes):
+            pdf.add_page()
+            pdf.set_font(SANS, "B", 18)
+            pdf.text(_LEFT, 28, municipality)
+            pdf.set_font(SANS, "B", 15)
+            y = _lines(pdf, texts.heading, _LEFT, 95, 7)
+            pdf.set_font(SANS, "", 11)
+            y = _lines(pdf, texts.intro, _LEFT, y + 4)
+            y = _lines(pdf, texts.details, _LEFT, y + 2)
+            pdf.set_font(MONO, "B", 24)
+            pdf.text(_LEFT, y + 12, code)
+            qr_top = y + 22
+            _draw_qr(pdf, qr_code(letters.base_url, code), _LEFT, qr_top, _QR_SIZE)
+            pdf.set_font(SANS, "", 11)
+            _lines(pdf, texts.qr_caption, _LEFT + _QR_SIZE + 10, qr_top + 8)
+            pdf.set_font(SANS, "", 9)
+            _lines(pdf, texts.footer, _LEFT, 255, 4.5)
+            pdf.text(_LEFT, 285, batch_line)
+            if progress is not None and ((index + 1) % PROGRESS_EVERY == 0 or index + 1 == total):
+                progress(index + 1, total)
+        pdf.output(out)
 
 
 def pdf_bytes(letters: LetterBatch) -> bytes:
