@@ -23,6 +23,7 @@ from tests.conftest import make_settings
 from tests.proposals.factories import run
 from tests.voting.factories import (
     admin_headers,
+    close,
     codes_then_accounts_only,
     issue_codes,
     open_round,
@@ -234,6 +235,26 @@ def test_account_voting_with_a_minimum_age_stores_a_declared_age_band(
     assert refused.status_code == 422
     assert "vanaf 18 jaar" in json.dumps(refused.json(), ensure_ascii=False)
     assert scalar(settings, "SELECT count(*) FROM voters") == 1
+
+
+def test_a_first_account_visit_after_the_close_is_told_it_is_closed_and_stores_nothing(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    vr = open_round(settings, vote_by_account=True, min_age=16)
+    close(settings, vr)
+    headers = bearer(settings, make_user(settings, "laat@example.nl"))
+    response = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot",
+        json={"projects": [vr.projects[0]], "district_id": vr.districts[0], "age_band": "27-44"},
+        headers=headers,
+    )
+    assert response.status_code == 409, response.text
+    assert "gesloten" in response.json()["detail"]
+    asked = client.put(
+        f"/api/v1/rounds/{vr.round_id}/ballot", json={"projects": [vr.projects[0]]}, headers=headers
+    )
+    assert asked.status_code == 409  # not "choose your district" for a round that is over
+    assert scalar(settings, "SELECT count(*) FROM voters") == 0
 
 
 def test_receipt_lookup_says_nothing_for_garbage(

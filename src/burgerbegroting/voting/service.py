@@ -811,6 +811,9 @@ async def account_voter_context(
         await session.execute(query.execution_options(populate_existing=True))
     ).scalar_one_or_none()
     if voter is None:
+        # A first visit makes the voter row: only while voting is open (after the close it would
+        # be asked for a district to be told the round is closed, and leave a row behind).
+        _require_voting(round_)
         district_ids = [d["id"] for d in definition["districts"]]
         problems: dict[str, str] = {}
         if district_ids and district_id is None:
