@@ -3,6 +3,7 @@ overrides beside the outcome; participation with small counts hidden; MES explai
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -414,6 +415,40 @@ def test_a_count_the_engine_refuses_is_a_conflict_and_the_round_stays_open(
 
     assert run(settings, tick) == []
     assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
+
+
+def test_the_count_at_close_runs_off_the_event_loop(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city-wide round of 100,000 ballots counted with mes-add1 takes seconds to minutes of
+    CPU: on the event loop it would stall every other request of the worker for that long. The
+    close counts in a worker thread (the scheduled close goes through the same
+    ``counting.compute``)."""
+    on_loop: list[bool] = []
+    real = counting.results_document
+
+    def count(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            on_loop.append(False)
+        else:
+            on_loop.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(counting, "results_document", count)
+    vr = _voted_round(client, settings)
+    admin = admin_headers(settings, vr)
+    closed = client.post(
+        f"/api/v1/rounds/{vr.round_id}/phase",
+        json={"phase": "closed", "reason": "Stemperiode voorbij"},
+        headers=admin,
+    )
+    assert closed.status_code == 200, closed.text
+    funded = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
+    assert [p["project_id"] for p in funded["elections"][0]["funded"]]
+
+    assert on_loop == [False]
 
 
 def test_a_cumulative_mes_round_shows_the_price_per_point_and_counts_points(
