@@ -20,6 +20,7 @@ from burgerbegroting.audit.verify import (
     Report,
     VerificationError,
     check_pb,
+    diff,
     main,
     manifest_bytes,
     pabulib_text,
@@ -218,6 +219,9 @@ def test_an_export_from_another_engine_version_is_recounted_and_the_report_says_
     assert out["lines"] == report.lines
     assert main(["verify", str(path)]) == 0
     assert differ[0] in capsys.readouterr().out
+    # audit diff keeps the line too, also with --key (before, it kept only the no-key warning)
+    key = bytes.fromhex(client.get("/.well-known/burgerbegroting-key").json()["public_key_hex"])
+    assert differ[0] in diff(document, document, public_key=key).lines
 
     # The explanation changed between versions (a step of the trace reads otherwise): the same
     # result, so it passes, with the first difference named.

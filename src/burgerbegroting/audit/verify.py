@@ -906,18 +906,22 @@ def diff(
     of NEW's (nothing removed or rewritten). Without ``public_key`` both must name the same key,
     and the report says that origin was not checked."""
     old_report = verify(old, public_key=public_key)
-    verify(new, public_key=public_key)
-    report = Report()
+    new_report = verify(new, public_key=public_key)
+    report = Report(engine_versions=new_report.engine_versions)
     if public_key is None:
         # Each was checked with the key inside it: they must at least name the same key, or NEW
-        # may come from anyone. Keep verify's warning that origin was not checked.
+        # may come from anyone.
         _need(
             _same(old["manifest"].get("key"), new["manifest"].get("key")),
             "manifest/key",
             "OLD en NEW zijn met verschillende sleutels ondertekend; geef --key met de "
             "gepubliceerde sleutel van de gemeente",
         )
-        report.lines += [line for line in old_report.lines if line.startswith("LET OP")]
+    # Keep verify's warnings of either export: origin not checked (no --key), or a closed export
+    # counted with another engine version than this verifier's.
+    for line in (*old_report.warnings(), *new_report.warnings()):
+        if line not in report.lines:
+            report.add(line)
     _need(
         old["manifest"]["fingerprint"] == new["manifest"]["fingerprint"],
         "definition",
