@@ -1,3 +1,3 @@
 """Burgerbegroting: participatory budgeting for the social domain of Dutch municipalities."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

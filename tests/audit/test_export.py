@@ -488,3 +488,52 @@ def test_council_report_digest_is_cached_and_equals_a_fresh_export(
     resigned = digest(other)
     assert resigned not in {first, changed}
     assert resigned == run(other, fresh)
+
+
+def _keys(value: Any) -> set[str]:
+    """Every object key anywhere in a JSON value."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_an_export_during_voting_carries_no_result_and_is_never_public(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """During voting the auditor's JSON holds the definition, the projects and the log so far:
+    no part, manifest entry or field with a result (no outcome, current ballots, votes per project,
+    selection or engine version). A round whose export is to be public (export_public, which an
+    admin may set during voting) gives nothing to anyone else before publication."""
+    voted = voted_round(client, settings, closed=False)
+    rid = voted.vr.round_id
+    patched = client.patch(
+        f"/api/v1/rounds/{rid}", json={"export_public": True}, headers=voted.admin
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["export_public"] is True
+    resident = bearer(settings, make_user(settings, "buurman@example.nl"))
+    for fmt in ("json", "pb", "csv"):
+        url = f"/api/v1/rounds/{rid}/export?format={fmt}"
+        assert client.get(url).status_code == 401, fmt
+        assert client.get(url, headers=resident).status_code == 403, fmt
+        assert client.get(url, headers=voted.admin).status_code == 409, fmt
+
+    _, document = export_json(client, rid, voted.auditor)
+    assert set(document) == {"format", "manifest", "signature", "definition", "projects", "log"}
+    manifest = document["manifest"]
+    assert manifest["state"] == "voting"
+    assert set(manifest["parts"]) == {"definition", "projects", "log"}
+    assert manifest["engine_version"] is None
+    assert {frozenset(p) for p in document["projects"]} == {
+        frozenset(
+            {"id", "title", "summary", "cost_cents", "theme_id", "theme", "district_id", "district"}
+        )
+    }
+    assert {e["kind"] for e in document["log"]} <= {"genesis", "ballot", "void", "roll"}
+    result_words = {"outcome", "selected", "votes", "winners", "elections", "ballots", "tally"}
+    assert not _keys(document) & result_words
+    report = verify(document, public_key=published_key(client))
+    assert "geen uitslag" in report.text()
+    assert report.engine_versions is None

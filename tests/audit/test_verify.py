@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,15 +13,22 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting import __version__
+from burgerbegroting.audit.signing import sign
 from burgerbegroting.audit.verify import (
+    PARTS_CLOSED,
     Report,
     VerificationError,
     check_pb,
+    diff,
     main,
+    manifest_bytes,
     pabulib_text,
+    part_digests,
     verify,
 )
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.ballots import engine_version
 from burgerbegroting.voting.tally.pabulib import read_election, read_pabulib, write_pabulib
 from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
@@ -159,3 +169,101 @@ def test_a_part_the_signature_does_not_cover_is_refused(
     with pytest.raises(VerificationError) as problem:
         verify(document)
     assert problem.value.place == "uitslag_na_correctie"
+
+
+def _as_counted_by(export: dict[str, Any], version: str, settings: Settings) -> None:
+    """Make ``export`` look counted by another engine version, signed by the server."""
+    export["outcome"]["engine_version"] = version
+    export["manifest"]["engine_version"] = version
+    export["manifest"]["parts"] = part_digests(export, PARTS_CLOSED)
+    export["signature"] = sign(settings, manifest_bytes(export["manifest"]))
+
+
+def test_an_export_from_another_engine_version_is_recounted_and_the_report_says_so(
+    client: TestClient[Litestar],
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An export counted with an older engine is not refused (the verifier refused it with
+    'gebruik dezelfde versie' before): it is recounted, and the report says plainly that the
+    versions differ, in text and in --json. Equal results with another explanation pass with a
+    warning; another result never passes."""
+    voted = voted_round(client, settings)
+    _, document = export_json(client, voted.vr.round_id, voted.auditor)
+    ours = engine_version()
+    assert ours == f"burgerbegroting-tally/{__version__}"
+    same = verify(document)
+    assert same.engine_versions == (ours, ours)
+    assert not any("versies verschillen" in line for line in same.lines)
+
+    old = "burgerbegroting-tally/0.0.9-test"
+    _as_counted_by(document, old, settings)
+    report = verify(document)
+    assert report.engine_versions == (old, ours)
+    differ = [line for line in report.lines if "versies verschillen" in line]
+    assert len(differ) == 1
+    assert old in differ[0]
+    assert ours in differ[0]
+    assert differ[0] in report.warnings()
+    assert any("(op de versie na), byte voor byte" in line for line in report.lines)
+
+    path = tmp_path / "oud.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["verify", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is True
+    assert out["engine_version"] == {"export": old, "verifier": ours, "same": False}
+    assert differ[0] in out["warnings"]
+    assert out["lines"] == report.lines
+    assert main(["verify", str(path)]) == 0
+    assert differ[0] in capsys.readouterr().out
+    # audit diff keeps the line too, also with --key (before, it kept only the no-key warning)
+    key = bytes.fromhex(client.get("/.well-known/burgerbegroting-key").json()["public_key_hex"])
+    assert differ[0] in diff(document, document, public_key=key).lines
+
+    # The explanation changed between versions (a step of the trace reads otherwise): the same
+    # result, so it passes, with the first difference named.
+    explained = copy.deepcopy(document)
+    explained["outcome"]["elections"][0]["outcome"]["parameters"]["uitleg"] = "anders"
+    _as_counted_by(explained, old, settings)
+    warned = verify(explained)
+    assert any(
+        "toelichting" in line and "/elections/0/outcome/parameters" in line
+        for line in warned.warnings()
+    )
+
+    # Another result does not pass, whatever the version.
+    changed = copy.deepcopy(document)
+    selected = changed["outcome"]["elections"][0]["outcome"]["selected"]
+    selected.append(selected[0])
+    _as_counted_by(changed, old, settings)
+    with pytest.raises(VerificationError) as problem:
+        verify(changed)
+    assert problem.value.place.startswith("outcome/elections/0/outcome/selected")
+    assert old in problem.value.message
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["verify", str(path), "--json"]) == 1
+    failed = json.loads(capsys.readouterr().out)
+    assert failed["ok"] is False
+    assert failed["error"]["place"] == problem.value.place
+
+    # The manifest and the outcome must still name the same version.
+    split = copy.deepcopy(document)
+    split["manifest"]["engine_version"] = ours
+    split["signature"] = sign(settings, manifest_bytes(split["manifest"]))
+    with pytest.raises(VerificationError) as mismatch:
+        verify(split)
+    assert mismatch.value.place == "outcome/engine_version"
+
+
+def test_the_package_version_is_one_version() -> None:
+    """pyproject.toml and ``burgerbegroting.__version__`` (which the engine version and the
+    outcomes carry) name the same release."""
+    pyproject = tomllib.loads(
+        (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    )
+    assert pyproject["project"]["version"] == __version__
+    assert engine_version() == f"burgerbegroting-tally/{pyproject['project']['version']}"

@@ -32,7 +32,14 @@ from tests.accounts.factories import bearer, csrf_token, make_user
 from tests.audit.factories import auditor_headers, export_json
 from tests.conftest import make_settings
 from tests.proposals.factories import run
-from tests.voting.factories import VotingRound, close, issue_codes, open_round, scalar
+from tests.voting.factories import (
+    VotingRound,
+    admin_headers,
+    close,
+    issue_codes,
+    open_round,
+    scalar,
+)
 
 Client = TestClient[Litestar]
 RECEIPT = re.compile(r"[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}")
@@ -903,3 +910,32 @@ def test_booth_in_english(client: Client, settings: Settings) -> None:
         {f"punten-{vr.projects[0]}": "11", "actie": "controleren"},
     )
     assert "11 points; you have 10 to give." in refused.text
+
+
+def test_the_receipt_lookup_says_a_voided_ballot_was_declared_invalid_in_dutch_and_english(
+    client: Client, settings: Settings
+) -> None:
+    vr = open_round(settings)
+    code = issue_codes(settings, vr, 1)[0]
+    enter_code(client, code)
+    form_post(
+        client, f"/stemmen/{vr.round_id}", {f"p-{vr.projects[0]}": "1", "actie": "controleren"}
+    )
+    receipt_text, _ = review_and_confirm(client, vr)
+    receipt = RECEIPT.search(receipt_text)
+    assert receipt is not None
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": code, "reason": "brief gestolen", "void_ballot": True},
+        headers=admin_headers(settings, vr),
+    )
+    assert revoked.json() == {"revoked": True, "ballot_voided": True}
+    form = {"ronde": str(vr.round_id), "ontvangstbewijs": receipt.group(0)}
+    dutch = html.unescape(form_post(client, "/ontvangstbewijs", form).text)
+    assert "Ongeldig verklaard" in dutch
+    assert "De gemeente heeft deze stem ongeldig verklaard" in dutch
+    assert "Dit is uw laatste stem" not in dutch
+    client.cookies.set("taal", "en")
+    english = html.unescape(form_post(client, "/ontvangstbewijs", form).text)
+    assert "Declared invalid" in english
+    assert "The municipality has declared this vote invalid" in english

@@ -503,3 +503,46 @@ def test_a_paper_ballot_on_a_code_is_refused_in_an_accounts_only_round(
     assert (
         scalar(settings, "SELECT count(*) FROM audit_log WHERE action = 'voting.paper_ballot'") == 0
     )
+
+
+def test_every_receipt_of_a_voided_voter_says_voided_and_the_schema_lists_the_four_statuses(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A voter votes twice, then their code is revoked and its ballot voided: no ballot of theirs
+    counts. The first receipt said "superseded" (the page: "only that later vote counts"); it says
+    "voided" now. The API's schema names the four statuses (it said only "string")."""
+    vr = open_round(settings)
+    code, other = issue_codes(settings, vr, 2)
+    voter = redeem(client, code)
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    receipts = [
+        client.put(url, json={"projects": [p]}, headers=voter).json()["receipt"]
+        for p in vr.projects[:2]
+    ]
+    third = client.put(url, json={"projects": [vr.projects[2]]}, headers=redeem(client, other))
+
+    def statuses() -> list[str]:
+        return [
+            client.get(f"/api/v1/rounds/{vr.round_id}/receipts/{r}").json()["status"]
+            for r in [*receipts, third.json()["receipt"]]
+        ]
+
+    assert statuses() == ["superseded", "counted", "counted"]
+    voided = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": code, "reason": "stem onder dwang", "void_ballot": True},
+        headers=admin_headers(settings, vr),
+    )
+    assert voided.json() == {"revoked": True, "ballot_voided": True}
+    assert statuses() == ["voided", "voided", "counted"]
+
+    doc = client.get("/schema/openapi.json").json()
+    answer = doc["paths"]["/api/v1/rounds/{round_id}/receipts/{receipt}"]["get"]["responses"]
+    ref = answer["200"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert sorted(schema["properties"]["status"]["enum"]) == [
+        "counted",
+        "superseded",
+        "unknown",
+        "voided",
+    ]

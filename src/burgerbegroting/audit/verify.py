@@ -18,6 +18,10 @@ What it checks, in this order, stopping at the first problem (which it names):
 5. every ballot is valid under the round's rules (``voting.ballots.normalise`` gives back exactly
    the stored content);
 6. the recount (``voting.ballots.results_document``) equals the published outcome byte for byte;
+   counted with another engine version than this one, it is recounted all the same and the report
+   says that the versions differ (a ``LET OP`` line, ``engine_version`` in ``--json``): equal but
+   for the version passes, equal results with a different explanation (trace, reasons,
+   parameters) pass with a warning naming the first difference, different results never pass;
 7. the given ``.pb`` files agree with the export (projects, costs, ballots, selected).
 
 This module also holds the pieces of the export format that both sides must compute alike (the
@@ -103,12 +107,31 @@ class Report:
     """What was checked, one line each, for the auditor's report."""
 
     lines: list[str] = field(default_factory=list)
+    #: (the export's, this verifier's) engine version, once a closed export was recounted.
+    engine_versions: tuple[str | None, str] | None = None
 
     def add(self, line: str) -> None:
         self.lines.append(line)
 
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    def warnings(self) -> list[str]:
+        """The lines an auditor must read: what was not checked, or checked with a caveat."""
+        return [line for line in self.lines if line.startswith("LET OP")]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report for ``--json``: every line, the warnings again, and the engine versions."""
+        versions = None
+        if self.engine_versions is not None:
+            export, verifier = self.engine_versions
+            versions = {"export": export, "verifier": verifier, "same": export == verifier}
+        return {
+            "ok": True,
+            "lines": list(self.lines),
+            "warnings": self.warnings(),
+            "engine_version": versions,
+        }
 
 
 # --- the format, shared by the export and the verifier ----------------------------------------
@@ -643,8 +666,56 @@ def _first_difference(a: object, b: object, pointer: str = "") -> str:
     return pointer or "/"
 
 
+#: The parts of an election's outcome that are its result (what was chosen, with what money, by
+#: which tie-break); the rest (``parameters``, ``unselected``, ``trace``) explains it, and its
+#: wording may change between engine versions (docs/counting.md, "Engine versions").
+OUTCOME_RESULT_KEYS = (
+    "rule",
+    "selected",
+    "cost",
+    "budget",
+    "leftover",
+    "tie_break",
+    "tie_break_order",
+    "seed",
+)
+
+
+def _result_only(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A results document without the explanations: each election's outcome cut down to
+    ``OUTCOME_RESULT_KEYS``, and no ``engine_version``; everything else (votes, ballots, blank,
+    budgets, log head) stays."""
+    elections = [
+        {
+            **election,
+            "outcome": {key: election["outcome"].get(key) for key in OUTCOME_RESULT_KEYS},
+        }
+        for election in document["elections"]
+    ]
+    rest = {k: v for k, v in document.items() if k not in {"elections", "engine_version"}}
+    return {**rest, "elections": elections}
+
+
+def _where(pointer: str, recount: Mapping[str, Any]) -> str:
+    where = "outcome" + pointer
+    parts = pointer.split("/")
+    if len(parts) > 2 and parts[1] == "elections" and parts[2].isdigit():
+        index = int(parts[2])
+        if index < len(recount["elections"]):
+            where += f" (verkiezing {election_label(recount['elections'][index]['district_id'])})"
+    return where
+
+
 def check_recount(export: Mapping[str, Any], replay: Replay, report: Report) -> None:
-    """Recount every election from the definition and the current ballots; compare bytes."""
+    """Recount every election from the definition and the current ballots; compare bytes.
+
+    Counted with another engine version than this verifier's, the export is still recounted and
+    checked: the report says plainly that the versions differ. The bytes must then be equal but
+    for the version; where only the explanation differs (parameters, reasons, trace: what changed
+    between versions) and every result is the same (chosen projects, cost, money left, votes,
+    ballots, tie-break and seed), it passes with a warning naming the first difference. A
+    different result never passes.
+    """
     definition = export["definition"]
     published = export["outcome"]
     ballots = [(b["election"], b["content"]) for b in export["ballots"]]
@@ -658,28 +729,47 @@ def check_recount(export: Mapping[str, Any], replay: Replay, report: Report) -> 
         )
     except (BallotProblem, TallyError) as exc:
         raise VerificationError("herteling", f"de telling faalt: {exc}") from None
-    if published.get("engine_version") != recount["engine_version"]:
-        raise VerificationError(
-            "outcome/engine_version",
-            f"de uitslag is geteld met {published.get('engine_version')}, deze controle gebruikt "
-            f"{recount['engine_version']}: gebruik dezelfde versie",
+    theirs, ours = published.get("engine_version"), recount["engine_version"]
+    _need(
+        _same(theirs, export["manifest"].get("engine_version")),
+        "outcome/engine_version",
+        f"{theirs!r} wijkt af van de versie in het manifest "
+        f"({export['manifest'].get('engine_version')!r})",
+    )
+    same_version = _same(theirs, ours)
+    report.engine_versions = (theirs if isinstance(theirs, str) else None, ours)
+    if not same_version:
+        report.add(
+            f"LET OP: de uitslag is geteld met {theirs}, deze controle telt met {ours}: de "
+            f"versies verschillen. Hieronder de herteling met {ours}."
         )
-    if canonical_json(published) != canonical_json(recount):
-        pointer = _first_difference(published, recount)
-        where = "outcome" + pointer
-        parts = pointer.split("/")
-        if len(parts) > 2 and parts[1] == "elections" and parts[2].isdigit():
-            index = int(parts[2])
-            if index < len(recount["elections"]):
-                where += (
-                    f" (verkiezing {election_label(recount['elections'][index]['district_id'])})"
-                )
-        raise VerificationError(where, "de herteling wijkt af van de gepubliceerde uitslag")
+    if canonical_json(published) == canonical_json({**recount, "engine_version": theirs}):
+        winners = sum(len(e["outcome"]["selected"]) for e in recount["elections"])
+        same = "" if same_version else " (op de versie na)"
+        report.add(
+            f"Herteling ({definition['counting']['rule']}, {ours}) gelijk aan de "
+            f"gepubliceerde uitslag{same}, byte voor byte: {len(recount['elections'])} "
+            f"verkiezing(en), {winners} gekozen projecten."
+        )
+        return
+    pointer = _first_difference(published, {**recount, "engine_version": theirs})
+    if same_version or canonical_json(_result_only(published)) != canonical_json(
+        _result_only(recount)
+    ):
+        message = "de herteling wijkt af van de gepubliceerde uitslag"
+        if not same_version:
+            message += f" (geteld met {theirs}, hergeteld met {ours})"
+        raise VerificationError(_where(pointer, recount), message)
     winners = sum(len(e["outcome"]["selected"]) for e in recount["elections"])
     report.add(
-        f"Herteling ({definition['counting']['rule']}, {recount['engine_version']}) gelijk aan de "
-        f"gepubliceerde uitslag, byte voor byte: {len(recount['elections'])} verkiezing(en), "
-        f"{winners} gekozen projecten."
+        f"Herteling ({definition['counting']['rule']}, {ours}) geeft dezelfde uitslag: "
+        f"{len(recount['elections'])} verkiezing(en), {winners} gekozen projecten, dezelfde "
+        "kosten, stemmen, loting en restbedragen."
+    )
+    report.add(
+        f"LET OP: de toelichting bij de uitslag (parameters, redenen of stappen) wijkt af vanaf "
+        f"{_where(pointer, recount)}, zoals tussen versies van de telmachine kan (docs/counting.md, "
+        f"'Engine versions'). Voor een controle byte voor byte: gebruik {theirs}."
     )
 
 
@@ -816,18 +906,22 @@ def diff(
     of NEW's (nothing removed or rewritten). Without ``public_key`` both must name the same key,
     and the report says that origin was not checked."""
     old_report = verify(old, public_key=public_key)
-    verify(new, public_key=public_key)
-    report = Report()
+    new_report = verify(new, public_key=public_key)
+    report = Report(engine_versions=new_report.engine_versions)
     if public_key is None:
         # Each was checked with the key inside it: they must at least name the same key, or NEW
-        # may come from anyone. Keep verify's warning that origin was not checked.
+        # may come from anyone.
         _need(
             _same(old["manifest"].get("key"), new["manifest"].get("key")),
             "manifest/key",
             "OLD en NEW zijn met verschillende sleutels ondertekend; geef --key met de "
             "gepubliceerde sleutel van de gemeente",
         )
-        report.lines += [line for line in old_report.lines if line.startswith("LET OP")]
+    # Keep verify's warnings of either export: origin not checked (no --key), or a closed export
+    # counted with another engine version than this verifier's.
+    for line in (*old_report.warnings(), *new_report.warnings()):
+        if line not in report.lines:
+            report.add(line)
     _need(
         old["manifest"]["fingerprint"] == new["manifest"]["fingerprint"],
         "definition",
@@ -877,14 +971,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("export", help="de JSON-export van de ronde")
     check.add_argument("--pb", action="append", default=[], help="een .pb-bestand (herhaalbaar)")
     check.add_argument("--key", help="publieke sleutel: hex, base64 of een bestand")
+    check.add_argument("--json", action="store_true", help="het verslag als één JSON-object")
     compare = sub.add_parser("diff", help="bewijs dat NEW de export OLD verlengt")
     compare.add_argument("old")
     compare.add_argument("new")
     compare.add_argument("--key", help="publieke sleutel: hex, base64 of een bestand")
+    compare.add_argument("--json", action="store_true", help="het verslag als één JSON-object")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``verify`` or ``diff``; print the report (exit 0) or the first problem (exit 1)."""
+    """Run ``verify`` or ``diff``; print the report (exit 0) or the first problem (exit 1).
+
+    With ``--json`` both go to stdout as one object: ``{"ok": true, "lines", "warnings",
+    "engine_version": {"export", "verifier", "same"} | null}`` or ``{"ok": false, "error":
+    {"place", "message"}}``."""
+    as_json = bool(getattr(args, "json", False))
     try:
         key = _decode_key(args.key) if args.key else None
         if args.audit_command == "verify":
@@ -893,11 +994,18 @@ def run(args: argparse.Namespace) -> int:
         else:
             report = diff(_load(args.old), _load(args.new), public_key=key)
     except VerificationError as exc:
-        print(f"FOUT bij {exc.place}: {exc.message}", file=sys.stderr)
+        if as_json:
+            error = {"place": exc.place, "message": exc.message}
+            print(json.dumps({"ok": False, "error": error}, ensure_ascii=False))
+        else:
+            print(f"FOUT bij {exc.place}: {exc.message}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"FOUT: {exc}", file=sys.stderr)
         return 2
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return 0
     print(report.text())
     print("OK")
     return 0

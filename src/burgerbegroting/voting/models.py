@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Literal
 
 from sqlalchemy import (
     Boolean,
@@ -62,6 +63,11 @@ class EventKind(StrEnum):
     VOID = "void"  # an admin voided the current ballot of a revoked code, with a reason
     ROLL = "roll"  # codes issued or revoked during voting: the roll's new fingerprint
     END = "end"  # voting closed: no event may follow
+
+
+ReceiptStatus = Literal["counted", "superseded", "voided", "unknown"]
+"""What a receipt lookup says (``service.receipt_status``): the API's ``status`` and the lookup
+page's wording (``pages.RECEIPT_STATUS``) list exactly these."""
 
 
 AGE_BANDS: tuple[str, ...] = ("12-17", "18-26", "27-44", "45-66", "67+")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from burgerbegroting.db import Id
+from burgerbegroting.voting.models import ReceiptStatus
 
 CodeText = Annotated[str, msgspec.Meta(max_length=64)]
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
@@ -140,7 +141,7 @@ class PaperBallotIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ReceiptStatusOut(msgspec.Struct):
-    status: str
+    status: ReceiptStatus
 
 
 class LogHeadOut(msgspec.Struct):

@@ -62,6 +62,7 @@ from burgerbegroting.voting.models import (
     Channel,
     CodeBatch,
     EventKind,
+    ReceiptStatus,
     Voter,
     VoterMethod,
     VotingCode,
@@ -1434,9 +1435,15 @@ async def paper_booth(
 # --- public checks ---------------------------------------------------------------------------------
 
 
-async def receipt_status(session: AsyncSession, round_id: int, receipt: str) -> str:
+async def receipt_status(session: AsyncSession, round_id: int, receipt: str) -> ReceiptStatus:
     """``counted`` (the voter's current ballot), ``superseded`` (a later ballot of the same voter
-    counts), ``voided`` (an admin voided it) or ``unknown``. Nothing else about the ballot."""
+    counts), ``voided`` or ``unknown``. Nothing else about the ballot.
+
+    ``voided``: an admin revoked the voter's code and voided its current ballot
+    (``revoke_code`` with ``void_ballot``: a ``void`` event in the log, no current ballot left).
+    Then no ballot of that voter counts, so an earlier receipt of the same voter, superseded
+    before the void, is ``voided`` too: "superseded" would tell the voter that a later ballot
+    counts."""
     normalised = normalise_receipt(receipt)
     if normalised is None:
         return "unknown"
@@ -1458,6 +1465,8 @@ async def receipt_status(session: AsyncSession, round_id: int, receipt: str) -> 
     ).scalar_one()
     if current == ballot_id:
         return "counted"
+    if current is None:
+        return "voided"  # the voter's current ballot was voided: none of theirs counts
     later = (
         await session.execute(select(Ballot.id).where(Ballot.supersedes_id == ballot_id))
     ).scalar_one_or_none()
