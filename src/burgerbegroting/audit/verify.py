@@ -20,8 +20,9 @@ What it checks, in this order, stopping at the first problem (which it names):
 6. the recount (``voting.ballots.results_document``) equals the published outcome byte for byte;
    counted with another engine version than this one, it is recounted all the same and the report
    says that the versions differ (a ``LET OP`` line, ``engine_version`` in ``--json``): equal but
-   for the version passes, equal results with a different explanation (trace, reasons,
-   parameters) pass with a warning naming the first difference, different results never pass;
+   for the version passes; anything else fails, and where only the explanation differs (trace,
+   reasons, parameters) the problem says that the results themselves agree and which version
+   checks the explanation byte for byte;
 7. the given ``.pb`` files agree with the export (projects, costs, ballots, selected).
 
 This module also holds the pieces of the export format that both sides must compute alike (the
@@ -711,10 +712,11 @@ def check_recount(export: Mapping[str, Any], replay: Replay, report: Report) -> 
 
     Counted with another engine version than this verifier's, the export is still recounted and
     checked: the report says plainly that the versions differ. The bytes must then be equal but
-    for the version; where only the explanation differs (parameters, reasons, trace: what changed
+    for the version. Where only the explanation differs (parameters, reasons, trace: what changed
     between versions) and every result is the same (chosen projects, cost, money left, votes,
-    ballots, tie-break and seed), it passes with a warning naming the first difference. A
-    different result never passes.
+    ballots, tie-break and seed), it still fails: the council reads that explanation, and this
+    verifier cannot vouch for what another version wrote. The problem then says that the results
+    agree and names the version to verify with, byte for byte.
     """
     definition = export["definition"]
     published = export["outcome"]
@@ -760,16 +762,12 @@ def check_recount(export: Mapping[str, Any], replay: Replay, report: Report) -> 
         if not same_version:
             message += f" (geteld met {theirs}, hergeteld met {ours})"
         raise VerificationError(_where(pointer, recount), message)
-    winners = sum(len(e["outcome"]["selected"]) for e in recount["elections"])
-    report.add(
-        f"Herteling ({definition['counting']['rule']}, {ours}) geeft dezelfde uitslag: "
-        f"{len(recount['elections'])} verkiezing(en), {winners} gekozen projecten, dezelfde "
-        "kosten, stemmen, loting en restbedragen."
-    )
-    report.add(
-        f"LET OP: de toelichting bij de uitslag (parameters, redenen of stappen) wijkt af vanaf "
-        f"{_where(pointer, recount)}, zoals tussen versies van de telmachine kan (docs/counting.md, "
-        f"'Engine versions'). Voor een controle byte voor byte: gebruik {theirs}."
+    raise VerificationError(
+        _where(pointer, recount),
+        f"de herteling met {ours} geeft dezelfde uitslag (gekozen projecten, kosten, stemmen, "
+        f"loting en restbedragen), maar de toelichting (parameters, redenen of stappen) wijkt af "
+        f"van wat {theirs} schreef, zoals tussen versies van de telmachine kan (docs/counting.md, "
+        f"'Engine versions'); controleer met {theirs} voor een vergelijking byte voor byte",
     )
 
 
