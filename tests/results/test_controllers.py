@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.verify import verify
-from burgerbegroting.results import counting, service
+from burgerbegroting.results import counting, participation, service
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
@@ -582,3 +583,39 @@ def test_explanations_are_derived_once_and_off_the_event_loop(
     body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
     # Greedy: A1 (2 votes), then B before A2 at one vote each (lowest cost); A2 no longer fits.
     assert body["elections"][0]["greedy_comparison"]["funded"] == [a1, b]
+
+
+def test_participation_is_counted_by_the_database_not_row_by_row(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetching one row per current ballot cost 0.35 s of the event loop on every results view
+    of a 100,000-ballot round; the database counts per (district, age band, channel) instead."""
+    vr = open_round(settings)
+    codes = issue_codes(settings, vr, 12)
+    for code in codes:
+        cast(client, vr.round_id, code, {"projects": [vr.projects[0]]})
+    close(settings, vr)
+    fetched: list[int] = []
+    real_execute = AsyncSession.execute
+
+    async def counting_execute(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        frozen = (await real_execute(self, *args, **kwargs)).freeze()
+        fetched.append(len(frozen().all()))
+        return frozen()
+
+    async def work(session: AsyncSession) -> participation.Participation:
+        round_ = await session.get(Round, vr.round_id)
+        assert round_ is not None
+        assert round_.frozen_definition is not None
+        definition = json.loads(round_.frozen_definition)
+        monkeypatch.setattr(AsyncSession, "execute", counting_execute)
+        try:
+            return await participation.participation(session, vr.round_id, definition)
+        finally:
+            monkeypatch.setattr(AsyncSession, "execute", real_execute)
+
+    part = run(settings, work)
+    assert part.total == 12
+    assert [(r.label, r.ballots) for r in part.channels] == [("online", 12), ("op papier", "<10")]
+    assert fetched
+    assert max(fetched) < 12, fetched
