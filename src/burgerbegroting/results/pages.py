@@ -9,6 +9,8 @@ pattern as well as colour).
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -184,12 +186,18 @@ class ResultsPagesController(Controller):
     ) -> Response[bytes]:
         view = await service.load(db_session, round_id, roles=viewer_roles(request))
         settings = settings_of(request)
-        body = report.council_report_pdf(
-            view,
-            municipality=settings.municipality,
-            base_url=settings.base_url,
-            export_sha256=await report.export_digest(db_session, settings, round_id),
-            signing_key=public_key_info(settings),
+        export_sha256 = await report.export_digest(db_session, settings, round_id)
+        # In a thread (the language travels with the context): with 200 projects the PDF is
+        # about a CPU second, which on the event loop stalled every other request of the worker.
+        body = await asyncio.to_thread(
+            partial(
+                report.council_report_pdf,
+                view,
+                municipality=settings.municipality,
+                base_url=settings.base_url,
+                export_sha256=export_sha256,
+                signing_key=public_key_info(settings),
+            )
         )
         return Response(
             body,
