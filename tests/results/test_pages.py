@@ -423,3 +423,27 @@ def test_the_council_report_pdf_is_rendered_off_the_event_loop(
         # The language of the request travels into the thread.
         assert ("Raadsinformatiebrief" if language == "nl" else "Council report") in text
     assert on_loop == [False, False]
+
+
+def test_a_round_with_many_projects_charts_those_with_the_most_votes_and_tables_all(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A bar per project made a 200-project chart about 10,000 px tall on a phone (52 KB of the
+    page); the chart now shows the 25 with the most votes and says so, the tables keep all."""
+    n = 30
+    vr = open_round(settings, costs=[100_000] * n, budget=100_000 * n)
+    codes = issue_codes(settings, vr, n)
+    # Project i (1-based) gets i votes: the chart keeps projects 6..30, drops 1..5.
+    for k, code in enumerate(codes):
+        cast(client, vr.round_id, code, {"projects": vr.projects[k:]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    for path in ("/rondes/{}/uitslag", "/rondes/{}/raadsinformatiebrief"):
+        page = client.get(path.format(vr.round_id), headers=admin).text
+        chart = page.split("<svg")[1].split("</svg>")[0]
+        labels = re.findall(r'font-size="13" fill="#1a1a1a">([^<]+)</text>', chart)
+        assert sorted(labels) == sorted(f"Project {i}" for i in range(6, n + 1))
+        assert "De grafiek toont de 25 projecten met de meeste stemmen, van de 30" in page
+        tables = page.split("<svg")[0]
+        for i in range(1, n + 1):
+            assert f"Project {i} <span" in tables
