@@ -556,3 +556,29 @@ def test_a_long_list_is_encoded_in_chunks_to_the_same_bytes() -> None:
         items = [{"height": i, "payload": {"b": [i, "é"], "a": None}} for i in range(size)]
         whole = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert export_mod._canonical_from_database(items) == whole.encode("utf-8"), size
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_the_large_parts_spliced_from_stored_text_equal_the_parsed_and_encoded_ones(
+    client: TestClient[Litestar], settings: Settings, closed: bool
+) -> None:
+    """The JSON export writes the log, the ballots and the outcome from the canonical JSON text
+    the database holds instead of parsing and encoding it again (2 CPU s and long garbage
+    collections at 100,000 ballots): byte for byte what encoding the parsed parts gives."""
+    from burgerbegroting.audit import export as export_mod
+    from burgerbegroting.rounds.models import Round
+
+    voted = voted_round(client, settings, closed=closed)
+
+    async def work(session: AsyncSession) -> export_mod.LoadedRound:
+        round_ = await session.get(Round, voted.vr.round_id)
+        assert round_ is not None
+        return await export_mod.load_round(session, round_)
+
+    loaded = run(settings, work)
+    spliced = export_mod._spliced_parts(loaded)
+    body = loaded.body()
+    assert set(spliced) == ({"log", "ballots", "outcome"} if closed else {"log"})
+    for name, data in spliced.items():
+        assert data == export_mod._canonical_from_database(body[name]), name
+    assert any(e["kind"] == "genesis" for e in body["log"])
