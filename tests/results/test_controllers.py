@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -15,8 +16,10 @@ from litestar.testing import TestClient
 from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting import db
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.verify import verify
+from burgerbegroting.db import create_engine
 from burgerbegroting.results import counting, participation, service
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
@@ -619,3 +622,47 @@ def test_participation_is_counted_by_the_database_not_row_by_row(
     assert [(r.label, r.ballots) for r in part.channels] == [("online", 12), ("op papier", "<10")]
     assert fetched
     assert max(fetched) < 12, fetched
+
+
+def test_views_arriving_together_derive_the_explanations_once(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after the close many staff open the results at once: the views that arrive while the
+    first derives the explanations wait for it (at 100,000 ballots each derivation is about 2 CPU
+    seconds), and get the same figures."""
+    vr = open_round(settings, rule="mes", costs=(4_900_000, 5_000_000, 4_000_000))
+    codes = issue_codes(settings, vr, 2)
+    cast(client, vr.round_id, codes[0], {"projects": [vr.projects[0]]})
+    cast(client, vr.round_id, codes[1], {"projects": [vr.projects[2]]})
+    close(settings, vr)
+    calls: list[int] = []
+    real = service.derive_all
+
+    def derive_all(*args: Any) -> Any:
+        calls.append(1)
+        time.sleep(0.5)  # in its thread: a large round takes seconds, the others arrive meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(service, "derive_all", derive_all)
+
+    async def views() -> list[service.ResultsView]:
+        db.set_read_only(True)  # as for every GET: no write lock (this context ends with the run)
+        engine = create_engine(settings.database_url)
+        try:
+            sessions = [AsyncSession(engine, expire_on_commit=False) for _ in range(3)]
+            try:
+                return list(
+                    await asyncio.gather(
+                        *(service.load(s, vr.round_id, roles={Role.COUNCIL}) for s in sessions)
+                    )
+                )
+            finally:
+                for s in sessions:
+                    await s.close()
+        finally:
+            await engine.dispose()
+
+    shown = asyncio.run(views())
+    assert len(calls) == 1
+    assert len({v.elections[0].comparison for v in shown}) == 1
+    assert shown[0].elections[0].comparison is not None

@@ -299,6 +299,7 @@ class _Derived:
 
 _DERIVED_CACHE: OrderedDict[tuple[int, str], dict[int | None, _Derived]] = OrderedDict()
 _DERIVED_CACHE_SIZE = 16
+_DERIVING: dict[tuple[int, str], asyncio.Future[None]] = {}
 
 
 async def _derived(
@@ -321,16 +322,33 @@ async def _derived(
     (``/health`` waited 1.7 s behind the first results request; ``benchmarks/results.py``).
     """
     key = (round_id, digest)
-    cached = _DERIVED_CACHE.get(key)
-    if cached is not None:
-        _DERIVED_CACHE.move_to_end(key)
-        return cached
-    rows = await current_ballots(session, round_id)
-    result = await asyncio.to_thread(derive_all, definition, document, rows)
-    _DERIVED_CACHE[key] = result
-    while len(_DERIVED_CACHE) > _DERIVED_CACHE_SIZE:
-        _DERIVED_CACHE.popitem(last=False)
-    return result
+    loop = asyncio.get_running_loop()
+    while True:
+        cached = _DERIVED_CACHE.get(key)
+        if cached is not None:
+            _DERIVED_CACHE.move_to_end(key)
+            return cached
+        # Views that arrive while another is deriving wait for it instead of deriving too (right
+        # after the close the council, auditors and admins open the results at once: each would
+        # otherwise cost the same CPU seconds on a 2-core machine). Should it fail, they derive
+        # themselves.
+        pending = _DERIVING.get(key)
+        if pending is None or pending.get_loop() is not loop:
+            break
+        await asyncio.wait([pending])
+    done: asyncio.Future[None] = loop.create_future()
+    _DERIVING[key] = done
+    try:
+        rows = await current_ballots(session, round_id)
+        result = await asyncio.to_thread(derive_all, definition, document, rows)
+        _DERIVED_CACHE[key] = result
+        while len(_DERIVED_CACHE) > _DERIVED_CACHE_SIZE:
+            _DERIVED_CACHE.popitem(last=False)
+        return result
+    finally:
+        if _DERIVING.get(key) is done:
+            del _DERIVING[key]
+        done.set_result(None)
 
 
 def derive_all(
