@@ -53,8 +53,19 @@ DISTRICT_BUDGET = 25_000_000  # € 250.000 each, € 1.000.000 in all
 
 
 async def build(
-    settings: Settings, ballots: int, projects: int, rule: str, seed: int
+    settings: Settings,
+    ballots: int,
+    projects: int,
+    rule: str,
+    seed: int,
+    *,
+    city_wide: bool = False,
 ) -> tuple[int, int]:
+    """Seed the round (voting, not yet closed); return (round id, admin id).
+
+    ``city_wide``: one election over all projects with the four districts' budgets together
+    (voters keep their district, for participation), as ``benchmarks/results.py`` uses it.
+    """
     rng = random.Random(seed)
     engine = create_engine(settings.database_url)
     try:
@@ -70,7 +81,7 @@ async def build(
             round_ = Round(
                 title="Benchmark",
                 total_budget_cents=4 * DISTRICT_BUDGET,
-                budget_scope="districts",
+                budget_scope="city" if city_wide else "districts",
                 phase=Phase.REVIEW.value,
                 ballot_type="knapsack",
                 counting_rule=rule,
@@ -79,7 +90,10 @@ async def build(
             await session.flush()
             districts = [
                 District(
-                    round_id=round_.id, name=f"Wijk {i}", budget_cents=DISTRICT_BUDGET, position=i
+                    round_id=round_.id,
+                    name=f"Wijk {i}",
+                    budget_cents=None if city_wide else DISTRICT_BUDGET,
+                    position=i,
                 )
                 for i in range(4)
             ]
@@ -87,6 +101,7 @@ async def build(
             session.add_all([*districts, theme])
             await session.flush()
             by_district: dict[int, list[tuple[int, int]]] = {d.id: [] for d in districts}
+            city: list[tuple[int, int]] = []
             for i in range(projects):
                 district = districts[i % 4]
                 cost = rng.randrange(500_000, 8_000_000, 10_000)
@@ -103,6 +118,7 @@ async def build(
                 session.add(p)
                 await session.flush()
                 by_district[district.id].append((p.id, cost))
+                city.append((p.id, cost))
             await session.commit()
             await rounds.move_phase(
                 session, round_.id, Phase.VOTING, actor_id=admin.id, reason="bench"
@@ -120,14 +136,18 @@ async def build(
             weights = {
                 d: [1.0 / (k + 1) ** 1.1 for k in range(len(ps))] for d, ps in by_district.items()
             }
+            city_weights = [1.0 / (k + 1) ** 1.1 for k in range(len(city))]
+            limit = 4 * DISTRICT_BUDGET if city_wide else DISTRICT_BUDGET
             for n in range(ballots):
                 district_id = districts[n % 4].id
-                options = by_district[district_id]
+                options = city if city_wide else by_district[district_id]
+                option_weights = city_weights if city_wide else weights[district_id]
+                election = None if city_wide else district_id
                 chosen: set[int] = set()
                 total = 0
                 for _ in range(rng.randint(3, 8)):
-                    pid, cost = rng.choices(options, weights=weights[district_id])[0]
-                    if pid not in chosen and total + cost <= DISTRICT_BUDGET:
+                    pid, cost = rng.choices(options, weights=option_weights)[0]
+                    if pid not in chosen and total + cost <= limit:
                         chosen.add(pid)
                         total += cost
                 content = {"projects": sorted(chosen)}
@@ -135,7 +155,7 @@ async def build(
                 uid = secrets.token_hex(16)
                 payload = {
                     "ballot_id": uid,
-                    "election": district_id,
+                    "election": election,
                     "ballot": content,
                     "supersedes": None,
                     "day": day.isoformat(),
@@ -169,7 +189,7 @@ async def build(
                         "id": n + 1,
                         "round_id": round_.id,
                         "voter_id": n + 1,
-                        "election_district_id": district_id,
+                        "election_district_id": election,
                         "ballot_uid": uid,
                         "content": canonical_json(content).decode(),
                         "blank": False,

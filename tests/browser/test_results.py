@@ -162,3 +162,57 @@ def test_admin_records_an_override_with_the_keyboard(page: Any, live_server: Liv
     assert "De correctie is vastgelegd" in page.content()
     assert "Vergunning geweigerd" in page.content()
     check_page(page)
+
+
+LONG_TITLES = (
+    "Buurtkamer met wekelijkse maaltijd en vervoer voor alleenstaande ouderen",
+    "Mantelzorgondersteuningsprogramma met respijtzorg in het weekend",
+    "Schuldhulpverleningsspreekuur in de bibliotheek",
+    "Jongerenparticipatie: een eigen podium en studio in het wijkcentrum",
+    "Dementievriendelijke wandelroute langs de Oude Gracht en het park",
+)
+
+
+def _closed_round_with_200_projects(live_server: LiveServer) -> VotingRound:
+    """A city-wide round of 200 projects (Method of Equal Shares: every column of the tables),
+    long Dutch titles and a long compound word among them."""
+    settings = live_server.settings
+    tag = uuid.uuid4().hex[:8]
+    n = 200
+    vr: VotingRound = open_round(
+        settings,
+        rule="mes",
+        costs=[500_000 + 10_000 * (i % 37) for i in range(n)],
+        budget=40_000_000,
+        titles=[f"{LONG_TITLES[i % len(LONG_TITLES)]} ({i + 1})" for i in range(n)],
+        admin_email=f"beheer-{tag}@example.org",
+    )
+    codes = issue_codes(settings, vr, 12)
+    _cast_all(
+        settings,
+        vr.round_id,
+        [(code, list(vr.projects[k * 7 : k * 7 + 9])) for k, code in enumerate(codes)],
+    )
+    close(settings, vr)
+    return vr
+
+
+def test_results_of_200_projects_reflow_at_320_px_and_stay_accessible(
+    page: Any, live_server: LiveServer
+) -> None:
+    """Tables of 200 rows scroll inside their own region, never the page; the chart shows the 25
+    projects with the most votes (a bar for each of 200 was about 10,000 px tall on a phone)."""
+    vr = in_thread(_closed_round_with_200_projects, live_server)
+    email = f"raad200-{uuid.uuid4().hex[:8]}@example.org"
+    in_thread(make_user, live_server.settings, email, password=PASSWORD, roles=(Role.COUNCIL,))
+    _login(page, live_server, email)
+    for path in (f"/rondes/{vr.round_id}/uitslag", f"/rondes/{vr.round_id}/raadsinformatiebrief"):
+        page.goto(live_server.url(path))
+        rows = page.locator("table.bb-table tbody tr")
+        assert rows.count() >= 200
+        _check_chart(page)
+        assert page.locator("svg[role=img] rect[stroke]").count() == 25
+        page.set_viewport_size({"width": 320, "height": 640})
+        chart_height = page.locator("svg[role=img]").first.bounding_box()["height"]
+        assert chart_height < 2_000, chart_height
+        check_page(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import io
@@ -9,6 +10,7 @@ import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -17,6 +19,7 @@ from pypdf import PdfReader
 
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.verify import main as verify_main
+from burgerbegroting.results import report
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tally.cli import main as tally_main
 from tests.accounts.factories import bearer, csrf_token, make_user
@@ -386,3 +389,61 @@ def test_an_election_under_10_ballots_shows_them_as_under_10_on_pages_and_in_the
     assert "Stemmen: 3" not in noord_pdf
     assert "Aantallen onder de 10 staan er als '<10', zodat niemand herkenbaar is." in noord_pdf
     assert "Stemmen: 12, waarvan <10 blanco." in zuid_pdf
+
+
+def test_the_council_report_pdf_is_rendered_off_the_event_loop(
+    client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 200 projects the PDF takes about a CPU second; on the event loop it held every other
+    request of the worker (/health waited 0.5 s behind each download)."""
+    vr = _closed_round(client, settings)
+    on_loop: list[bool] = []
+    real = report.council_report_pdf
+
+    def render(*args: Any, **kwargs: Any) -> bytes:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            on_loop.append(False)
+        else:
+            on_loop.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report, "council_report_pdf", render)
+    admin = admin_headers(settings, vr)
+    for language in ("nl", "en"):
+        client.cookies.set("taal", language)
+        response = client.get(f"/rondes/{vr.round_id}/raadsinformatiebrief.pdf", headers=admin)
+        assert response.status_code == 200, response.text
+        text = " ".join(
+            " ".join(
+                p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages
+            ).split()
+        )
+        # The language of the request travels into the thread.
+        assert ("Raadsinformatiebrief" if language == "nl" else "Council report") in text
+    assert on_loop == [False, False]
+
+
+def test_a_round_with_many_projects_charts_those_with_the_most_votes_and_tables_all(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A bar per project made a 200-project chart about 10,000 px tall on a phone (52 KB of the
+    page); the chart now shows the 25 with the most votes and says so, the tables keep all."""
+    n = 30
+    vr = open_round(settings, costs=[100_000] * n, budget=100_000 * n)
+    codes = issue_codes(settings, vr, n)
+    # Project i (1-based) gets i votes: the chart keeps projects 6..30, drops 1..5.
+    for k, code in enumerate(codes):
+        cast(client, vr.round_id, code, {"projects": vr.projects[k:]})
+    close(settings, vr)
+    admin = admin_headers(settings, vr)
+    for path in ("/rondes/{}/uitslag", "/rondes/{}/raadsinformatiebrief"):
+        page = client.get(path.format(vr.round_id), headers=admin).text
+        chart = page.split("<svg")[1].split("</svg>")[0]
+        labels = re.findall(r'font-size="13" fill="#1a1a1a">([^<]+)</text>', chart)
+        assert sorted(labels) == sorted(f"Project {i}" for i in range(6, n + 1))
+        assert "De grafiek toont de 25 projecten met de meeste stemmen, van de 30" in page
+        tables = page.split("<svg")[0]
+        for i in range(1, n + 1):
+            assert f"Project {i} <span" in tables

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from burgerbegroting.voting import ballots
 
@@ -112,3 +114,24 @@ def test_blank_ballots_are_not_given_to_the_engine() -> None:
     d = definition()
     election = ballots.engine_election(d, None, [{"blank": True}, {"projects": [1]}])
     assert sum(b.weight for b in election.ballots) == 1
+
+
+_ids = st.lists(st.integers(min_value=-5, max_value=10**7).map(str), max_size=6)
+_groups = st.dictionaries(
+    st.tuples(
+        st.lists(_ids, min_size=1, max_size=1).map(lambda x: tuple(x[0])),
+        st.lists(st.integers(min_value=0, max_value=20), max_size=6).map(tuple),
+    ),
+    st.integers(min_value=1, max_value=9),
+    max_size=40,
+)
+
+
+@given(_groups)
+def test_ballot_groups_sort_by_their_fast_key_as_by_themselves(
+    groups: dict[tuple[tuple[str, ...], tuple[int, ...]], int],
+) -> None:
+    """The engine's ballots keep the order of their groups (prefix ids such as 1 and 12, 1 and
+    -1, rankings in any order, points): only the sort got faster."""
+    items = list(groups.items())
+    assert sorted(items, key=ballots._group_order) == sorted(items)

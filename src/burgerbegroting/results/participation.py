@@ -84,20 +84,26 @@ async def participation(
         )
     ).all()
     codes = {key: int(n) for key, n in codes_rows}
+    # Counted by the database, one row per (district, age band, channel): fetching a row per
+    # ballot into Python took 0.35 s of the event loop on every view of a 100,000-ballot round.
     current = (
-        select(Voter.district_id, Voter.age_band, Ballot.channel)
+        select(Voter.district_id, Voter.age_band, Ballot.channel, func.count())
         .join(Ballot, Ballot.id == Voter.current_ballot_id)
         .where(Voter.round_id == round_id)
+        .group_by(Voter.district_id, Voter.age_band, Ballot.channel)
     )
     rows = (await session.execute(current)).all()
     by_district: dict[int | None, int] = {}
     by_channel: dict[str, int] = {}
     by_age: dict[str, int] = {}
-    for district_id, age_band, channel in rows:
-        by_district[district_id] = by_district.get(district_id, 0) + 1
-        by_channel[channel] = by_channel.get(channel, 0) + 1
+    total = 0
+    for district_id, age_band, channel, counted in rows:
+        n = int(counted)
+        total += n
+        by_district[district_id] = by_district.get(district_id, 0) + n
+        by_channel[channel] = by_channel.get(channel, 0) + n
         if age_band is not None:
-            by_age[age_band] = by_age.get(age_band, 0) + 1
+            by_age[age_band] = by_age.get(age_band, 0) + n
 
     def row(label: str, n: int, issued: int | None) -> ParticipationRow:
         turnout = percent(n, issued) if issued and n >= SMALL_COUNT else None
@@ -121,7 +127,6 @@ async def participation(
         for channel in ("online", "paper")
     )
     age_bands = tuple(row(band, n, None) for band, n in sorted(by_age.items()))
-    total = len(rows)
     issued_total = sum(codes.values())
     return Participation(
         total=small(total),
