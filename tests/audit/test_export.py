@@ -36,6 +36,7 @@ from burgerbegroting.voting.tally.tiebreak import TieBreak
 from tests.accounts.factories import bearer, make_user
 from tests.audit.factories import auditor_headers, export_json, vote, voted_round
 from tests.conftest import make_settings
+from tests.loops import on_event_loop
 from tests.proposals.factories import run
 from tests.voting.factories import close, issue_codes, open_round, redeem, scalar
 
@@ -547,25 +548,16 @@ def test_ballots_and_log_are_parsed_and_encoded_off_the_event_loop(
     call of the C encoder (which holds the GIL throughout, thread or not) it stalled every other
     request of the worker; /health waited 1.5 s behind a download. Only the definition is parsed
     on the loop now, and no encoder call takes more than ``ENCODE_CHUNK`` items of a list."""
-    import asyncio
-
     from burgerbegroting.audit import export as export_mod
 
     voted = voted_round(client, settings)
     parsed_on_loop: list[str] = []
     encoded_lists: list[int] = []
 
-    def on_loop() -> bool:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        return True
-
     class RecordingJson:
         @staticmethod
         def loads(text: str | bytes) -> Any:
-            if on_loop():
+            if on_event_loop():
                 parsed_on_loop.append(str(text)[:40])
             return json.loads(text)
 

@@ -26,6 +26,7 @@ from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tally.model import TallyError
 from tests.accounts.factories import bearer, make_user
+from tests.loops import on_event_loop, recording
 from tests.proposals.factories import move_round, run
 from tests.results.helpers import cast
 from tests.voting.factories import (
@@ -429,18 +430,7 @@ def test_the_count_at_close_runs_off_the_event_loop(
     close counts in a worker thread (the scheduled close goes through the same
     ``counting.compute``)."""
     on_loop: list[bool] = []
-    real = counting.results_document
-
-    def count(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            on_loop.append(False)
-        else:
-            on_loop.append(True)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(counting, "results_document", count)
+    monkeypatch.setattr(counting, "results_document", recording(counting.results_document, on_loop))
     vr = _voted_round(client, settings)
     admin = admin_headers(settings, vr)
     closed = client.post(
@@ -577,14 +567,6 @@ def test_a_scheduled_close_ends_the_log_and_stores_the_count(
     assert {p["project_id"] for p in election["funded"]} == {vr.projects[1], vr.projects[2]}
 
 
-def _on_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def test_explanations_are_derived_once_and_off_the_event_loop(
     client: TestClient[Litestar], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -603,7 +585,7 @@ def test_explanations_are_derived_once_and_off_the_event_loop(
     real = service._derive
 
     def derive(*args: Any) -> Any:
-        derived_on_loop.append(_on_loop())
+        derived_on_loop.append(on_event_loop())
         return real(*args)
 
     monkeypatch.setattr(service, "_derive", derive)

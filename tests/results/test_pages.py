@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import html
 import io
@@ -10,7 +9,6 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -23,6 +21,7 @@ from burgerbegroting.results import report
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tally.cli import main as tally_main
 from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.loops import recording
 from tests.results.helpers import cast
 from tests.voting.factories import (
     VotingRound,
@@ -398,18 +397,7 @@ def test_the_council_report_pdf_is_rendered_off_the_event_loop(
     request of the worker (/health waited 0.5 s behind each download)."""
     vr = _closed_round(client, settings)
     on_loop: list[bool] = []
-    real = report.council_report_pdf
-
-    def render(*args: Any, **kwargs: Any) -> bytes:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            on_loop.append(False)
-        else:
-            on_loop.append(True)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(report, "council_report_pdf", render)
+    monkeypatch.setattr(report, "council_report_pdf", recording(report.council_report_pdf, on_loop))
     admin = admin_headers(settings, vr)
     for language in ("nl", "en"):
         client.cookies.set("taal", language)

@@ -3,7 +3,6 @@ ballot), and entering paper ballots; on both databases."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
@@ -18,6 +17,7 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import letters
 from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.loops import recording
 from tests.voting.factories import (
     VotingRound,
     admin_headers,
@@ -137,18 +137,7 @@ def test_letters_are_rendered_off_the_event_loop(
     # request of the worker (casts included) for that long; /health waited 1.1 s behind 1,000.
     vr = open_round(settings)
     on_loop: list[bool] = []
-    real = letters.render
-
-    def render(batch: letters.LetterBatch, fmt: letters.LetterFormat) -> bytes:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            on_loop.append(False)
-        else:
-            on_loop.append(True)
-        return real(batch, fmt)
-
-    monkeypatch.setattr(letters, "render", render)
+    monkeypatch.setattr(letters, "render", recording(letters.render, on_loop))
     for output in ("csv", "pdf", "zip"):
         response = client.post(
             _codes_url(vr),
