@@ -32,12 +32,13 @@ Anything malformed raises :class:`PabulibError`, whose message names the line an
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 
 from burgerbegroting.voting.tally.model import (
@@ -203,8 +204,8 @@ def read_pabulib(
 
     ``group_votes`` keeps VOTES as distinct ballots with their counts instead of row by row
     (see :attr:`PabulibFile.vote_groups`): memory then grows with the distinct ballots, not
-    with the voters (plus each voter id, or a 16-byte hash of a long one, for the duplicate check). Such a file
-    counts the same but cannot be written back.
+    with the voters (plus 8 bytes a voter for the duplicate-id check, see :class:`_VoteGroups`).
+    Such a file counts the same but cannot be written back.
     """
     if isinstance(source, bytes):
         try:
@@ -212,7 +213,12 @@ def read_pabulib(
         except UnicodeDecodeError as exc:
             raise PabulibError(f"the file is not UTF-8 text (byte {exc.start})") from None
     text = source.removeprefix("\ufeff")
-    return _read_lines(io.StringIO(text, newline=""), lenient=lenient, group_votes=group_votes)
+    return _read_lines(
+        io.StringIO(text, newline=""),
+        lenient=lenient,
+        group_votes=group_votes,
+        reopen=lambda: io.StringIO(text, newline=""),
+    )
 
 
 def read_pabulib_file(
@@ -222,14 +228,30 @@ def read_pabulib_file(
     by default with ``group_votes`` (see :func:`read_pabulib`)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            return _read_lines(stream, lenient=lenient, group_votes=group_votes)
+            return _read_lines(
+                stream, lenient=lenient, group_votes=group_votes, reopen=lambda: _lines(path)
+            )
     except OSError as exc:
         raise PabulibError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise PabulibError(f"the file is not UTF-8 text (byte {exc.start} of a block)") from None
 
 
-def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> PabulibFile:
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of ``path`` once more (the second pass of the duplicate-id check)."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        yield from stream
+
+
+def _read_lines(
+    stream: Iterable[str],
+    *,
+    lenient: bool,
+    group_votes: bool,
+    reopen: Callable[[], Iterable[str]],
+) -> PabulibFile:
+    """Parse the lines of a pabulib file; ``reopen`` gives them once more, for the rare second
+    pass of a grouped read's duplicate-id check (see :class:`_VoteGroups`)."""
     reader = csv.reader(stream, delimiter=";", strict=True)
     section = ""
     header: tuple[str, ...] | None = None
@@ -272,7 +294,7 @@ def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> P
                 _check_header(section, header, line)
                 headers[section] = header
                 if section == "votes" and group_votes:
-                    grouped = _VoteGroups(header)
+                    grouped = _VoteGroups(header, line)
                     vote_width = len(header)
                 continue
             fields = tuple(row)
@@ -313,25 +335,35 @@ def _read_lines(stream: Iterable[str], *, lenient: bool, group_votes: bool) -> P
         lenient=lenient,
     )
     if grouped is not None:
-        for message, line in grouped.duplicates:
+        for message, line in grouped.duplicates(reopen):
             parsed.problem(message, line)
     _check_counts(parsed)
     return parsed
 
 
-class _VoteGroups:
-    """VOTES read row by row into distinct (vote, points) fields with counts and first lines;
-    voter ids checked for duplicates through a set of the ids (128-bit hashes of long ones)."""
+_ID_BUCKETS = 256
+_id_hash: Callable[[str], int] = hash
 
-    def __init__(self, header: tuple[str, ...]) -> None:
+
+class _VoteGroups:
+    """VOTES read row by row into distinct (vote, points) fields with counts and first lines.
+
+    Voter ids are checked for duplicates without keeping them: 7 million ids as a set of strings
+    took 0.7 GB. Each id's 64-bit hash goes into one of 256 arrays (8 bytes an id). Ids whose
+    hashes all differ are all different, which settles it for nearly every file; only if some
+    hash occurs twice (a duplicate id, or two ids sharing a hash) are the ids read a second time,
+    those with a repeated hash alone kept, to name the real duplicates with their lines.
+    """
+
+    def __init__(self, header: tuple[str, ...], header_line: int) -> None:
         names = [h.strip() for h in header]
         self.width = len(header)
+        self.header_line = header_line
         self.vote_col = names.index("vote")
         self.points_col = names.index("points") if "points" in names else None
         self.id_col = names.index("voter_id") if "voter_id" in names else None
         self.counts: dict[tuple[str, str], list[int]] = {}  # -> [rows, first line]
-        self.seen_ids: set[str | bytes] = set()
-        self.duplicates: list[tuple[str, int]] = []
+        self.id_hashes = [array("q") for _ in range(_ID_BUCKETS)]
         self.rows = 0
 
     def add(self, fields: Sequence[str], line: int) -> None:
@@ -344,25 +376,48 @@ class _VoteGroups:
         else:
             entry[0] += 1
         if self.id_col is not None:
-            vid = fields[self.id_col].strip()
-            # Short ids (nearly all real ones) are kept as they are: that is exact, faster than
-            # hashing and no bigger than a hash object. Longer ones as a 128-bit hash (bytes
-            # never equal a str, so the two kinds cannot be confused).
-            seen: str | bytes = (
-                vid if len(vid) <= 16 else hashlib.blake2b(vid.encode(), digest_size=16).digest()
-            )
-            if seen in self.seen_ids:
-                self.duplicates.append(
+            h = _id_hash(fields[self.id_col].strip())
+            self.id_hashes[h % _ID_BUCKETS].append(h)
+
+    def groups(self) -> tuple[tuple[str, str, int, int], ...]:
+        return tuple((vote, points, n, first) for (vote, points), (n, first) in self.counts.items())
+
+    def _repeated_hashes(self) -> set[int]:
+        repeated: set[int] = set()
+        for bucket in self.id_hashes:
+            if len(set(bucket)) != len(bucket):
+                ordered = sorted(bucket)
+                repeated.update(a for a, b in pairwise(ordered) if a == b)
+        return repeated
+
+    def duplicates(self, reopen: Callable[[], Iterable[str]]) -> list[tuple[str, int]]:
+        """(message, line) for every voter id seen before, in file order."""
+        repeated = self._repeated_hashes()
+        if not repeated:
+            return []
+        assert self.id_col is not None  # hashes are only kept with an id column
+        col, width = self.id_col, self.width
+        first: dict[str, int] = {}
+        found: list[tuple[str, int]] = []
+        reader = csv.reader(reopen(), delimiter=";", strict=True)
+        for row in reader:
+            line = reader.line_num
+            if line <= self.header_line or len(row) < width:
+                continue  # before the VOTES rows, or a blank line (the first pass refused others)
+            vid = row[col].strip()
+            if _id_hash(vid) not in repeated:
+                continue
+            if vid in first:
+                found.append(
                     (
-                        f"voter_id {_short(vid)} appears twice: one voter would be counted twice",
+                        f"voter_id {_short(vid)} appears twice (first on line {first[vid]}): "
+                        "one voter would be counted twice",
                         line,
                     )
                 )
             else:
-                self.seen_ids.add(seen)
-
-    def groups(self) -> tuple[tuple[str, str, int, int], ...]:
-        return tuple((vote, points, n, first) for (vote, points), (n, first) in self.counts.items())
+                first[vid] = line
+        return found
 
 
 def _check_counts(pb: PabulibFile) -> None:
