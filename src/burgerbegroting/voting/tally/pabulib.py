@@ -631,12 +631,38 @@ def _group_ballots(
         raise PabulibError("cumulative VOTES need a 'points' column", None)
     # Real files repeat the same vote field many times: count the raw fields first (the only
     # per-row work), then interpret each distinct one once.
+    raw_counts: Iterable[tuple[tuple[str, str], int]]
+    if pb.vote_groups:  # distinct already: no second dict of a million entries
+        raw_counts = (((vote, points), n) for vote, points, n, _ in pb.vote_groups)
+    else:
+        raw_counts = _count_raw(pb, vote_col, points_col if cumulative else None).items()
+    # Every ballot names its projects through the one id object of each project (a vote field
+    # split anew gives new strings): a million distinct ballots held 150 MB of copies.
+    canon = {pid: pid for pid in known}
+    counts: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
+    raw_of: _RawOf = {}
+    for (raw, raw_points), n in raw_counts:
+        try:
+            key = _ballot_key(raw, raw_points, ballot_type, known)
+        except PabulibError as exc:
+            raise PabulibError(
+                str(exc), _first_line(pb, vote_col, points_col, raw, raw_points)
+            ) from None
+        key = (tuple(map(canon.__getitem__, key[0])), key[1])
+        counts[key] = counts.get(key, 0) + n
+        raw_of.setdefault(key, (raw, raw_points))
+    ballots = tuple(
+        Ballot(projects, points, weight) for (projects, points), weight in counts.items()
+    )
+    return ballots, raw_of
+
+
+def _count_raw(
+    pb: PabulibFile, vote_col: int, points_col: int | None
+) -> dict[tuple[str, str], int]:
+    """How often each raw (vote, points) pair occurs among the rows (points "" if not used)."""
     raw_counts: dict[tuple[str, str], int] = {}
-    if pb.vote_groups:
-        for vote, points, n, _ in pb.vote_groups:
-            raw_counts[vote, points] = n
-    elif cumulative:
-        assert points_col is not None
+    if points_col is not None:
         for row in pb.votes:
             raw_key = (row[vote_col], row[points_col])
             raw_counts[raw_key] = raw_counts.get(raw_key, 0) + 1
@@ -644,21 +670,7 @@ def _group_ballots(
         for row in pb.votes:
             raw_key = (row[vote_col], "")
             raw_counts[raw_key] = raw_counts.get(raw_key, 0) + 1
-    counts: dict[tuple[tuple[str, ...], tuple[int, ...]], int] = {}
-    raw_of: _RawOf = {}
-    for (raw, raw_points), n in raw_counts.items():
-        try:
-            key = _ballot_key(raw, raw_points, ballot_type, known)
-        except PabulibError as exc:
-            raise PabulibError(
-                str(exc), _first_line(pb, vote_col, points_col, raw, raw_points)
-            ) from None
-        counts[key] = counts.get(key, 0) + n
-        raw_of.setdefault(key, (raw, raw_points))
-    ballots = tuple(
-        Ballot(projects, points, weight) for (projects, points), weight in counts.items()
-    )
-    return ballots, raw_of
+    return raw_counts
 
 
 def _check_ballots(
