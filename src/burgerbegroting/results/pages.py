@@ -70,7 +70,7 @@ def chart_projects(election: service.ElectionView) -> tuple[service.ProjectView,
 
 def chart_count(election: service.ElectionView) -> int:
     """How many projects the chart shows (the page says so when it is not all of them)."""
-    return len(chart_projects(election))
+    return min(len(election.projects), CHART_LIMIT)
 
 
 def vote_chart(election: service.ElectionView, labelled_by: str) -> Markup:
