@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import pytest
+from httpx import Response
 from litestar import Litestar
 from litestar.testing import TestClient
 from pypdf import PdfReader
@@ -50,6 +51,15 @@ def _voted_round(client: TestClient[Litestar], settings: Settings) -> VotingRoun
 def _staff(settings: Settings, role: Role) -> dict[str, str]:
     user_id = make_user(settings, f"{role.value}@example.nl", roles=(role,))
     return bearer(settings, user_id, staff=role is not Role.RESIDENT)
+
+
+def _close_by_api(client: TestClient[Litestar], round_id: int, headers: dict[str, str]) -> Response:
+    """``POST /api/v1/rounds/{id}/phase`` to closed, as the admin does by hand."""
+    return client.post(
+        f"/api/v1/rounds/{round_id}/phase",
+        json={"phase": "closed", "reason": "Stemperiode voorbij"},
+        headers=headers,
+    )
 
 
 def test_nothing_of_the_count_shows_before_voting_closes(
@@ -358,11 +368,7 @@ def test_a_district_round_with_an_explicit_tie_break_order_closes_and_applies_th
     cast(client, vr.round_id, north, {"projects": [p1, p2]})
     cast(client, vr.round_id, south, {"projects": [p3, p4]})
     admin = admin_headers(settings, vr)
-    closed = client.post(
-        f"/api/v1/rounds/{vr.round_id}/phase",
-        json={"phase": "closed", "reason": "Stemperiode voorbij"},
-        headers=admin,
-    )
+    closed = _close_by_api(client, vr.round_id, admin)
     assert closed.status_code == 200, closed.text
     body = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
     by_district = {e["district_id"]: e for e in body["elections"]}
@@ -395,11 +401,7 @@ def test_a_count_the_engine_refuses_is_a_conflict_and_the_round_stays_open(
     vr = _voted_round(client, settings)
     monkeypatch.setattr(counting, "results_document", refuse)
     admin = admin_headers(settings, vr)
-    closed = client.post(
-        f"/api/v1/rounds/{vr.round_id}/phase",
-        json={"phase": "closed", "reason": "Stemperiode voorbij"},
-        headers=admin,
-    )
+    closed = _close_by_api(client, vr.round_id, admin)
     assert closed.status_code == 409, closed.text
     assert closed.json()["detail"].startswith("De uitslag kan niet worden geteld")
     assert scalar(settings, "SELECT phase FROM rounds WHERE id = :r", r=vr.round_id) == "voting"
@@ -433,11 +435,7 @@ def test_the_count_at_close_runs_off_the_event_loop(
     monkeypatch.setattr(counting, "results_document", recording(counting.results_document, on_loop))
     vr = _voted_round(client, settings)
     admin = admin_headers(settings, vr)
-    closed = client.post(
-        f"/api/v1/rounds/{vr.round_id}/phase",
-        json={"phase": "closed", "reason": "Stemperiode voorbij"},
-        headers=admin,
-    )
+    closed = _close_by_api(client, vr.round_id, admin)
     assert closed.status_code == 200, closed.text
     funded = client.get(f"/api/v1/rounds/{vr.round_id}/results", headers=admin).json()
     assert [p["project_id"] for p in funded["elections"][0]["funded"]]
