@@ -97,7 +97,7 @@ def test_home_shows_every_open_round_with_phase_timeline_and_link(
         "Voorstellen indienen",
         "Toetsing door de gemeente",
         "Stemmen",
-        "Stemmen gesloten, wordt geteld",
+        "Stemmen gesloten, uitslag volgt",
         "Uitslag bekend",
     ]
     assert timeline.count('aria-current="step"') == 1

@@ -69,7 +69,7 @@ _PHASES = {
     "submission": N_("Voorstellen indienen"),
     "review": N_("Toetsing door de gemeente"),
     "voting": N_("Stemmen"),
-    "closed": N_("Stemmen gesloten, wordt geteld"),
+    "closed": N_("Stemmen gesloten, uitslag volgt"),
     "published": N_("Uitslag bekend"),
 }
 

@@ -122,7 +122,7 @@ class ShellController(Controller):
     @get("/", name="home")
     async def home(self, request: AnyRequest) -> Template:
         """The home page: what the burgerbegroting is, and every open round with its phase and
-        timeline (the current round when none is open, e.g. one being counted)."""
+        timeline (the current round when none is open, e.g. one closed and awaiting publication)."""
         shell = page_shell(request)
         summaries = list(shell.open_rounds) or ([shell.phase_banner] if shell.phase_banner else [])
         return render(

@@ -98,7 +98,7 @@ PHASE_LABELS: Mapping[str, str] = {
     "submission": i18n.lazy_gettext("Voorstellen indienen"),
     "review": i18n.lazy_gettext("Toetsing door de gemeente"),
     "voting": i18n.lazy_gettext("Stemmen"),
-    "closed": i18n.lazy_gettext("Stemmen gesloten, wordt geteld"),
+    "closed": i18n.lazy_gettext("Stemmen gesloten, uitslag volgt"),
     "published": i18n.lazy_gettext("Uitslag bekend"),
 }
 
