@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -47,7 +48,7 @@ from burgerbegroting.audit.verify import (
     PARTS_VOTING,
     election_label,
     manifest_bytes,
-    pabulib_text,
+    pabulib_file_of,
 )
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, NotAuthenticated, NotFound
 from burgerbegroting.i18n import _
@@ -61,6 +62,7 @@ from burgerbegroting.voting.ballots import chosen_projects, election_keys
 from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.models import BallotLog, LogEvent
 from burgerbegroting.voting.service import current_ballots
+from burgerbegroting.voting.tally.pabulib import write_pabulib
 
 __all__ = [
     "ExportFile",
@@ -203,6 +205,8 @@ async def _projects(session: AsyncSession, definition: dict[str, Any]) -> list[d
 
 LogRow = tuple[int, str, str, str, str]
 """A log event as stored: height, parent, kind, payload (canonical JSON), hash."""
+PB_LOG_KINDS = ("genesis", "end")
+"""The log events the ``.pb`` and CSV files need (the dates of the pabulib META)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,23 +258,30 @@ class LoadedRound:
         return body
 
 
-async def _log(session: AsyncSession, round_id: int) -> list[LogRow]:
-    """Every event of the round's log in height order, as stored; :meth:`LoadedRound.body` shapes
-    each as ``voting.log.event_json`` does (read as plain rows: a log of 100,000 events as ORM
-    objects is seconds of overhead)."""
-    rows = await session.execute(
+async def _log(
+    session: AsyncSession, round_id: int, kinds: tuple[str, ...] | None = None
+) -> list[LogRow]:
+    """Every event of the round's log in height order (or only those of ``kinds``), as stored;
+    :meth:`LoadedRound.body` shapes each as ``voting.log.event_json`` does (read as plain tuples
+    in chunks, ``db.fetch_tuples``: a log of 100,000 events as ORM objects is seconds of
+    overhead, and as ``Row`` objects it kept the garbage collector busy on the event loop)."""
+    statement = (
         select(LogEvent.height, LogEvent.parent, LogEvent.kind, LogEvent.payload, LogEvent.hash)
         .where(LogEvent.round_id == round_id)
         .order_by(LogEvent.height)
     )
-    return [
-        (height, parent, kind, payload, digest)
-        for height, parent, kind, payload, digest in rows.all()
-    ]
+    if kinds is not None:
+        statement = statement.where(LogEvent.kind.in_(kinds))
+    return await db.fetch_tuples(session, statement)
 
 
-async def load_round(session: AsyncSession, round_: Round) -> LoadedRound:
-    """Read the parts of the export of ``round_`` as it stands (voting or closed)."""
+async def load_round(
+    session: AsyncSession, round_: Round, *, whole_log: bool = True
+) -> LoadedRound:
+    """Read the parts of the export of ``round_`` as it stands (voting or closed).
+
+    ``whole_log=False`` (the ``.pb`` and CSV files, which use of the log only the dates of its
+    genesis and end events) reads just those two events instead of the whole log."""
     if round_.frozen_definition is None or round_.fingerprint is None:
         raise Conflict(
             _("Het stemmen in deze ronde is nog niet begonnen: er is nog niets te exporteren.")
@@ -281,7 +292,7 @@ async def load_round(session: AsyncSession, round_: Round) -> LoadedRound:
     definition: dict[str, Any] = json.loads(round_.frozen_definition)
     closed = round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}
     projects = await _projects(session, definition)
-    log_rows = await _log(session, round_.id)
+    log_rows = await _log(session, round_.id, None if whole_log else PB_LOG_KINDS)
     ballot_rows = None
     outcome_text = None
     engine_version = None
@@ -421,12 +432,52 @@ def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
     )
 
 
+CsvBallot = tuple[int | None, str, Mapping[str, Any]]
+"""A current ballot for the CSV: election key, ballot id, canonical content."""
+
+
 def to_csv(document: dict[str, Any]) -> bytes:
     """Projects with their results, then one ballot a line; for Dutch Excel (BOM, ``;``, a
     ballot's project ids and points separated by ``|``), text cells neutralised against formula
-    injection."""
-    definition = document["definition"]
+    injection. ``document`` is a closed round's JSON export (parsed)."""
+    return csv_of(
+        document["definition"],
+        document["projects"],
+        document["outcome"],
+        ((b["election"], b["ballot_id"], b["content"]) for b in document["ballots"]),
+    )
+
+
+def csv_of(
+    definition: Mapping[str, Any],
+    project_list: Iterable[Mapping[str, Any]],
+    outcome: Mapping[str, Any],
+    ballots: Iterable[CsvBallot],
+) -> bytes:
+    """:func:`to_csv` from its parts; ``ballots`` are read once, in the export's order.
+
+    Each ballot is reduced at once to a tuple of strings (its line), so that :func:`render` can
+    pass contents parsed one at a time from the stored text: 100,000 ballots held as
+    dictionaries and lists kept the garbage collector's full passes busy (about 0.7 s per
+    download at 50,000 ballots, holding the GIL, so the event loop, although in a thread).
+    """
     districts = {d["id"]: d["name"] for d in definition["districts"]}
+    supporters: dict[int | None, Counter[int]] = {}
+    lines: list[tuple[str, str, str, str, str]] = []
+    for key, uid, content in ballots:
+        label = CITY_WIDE if key is None else districts.get(key, str(key))
+        points = content.get("points")
+        named = chosen_projects(content)
+        supporters.setdefault(key, Counter()).update(named)
+        lines.append(
+            (
+                neutralise(str(label)),
+                str(uid),
+                "ja" if "blank" in content else "nee",
+                CSV_LIST_SEPARATOR.join(str(pid) for pid in named),
+                CSV_LIST_SEPARATOR.join(str(points[str(pid)]) for pid in named) if points else "",
+            )
+        )
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
     writer.writerow(
@@ -443,15 +494,12 @@ def to_csv(document: dict[str, Any]) -> bytes:
             "Gekozen",
         ]
     )
-    projects = {p["id"]: p for p in document["projects"]}
-    for election in document["outcome"]["elections"]:
+    projects = {p["id"]: p for p in project_list}
+    for election in outcome["elections"]:
         key = election["district_id"]
         label = CITY_WIDE if key is None else districts.get(key, str(key))
         selected = set(election["outcome"]["selected"])
-        supporters: Counter[int] = Counter()
-        for ballot in document["ballots"]:
-            if ballot["election"] == key:
-                supporters.update(chosen_projects(ballot["content"]))
+        counted = supporters.get(key, Counter())
         for pid_text in sorted(election["votes"], key=int):
             project = projects[int(pid_text)]
             writer.writerow(
@@ -463,29 +511,27 @@ def to_csv(document: dict[str, Any]) -> bytes:
                     neutralise(str(project["district"] or CITY_WIDE)),
                     str(project["cost_cents"]),
                     euro_cell(int(project["cost_cents"])),
-                    str(supporters[int(pid_text)]),
+                    str(counted[int(pid_text)]),
                     str(election["votes"][pid_text]),
                     "ja" if pid_text in selected else "nee",
                 ]
             )
     writer.writerow([])
     writer.writerow(["Verkiezing", "Stembiljet", "Blanco", "Projecten", "Punten"])
-    for ballot in document["ballots"]:
-        key = ballot["election"]
-        content = ballot["content"]
-        label = CITY_WIDE if key is None else districts.get(key, str(key))
-        points = content.get("points")
-        named = chosen_projects(content)
-        writer.writerow(
-            [
-                neutralise(str(label)),
-                str(ballot["ballot_id"]),
-                "ja" if "blank" in content else "nee",
-                CSV_LIST_SEPARATOR.join(str(pid) for pid in named),
-                CSV_LIST_SEPARATOR.join(str(points[str(pid)]) for pid in named) if points else "",
-            ]
-        )
+    writer.writerows(lines)
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _parsed_ballots(rows: Iterable[tuple[int | None, str, str]]) -> Iterator[CsvBallot]:
+    """The stored ballots with their content parsed one at a time (each parsed dictionary is
+    dropped as soon as its ballot has been written out)."""
+    for key, uid, content in rows:
+        yield key, uid, json.loads(content)
+
+
+def _event_payload(loaded: LoadedRound, kind: str) -> dict[str, Any]:
+    payload = next((p for _h, _parent, k, p, _d in loaded.log_rows if k == kind), None)
+    return {} if payload is None else dict(json.loads(payload))
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,14 +553,30 @@ def render(
         name = f"ronde-{loaded.round_id}-audit.json"
     else:
         # The .pb and CSV files are not signed: the signed JSON is what they are checked against.
-        document = {"manifest": {"fingerprint": loaded.fingerprint}, **loaded.body()}
+        # They are written from the stored text, a ballot at a time, never as a parsed document
+        # (``pabulib_file_of``, ``csv_of``: no garbage-collector stalls).
+        if loaded.ballot_rows is None or loaded.outcome_text is None:
+            raise Conflict(
+                _("Deze ronde is nog niet geteld; er is nog geen uitslag om te exporteren.")
+            )
+        outcome = json.loads(loaded.outcome_text)
+        ballots = _parsed_ballots(loaded.ballot_rows)
         if fmt is ExportFormat.PB:
-            key = _parse_district(document["definition"], district)
-            content = pabulib_text(document, key).encode("utf-8")
+            key = _parse_district(loaded.definition, district)
+            pb = pabulib_file_of(
+                loaded.definition,
+                loaded.fingerprint,
+                outcome,
+                key,
+                opened=_event_payload(loaded, "genesis").get("opened"),
+                closed=_event_payload(loaded, "end").get("closed"),
+                ballots=((uid, content) for k, uid, content in ballots if k == key),
+            )
+            content = write_pabulib(pb).encode("utf-8")
             # As the query names the election (city or the district id), and the council report.
             name = f"ronde-{loaded.round_id}-{election_label(key)}.pb"
         else:
-            content = to_csv(document)
+            content = csv_of(loaded.definition, loaded.projects, outcome, ballots)
             name = f"ronde-{loaded.round_id}-uitslag.csv"
     state = "closed" if loaded.closed else "voting"
     return Rendered(content, name, key, state, loaded.log_height)
@@ -560,7 +622,7 @@ async def build_export(
     try:
         round_ = await _round(session, round_id)
         public = _authorise(round_, user, fmt)
-        loaded = await load_round(session, round_)
+        loaded = await load_round(session, round_, whole_log=fmt is ExportFormat.JSON)
         await session.commit()  # ends the read transaction; nothing was written
     finally:
         db.reset_read_only(token)

@@ -1,0 +1,98 @@
+"""The exports of a large closed round keep nothing alive for the garbage collector to walk.
+
+``benchmarks/results.py`` at 100,000 ballots: ``/health`` waited 0.1-0.6 s during every ``.pb`` and
+CSV download, because the files were built from the ballots parsed into 100,000 dictionaries and
+lists, and the collector's passes over them (in the building thread, holding the GIL) stalled the
+event loop; the reads of the log and the ballots held every row as a ``Row`` object on the loop.
+These tests count those objects (``tests/collector.py``) instead of timing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from benchmarks.close import build, close
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from burgerbegroting import db
+from burgerbegroting.audit import export as export_mod
+from burgerbegroting.rounds.models import Round
+from burgerbegroting.settings import Settings
+from tests.collector import survivors
+from tests.proposals.factories import run
+
+BALLOTS = 2_000
+
+
+def _large_round(settings: Settings) -> int:
+    """A closed city-wide round of :data:`BALLOTS` ballots over 12 projects, seeded in bulk as
+    ``benchmarks/results.py`` seeds its 100,000 (a valid hash-chained log), counted with greedy."""
+    round_id, admin_id = asyncio.run(build(settings, BALLOTS, 12, "greedy", 7, city_wide=True))
+    asyncio.run(close(settings, round_id, admin_id))
+    return round_id
+
+
+def _loaded(settings: Settings, round_id: int) -> export_mod.LoadedRound:
+    async def work(session: AsyncSession) -> export_mod.LoadedRound:
+        round_ = await session.get(Round, round_id)
+        assert round_ is not None
+        return await export_mod.load_round(session, round_)
+
+    return run(settings, work)
+
+
+@pytest.mark.parametrize("fmt", ["pb", "csv", "json"])
+def test_building_a_large_export_keeps_no_tracked_object_per_ballot(
+    settings: Settings, fmt: str
+) -> None:
+    """The files are written from the stored text a ballot at a time, so at no pass of the
+    collector are there even half as many tracked survivors as ballots (parsing them first, as
+    before, kept at least three per ballot alive: the ballot, its content and its list)."""
+    loaded = _loaded(settings, _large_round(settings))
+    assert loaded.ballot_rows is not None
+    assert len(loaded.ballot_rows) == BALLOTS
+    district = "city" if fmt == "pb" else None
+    # Once first, so that what is loaded once per process (locale data for the euro amounts)
+    # is not counted.
+    export_mod.render(settings, loaded, export_mod.ExportFormat(fmt), district)
+    with survivors() as counted:
+        rendered = export_mod.render(settings, loaded, export_mod.ExportFormat(fmt), district)
+    # No pass at all (the JSON, spliced from text) means fewer than 700 tracked objects were
+    # allocated in all: better still.
+    assert counted.peak < BALLOTS // 2, counted.peak
+    # And the file holds every ballot.
+    if fmt == "pb":
+        assert f"num_votes;{BALLOTS}\r\n" in rendered.content.decode()
+    elif fmt == "csv":
+        assert rendered.content.decode("utf-8-sig").count("\r\nStedelijk;") >= BALLOTS
+    else:
+        assert len(json.loads(rendered.content)["ballots"]) == BALLOTS
+
+
+def test_reading_the_log_and_ballots_keeps_no_row_objects(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export's reads come in chunks as plain tuples (``db.fetch_tuples``): with chunks of
+    50 rows the collector never sees even a quarter as many survivors as the log and the ballots
+    have rows. Fetched whole (``execute(…).all()``), every row was a tracked ``Row`` until the
+    last one was read, on the event loop."""
+    round_id = _large_round(settings)
+    monkeypatch.setattr(db, "FETCH_CHUNK", 50)
+    before = _loaded(settings, round_id)
+    assert before.ballot_rows is not None
+    rows = len(before.log_rows) + len(before.ballot_rows)
+    assert rows > 2 * BALLOTS
+
+    async def work(session: AsyncSession) -> export_mod.LoadedRound:
+        round_ = await session.get(Round, round_id)
+        assert round_ is not None
+        await export_mod.load_round(session, round_)  # statements compiled and cached
+        with survivors() as counted:
+            loaded = await export_mod.load_round(session, round_)
+        assert counted.samples
+        assert counted.peak < rows // 4, (counted.peak, rows)
+        return loaded
+
+    assert run(settings, work) == before
