@@ -10,7 +10,9 @@ These tests count those objects (``tests/collector.py``) instead of timing them.
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+from typing import Any
 
 import pytest
 from benchmarks.close import build, close
@@ -96,3 +98,39 @@ def test_reading_the_log_and_ballots_keeps_no_row_objects(
         return loaded
 
     assert run(settings, work) == before
+
+
+def test_the_csv_lines_are_written_in_slices(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C writer holds the GIL for a whole ``writerows`` call: 0.16 s for 100,000 ballot
+    lines, during which the event loop could not answer. No call gets more than
+    ``WRITE_CHUNK`` rows, and the file is the one a single call writes."""
+    loaded = _loaded(settings, _large_round(settings))
+    whole = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
+    written: list[int] = []
+
+    class RecordingWriter:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def writerow(self, row: Any) -> Any:
+            written.append(1)
+            return self.real.writerow(row)
+
+        def writerows(self, rows: Any) -> Any:
+            rows = list(rows)
+            written.append(len(rows))
+            return self.real.writerows(rows)
+
+    class RecordingCsv:
+        @staticmethod
+        def writer(*args: Any, **kwargs: Any) -> RecordingWriter:
+            return RecordingWriter(csv.writer(*args, **kwargs))
+
+    monkeypatch.setattr(export_mod, "csv", RecordingCsv)
+    monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
+    sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
+    assert sliced == whole
+    assert sum(written) > BALLOTS
+    assert max(written) <= 300
