@@ -242,7 +242,7 @@ def pabulib_file_of(
         supporters.update(ids)
         points = ",".join(str(content["points"][str(pid)]) for pid in ids) if cumulative else ""
         rows.append((_shuffle_key(fingerprint, uid), ",".join(str(pid) for pid in ids), points))
-    rows.sort(key=itemgetter(0))
+    rows = _sorted_by_first(rows)
     district = None if key is None else next(d for d in definition["districts"] if d["id"] == key)
     meta: list[tuple[str, str]] = [
         ("description", f"Burgerbegroting ronde {definition['round_id']}"),
@@ -330,6 +330,21 @@ def pabulib_file_of(
         vote_fields=tuple(vote_fields),
         votes=votes,
     )
+
+
+def _sorted_by_first(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """``rows`` sorted (stably) by their first field, a hex digest, sorted in 256 buckets by its
+    first two digits: the same order as one ``sort``, but not one C call holding the GIL for the
+    whole list (about 50 ms for 100,000 rows, the server's event loop waiting meanwhile)."""
+    buckets: dict[str, list[tuple[str, str, str]]] = {}
+    for row in rows:
+        buckets.setdefault(row[0][:2], []).append(row)
+    ordered: list[tuple[str, str, str]] = []
+    for prefix in sorted(buckets):
+        bucket = buckets[prefix]
+        bucket.sort(key=itemgetter(0))
+        ordered.extend(bucket)
+    return ordered
 
 
 def _as_counted(
