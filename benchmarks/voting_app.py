@@ -10,7 +10,7 @@ import msgspec
 from litestar import Litestar, post
 from sqlalchemy import text
 
-from burgerbegroting.app import create_app, tune_gc_for_serving
+from burgerbegroting.app import create_app, prepare_for_serving
 from burgerbegroting.settings import Settings
 from burgerbegroting.web.deps import DbSession
 
@@ -31,5 +31,5 @@ async def bare_insert(db_session: DbSession, data: Row) -> dict[str, str]:
 def create() -> Litestar:
     app = create_app(Settings.from_env())
     app.register(bare_insert)
-    tune_gc_for_serving()  # as `burgerbegroting serve` does
+    prepare_for_serving(app)  # as `burgerbegroting serve` does
     return app

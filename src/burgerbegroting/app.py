@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -214,22 +215,42 @@ def create_app(settings: Settings) -> Litestar:
     )
 
 
-def tune_gc_for_serving() -> None:
-    """Fewer, cheaper garbage collections in a server process (call once the app is built).
+SWITCH_INTERVAL_S = 0.001
+"""How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms)."""
 
-    Everything loaded at start-up (modules, routes, templates) is moved out of the collector's
-    sight (``gc.freeze``), and the youngest generation is collected after 50,000 allocations
-    instead of 700: a request allocates thousands of short-lived objects that reference counting
-    frees anyway, and each collection paused every request of the worker. Measured with
-    ``benchmarks/voting.py`` on 2 cores: PostgreSQL casts at 50 clients 529-532/s with p99 228-289
-    ms, against 429-502/s and 308-422 ms without (two runs each, side by side)."""
+
+def prepare_for_serving(app: Litestar) -> None:
+    """Settle a server process once the app is built: compile every page template, then fewer
+    and cheaper garbage collections, and a shorter GIL switch interval.
+
+    * Templates: Jinja compiles a template on its first use, on the event loop: the results
+      page's first view held the loop about 0.2 s (``benchmarks/results.py``); all 64 take about
+      0.8 s here at start-up instead.
+    * Collector: everything loaded so far (modules, routes, the compiled templates) is moved out
+      of its sight (``gc.freeze``), and the youngest generation is collected after 50,000
+      allocations instead of 700: a request allocates thousands of short-lived objects that
+      reference counting frees anyway, and each collection paused every request of the worker.
+      Measured with ``benchmarks/voting.py`` on 2 cores: PostgreSQL casts at 50 clients
+      529-532/s with p99 228-289 ms, against 429-502/s and 308-422 ms without (two runs each,
+      side by side).
+    * Switch interval: work moved to a thread (a PDF, an export) still holds the GIL, and the
+      event loop gets it back only when the thread's interval runs out, at every step of a
+      request (read, handle, write): ``/health`` took 75-104 ms during a council report PDF at
+      5 ms and 28-47 ms at 1 ms (``benchmarks/results.py``'s probe, 50,000 ballots).
+    """
+    template_engine = app.template_engine
+    if isinstance(template_engine, JinjaTemplateEngine):
+        environment = template_engine.engine
+        for name in environment.list_templates():
+            environment.get_template(name)
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def create_app_from_env() -> Litestar:
     """Factory for ``uvicorn --factory`` (used by ``burgerbegroting serve``)."""
     app = create_app(Settings.from_env())
-    tune_gc_for_serving()
+    prepare_for_serving(app)
     return app

@@ -28,9 +28,11 @@ import hashlib
 import io
 import json
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
@@ -47,7 +49,7 @@ from burgerbegroting.audit.verify import (
     PARTS_VOTING,
     election_label,
     manifest_bytes,
-    pabulib_text,
+    pabulib_file_of,
 )
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, NotAuthenticated, NotFound
 from burgerbegroting.i18n import _
@@ -61,6 +63,7 @@ from burgerbegroting.voting.ballots import chosen_projects, election_keys
 from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.models import BallotLog, LogEvent
 from burgerbegroting.voting.service import current_ballots
+from burgerbegroting.voting.tally.pabulib import PabulibFile, write_pabulib
 
 __all__ = [
     "ExportFile",
@@ -203,6 +206,8 @@ async def _projects(session: AsyncSession, definition: dict[str, Any]) -> list[d
 
 LogRow = tuple[int, str, str, str, str]
 """A log event as stored: height, parent, kind, payload (canonical JSON), hash."""
+PB_LOG_KINDS = ("genesis", "end")
+"""The log events the ``.pb`` and CSV files need (the dates of the pabulib META)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,23 +259,30 @@ class LoadedRound:
         return body
 
 
-async def _log(session: AsyncSession, round_id: int) -> list[LogRow]:
-    """Every event of the round's log in height order, as stored; :meth:`LoadedRound.body` shapes
-    each as ``voting.log.event_json`` does (read as plain rows: a log of 100,000 events as ORM
-    objects is seconds of overhead)."""
-    rows = await session.execute(
+async def _log(
+    session: AsyncSession, round_id: int, kinds: tuple[str, ...] | None = None
+) -> list[LogRow]:
+    """Every event of the round's log in height order (or only those of ``kinds``), as stored;
+    :meth:`LoadedRound.body` shapes each as ``voting.log.event_json`` does (read as plain tuples
+    in chunks, ``db.fetch_tuples``: a log of 100,000 events as ORM objects is seconds of
+    overhead, and as ``Row`` objects it kept the garbage collector busy on the event loop)."""
+    statement = (
         select(LogEvent.height, LogEvent.parent, LogEvent.kind, LogEvent.payload, LogEvent.hash)
         .where(LogEvent.round_id == round_id)
         .order_by(LogEvent.height)
     )
-    return [
-        (height, parent, kind, payload, digest)
-        for height, parent, kind, payload, digest in rows.all()
-    ]
+    if kinds is not None:
+        statement = statement.where(LogEvent.kind.in_(kinds))
+    return await db.fetch_tuples(session, statement)
 
 
-async def load_round(session: AsyncSession, round_: Round) -> LoadedRound:
-    """Read the parts of the export of ``round_`` as it stands (voting or closed)."""
+async def load_round(
+    session: AsyncSession, round_: Round, *, whole_log: bool = True
+) -> LoadedRound:
+    """Read the parts of the export of ``round_`` as it stands (voting or closed).
+
+    ``whole_log=False`` (the ``.pb`` and CSV files, which use of the log only the dates of its
+    genesis and end events) reads just those two events instead of the whole log."""
     if round_.frozen_definition is None or round_.fingerprint is None:
         raise Conflict(
             _("Het stemmen in deze ronde is nog niet begonnen: er is nog niets te exporteren.")
@@ -281,7 +293,7 @@ async def load_round(session: AsyncSession, round_: Round) -> LoadedRound:
     definition: dict[str, Any] = json.loads(round_.frozen_definition)
     closed = round_.phase in {Phase.CLOSED.value, Phase.PUBLISHED.value}
     projects = await _projects(session, definition)
-    log_rows = await _log(session, round_.id)
+    log_rows = await _log(session, round_.id, None if whole_log else PB_LOG_KINDS)
     ballot_rows = None
     outcome_text = None
     engine_version = None
@@ -343,7 +355,19 @@ def _canonical_from_database(value: object) -> bytes:
 _string = json.encoder.encode_basestring  # a str as JSON, as json.dumps(ensure_ascii=False)
 
 
-def _spliced_parts(loaded: LoadedRound) -> dict[str, bytes]:
+def _list_pieces(items: Iterator[bytes]) -> list[bytes]:
+    """A JSON list of encoded ``items`` as pieces to be joined: ``[``, the items
+    :data:`ENCODE_CHUNK` at a time with ``,`` between them, ``]``."""
+    pieces = [b"["]
+    while batch := list(islice(items, ENCODE_CHUNK)):
+        if len(pieces) > 1:
+            pieces.append(b",")
+        pieces.append(b",".join(batch))
+    pieces.append(b"]")
+    return pieces
+
+
+def _spliced_pieces(loaded: LoadedRound) -> dict[str, list[bytes]]:
     """The JSON export's large parts (log, ballots, outcome) put together from the canonical JSON
     text the database holds, without parsing it: the bytes ``_canonical_from_database`` gives
     for the parsed parts, since every stored payload, ballot content and results document was
@@ -354,43 +378,59 @@ def _spliced_parts(loaded: LoadedRound) -> dict[str, bytes]:
     Parsing 100,000 events and ballots into Python objects only to encode them again cost 2 CPU s
     per download and, through the garbage collector's full collections in the building thread,
     held the GIL (so the event loop) for up to 0.4 s at a time; text allocates nothing the
-    collector tracks.
+    collector tracks. Each part is a list of pieces (:func:`_list_pieces`), joined only once for
+    the whole document (:func:`signed_json`) or never (:func:`signed_json_digest`): joining the
+    33 MB log of 100,000 events, then adding its brackets, were two copies of 30-40 ms each in one
+    C call, with the GIL held.
     """
-    events = b",".join(
+    log = (
         (
             f'{{"hash":{_string(digest)},"height":{height},"kind":{_string(kind)},'
             f'"parent":{_string(parent)},"payload":{payload}}}'
         ).encode()
         for height, parent, kind, payload, digest in loaded.log_rows
     )
-    parts = {"log": b"[" + events + b"]"}
+    parts = {"log": _list_pieces(log)}
     if loaded.ballot_rows is not None:
-        ballots = b",".join(
+        ballots = (
             (
                 f'{{"ballot_id":{_string(uid)},"content":{content},'
                 f'"election":{"null" if key is None else int(key)}}}'
             ).encode()
             for key, uid, content in loaded.ballot_rows
         )
-        parts["ballots"] = b"[" + ballots + b"]"
+        parts["ballots"] = _list_pieces(ballots)
     if loaded.outcome_text is not None:
-        parts["outcome"] = loaded.outcome_text.encode("utf-8")
+        parts["outcome"] = [loaded.outcome_text.encode("utf-8")]
     return parts
 
 
-def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
-    """The JSON export's bytes: the parts, and the manifest of their digests with its signature.
+def _spliced_parts(loaded: LoadedRound) -> dict[str, bytes]:
+    """:func:`_spliced_pieces`, each part joined."""
+    return {name: b"".join(pieces) for name, pieces in _spliced_pieces(loaded).items()}
+
+
+def _sha256(pieces: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)  # releases the GIL for pieces over 2 KB
+    return digest.hexdigest()
+
+
+def _signed_pieces(settings: Settings, loaded: LoadedRound) -> list[bytes]:
+    """The JSON export's bytes as pieces: the parts, and the manifest of their digests with its
+    signature.
 
     Each part is encoded to canonical JSON once (the large ones spliced from the stored text,
-    :func:`_spliced_parts`), hashed for the manifest, and the document is put together from those
-    bytes: the same bytes ``canonical_json`` gives for the whole document (sorted keys, no
+    :func:`_spliced_pieces`), hashed for the manifest, and the document is put together from
+    those bytes: the same bytes ``canonical_json`` gives for the whole document (sorted keys, no
     whitespace), without encoding every ballot twice.
     """
     parts = PARTS_CLOSED if loaded.closed else PARTS_VOTING
-    spliced = _spliced_parts(loaded)
+    spliced = _spliced_pieces(loaded)
     small = {"definition": loaded.definition, "projects": loaded.projects}
     encoded = {
-        name: spliced[name] if name in spliced else _canonical_from_database(small[name])
+        name: spliced[name] if name in spliced else [_canonical_from_database(small[name])]
         for name in parts
     }
     height, _parent, _kind, _payload, head = loaded.log_rows[-1]
@@ -403,7 +443,7 @@ def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
         "log_head": head,
         "log_height": height,
         "engine_version": loaded.engine_version,
-        "parts": {name: hashlib.sha256(data).hexdigest() for name, data in encoded.items()},
+        "parts": {name: _sha256(pieces) for name, pieces in encoded.items()},
         "key": {
             "algorithm": key["algorithm"],
             "key_id": key["key_id"],
@@ -411,22 +451,77 @@ def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
         },
     }
     signed_manifest = manifest_bytes(manifest)
-    encoded["format"] = canonical_json(EXPORT_FORMAT)
-    encoded["manifest"] = signed_manifest
-    encoded["signature"] = canonical_json(sign(settings, signed_manifest))
-    return (
-        b"{"
-        + b",".join(canonical_json(name) + b":" + encoded[name] for name in sorted(encoded))
-        + b"}"
-    )
+    encoded["format"] = [canonical_json(EXPORT_FORMAT)]
+    encoded["manifest"] = [signed_manifest]
+    encoded["signature"] = [canonical_json(sign(settings, signed_manifest))]
+    document = [b"{"]
+    for name in sorted(encoded):
+        if len(document) > 1:
+            document.append(b",")
+        document += [canonical_json(name), b":", *encoded[name]]
+    document.append(b"}")
+    return document
+
+
+def signed_json(settings: Settings, loaded: LoadedRound) -> bytes:
+    """The JSON export's bytes (:func:`_signed_pieces`, joined once)."""
+    return b"".join(_signed_pieces(settings, loaded))
+
+
+def signed_json_digest(settings: Settings, loaded: LoadedRound) -> str:
+    """SHA-256 (hex) of :func:`signed_json`'s bytes, without putting the document together."""
+    return _sha256(_signed_pieces(settings, loaded))
+
+
+WRITE_CHUNK = 2_000
+"""CSV and pabulib lines written per call of the C writer."""
+
+CsvBallot = tuple[int | None, str, Mapping[str, Any]]
+"""A current ballot for the CSV: election key, ballot id, canonical content."""
 
 
 def to_csv(document: dict[str, Any]) -> bytes:
     """Projects with their results, then one ballot a line; for Dutch Excel (BOM, ``;``, a
     ballot's project ids and points separated by ``|``), text cells neutralised against formula
-    injection."""
-    definition = document["definition"]
+    injection. ``document`` is a closed round's JSON export (parsed)."""
+    return csv_of(
+        document["definition"],
+        document["projects"],
+        document["outcome"],
+        ((b["election"], b["ballot_id"], b["content"]) for b in document["ballots"]),
+    )
+
+
+def csv_of(
+    definition: Mapping[str, Any],
+    project_list: Iterable[Mapping[str, Any]],
+    outcome: Mapping[str, Any],
+    ballots: Iterable[CsvBallot],
+) -> bytes:
+    """:func:`to_csv` from its parts; ``ballots`` are read once, in the export's order.
+
+    Each ballot is reduced at once to a tuple of strings (its line), so that :func:`render` can
+    pass contents parsed one at a time from the stored text: 100,000 ballots held as
+    dictionaries and lists kept the garbage collector's full passes busy (about 0.7 s per
+    download at 50,000 ballots, holding the GIL, so the event loop, although in a thread).
+    """
     districts = {d["id"]: d["name"] for d in definition["districts"]}
+    supporters: dict[int | None, Counter[int]] = {}
+    lines: list[tuple[str, str, str, str, str]] = []
+    for key, uid, content in ballots:
+        label = CITY_WIDE if key is None else districts.get(key, str(key))
+        points = content.get("points")
+        named = chosen_projects(content)
+        supporters.setdefault(key, Counter()).update(named)
+        lines.append(
+            (
+                neutralise(str(label)),
+                str(uid),
+                "ja" if "blank" in content else "nee",
+                CSV_LIST_SEPARATOR.join(str(pid) for pid in named),
+                CSV_LIST_SEPARATOR.join(str(points[str(pid)]) for pid in named) if points else "",
+            )
+        )
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=CSV_DELIMITER, lineterminator="\r\n")
     writer.writerow(
@@ -443,15 +538,12 @@ def to_csv(document: dict[str, Any]) -> bytes:
             "Gekozen",
         ]
     )
-    projects = {p["id"]: p for p in document["projects"]}
-    for election in document["outcome"]["elections"]:
+    projects = {p["id"]: p for p in project_list}
+    for election in outcome["elections"]:
         key = election["district_id"]
         label = CITY_WIDE if key is None else districts.get(key, str(key))
         selected = set(election["outcome"]["selected"])
-        supporters: Counter[int] = Counter()
-        for ballot in document["ballots"]:
-            if ballot["election"] == key:
-                supporters.update(chosen_projects(ballot["content"]))
+        counted = supporters.get(key, Counter())
         for pid_text in sorted(election["votes"], key=int):
             project = projects[int(pid_text)]
             writer.writerow(
@@ -463,29 +555,43 @@ def to_csv(document: dict[str, Any]) -> bytes:
                     neutralise(str(project["district"] or CITY_WIDE)),
                     str(project["cost_cents"]),
                     euro_cell(int(project["cost_cents"])),
-                    str(supporters[int(pid_text)]),
+                    str(counted[int(pid_text)]),
                     str(election["votes"][pid_text]),
                     "ja" if pid_text in selected else "nee",
                 ]
             )
     writer.writerow([])
     writer.writerow(["Verkiezing", "Stembiljet", "Blanco", "Projecten", "Punten"])
-    for ballot in document["ballots"]:
-        key = ballot["election"]
-        content = ballot["content"]
-        label = CITY_WIDE if key is None else districts.get(key, str(key))
-        points = content.get("points")
-        named = chosen_projects(content)
-        writer.writerow(
-            [
-                neutralise(str(label)),
-                str(ballot["ballot_id"]),
-                "ja" if "blank" in content else "nee",
-                CSV_LIST_SEPARATOR.join(str(pid) for pid in named),
-                CSV_LIST_SEPARATOR.join(str(points[str(pid)]) for pid in named) if points else "",
-            ]
-        )
+    # In slices: one ``writerows`` is one C call that holds the GIL throughout (0.16 s for
+    # 100,000 lines, the event loop waiting although this runs in a thread).
+    for start in range(0, len(lines), WRITE_CHUNK):
+        writer.writerows(lines[start : start + WRITE_CHUNK])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _pabulib_bytes(pb: PabulibFile) -> bytes:
+    """``write_pabulib(pb)`` encoded, with the VOTES rows (the last section) written
+    :data:`WRITE_CHUNK` at a time by a writer set up as ``write_pabulib``'s: its single
+    ``writerows`` over 100,000 votes is one C call holding the GIL for about 60 ms. A test
+    holds the two to the same bytes."""
+    out = io.StringIO(newline="")
+    out.write(write_pabulib(replace(pb, votes=())))
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    for start in range(0, len(pb.votes), WRITE_CHUNK):
+        writer.writerows(pb.votes[start : start + WRITE_CHUNK])
+    return out.getvalue().encode("utf-8")
+
+
+def _parsed_ballots(rows: Iterable[tuple[int | None, str, str]]) -> Iterator[CsvBallot]:
+    """The stored ballots with their content parsed one at a time (each parsed dictionary is
+    dropped as soon as its ballot has been written out)."""
+    for key, uid, content in rows:
+        yield key, uid, json.loads(content)
+
+
+def _event_payload(loaded: LoadedRound, kind: str) -> dict[str, Any]:
+    payload = next((p for _h, _parent, k, p, _d in loaded.log_rows if k == kind), None)
+    return {} if payload is None else dict(json.loads(payload))
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,14 +613,30 @@ def render(
         name = f"ronde-{loaded.round_id}-audit.json"
     else:
         # The .pb and CSV files are not signed: the signed JSON is what they are checked against.
-        document = {"manifest": {"fingerprint": loaded.fingerprint}, **loaded.body()}
+        # They are written from the stored text, a ballot at a time, never as a parsed document
+        # (``pabulib_file_of``, ``csv_of``: no garbage-collector stalls).
+        if loaded.ballot_rows is None or loaded.outcome_text is None:
+            raise Conflict(
+                _("Deze ronde is nog niet geteld; er is nog geen uitslag om te exporteren.")
+            )
+        outcome = json.loads(loaded.outcome_text)
+        ballots = _parsed_ballots(loaded.ballot_rows)
         if fmt is ExportFormat.PB:
-            key = _parse_district(document["definition"], district)
-            content = pabulib_text(document, key).encode("utf-8")
+            key = _parse_district(loaded.definition, district)
+            pb = pabulib_file_of(
+                loaded.definition,
+                loaded.fingerprint,
+                outcome,
+                key,
+                opened=_event_payload(loaded, "genesis").get("opened"),
+                closed=_event_payload(loaded, "end").get("closed"),
+                ballots=((uid, content) for k, uid, content in ballots if k == key),
+            )
+            content = _pabulib_bytes(pb)
             # As the query names the election (city or the district id), and the council report.
             name = f"ronde-{loaded.round_id}-{election_label(key)}.pb"
         else:
-            content = to_csv(document)
+            content = csv_of(loaded.definition, loaded.projects, outcome, ballots)
             name = f"ronde-{loaded.round_id}-uitslag.csv"
     state = "closed" if loaded.closed else "voting"
     return Rendered(content, name, key, state, loaded.log_height)
@@ -560,7 +682,7 @@ async def build_export(
     try:
         round_ = await _round(session, round_id)
         public = _authorise(round_, user, fmt)
-        loaded = await load_round(session, round_)
+        loaded = await load_round(session, round_, whole_log=fmt is ExportFormat.JSON)
         await session.commit()  # ends the read transaction; nothing was written
     finally:
         db.reset_read_only(token)
@@ -642,7 +764,10 @@ async def export_digest(session: AsyncSession, settings: Settings, round_id: int
     if key is not None and (cached := _DIGEST_CACHE.get(key)) is not None:
         _DIGEST_CACHE.move_to_end(key)
         return cached
-    digest = hashlib.sha256(await json_export(session, settings, round_id)).hexdigest()
+    # Hashed piece by piece: the 43 MB document of a 100,000-ballot round is never put together
+    # for the council report, which only shows its digest.
+    loaded = await load_round(session, round_)
+    digest = await asyncio.to_thread(signed_json_digest, settings, loaded)
     if key is not None:
         _DIGEST_CACHE[key] = digest
         while len(_DIGEST_CACHE) > _DIGEST_CACHE_SIZE:
