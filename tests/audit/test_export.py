@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import hashlib
 import io
@@ -197,6 +198,25 @@ def test_csv_export_is_for_dutch_excel_and_safe_against_formulas(
     rows = list(csv.reader(io.StringIO(to_csv(document).decode("utf-8-sig")), delimiter=";"))
     assert rows[1][2] == '\'=HYPERLINK("https://evil.example")'
     assert not any(cell.startswith("=") for row in rows for cell in row)
+    # Every text cell a person chose (title, theme, the project's district, the election's
+    # district name), with every character that starts a formula: only the title was tried, and
+    # a theme or district written unneutralised passed (mutation runs).
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    for start in starts:
+        changed = copy.deepcopy(document)
+        payload = f"{start}cmd|' /C calc'!A0"
+        for project in changed["projects"]:
+            project.update(title=payload, theme=payload, district=payload)
+        # The election becomes a district whose name is the payload (label of every row).
+        changed["definition"]["districts"] = [{"id": 77, "name": payload}]
+        changed["outcome"]["elections"][0]["district_id"] = 77
+        for ballot in changed["ballots"]:
+            ballot["election"] = 77
+        text = to_csv(changed).decode("utf-8-sig")
+        cells = [cell for row in csv.reader(io.StringIO(text), delimiter=";") for cell in row]
+        expected = 4 * len(changed["projects"]) + len(changed["ballots"])
+        assert cells.count("'" + payload) == expected, start
+        assert not any(cell.startswith(starts) for cell in cells), start
 
 
 def test_csv_ballot_lists_stay_text_in_a_dutch_spreadsheet(
