@@ -144,6 +144,60 @@ def test_exports_of_one_state_are_byte_identical_later_and_from_a_restarted_serv
         assert a == b, query
 
 
+#: What each kind of log event may carry: nothing that names a voter, a code or a time of day.
+EVENT_PAYLOAD_KEYS = {
+    "genesis": {"opened", "roll", "roll_fingerprint", "round_fingerprint"},
+    "roll": {"change", "codes", "district_id", "roll", "roll_fingerprint"},
+    "ballot": {"ballot", "ballot_id", "day", "election", "supersedes"},
+    "void": {"voids"},
+    "end": {"closed", "events"},
+}
+
+
+def test_no_export_links_a_voter_or_a_code_to_a_ballot(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The trust model: no export tells how a given resident voted. A ballot event carries its
+    content, a random id, the receipt it supersedes and the day, nothing more: not the voter's
+    row id, keyed hash or code, nor the time of day (someone who saw a resident vote at 14:03
+    could find the ballot). The verifier accepts extra payload keys, and a ballot event carrying
+    the voter's row id (or the time of casting instead of the day) passed every test (mutation
+    runs). The voters' keyed hashes and the codes' hashes appear in no export format."""
+    voted = voted_round(client, settings)
+    rid = voted.vr.round_id
+    raw, document = export_json(client, rid, voted.auditor)
+    for event in document["log"]:
+        kind = event["kind"]
+        allowed = EVENT_PAYLOAD_KEYS[kind]
+        assert set(event["payload"]) <= allowed, (kind, sorted(event["payload"]))
+        if kind == "ballot":
+            assert set(event["payload"]) == allowed
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", event["payload"]["day"])
+            assert re.fullmatch(r"[0-9a-f]{32}", event["payload"]["ballot_id"])
+    for ballot in document["ballots"]:
+        assert set(ballot) == {"ballot_id", "content", "election"}
+
+    async def secrets_of_the_round(session: AsyncSession) -> list[str]:
+        keys = await session.execute(
+            text("SELECT voter_key FROM voters WHERE round_id = :r"), {"r": rid}
+        )
+        hashes = await session.execute(
+            text("SELECT code_hash FROM voting_codes WHERE round_id = :r"), {"r": rid}
+        )
+        return [str(v) for v in [*keys.scalars(), *hashes.scalars()]]
+
+    secrets = run(settings, secrets_of_the_round)
+    assert len(secrets) >= 12  # six voters, six codes
+    files = [raw]
+    for query in ("format=pb&district=city", "format=csv"):
+        response = client.get(f"/api/v1/rounds/{rid}/export?{query}", headers=voted.auditor)
+        assert response.status_code == 200, response.text
+        files.append(response.content)
+    for content in files:
+        for secret in secrets:
+            assert secret.encode() not in content
+
+
 def test_pb_export_agrees_with_the_json_and_recounts_to_the_outcome(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
