@@ -256,6 +256,16 @@ def test_diff_refuses_a_later_export_whose_earlier_events_were_rewritten_or_drop
         diff(early, rewritten, public_key=key)
     assert changed.value.place == "gebeurtenis 3"
 
+    # A log cut short under a manifest that still names the head it had: refused at the manifest
+    # (the mutation run without this check passed all but a random junk case).
+    cut = copy.deepcopy(later)
+    del cut["log"][-1]
+    cut["manifest"]["parts"] = part_digests(cut, PARTS_VOTING)
+    cut["signature"] = sign(settings, manifest_bytes(cut["manifest"]))
+    with pytest.raises(VerificationError) as short:
+        verify(cut, public_key=key)
+    assert short.value.place == "manifest"
+
     dropped = copy.deepcopy(later)
     del dropped["log"][6]  # voter 4's only ballot: nothing later names it
     rechain(dropped, settings)
