@@ -22,6 +22,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting import db
 from burgerbegroting.audit.verify import VerificationError, verify
 from burgerbegroting.settings import Settings
 from tests.audit.factories import export_json, voted_round
@@ -43,7 +44,7 @@ def _write(settings: Settings, sql: str, **params: Any) -> None:
 
     async def work(session: AsyncSession) -> None:
         name = table.group(1)
-        if session.bind.dialect.name == "sqlite":
+        if db.is_sqlite(settings.database_url):
             triggers = await session.execute(
                 text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
                 {"t": name},
