@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import copy
 import csv
 import hashlib
 import io
 import json
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,89 @@ def test_json_export_verifies_with_the_published_key_and_is_byte_identical(
     assert lines[1]["actor_id"] == voted.vr.admin_id
 
 
+def test_exports_of_one_state_are_byte_identical_later_and_from_a_restarted_server(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """ "Two exports of the same state are byte-identical" in every format, also when taken in
+    another second and by another server process. The test above takes its two exports within
+    the same second of one app: a manifest carrying the time of export to the second
+    (``time.strftime``, a mutation run) passed it and every other test here."""
+    voted = voted_round(client, settings)
+    rid = voted.vr.round_id
+    queries = ("format=json", "format=pb&district=city", "format=csv")
+
+    def exports(via: TestClient[Litestar]) -> list[bytes]:
+        out = []
+        for query in queries:
+            response = via.get(f"/api/v1/rounds/{rid}/export?{query}", headers=voted.auditor)
+            assert response.status_code == 200, response.text
+            out.append(response.content)
+        return out
+
+    first = exports(client)
+    started = int(time.time())
+    while int(time.time()) == started:  # at most a second: the clock's second moves on
+        time.sleep(0.05)
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as restarted:
+        later = exports(restarted)
+    for query, a, b in zip(queries, first, later, strict=True):
+        assert a == b, query
+
+
+#: What each kind of log event may carry: nothing that names a voter, a code or a time of day.
+EVENT_PAYLOAD_KEYS = {
+    "genesis": {"opened", "roll", "roll_fingerprint", "round_fingerprint"},
+    "roll": {"change", "codes", "district_id", "roll", "roll_fingerprint"},
+    "ballot": {"ballot", "ballot_id", "day", "election", "supersedes"},
+    "void": {"voids"},
+    "end": {"closed", "events"},
+}
+
+
+def test_no_export_links_a_voter_or_a_code_to_a_ballot(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """The trust model: no export tells how a given resident voted. A ballot event carries its
+    content, a random id, the receipt it supersedes and the day, nothing more: not the voter's
+    row id, keyed hash or code, nor the time of day (someone who saw a resident vote at 14:03
+    could find the ballot). The verifier accepts extra payload keys, and a ballot event carrying
+    the voter's row id (or the time of casting instead of the day) passed every test (mutation
+    runs). The voters' keyed hashes and the codes' hashes appear in no export format."""
+    voted = voted_round(client, settings)
+    rid = voted.vr.round_id
+    raw, document = export_json(client, rid, voted.auditor)
+    for event in document["log"]:
+        kind = event["kind"]
+        allowed = EVENT_PAYLOAD_KEYS[kind]
+        assert set(event["payload"]) <= allowed, (kind, sorted(event["payload"]))
+        if kind == "ballot":
+            assert set(event["payload"]) == allowed
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", event["payload"]["day"])
+            assert re.fullmatch(r"[0-9a-f]{32}", event["payload"]["ballot_id"])
+    for ballot in document["ballots"]:
+        assert set(ballot) == {"ballot_id", "content", "election"}
+
+    async def secrets_of_the_round(session: AsyncSession) -> list[str]:
+        keys = await session.execute(
+            text("SELECT voter_key FROM voters WHERE round_id = :r"), {"r": rid}
+        )
+        hashes = await session.execute(
+            text("SELECT code_hash FROM voting_codes WHERE round_id = :r"), {"r": rid}
+        )
+        return [str(v) for v in [*keys.scalars(), *hashes.scalars()]]
+
+    secrets = run(settings, secrets_of_the_round)
+    assert len(secrets) >= 12  # six voters, six codes
+    files = [raw]
+    for query in ("format=pb&district=city", "format=csv"):
+        response = client.get(f"/api/v1/rounds/{rid}/export?{query}", headers=voted.auditor)
+        assert response.status_code == 200, response.text
+        files.append(response.content)
+    for content in files:
+        for secret in secrets:
+            assert secret.encode() not in content
+
+
 def test_pb_export_agrees_with_the_json_and_recounts_to_the_outcome(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
@@ -167,6 +252,25 @@ def test_csv_export_is_for_dutch_excel_and_safe_against_formulas(
     rows = list(csv.reader(io.StringIO(to_csv(document).decode("utf-8-sig")), delimiter=";"))
     assert rows[1][2] == '\'=HYPERLINK("https://evil.example")'
     assert not any(cell.startswith("=") for row in rows for cell in row)
+    # Every text cell a person chose (title, theme, the project's district, the election's
+    # district name), with every character that starts a formula: only the title was tried, and
+    # a theme or district written unneutralised passed (mutation runs).
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    for start in starts:
+        changed = copy.deepcopy(document)
+        payload = f"{start}cmd|' /C calc'!A0"
+        for project in changed["projects"]:
+            project.update(title=payload, theme=payload, district=payload)
+        # The election becomes a district whose name is the payload (label of every row).
+        changed["definition"]["districts"] = [{"id": 77, "name": payload}]
+        changed["outcome"]["elections"][0]["district_id"] = 77
+        for ballot in changed["ballots"]:
+            ballot["election"] = 77
+        text = to_csv(changed).decode("utf-8-sig")
+        cells = [cell for row in csv.reader(io.StringIO(text), delimiter=";") for cell in row]
+        expected = 4 * len(changed["projects"]) + len(changed["ballots"])
+        assert cells.count("'" + payload) == expected, start
+        assert not any(cell.startswith(starts) for cell in cells), start
 
 
 def test_csv_ballot_lists_stay_text_in_a_dutch_spreadsheet(

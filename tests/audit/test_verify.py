@@ -268,3 +268,27 @@ def test_the_package_version_is_one_version() -> None:
     )
     assert pyproject["project"]["version"] == __version__
     assert engine_version() == f"burgerbegroting-tally/{pyproject['project']['version']}"
+
+
+def test_a_pb_file_with_the_right_number_of_votes_but_other_contents_is_refused() -> None:
+    """Step 7 compares the VOTES rows as a whole, not only their number: a file in which one
+    ballot names another project (as many rows as before) recounts to other winners, and a check
+    of the count alone let it pass. The order of the rows is free (it is a keyed shuffle)."""
+    export = export_of(*capped_round())
+    text = pabulib_text(export, None)
+    original = read_pabulib(text)
+    fields = list(original.vote_fields)
+    vote = fields.index("vote")
+    assert [row[vote] for row in original.votes].count("3") == 1
+    # The one ballot for project 3 now names project 2: same number of rows, same voter ids.
+    changed = tuple(
+        (*row[:vote], "2", *row[vote + 1 :]) if row[vote] == "3" else row for row in original.votes
+    )
+    assert len(changed) == len(original.votes)
+    with pytest.raises(VerificationError) as problem:
+        check_pb(export, "ronde.pb", write_pabulib(replace(original, votes=changed)), Report())
+    assert problem.value.place == "ronde.pb VOTES"
+    assert "te veel" in problem.value.message
+    # The same rows in another order are the same ballots.
+    reordered = write_pabulib(replace(original, votes=tuple(reversed(original.votes))))
+    check_pb(export, "ronde.pb", reordered, Report())

@@ -6,7 +6,9 @@ written by hand in ``golden/``."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,19 @@ def test_golden_election_results_json_and_page(
     ]
     got = table_lines(page.text)
     assert got[: len(want)] == want
+    # The ties and the lot, which the tables above do not hold: a page that left out the lot
+    # passed (mutation run: the template's lot loop emptied).
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+    p2, p3, p5, p6 = (ids[name] for name in ("P2", "P3", "P5", "P6"))
+    assert (
+        f"Evenveel stemmen: projecten {p2}, {p3}; de volgorde bij gelijke stand zette ze zo: "
+        f"{p2} → {p3}." in text
+    )
+    assert (
+        f"Projecten {min(p5, p6)}, {max(p5, p6)} kostten evenveel en hadden evenveel "
+        f"voorstanders: de loting (zaad {seed}) besliste de volgorde {ids[winner]} → "
+        f"{ids[loser]}." in text
+    )
 
 
 def _expected(name: str, values: dict[str, str]) -> list[str]:

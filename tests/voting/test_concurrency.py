@@ -292,6 +292,60 @@ def test_negative_control_the_close_race_without_locks_is_seen(
     assert _close_race_problems(settings, vr, ok, errors) != [], "the race was not observed"
 
 
+def test_a_cast_checked_while_voting_and_written_after_the_close_is_refused(
+    settings: Settings,
+) -> None:
+    """The close race made deterministic, on both databases: a cast whose booth context (phase
+    "voting") was read before the close commits, and which reaches the log head after it (a
+    batched cast's context is read before its writer locks the head). Here the phase read is
+    stale, so only the log head can refuse: the cast must fail as "voting closed", the log must
+    end with the end event and the count stay as it was.
+
+    Mutation run: with the log head's close guards removed (the ``closed_at`` / scheduled-end
+    check in ``append_casts``, the ``closed_at`` check in ``append_many`` and ``closed_at IS
+    NULL`` in the head's conditional UPDATE), the race test above fails on PostgreSQL but passes
+    on SQLite (there BEGIN IMMEDIATE puts the phase read after the close); this test fails on
+    both. Any one guard left in place refuses the cast."""
+    vr = open_round(settings, costs=(3_000_000, 2_000_000))
+    (token,) = asyncio.run(_redeem_all(settings, issue_codes(settings, vr, 1)))
+
+    async def main() -> BaseException | None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                stale = await service.voter_context(session, token, vr.round_id, lock=True)
+                await session.rollback()
+            assert stale.round.phase == Phase.VOTING.value
+            await _close(engine, vr.round_id, vr.admin_id)
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                try:
+                    await service.cast(session, settings, stale, {"projects": [vr.projects[0]]})
+                    await session.commit()
+                except Exception as error:  # noqa: BLE001 - the refusal is the expected outcome
+                    await session.rollback()
+                    return error
+            return None
+        finally:
+            await engine.dispose()
+
+    refused = asyncio.run(main())
+    assert refused is not None, "a cast was written after the end event"
+    assert getattr(refused, "message", "").startswith("Het stemmen is gesloten"), repr(refused)
+    result = replay(settings, vr.round_id)
+    assert result.closed
+    assert result.current_in_db == {}
+    kinds = scalar(
+        settings,
+        "SELECT kind FROM log_events WHERE round_id = :r ORDER BY height DESC LIMIT 1",
+        r=vr.round_id,
+    )
+    assert kinds == "end"
+    counted = scalar(
+        settings, "SELECT document FROM round_results WHERE round_id = :r", r=vr.round_id
+    )
+    assert '"ballots":0' in counted
+
+
 async def _naive_voter_for_code(
     session: AsyncSession, settings: Settings, code_row: Any, batch: Any
 ) -> Voter:
