@@ -4,7 +4,8 @@ and recounts it to the published winners, for every rule where its rule is the s
 
 The rounds are generated (frozen definition and ballots, valid by construction through the booth's
 own ``normalise``) and counted with ``voting.ballots.results_document``, exactly as the close
-counts them; the ``.pb`` text is what ``GET …/export?format=pb`` returns for such a round. Ties are
+counts them; the ``.pb`` text is what ``GET …/export?format=pb`` returns for such a round (in
+a round with district budgets, one file per district: ``&district=<id>``). Ties are
 broken lexicographically (project ids compared as strings, "10" < "9"), which is pabutools' way.
 
 Ranked rounds are counted by greedy only (MES refuses rankings). pabutools has no rule with our
@@ -124,7 +125,16 @@ def rounds(
             for i, pid in enumerate(ids)
         ],
     }
-    rules = election_rules(definition, None)
+    return definition, draw_contents(draw, definition, None)
+
+
+def draw_contents(
+    draw: st.DrawFn, definition: dict[str, Any], key: int | None
+) -> list[dict[str, Any]]:
+    """1-12 ballots of election ``key``, each one the booth would accept (the others dropped)."""
+    rules = election_rules(definition, key)
+    ids = sorted(rules.projects)
+    ballot_type = definition["ballot"]["type"]
     contents: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(1, 12))):
         chosen = draw(st.lists(st.sampled_from(ids), unique=True, max_size=len(ids)))
@@ -140,18 +150,50 @@ def rounds(
             contents.append(normalise(rules, raw))
         except BallotProblem:
             continue  # over budget, too many, ...: the booth would have refused it
-    return definition, contents
+    return contents
 
 
-def export_of(definition: dict[str, Any], contents: list[dict[str, Any]]) -> dict[str, Any]:
+@st.composite
+def district_rounds(
+    draw: st.DrawFn,
+) -> tuple[dict[str, Any], list[tuple[int | None, dict[str, Any]]]]:
+    """A round of ``rounds()`` split over two districts with budgets of their own: one election,
+    one ``.pb`` file per district, every project in one of them."""
+    definition, _ = draw(rounds())
+    projects = definition["projects"]
+    for i, project in enumerate(projects):
+        project["district_id"] = 1 + i % 2
+    districts = []
+    for district_id, name in ((1, "Noord"), (2, "Zuid")):
+        costs = [p["cost_cents"] for p in projects if p["district_id"] == district_id]
+        budget = draw(st.integers(max(costs), sum(costs))) // 100 * 100
+        districts.append(
+            {"id": district_id, "name": name, "budget_cents": budget, "eligible": True}
+        )
+    definition["budget"]["scope"] = "districts"
+    definition["districts"] = districts
+    definition["eligibility"]["districts"] = [1, 2]
+    ballots = [(key, c) for key in (1, 2) for c in draw_contents(draw, definition, key)]
+    return definition, ballots
+
+
+def export_of(
+    definition: dict[str, Any],
+    contents: list[dict[str, Any]],
+    *,
+    ballots_by_election: list[tuple[int | None, dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """The parts of a closed round's export the ``.pb`` files are made of: city-wide
+    ``contents``, or ``ballots_by_election`` as (election key, content) pairs."""
+    pairs = (
+        ballots_by_election if ballots_by_election is not None else [(None, c) for c in contents]
+    )
     fingerprint = hashlib.sha256(canonical_json(definition)).hexdigest()
     ballots = [
-        {"election": None, "ballot_id": f"{i:032x}", "content": content}
-        for i, content in enumerate(contents)
+        {"election": key, "ballot_id": f"{i:032x}", "content": content}
+        for i, (key, content) in enumerate(pairs)
     ]
-    outcome = results_document(
-        definition, fingerprint, [(None, c) for c in contents], log_head="0" * 64, log_height=0
-    )
+    outcome = results_document(definition, fingerprint, pairs, log_head="0" * 64, log_height=0)
     return {
         "definition": definition,
         "manifest": {"fingerprint": fingerprint},
@@ -246,6 +288,35 @@ def assert_both_recount_to_the_published_winners(
     _pb, election = read_election(text)
     ours = count(election, rule, tie_break=TieBreak("lexicographic")).selected
     assert list(ours) == published
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(district_rounds())
+def test_pabutools_and_our_reader_recount_each_district_pb_export_to_its_winners(
+    generated: tuple[dict[str, Any], list[tuple[int | None, dict[str, Any]]]],
+) -> None:
+    """A round with district budgets: each district's ``.pb`` file (its own budget, projects and
+    voters) recounts to that district's published winners, in pabutools and in our reader."""
+    definition, ballots = generated
+    export = export_of(definition, [], ballots_by_election=ballots)
+    rule = definition["counting"]["rule"]
+    elections = export["outcome"]["elections"]
+    assert [e["district_id"] for e in elections] == [1, 2]
+    for key, election_result in zip((1, 2), elections, strict=True):
+        text = pabulib_text(export, key)
+        check_pb(export, f"ronde_{key}.pb", text, Report())
+        published = election_result["outcome"]["selected"]
+        theirs = pabutools_winners(rule, text)
+        assert theirs == published if rule in ORDERED else sorted(theirs) == sorted(published)
+        pb, election = read_election(text)
+        cents = election_result["budget_cents"]
+        assert pb.meta_dict["budget"] == f"{cents // 100}.{cents % 100:02d}"
+        assert pb.meta_dict["district"] == ("Noord", "Zuid")[key - 1]
+        assert {p.id for p in election.projects} == {
+            str(p["id"]) for p in definition["projects"] if p["district_id"] == key
+        }
+        ours = count(election, rule, tie_break=TieBreak("lexicographic")).selected
+        assert list(ours) == published
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
