@@ -173,7 +173,9 @@ def district_rounds(
     definition["budget"]["scope"] = "districts"
     definition["districts"] = districts
     definition["eligibility"]["districts"] = [1, 2]
-    ballots = [(key, c) for key in (1, 2) for c in draw_contents(draw, definition, key)]
+    ballots: list[tuple[int | None, dict[str, Any]]] = [
+        (key, c) for key in (1, 2) for c in draw_contents(draw, definition, key)
+    ]
     return definition, ballots
 
 
