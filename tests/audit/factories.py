@@ -73,6 +73,28 @@ def voted_round(
     return VotedRound(vr=vr, auditor=auditor_headers(settings), admin=admin, receipts=receipts)
 
 
+def two_district_round(
+    client: TestClient[Litestar], settings: Settings, *, voters_per_district: int = 2
+) -> VotingRound:
+    """A round with two district budgets (6,000 and 4,000 euro of 10,000), two projects in each;
+    every voter votes for the second project of their district. Closed and counted."""
+    vr = open_round(
+        settings,
+        scope="districts",
+        district_budgets=(6_000_000, 4_000_000),
+        project_districts=(0, 0, 1, 1),
+        budget=10_000_000,
+    )
+    for district_id, project in (
+        (vr.districts[0], vr.projects[1]),
+        (vr.districts[1], vr.projects[3]),
+    ):
+        for code in issue_codes(settings, vr, voters_per_district, district_id=district_id):
+            vote(client, vr.round_id, redeem(client, code), {"projects": [project]})
+    close(settings, vr)
+    return vr
+
+
 def export_json(
     client: TestClient[Litestar], round_id: int, headers: dict[str, str]
 ) -> tuple[bytes, dict[str, Any]]:

@@ -36,7 +36,13 @@ from burgerbegroting.voting.tally.pabulib import read_election
 from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
 from tests.accounts.factories import bearer, make_user
-from tests.audit.factories import auditor_headers, export_json, vote, voted_round
+from tests.audit.factories import (
+    auditor_headers,
+    export_json,
+    two_district_round,
+    vote,
+    voted_round,
+)
 from tests.conftest import make_settings
 from tests.loops import on_event_loop
 from tests.proposals.factories import run
@@ -384,20 +390,7 @@ def test_a_cookie_download_must_be_started_from_our_own_site(
 def test_district_round_has_one_pb_file_per_district(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
-    vr = open_round(
-        settings,
-        scope="districts",
-        district_budgets=(6_000_000, 4_000_000),
-        project_districts=(0, 0, 1, 1),
-        budget=10_000_000,
-    )
-    for district_id, projects in (
-        (vr.districts[0], vr.projects[:2]),
-        (vr.districts[1], vr.projects[2:]),
-    ):
-        for code in issue_codes(settings, vr, 2, district_id=district_id):
-            vote(client, vr.round_id, redeem(client, code), {"projects": [projects[1]]})
-    close(settings, vr)
+    vr = two_district_round(client, settings)
     auditor = auditor_headers(settings)
     _, document = export_json(client, vr.round_id, auditor)
     base = f"/api/v1/rounds/{vr.round_id}/export?format=pb"

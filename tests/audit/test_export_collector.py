@@ -107,53 +107,9 @@ def test_reading_the_log_and_ballots_keeps_no_row_objects(
     assert run(settings, work) == before
 
 
-def test_the_csv_lines_are_written_in_slices(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The C writer holds the GIL for a whole ``writerows`` call: 0.16 s for 100,000 ballot
-    lines, during which the event loop could not answer. No call gets more than
-    ``WRITE_CHUNK`` rows, and the file is the one a single call writes."""
-    loaded = _loaded(settings, _large_round(settings))
-    whole = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
-    written: list[int] = []
-
-    class RecordingWriter:
-        def __init__(self, real: Any) -> None:
-            self.real = real
-
-        def writerow(self, row: Any) -> Any:
-            written.append(1)
-            return self.real.writerow(row)
-
-        def writerows(self, rows: Any) -> Any:
-            rows = list(rows)
-            written.append(len(rows))
-            return self.real.writerows(rows)
-
-    class RecordingCsv:
-        @staticmethod
-        def writer(*args: Any, **kwargs: Any) -> RecordingWriter:
-            return RecordingWriter(csv.writer(*args, **kwargs))
-
-    monkeypatch.setattr(export_mod, "csv", RecordingCsv)
-    monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
-    sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
-    assert sliced == whole
-    assert sum(written) > BALLOTS
-    assert max(written) <= 300
-
-
-def test_the_pb_votes_are_written_in_slices_to_the_verifiers_bytes(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``write_pabulib`` writes all VOTES rows in one C call (about 60 ms with the GIL held for
-    100,000 votes); the server writes them ``WRITE_CHUNK`` at a time, and its file is byte for
-    byte the one the verifier builds from the JSON export in one call."""
-    loaded = _loaded(settings, _large_round(settings))
-    document = json.loads(
-        export_mod.render(settings, loaded, export_mod.ExportFormat.JSON, None).content
-    )
-    expected = pabulib_text(document, None).encode("utf-8")
+def record_writer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the export's ``csv.writer`` record how many rows each of its calls writes (1 for a
+    ``writerow``), in the list returned, and write them as the real one does."""
     written: list[int] = []
 
     class RecordingWriter:
@@ -177,6 +133,37 @@ def test_the_pb_votes_are_written_in_slices_to_the_verifiers_bytes(
             return RecordingWriter(csv.writer(*args, **kwargs))
 
     monkeypatch.setattr(export_mod, "csv", RecordingCsv)
+    return written
+
+
+def test_the_csv_lines_are_written_in_slices(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C writer holds the GIL for a whole ``writerows`` call: 0.16 s for 100,000 ballot
+    lines, during which the event loop could not answer. No call gets more than
+    ``WRITE_CHUNK`` rows, and the file is the one a single call writes."""
+    loaded = _loaded(settings, _large_round(settings))
+    whole = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
+    written = record_writer_calls(monkeypatch)
+    monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
+    sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
+    assert sliced == whole
+    assert sum(written) > BALLOTS
+    assert max(written) <= 300
+
+
+def test_the_pb_votes_are_written_in_slices_to_the_verifiers_bytes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``write_pabulib`` writes all VOTES rows in one C call (about 60 ms with the GIL held for
+    100,000 votes); the server writes them ``WRITE_CHUNK`` at a time, and its file is byte for
+    byte the one the verifier builds from the JSON export in one call."""
+    loaded = _loaded(settings, _large_round(settings))
+    document = json.loads(
+        export_mod.render(settings, loaded, export_mod.ExportFormat.JSON, None).content
+    )
+    expected = pabulib_text(document, None).encode("utf-8")
+    written = record_writer_calls(monkeypatch)
     monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
     sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.PB, "city").content
     assert sliced == expected

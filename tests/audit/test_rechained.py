@@ -38,8 +38,14 @@ from burgerbegroting.audit.verify import (
 )
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.canonical import event_hash, receipt_from_hash
-from tests.audit.factories import auditor_headers, export_json, vote, voted_round
-from tests.voting.factories import close, issue_codes, open_round, redeem
+from tests.audit.factories import (
+    auditor_headers,
+    export_json,
+    two_district_round,
+    vote,
+    voted_round,
+)
+from tests.voting.factories import issue_codes, redeem
 
 Export = dict[str, Any]
 
@@ -205,20 +211,7 @@ def test_a_revote_may_not_replace_a_ballot_of_another_election(
 ) -> None:
     """Two districts: a rebuilt log in which a ballot of Zuid supersedes the ballot of a voter of
     Noord would drop Noord's ballot while each election still counts valid ballots."""
-    vr = open_round(
-        settings,
-        scope="districts",
-        district_budgets=(6_000_000, 4_000_000),
-        project_districts=(0, 0, 1, 1),
-        budget=10_000_000,
-    )
-    for district_id, project in (
-        (vr.districts[0], vr.projects[1]),
-        (vr.districts[1], vr.projects[3]),
-    ):
-        code = issue_codes(settings, vr, 1, district_id=district_id)[0]
-        vote(client, vr.round_id, redeem(client, code), {"projects": [project]})
-    close(settings, vr)
+    vr = two_district_round(client, settings, voters_per_district=1)
     _, original = export_json(client, vr.round_id, auditor_headers(settings))
     ballots = [e["height"] for e in original["log"] if e["kind"] == "ballot"]
     noord, zuid = ballots

@@ -30,8 +30,12 @@ from burgerbegroting.audit.verify import (
     verify,
 )
 from burgerbegroting.settings import Settings
-from tests.audit.factories import auditor_headers, export_json, vote, voted_round
-from tests.voting.factories import close, issue_codes, open_round, redeem
+from tests.audit.factories import (
+    auditor_headers,
+    export_json,
+    two_district_round,
+    voted_round,
+)
 
 Export = dict[str, Any]
 Case = Callable[[Export, random.Random], str]  # changes the export, returns the expected place
@@ -302,20 +306,7 @@ def test_a_change_to_the_outcome_of_any_election_of_a_district_round_is_found(
     only the first election of a district round passed every test (mutation run). Here each
     election's outcome, votes and ballot count is changed in turn, re-signed, and must be named
     at that election."""
-    vr = open_round(
-        settings,
-        scope="districts",
-        district_budgets=(6_000_000, 4_000_000),
-        project_districts=(0, 0, 1, 1),
-        budget=10_000_000,
-    )
-    for district_id, projects in (
-        (vr.districts[0], vr.projects[:2]),
-        (vr.districts[1], vr.projects[2:]),
-    ):
-        for code in issue_codes(settings, vr, 2, district_id=district_id):
-            vote(client, vr.round_id, redeem(client, code), {"projects": [projects[1]]})
-    close(settings, vr)
+    vr = two_district_round(client, settings)
     _, original = export_json(client, vr.round_id, auditor_headers(settings))
     verify(original)
     elections = original["outcome"]["elections"]
