@@ -5,8 +5,9 @@ and recounts it to the published winners, for every rule where its rule is the s
 The rounds are generated (frozen definition and ballots, valid by construction through the booth's
 own ``normalise``) and counted with ``voting.ballots.results_document``, exactly as the close
 counts them; the ``.pb`` text is what ``GET …/export?format=pb`` returns for such a round (in
-a round with district budgets, one file per district: ``&district=<id>``). Ties are
-broken lexicographically (project ids compared as strings, "10" < "9"), which is pabutools' way.
+a round with district budgets, one file per district: ``&district=<id>``). Ties are broken
+lexicographically (project ids compared as strings, "10" < "9"), which is pabutools' way, or by
+our default ``lowest-cost`` order, which pabutools is given as derived from the file itself.
 
 Ranked rounds are counted by greedy only (MES refuses rankings). pabutools has no rule with our
 scores built in, but its greedy takes any satisfaction measure, so it is given ours: Borda with
@@ -21,8 +22,10 @@ equal: those rounds are recounted by our own reader only (the second test; docs/
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pabutools.election import Additive_Cardinal_Sat, Cost_Sat, PositionalSatisfaction
@@ -32,6 +35,7 @@ from pabutools.rules import (
     method_of_equal_shares,
     sequential_phragmen,
 )
+from pabutools.tiebreaking import TieBreakingRule, lexico_tie_breaking
 
 from burgerbegroting.audit.verify import Report, check_pb, pabulib_text
 from burgerbegroting.voting.ballots import (
@@ -41,7 +45,7 @@ from burgerbegroting.voting.ballots import (
     results_document,
 )
 from burgerbegroting.voting.canonical import canonical_json
-from burgerbegroting.voting.tally.pabulib import read_election
+from burgerbegroting.voting.tally.pabulib import PabulibFile, read_election
 from burgerbegroting.voting.tally.rules import count
 from burgerbegroting.voting.tally.tiebreak import TieBreak
 from tests.voting.tally.test_differential import PointsTimesCost
@@ -59,13 +63,15 @@ def rounds(
     ranked_and_caps: bool = False,
     only_ranked: bool = False,
     only_rule: str | None = None,
+    tie_break: str = "lexicographic",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A frozen city-wide round definition and its current ballots (canonical contents).
 
     Ranked rounds are counted by greedy, with Borda or fixed points per place. With
     ``ranked_and_caps`` the round may also be greedy with a cap on a theme (and Amsterdam's
     leftover pass): what our own reader must recount but pabutools has no equal rule for.
-    ``only_rule`` counts every round with that rule (ballots of any type it takes)."""
+    ``only_rule`` counts every round with that rule (ballots of any type it takes).
+    ``tie_break`` is the round's (``tie_breaking_of`` says how pabutools applies it)."""
     types = ["knapsack", "approval", "choose-1", "cumulative", "ranked"]
     if only_rule is not None:
         types.remove("ranked")  # greedy alone counts rankings
@@ -88,7 +94,33 @@ def rounds(
     ids = IDS[: draw(st.integers(2, len(IDS)))]
     costs = {pid: draw(st.integers(1, 60)) * 100 for pid in ids}
     budget = draw(st.integers(max(costs.values()), sum(costs.values()))) // 100 * 100
-    definition = {
+    definition = round_definition(
+        ballot_type=ballot_type,
+        rule=rule,
+        costs=costs,
+        budget=budget,
+        tie_break=tie_break,
+        cap=cap,
+        counting=counting,
+    )
+    return definition, draw_contents(draw, definition, None)
+
+
+def round_definition(
+    *,
+    ballot_type: str,
+    rule: str,
+    costs: dict[int, int],
+    budget: int,
+    tie_break: str,
+    cap: int | None = None,
+    counting: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A frozen city-wide round definition: projects ``costs`` (id: cents) alternating between
+    two themes, the first of which may have a ``cap``."""
+    ids = list(costs)
+    counting = counting or {}
+    return {
         "format": "burgerbegroting-round/1",
         "round_id": 7,
         "budget": {"total_cents": budget, "scope": "city"},
@@ -106,7 +138,7 @@ def rounds(
             "min_budget_share_permille": 0,
             "blank_allowed": True,
         },
-        "counting": {"rule": rule, "tie_break": "lexicographic", **counting},
+        "counting": {"rule": rule, "tie_break": tie_break, **counting},
         "eligibility": {
             "min_age": None,
             "districts": [],
@@ -125,7 +157,6 @@ def rounds(
             for i, pid in enumerate(ids)
         ],
     }
-    return definition, draw_contents(draw, definition, None)
 
 
 def draw_contents(
@@ -223,8 +254,39 @@ def borda_times_cost(m: int) -> type[Any]:
     return BordaTimesCost
 
 
+def tie_breaking_of(instance: Any, profile: Any) -> TieBreakingRule:
+    """pabutools' tie-breaking for the file's META ``tie_break``, built from the file alone.
+
+    ``lexicographic`` is pabutools' own (project names as strings). For ``lowest-cost`` the order
+    is derived here from its published definition (docs/counting.md), not by our code: lowest
+    cost first, then most supporters, then ``sha256(seed + project id)`` ascending with the
+    file's ``tie_break_seed``."""
+    if instance.meta["tie_break"] == "lexicographic":
+        return lexico_tie_breaking
+    assert instance.meta["tie_break"] == "lowest-cost"
+    seed = instance.meta["tie_break_seed"]
+    supporters = Counter(p.name for ballot in profile for p in ballot)
+    order = sorted(
+        instance,
+        key=lambda p: (
+            p.cost,
+            -supporters[p.name],
+            hashlib.sha256((seed + p.name).encode()).hexdigest(),
+        ),
+    )
+    position = {p.name: i for i, p in enumerate(order)}
+    return TieBreakingRule(lambda _instance, _profile, project: position[project.name])
+
+
+def our_tie_break(pb: PabulibFile) -> TieBreak:
+    """The tie-break ``burgerbegroting tally`` reads from the file's META."""
+    meta = pb.meta_dict
+    return TieBreak(meta["tie_break"], seed=meta.get("tie_break_seed") or None)
+
+
 def pabutools_winners(rule: str, text: str) -> list[str]:
     instance, profile = parse_pabulib_from_string(text)
+    ties = tie_breaking_of(instance, profile)
     vote_type = instance.meta["vote_type"]
     cumulative = vote_type == "cumulative"
     mes_sat = Additive_Cardinal_Sat if cumulative else Cost_Sat
@@ -234,23 +296,29 @@ def pabutools_winners(rule: str, text: str) -> list[str]:
     elif vote_type == "ordinal":
         greedy_sat = borda_times_cost(len(instance))
     if rule == "mes":
-        result = method_of_equal_shares(instance, profile, sat_class=mes_sat)
+        result = method_of_equal_shares(instance, profile, sat_class=mes_sat, tie_breaking=ties)
     elif rule == "mes-add1-exhaustive":
         # Costs are in euros in the file; our Add1 steps by one euro (one currency unit).
         result = method_of_equal_shares(
-            instance, profile, sat_class=mes_sat, voter_budget_increment=1
+            instance, profile, sat_class=mes_sat, voter_budget_increment=1, tie_breaking=ties
         )
     elif rule == "mes-add1-greedy":
         first = method_of_equal_shares(
-            instance, profile, sat_class=mes_sat, voter_budget_increment=1
+            instance, profile, sat_class=mes_sat, voter_budget_increment=1, tie_breaking=ties
         )
         result = greedy_utilitarian_welfare(
-            instance, profile, sat_class=greedy_sat, initial_budget_allocation=first
+            instance,
+            profile,
+            sat_class=greedy_sat,
+            initial_budget_allocation=first,
+            tie_breaking=ties,
         )
     elif rule == "greedy":
-        result = greedy_utilitarian_welfare(instance, profile, sat_class=greedy_sat)
+        result = greedy_utilitarian_welfare(
+            instance, profile, sat_class=greedy_sat, tie_breaking=ties
+        )
     else:
-        result = sequential_phragmen(instance, profile)
+        result = sequential_phragmen(instance, profile, tie_breaking=ties)
     supported = {p.name for ballot in profile for p in ballot}
     # pabutools also funds projects nobody voted for with money left; ours never does.
     return [p.name for p in result if p.name in supported]
@@ -262,6 +330,29 @@ def test_pabutools_and_our_reader_recount_the_pb_export_to_the_published_winners
     generated: tuple[dict[str, Any], list[dict[str, Any]]],
 ) -> None:
     assert_both_recount_to_the_published_winners(*generated)
+
+
+@pytest.mark.parametrize(
+    ("rule", "budget", "expected"), [("greedy", 1_500, ["9"]), ("mes", 3_000, ["9", "3"])]
+)
+def test_a_lowest_cost_tie_goes_to_the_project_with_more_supporters(
+    rule: str, budget: int, expected: list[str]
+) -> None:
+    """Equal cost and equal points: the second step of ``lowest-cost`` decides, which random
+    rounds rarely reach (equal approval votes are equal supporters). Projects 3 and 9 cost 10
+    euro and have 4 points each: 3 from one voter, 9 from two. Greedy with 15 euro funds one of
+    them; MES with 30 euro (10 a voter) prices both at 2.50 a point and buys 9 first."""
+    definition = round_definition(
+        ballot_type="cumulative",
+        rule=rule,
+        costs={3: 1_000, 9: 1_000},
+        budget=budget,
+        tie_break="lowest-cost",
+    )
+    contents = [{"points": {"3": 4}}, {"points": {"9": 2}}, {"points": {"9": 2}}]
+    export = export_of(definition, contents)
+    assert export["outcome"]["elections"][0]["outcome"]["selected"] == expected
+    assert_both_recount_to_the_published_winners(definition, contents)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -287,9 +378,20 @@ def assert_both_recount_to_the_published_winners(
         assert theirs == published
     else:
         assert sorted(theirs) == sorted(published)
-    _pb, election = read_election(text)
-    ours = count(election, rule, tie_break=TieBreak("lexicographic")).selected
+    pb, election = read_election(text)
+    ours = count(election, rule, tie_break=our_tie_break(pb)).selected
     assert list(ours) == published
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rounds(tie_break="lowest-cost"))
+def test_pabutools_recounts_lowest_cost_rounds_with_the_order_the_file_publishes(
+    generated: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """Our default tie-break (lowest cost, most supporters, then a lot drawn from the round's
+    seed): pabutools, given that order as derived from the file's own META and sections, picks
+    the published winners, as does our reader."""
+    assert_both_recount_to_the_published_winners(*generated)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
