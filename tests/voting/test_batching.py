@@ -11,6 +11,7 @@ not replay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -107,10 +108,18 @@ def _two_workers(
 
 
 def _many_voters(
-    settings: Settings, *, voters: int, casts_each: int
+    settings: Settings,
+    *,
+    voters: int,
+    casts_each: int,
+    before_casting: Callable[[], None] | None = None,
 ) -> tuple[Any, list[str], list[BaseException]]:
+    """``voters`` voters cast ``casts_each`` times each, spread over two batching workers;
+    ``before_casting`` runs once the round is open and the codes redeemed."""
     vr = open_round(settings, costs=(3_000_000, 3_000_000, 2_000_000, 2_000_000, 1_000_000))
     tokens = asyncio.run(_redeem_all(settings, issue_codes(settings, vr, voters)))
+    if before_casting is not None:
+        before_casting()
     choices = [[p] for p in vr.projects] + [vr.projects[:2], vr.projects[2:]]
 
     def jobs(
@@ -158,16 +167,28 @@ def test_negative_control_batching_without_the_head_lock_refuses_or_breaks_the_l
     casts fail. The test above rules out all of these (no error, a log that replays, and every
     cast written exactly once: ``sum(sizes) == 500``), so it fails without the lock."""
     sizes = _record_batches(monkeypatch)
+    reads = 0
+    both_read: asyncio.Event | None = None
 
     async def unlocked_head(session: AsyncSession, round_id: int) -> BallotLog | None:
-        # The head without its lock, read a moment before the writer uses it: the other worker's
-        # writer then reads the same head (the writer is fast enough that without the pause the
-        # two rarely overlap in a test this size; with the lock the pause only slows it down).
+        # The head without its lock. The first two reads (one by each worker's writer: a writer
+        # reads the head once per batch, and waits here) wait for each other, so that both writers
+        # certainly hold the same head once; on a busy machine a pause alone did not always make
+        # them overlap. Later reads pause a moment, so that they may overlap again.
+        nonlocal reads, both_read
         head = await _unlocked_head(session, round_id)
-        await asyncio.sleep(0.02)
+        reads += 1
+        if both_read is None:
+            both_read = asyncio.Event()
+        if reads == 2:
+            both_read.set()
+        if reads <= 2:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(both_read.wait(), 10)
+        else:
+            await asyncio.sleep(0.02)
         return head
 
-    remove_head_lock(monkeypatch, unlocked_head)
     if db.is_sqlite(settings.database_url):
         # Writers begin deferred, as Python's driver would, instead of BEGIN IMMEDIATE; and wait
         # half a second, not 30, for a lock (every cast of a failed batch is retried alone, and
@@ -175,7 +196,15 @@ def test_negative_control_batching_without_the_head_lock_refuses_or_breaks_the_l
         deferred = db.set_read_only
         monkeypatch.setattr(batching.db, "set_read_only", lambda _value: deferred(True))
         monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 500)
-    vr, _ok, errors = _many_voters(settings, voters=20, casts_each=5)
+    # The lock comes off once the round is open and the codes redeemed: only the two writers read
+    # the head from then on.
+    vr, _ok, errors = _many_voters(
+        settings,
+        voters=20,
+        casts_each=5,
+        before_casting=lambda: remove_head_lock(monkeypatch, unlocked_head),
+    )
+    assert reads >= 2
     try:
         replay(settings, vr.round_id)
         consistent = True
