@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import (
     LiveServer,
@@ -71,6 +72,21 @@ def enter_and_wait(page: Any) -> None:
         page.keyboard.press("Enter")
 
 
+def assert_focused(page: Any, element_id: str) -> None:
+    """The keyboard focus is on ``#element_id``, as the page's ``autofocus`` puts it. Chromium
+    applies autofocus at a rendering step that may come after the load event the navigation
+    waits for: wait up to 10 s for the focus to land, then fail naming where it is."""
+    try:
+        page.wait_for_function(
+            "id => document.activeElement !== null && document.activeElement.id === id",
+            arg=element_id,
+            timeout=10_000,
+        )
+    except PlaywrightTimeoutError:
+        focused = page.evaluate("() => document.activeElement && document.activeElement.id")
+        raise AssertionError(f"focus on {focused!r}, not on {element_id!r}") from None
+
+
 def check_page(page: Any) -> None:
     assert_accessible(page)
     assert_no_horizontal_scroll(page)
@@ -94,7 +110,7 @@ def test_register_confirm_login_logout_with_keyboard_only(
     tab_to_text(page, "Account aanmaken", tag="button")
     enter_and_wait(page)
     assert page.locator("#foutoverzicht").is_visible()
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     assert page.locator("[aria-invalid='true']").count() >= 2
     check_page(page)
 

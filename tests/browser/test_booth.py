@@ -20,7 +20,13 @@ import pytest
 from burgerbegroting.rounds.models import Phase
 from tests.accounts.factories import RESIDENT_PASSWORD, make_user
 from tests.browser.conftest import LiveServer, run_async
-from tests.browser.test_accounts_keyboard import check_page, enter_and_wait, tab_to, tab_to_field
+from tests.browser.test_accounts_keyboard import (
+    assert_focused,
+    check_page,
+    enter_and_wait,
+    tab_to,
+    tab_to_field,
+)
 from tests.voting.factories import VotingRound, close, issue_codes, open_round, scalar
 
 pytestmark = pytest.mark.browser
@@ -273,7 +279,7 @@ def test_vote_without_javascript_keyboard_only(new_page: Any, live_server: LiveS
     tab_to_field(page, "code")
     page.keyboard.type("AAAA-BBBB-CCCC-DDDD")
     enter_and_wait(page)
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     check_page(page)
     tab_to_field(page, "code")
     page.keyboard.type(codes[0].lower())
@@ -295,7 +301,7 @@ def test_vote_without_javascript_keyboard_only(new_page: Any, live_server: LiveS
         page.keyboard.press("Space")
     tab_to_button(page, "Controleren")
     enter_and_wait(page)
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     assert "meer dan het budget" in page.locator("#foutoverzicht").inner_text()
     assert page.locator("#projecten[aria-invalid='true']").count() == 1
     check_page(page)
@@ -399,7 +405,7 @@ def test_info_pages_are_accessible(new_page: Any, live_server: LiveServer) -> No
     check_page(page)
     tab_to_button(page, "Controleren")
     enter_and_wait(page)
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     check_page(page)
     early, _codes = seed(live_server, 1, phase=Phase.REVIEW)
     page.goto(live_server.url(f"/stemmen/{early.round_id}"))
@@ -432,7 +438,7 @@ def test_account_district_choice_and_closed_booth_are_accessible(
     check_page(page)
     tab_to_button(page, "Verder naar het stembiljet")
     enter_and_wait(page)
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     check_page(page)
     tab_to(page, lambda f: f["tag"] == "input" and f["type"] == "radio", "a district")
     page.keyboard.press("Space")

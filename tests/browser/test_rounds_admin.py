@@ -14,6 +14,7 @@ from burgerbegroting.accounts.service import create_user
 from burgerbegroting.db import create_engine
 from tests.browser.conftest import LiveServer, run_async
 from tests.browser.test_accounts_keyboard import (
+    assert_focused,
     check_page,
     enter_and_wait,
     tab_to,
@@ -62,7 +63,7 @@ def test_admin_creates_and_opens_a_round_with_the_keyboard(
     tab_to_text(page, "Opslaan", tag="button")
     enter_and_wait(page)
     assert page.locator("#foutoverzicht").is_visible()
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     assert page.locator("#title[aria-invalid='true']").count() == 1
     check_page(page)
 

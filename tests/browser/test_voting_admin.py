@@ -17,6 +17,7 @@ import pytest
 from tests.accounts.factories import STAFF_PASSWORD
 from tests.browser.conftest import LiveServer, run_async
 from tests.browser.test_accounts_keyboard import (
+    assert_focused,
     check_page,
     enter_and_wait,
     tab_to,
@@ -68,7 +69,7 @@ def test_admin_issues_and_revokes_codes_and_enters_a_paper_ballot_with_the_keybo
     # Submitting without a number shows the error summary, with focus on it.
     tab_to_text(page, "Codes uitgeven en downloaden", tag="button")
     enter_and_wait(page)
-    assert page.evaluate("() => document.activeElement.id") == "foutoverzicht"
+    assert_focused(page, "foutoverzicht")
     assert page.locator("#count[aria-invalid='true']").count() == 1
     check_page(page)
 
