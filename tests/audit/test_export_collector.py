@@ -29,6 +29,7 @@ from burgerbegroting.audit import export as export_mod
 from burgerbegroting.audit.verify import _sorted_by_first, pabulib_text
 from burgerbegroting.rounds.models import Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting.tally import pabulib as pabulib_mod
 from tests.collector import survivors
 from tests.proposals.factories import run
 
@@ -107,8 +108,8 @@ def test_reading_the_log_and_ballots_keeps_no_row_objects(
     assert run(settings, work) == before
 
 
-def record_writer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make the export's ``csv.writer`` record how many rows each of its calls writes (1 for a
+def record_writer_calls(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
+    """Make ``module``'s ``csv.writer`` record how many rows each of its calls writes (1 for a
     ``writerow``), in the list returned, and write them as the real one does."""
     written: list[int] = []
 
@@ -132,7 +133,7 @@ def record_writer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         def writer(*args: Any, **kwargs: Any) -> RecordingWriter:
             return RecordingWriter(csv.writer(*args, **kwargs))
 
-    monkeypatch.setattr(export_mod, "csv", RecordingCsv)
+    monkeypatch.setattr(module, "csv", RecordingCsv)
     return written
 
 
@@ -143,8 +144,10 @@ def test_the_csv_lines_are_written_in_slices(
     lines, during which the event loop could not answer. No call gets more than
     ``WRITE_CHUNK`` rows, and the file is the one a single call writes."""
     loaded = _loaded(settings, _large_round(settings))
-    whole = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
-    written = record_writer_calls(monkeypatch)
+    with monkeypatch.context() as whole_file:
+        whole_file.setattr(export_mod, "WRITE_CHUNK", 10**9)
+        whole = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
+    written = record_writer_calls(monkeypatch, export_mod)
     monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
     sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
     assert sliced == whole
@@ -155,18 +158,21 @@ def test_the_csv_lines_are_written_in_slices(
 def test_the_pb_votes_are_written_in_slices_to_the_verifiers_bytes(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``write_pabulib`` writes all VOTES rows in one C call (about 60 ms with the GIL held for
-    100,000 votes); the server writes them ``WRITE_CHUNK`` at a time, and its file is byte for
-    byte the one the verifier builds from the JSON export in one call."""
+    """A single ``writerows`` over 100,000 votes holds the GIL for about 60 ms; ``write_pabulib``
+    writes ``WRITE_CHUNK`` rows at a time. The server's file is byte for byte the one a single
+    call writes, and the one the verifier builds from the JSON export."""
     loaded = _loaded(settings, _large_round(settings))
     document = json.loads(
         export_mod.render(settings, loaded, export_mod.ExportFormat.JSON, None).content
     )
     expected = pabulib_text(document, None).encode("utf-8")
-    written = record_writer_calls(monkeypatch)
-    monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
+    with monkeypatch.context() as whole_file:
+        whole_file.setattr(pabulib_mod, "WRITE_CHUNK", 10**9)
+        whole = export_mod.render(settings, loaded, export_mod.ExportFormat.PB, "city").content
+    written = record_writer_calls(monkeypatch, pabulib_mod)
+    monkeypatch.setattr(pabulib_mod, "WRITE_CHUNK", 300)
     sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.PB, "city").content
-    assert sliced == expected
+    assert sliced == whole == expected
     assert sum(written) >= BALLOTS
     assert max(written) <= 300
 

@@ -29,7 +29,7 @@ import io
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from itertools import islice
@@ -63,7 +63,7 @@ from burgerbegroting.voting.ballots import chosen_projects, election_keys
 from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.models import BallotLog, LogEvent
 from burgerbegroting.voting.service import current_ballots
-from burgerbegroting.voting.tally.pabulib import PabulibFile, write_pabulib
+from burgerbegroting.voting.tally.pabulib import write_pabulib
 
 __all__ = [
     "ExportFile",
@@ -474,7 +474,7 @@ def signed_json_digest(settings: Settings, loaded: LoadedRound) -> str:
 
 
 WRITE_CHUNK = 2_000
-"""CSV and pabulib lines written per call of the C writer."""
+"""CSV lines written per call of the C writer (as ``write_pabulib``'s own slices)."""
 
 CsvBallot = tuple[int | None, str, Mapping[str, Any]]
 """A current ballot for the CSV: election key, ballot id, canonical content."""
@@ -569,19 +569,6 @@ def csv_of(
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _pabulib_bytes(pb: PabulibFile) -> bytes:
-    """``write_pabulib(pb)`` encoded, with the VOTES rows (the last section) written
-    :data:`WRITE_CHUNK` at a time by a writer set up as ``write_pabulib``'s: its single
-    ``writerows`` over 100,000 votes is one C call holding the GIL for about 60 ms. A test
-    holds the two to the same bytes."""
-    out = io.StringIO(newline="")
-    out.write(write_pabulib(replace(pb, votes=())))
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    for start in range(0, len(pb.votes), WRITE_CHUNK):
-        writer.writerows(pb.votes[start : start + WRITE_CHUNK])
-    return out.getvalue().encode("utf-8")
-
-
 def _parsed_ballots(rows: Iterable[tuple[int | None, str, str]]) -> Iterator[CsvBallot]:
     """The stored ballots with their content parsed one at a time (each parsed dictionary is
     dropped as soon as its ballot has been written out)."""
@@ -632,7 +619,7 @@ def render(
                 closed=_event_payload(loaded, "end").get("closed"),
                 ballots=((uid, content) for k, uid, content in ballots if k == key),
             )
-            content = _pabulib_bytes(pb)
+            content = write_pabulib(pb).encode("utf-8")
             # As the query names the election (city or the district id), and the council report.
             name = f"ronde-{loaded.round_id}-{election_label(key)}.pb"
         else:

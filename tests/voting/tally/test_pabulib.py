@@ -338,6 +338,24 @@ def test_an_election_written_as_pabulib_reads_back_the_same(
     assert parsed.election == _canonical(election)
 
 
+@settings(max_examples=50, deadline=None)
+@given(elections(caps=True), st.integers(1, 5))
+def test_rows_written_in_slices_give_the_text_of_one_call(election: Election, chunk: int) -> None:
+    """``write_pabulib`` writes ``WRITE_CHUNK`` rows per writer call (so that a server thread
+    writing 100,000 votes lets the event loop in); slices of 1 to 5 rows, across section
+    boundaries, give the text a single call gives."""
+    written = from_election(election, meta={"description": 'Wijk\nbudget; "test"'})
+    whole = write_pabulib(written)
+    previous = pabulib.WRITE_CHUNK
+    try:
+        pabulib.WRITE_CHUNK = chunk
+        sliced = write_pabulib(written)
+    finally:
+        pabulib.WRITE_CHUNK = previous
+    assert sliced == whole
+    assert read_pabulib(sliced) == written
+
+
 def test_from_election_refuses_ids_a_pabulib_vote_cannot_hold() -> None:
     bad = Election(1, (Project("a,b", 1),), (), BallotType.APPROVAL)
     with pytest.raises(PabulibError, match="cannot be written"):
