@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -238,14 +239,19 @@ def test_every_single_change_is_found_and_named(
         resigned = case_number % 10 != 0
         if resigned:
             resign(export, settings)
-        else:
-            expected = PART_OF[expected.split(" ")[0]]
         with pytest.raises(VerificationError) as problem:
             verify(export)
         place = problem.value.place
         # The exact place: a prefix would let "gebeurtenis 1" stand for "gebeurtenis 10" or "11".
         named = place == expected or (expected == "outcome" and place.startswith("outcome/"))
         assert named, (case.__name__, expected, str(problem))
+        if not resigned:
+            # A copy changed after signing: the same place, and beside it the part whose digest
+            # no longer matches the manifest.
+            differing = re.search(r"SHA-256 van deel ([\w, ]+) wijkt af", problem.value.message)
+            assert differing is not None, (case.__name__, str(problem))
+            part = PART_OF[expected.split(" ")[0]]
+            assert part in differing.group(1).split(", "), (case.__name__, str(problem))
         seen[case.__name__] = seen.get(case.__name__, 0) + 1
     elapsed = time.perf_counter() - started
     assert set(seen) == {c.__name__ for c in CASES}

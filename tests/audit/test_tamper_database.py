@@ -68,7 +68,19 @@ def _current(settings: Settings, round_id: int) -> list[Any]:
     )
 
 
-def change_a_current_ballot(settings: Settings, round_id: int) -> str:
+def canonical(value: Any) -> str:
+    """As the server stores JSON: sorted keys, no whitespace."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def spaced(value: Any) -> str:
+    """As a hand edit in ``psql`` might write it: the same JSON with spaces and keys unsorted.
+    The server signs the stored text as it is; the verifier re-encodes canonically, so the
+    part's digest differs too, and the verifier must still name the place inside it."""
+    return json.dumps(value, indent=1)
+
+
+def change_a_current_ballot(settings: Settings, round_id: int, dumps: Any = canonical) -> str:
     ballot_id, uid, content, _voter = next(
         row for row in _current(settings, round_id) if "projects" in row[2]
     )
@@ -76,7 +88,7 @@ def change_a_current_ballot(settings: Settings, round_id: int) -> str:
     _write(
         settings,
         "UPDATE ballots SET content = :c WHERE id = :b",
-        c=json.dumps(changed, separators=(",", ":")),
+        c=dumps(changed),
         b=ballot_id,
     )
     return f"stembiljet {uid}"
@@ -102,7 +114,7 @@ def drop_a_current_ballot(settings: Settings, round_id: int) -> str:
     return f"stembiljet {uid}"
 
 
-def change_a_ballot_event(settings: Settings, round_id: int) -> str:
+def change_a_ballot_event(settings: Settings, round_id: int, dumps: Any = canonical) -> str:
     ((event_id, height, payload),) = _rows(
         settings,
         "SELECT id, height, payload FROM log_events WHERE round_id = :r AND kind = 'ballot' "
@@ -114,7 +126,7 @@ def change_a_ballot_event(settings: Settings, round_id: int) -> str:
     _write(
         settings,
         "UPDATE log_events SET payload = :p WHERE id = :e",
-        p=json.dumps(changed, sort_keys=True, separators=(",", ":")),
+        p=dumps(changed),
         e=event_id,
     )
     return f"gebeurtenis {height}"
@@ -132,7 +144,7 @@ def delete_a_log_event(settings: Settings, round_id: int) -> str:
     return f"gebeurtenis {height}"
 
 
-def change_the_stored_outcome(settings: Settings, round_id: int) -> str:
+def change_the_stored_outcome(settings: Settings, round_id: int, dumps: Any = canonical) -> str:
     ((document,),) = _rows(
         settings, "SELECT document FROM round_results WHERE round_id = :r", r=round_id
     )
@@ -143,7 +155,7 @@ def change_the_stored_outcome(settings: Settings, round_id: int) -> str:
     _write(
         settings,
         "UPDATE round_results SET document = :d WHERE round_id = :r",
-        d=json.dumps(changed, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        d=dumps(changed),
         r=round_id,
     )
     return "outcome/elections/0/outcome/selected"
@@ -173,3 +185,43 @@ def test_a_change_to_the_database_after_closing_is_found_in_the_next_export(
     with pytest.raises(VerificationError) as problem:
         verify(after)
     assert problem.value.place.startswith(place), (place, str(problem.value))
+
+
+TEXT_CASES = (change_a_current_ballot, change_a_ballot_event, change_the_stored_outcome)
+
+
+@pytest.mark.parametrize("case", TEXT_CASES, ids=[c.__name__ for c in TEXT_CASES])
+def test_a_change_stored_as_non_canonical_json_is_named_at_its_place(
+    client: TestClient[Litestar], settings: Settings, case: Any
+) -> None:
+    """The same changes written as JSON with spaces: the part's digest differs as well, and the
+    verifier names the ballot, event or outcome field, with the digest beside it."""
+    voted = voted_round(client, settings)
+    rid = voted.vr.round_id
+    place = case(settings, rid, spaced)
+    _, after = export_json(client, rid, voted.auditor)
+    with pytest.raises(VerificationError) as problem:
+        verify(after)
+    assert problem.value.place.startswith(place), (place, str(problem.value))
+    assert "SHA-256 van deel" in problem.value.message, str(problem.value)
+
+
+def test_a_current_ballot_respaced_without_a_change_is_named_by_its_part(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Only the form changed (spaces, no other content): nothing inside disagrees, so the part
+    is what the verifier names."""
+    voted = voted_round(client, settings)
+    rid = voted.vr.round_id
+    ballot_id, _uid, content, _voter = _current(settings, rid)[0]
+    _write(
+        settings,
+        "UPDATE ballots SET content = :c WHERE id = :b",
+        c=spaced(json.loads(content)),
+        b=ballot_id,
+    )
+    _, after = export_json(client, rid, voted.auditor)
+    with pytest.raises(VerificationError) as problem:
+        verify(after)
+    assert problem.value.place == "ballots", str(problem.value)
+    assert "canonieke" in problem.value.message

@@ -47,8 +47,11 @@ def test_verify_and_diff_from_the_command_line(
     (tmp_path / "vals.json").write_text(json.dumps(document), encoding="utf-8")
     capsys.readouterr()
     assert main(["audit", "verify", str(tmp_path / "vals.json")]) == 1
-    # Not re-signed: the log's digest differs from the signed manifest.
-    assert "FOUT bij log" in capsys.readouterr().err
+    # Not re-signed: named at the event, and the log's digest differs from the signed manifest.
+    assert (
+        f"FOUT bij gebeurtenis {height}: de hash klopt niet met de inhoud "
+        "(en de SHA-256 van deel log wijkt af van het manifest)"
+    ) in capsys.readouterr().err
 
     assert main(["audit", "diff", str(tmp_path / "ronde.json"), str(tmp_path / "ronde.json")]) == 0
     assert "NEW verlengt OLD" in capsys.readouterr().out
@@ -87,4 +90,4 @@ def test_verify_and_diff_from_the_command_line(
     assert verify_main([str(tmp_path / "ronde.json"), "--pb", str(tmp_path / "stad.pb")]) == 0
     assert capsys.readouterr().out.strip().endswith("OK")
     assert verify_main([str(tmp_path / "vals.json")]) == 1
-    assert "FOUT bij log" in capsys.readouterr().err
+    assert f"FOUT bij gebeurtenis {height}:" in capsys.readouterr().err

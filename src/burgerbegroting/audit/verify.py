@@ -9,7 +9,9 @@ but this file's package and the export.
 What it checks, in this order, stopping at the first problem (which it names):
 
 1. the manifest's Ed25519 signature (with the instance's published key, ``--key``), the
-   SHA-256 of every part's canonical JSON, and no part beside the signed ones;
+   SHA-256 of every part's canonical JSON, and no part beside the signed ones (a part whose
+   SHA-256 differs is named by the first problem the later checks find inside it, with the
+   digest beside it, and by the part's name only when they find none);
 2. the round definition's SHA-256 equals the round fingerprint, and the projects agree with it;
 3. the ballot log: from genesis (round fingerprint + voter-roll fingerprint) to the end event,
    every height, parent and hash;
@@ -411,8 +413,11 @@ def _decode_key(text: str) -> bytes:
     return raw
 
 
-def check_signature(export: Mapping[str, Any], public_key: bytes | None, report: Report) -> None:
-    """The manifest's signature, and each part's digest."""
+def check_signature(
+    export: Mapping[str, Any], public_key: bytes | None, report: Report
+) -> list[str]:
+    """The manifest's signature; returns the parts whose digest differs from the manifest (for
+    :func:`verify` to name the place inside them first, see there)."""
     from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 - signature only
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
         Ed25519PublicKey,
@@ -460,12 +465,23 @@ def check_signature(export: Mapping[str, Any], public_key: bytes | None, report:
     )
     for name in parts:
         _need(name in export, name, "dit deel ontbreekt")
-        digest = hashlib.sha256(canonical_json(export[name])).hexdigest()
-        _need(digest == listed[name], name, "de SHA-256 van dit deel wijkt af van het manifest")
     # Nothing beside the signed parts: an unsigned addition would be read by people, not checked.
     unsigned = sorted(str(k) for k in set(export) - {*parts, "format", "manifest", "signature"})
     _need(not unsigned, unsigned[0] if unsigned else "", "dit deel is niet ondertekend")
-    report.add(f"SHA-256 van {len(parts)} delen kloppen met het manifest.")
+    differing = [
+        name
+        for name in parts
+        if hashlib.sha256(canonical_json(export[name])).hexdigest() != listed[name]
+    ]
+    if not differing:
+        report.add(f"SHA-256 van {len(parts)} delen kloppen met het manifest.")
+    return differing
+
+
+DIGEST_DIFFERS = (
+    "de SHA-256 van dit deel wijkt af van het manifest: het is na het ondertekenen veranderd, "
+    "of de server bewaarde het niet in de vaste (canonieke) vorm"
+)
 
 
 def check_definition(export: Mapping[str, Any], report: Report) -> None:
@@ -912,7 +928,34 @@ def verify(
     first problem, else return the report."""
     report = Report()
     try:
-        check_signature(export, public_key, report)
+        differing = check_signature(export, public_key, report)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
+        raise VerificationError(
+            "structuur", f"de export is onvolledig of misvormd ({exc!r})"
+        ) from None
+    try:
+        _check_contents(export, report, pb_files)
+    except VerificationError as problem:
+        # A part that differs from the manifest is named by the place inside it that the checks
+        # find (the ballot, the event height, the outcome field), with the part's digest beside
+        # it: a change the server signed in a form the verifier does not re-encode alike (stored
+        # text edited by hand into non-canonical JSON) would otherwise hide the place.
+        if differing:
+            raise VerificationError(
+                problem.place,
+                f"{problem.message} (en de SHA-256 van deel {', '.join(differing)} wijkt af van "
+                "het manifest)",
+            ) from None
+        raise
+    _need(not differing, differing[0] if differing else "", DIGEST_DIFFERS)
+    return report
+
+
+def _check_contents(
+    export: Mapping[str, Any], report: Report, pb_files: Sequence[tuple[str, str | bytes]]
+) -> None:
+    """Every check after the signature, in order, stopping at the first problem."""
+    try:
         check_definition(export, report)
         closed = export["manifest"]["state"] == "closed"
         replay = check_log(export, report, require_end=closed)
@@ -938,7 +981,6 @@ def verify(
         raise VerificationError(
             "structuur", f"de export is onvolledig of misvormd ({exc!r})"
         ) from None
-    return report
 
 
 def diff(
