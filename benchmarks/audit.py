@@ -20,18 +20,16 @@ import random
 import time
 from typing import Any
 
-from burgerbegroting.audit.signing import public_key_info, sign
-from burgerbegroting.audit.verify import (
+from burgerbegroting.audit.exportformat import (
     EXPORT_FORMAT,
     GENESIS_PARENT,
     PARTS_CLOSED,
-    Report,
-    check_pb,
     manifest_bytes,
     pabulib_text,
     part_digests,
-    verify,
 )
+from burgerbegroting.audit.signing import public_key_info, sign
+from burgerbegroting.audit.verify import Report, check_pb, verify
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.ballots import election_rules, normalise, results_document
 from burgerbegroting.voting.canonical import canonical_json, event_hash, receipt_from_hash

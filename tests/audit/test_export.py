@@ -25,8 +25,9 @@ from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
 from burgerbegroting.audit.export import to_csv
+from burgerbegroting.audit.exportformat import manifest_bytes
 from burgerbegroting.audit.signing import public_key_info, sign
-from burgerbegroting.audit.verify import VerificationError, diff, manifest_bytes, verify
+from burgerbegroting.audit.verify import VerificationError, diff, verify
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings

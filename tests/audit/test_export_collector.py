@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting import db
 from burgerbegroting.audit import export as export_mod
-from burgerbegroting.audit.verify import _sorted_by_first, pabulib_text
+from burgerbegroting.audit.exportformat import _sorted_by_first, pabulib_text
 from burgerbegroting.rounds.models import Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.tally import pabulib as pabulib_mod

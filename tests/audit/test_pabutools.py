@@ -37,7 +37,8 @@ from pabutools.rules import (
 )
 from pabutools.tiebreaking import TieBreakingRule, lexico_tie_breaking
 
-from burgerbegroting.audit.verify import Report, check_pb, pabulib_text
+from burgerbegroting.audit.exportformat import pabulib_text
+from burgerbegroting.audit.verify import Report, check_pb
 from burgerbegroting.voting.ballots import (
     BallotProblem,
     election_rules,

@@ -25,17 +25,15 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from burgerbegroting.audit.signing import sign
-from burgerbegroting.audit.verify import (
+from burgerbegroting.audit.exportformat import (
     GENESIS_PARENT,
     PARTS_CLOSED,
     PARTS_VOTING,
-    VerificationError,
-    diff,
     manifest_bytes,
     part_digests,
-    verify,
 )
+from burgerbegroting.audit.signing import sign
+from burgerbegroting.audit.verify import VerificationError, diff, verify
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.canonical import event_hash, receipt_from_hash
 from tests.audit.factories import (

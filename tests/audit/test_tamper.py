@@ -22,14 +22,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.audit.exportformat import PARTS_CLOSED, manifest_bytes, part_digests
 from burgerbegroting.audit.signing import sign
-from burgerbegroting.audit.verify import (
-    PARTS_CLOSED,
-    VerificationError,
-    manifest_bytes,
-    part_digests,
-    verify,
-)
+from burgerbegroting.audit.verify import VerificationError, verify
 from burgerbegroting.settings import Settings
 from tests.audit.factories import (
     auditor_headers,

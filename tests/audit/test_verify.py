@@ -14,19 +14,14 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from burgerbegroting import __version__
-from burgerbegroting.audit.signing import sign
-from burgerbegroting.audit.verify import (
+from burgerbegroting.audit.exportformat import (
     PARTS_CLOSED,
-    Report,
-    VerificationError,
-    check_pb,
-    diff,
-    main,
     manifest_bytes,
     pabulib_text,
     part_digests,
-    verify,
 )
+from burgerbegroting.audit.signing import sign
+from burgerbegroting.audit.verify import Report, VerificationError, check_pb, diff, main, verify
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.ballots import engine_version
 from burgerbegroting.voting.tally.pabulib import read_election, read_pabulib, write_pabulib

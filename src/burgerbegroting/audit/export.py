@@ -42,8 +42,7 @@ from burgerbegroting import db
 from burgerbegroting.accounts import ratelimit
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit import service as audit
-from burgerbegroting.audit.signing import public_key_info, sign
-from burgerbegroting.audit.verify import (
+from burgerbegroting.audit.exportformat import (
     EXPORT_FORMAT,
     PARTS_CLOSED,
     PARTS_VOTING,
@@ -51,6 +50,7 @@ from burgerbegroting.audit.verify import (
     manifest_bytes,
     pabulib_file_of,
 )
+from burgerbegroting.audit.signing import public_key_info, sign
 from burgerbegroting.errors import Conflict, DomainError, Forbidden, NotAuthenticated, NotFound
 from burgerbegroting.i18n import _
 from burgerbegroting.proposals.export import euro_cell, neutralise

@@ -20,7 +20,7 @@ import hmac
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from burgerbegroting.audit.verify import SIGNATURE_ALGORITHM, key_id
+from burgerbegroting.audit.exportformat import SIGNATURE_ALGORITHM, key_id
 from burgerbegroting.settings import Settings
 
 __all__ = ["SIGNING_PURPOSE", "private_key", "public_key_info", "public_key_raw", "sign"]
