@@ -24,7 +24,7 @@ from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.middleware import SESSION_COOKIE
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.app import create_app
-from burgerbegroting.audit.export import to_csv
+from burgerbegroting.audit.exportfiles import to_csv
 from burgerbegroting.audit.exportformat import manifest_bytes
 from burgerbegroting.audit.signing import public_key_info, sign
 from burgerbegroting.audit.verify import VerificationError, diff, verify
@@ -654,6 +654,7 @@ def test_ballots_and_log_are_parsed_and_encoded_off_the_event_loop(
     request of the worker; /health waited 1.5 s behind a download. Only the definition is parsed
     on the loop now, and no encoder call takes more than ``ENCODE_CHUNK`` items of a list."""
     from burgerbegroting.audit import export as export_mod
+    from burgerbegroting.audit import exportfiles as files_mod
 
     voted = voted_round(client, settings)
     parsed_on_loop: list[str] = []
@@ -672,8 +673,10 @@ def test_ballots_and_log_are_parsed_and_encoded_off_the_event_loop(
                 encoded_lists.append(len(value))
             return json.dumps(value, **options)
 
+    # The loading (on the loop) and the files (in a thread): both modules parse and encode.
     monkeypatch.setattr(export_mod, "json", RecordingJson)
-    monkeypatch.setattr(export_mod, "ENCODE_CHUNK", 2, raising=False)
+    monkeypatch.setattr(files_mod, "json", RecordingJson)
+    monkeypatch.setattr(files_mod, "ENCODE_CHUNK", 2)
     response = client.get(
         f"/api/v1/rounds/{voted.vr.round_id}/export?format=json", headers=voted.auditor
     )
@@ -695,13 +698,13 @@ def test_ballots_and_log_are_parsed_and_encoded_off_the_event_loop(
 
 
 def test_a_long_list_is_encoded_in_chunks_to_the_same_bytes() -> None:
-    from burgerbegroting.audit import export as export_mod
+    from burgerbegroting.audit import exportfiles as files_mod
 
-    chunk = export_mod.ENCODE_CHUNK
+    chunk = files_mod.ENCODE_CHUNK
     for size in (0, 1, chunk, chunk + 1, 2 * chunk, 2 * chunk + 321):
         items = [{"height": i, "payload": {"b": [i, "é"], "a": None}} for i in range(size)]
         whole = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert export_mod._canonical_from_database(items) == whole.encode("utf-8"), size
+        assert files_mod.canonical_from_database(items) == whole.encode("utf-8"), size
 
 
 @pytest.mark.parametrize("closed", [True, False])
@@ -712,6 +715,7 @@ def test_the_large_parts_spliced_from_stored_text_equal_the_parsed_and_encoded_o
     the database holds instead of parsing and encoding it again (2 CPU s and long garbage
     collections at 100,000 ballots): byte for byte what encoding the parsed parts gives."""
     from burgerbegroting.audit import export as export_mod
+    from burgerbegroting.audit import exportfiles as files_mod
     from burgerbegroting.rounds.models import Round
 
     voted = voted_round(client, settings, closed=closed)
@@ -722,9 +726,9 @@ def test_the_large_parts_spliced_from_stored_text_equal_the_parsed_and_encoded_o
         return await export_mod.load_round(session, round_)
 
     loaded = run(settings, work)
-    spliced = export_mod._spliced_parts(loaded)
+    spliced = files_mod._spliced_parts(loaded)
     body = loaded.body()
     assert set(spliced) == ({"log", "ballots", "outcome"} if closed else {"log"})
     for name, data in spliced.items():
-        assert data == export_mod._canonical_from_database(body[name]), name
+        assert data == files_mod.canonical_from_database(body[name]), name
     assert any(e["kind"] == "genesis" for e in body["log"])

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting import db
 from burgerbegroting.audit import export as export_mod
+from burgerbegroting.audit import exportfiles as files_mod
 from burgerbegroting.audit.exportformat import _sorted_by_first, pabulib_text
 from burgerbegroting.rounds.models import Round
 from burgerbegroting.settings import Settings
@@ -145,10 +146,10 @@ def test_the_csv_lines_are_written_in_slices(
     ``WRITE_CHUNK`` rows, and the file is the one a single call writes."""
     loaded = _loaded(settings, _large_round(settings))
     with monkeypatch.context() as whole_file:
-        whole_file.setattr(export_mod, "WRITE_CHUNK", 10**9)
+        whole_file.setattr(files_mod, "WRITE_CHUNK", 10**9)
         whole = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
-    written = record_writer_calls(monkeypatch, export_mod)
-    monkeypatch.setattr(export_mod, "WRITE_CHUNK", 300)
+    written = record_writer_calls(monkeypatch, files_mod)
+    monkeypatch.setattr(files_mod, "WRITE_CHUNK", 300)
     sliced = export_mod.render(settings, loaded, export_mod.ExportFormat.CSV, None).content
     assert sliced == whole
     assert sum(written) > BALLOTS
@@ -204,19 +205,19 @@ def test_the_report_digest_is_hashed_piece_by_piece_and_then_cached(
     view is answered from the cache."""
     round_id = _large_round(settings)
     loaded = _loaded(settings, round_id)
-    body = export_mod.signed_json(settings, loaded)
+    body = files_mod.signed_json(settings, loaded)
     # Pieces of 100 events or ballots: a small share of this round, as 2,000 are of 100,000.
-    monkeypatch.setattr(export_mod, "ENCODE_CHUNK", 100)
+    monkeypatch.setattr(files_mod, "ENCODE_CHUNK", 100)
     tracemalloc.start()
     try:
-        hashlib.sha256(export_mod.signed_json(settings, loaded)).hexdigest()
+        hashlib.sha256(files_mod.signed_json(settings, loaded)).hexdigest()
         _size, joined_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert joined_peak >= 1.5 * len(body)  # what joining the document takes, as measured here
     tracemalloc.start()
     try:
-        hashed = export_mod.signed_json_digest(settings, loaded)
+        hashed = files_mod.signed_json_digest(settings, loaded)
         _size, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -230,7 +231,9 @@ def test_the_report_digest_is_hashed_piece_by_piece_and_then_cached(
         return await export_mod.export_digest(session, settings, round_id)
 
     monkeypatch.setattr(export_mod, "render", not_here)
-    monkeypatch.setattr(export_mod, "signed_json", not_here)
+    monkeypatch.setattr(files_mod, "render", not_here)
+    monkeypatch.setattr(files_mod, "signed_json", not_here)
     assert run(settings, digest) == hashed
     monkeypatch.setattr(export_mod, "signed_json_digest", not_here)
+    monkeypatch.setattr(files_mod, "signed_json_digest", not_here)
     assert run(settings, digest) == hashed
