@@ -44,6 +44,75 @@ def test_form_over_the_size_limit_is_refused(client: TestClient[Litestar]) -> No
     assert response.status_code == 413
 
 
+def test_one_field_over_the_field_limit_is_refused_before_parsing(
+    client: TestClient[Litestar],
+) -> None:
+    """A single field longer than ``MAX_FIELD_BYTES`` in a form under the body limit: 413 before
+    the CSRF check parses it (which would answer 403, as the control one byte shorter shows)."""
+    name = b"email="
+    longest = name + b"a" * (limits.MAX_FIELD_BYTES - len(name))
+    assert len(longest) == limits.MAX_FIELD_BYTES
+    assert client.post("/inloggen", content=longest, headers=FORM).status_code == 403
+    response = client.post("/inloggen", content=longest + b"a", headers=FORM)
+    assert len(longest) + 1 < limits.MAX_FORM_BYTES
+    assert response.status_code == 413
+    assert "te groot" in response.text
+
+
+def test_multipart_form_with_too_many_parts_is_refused_before_parsing(
+    client: TestClient[Litestar],
+) -> None:
+    """The field count holds for multipart forms too (Litestar's CSRF check parses them as well)."""
+
+    def multipart(parts: int) -> bytes:
+        part = b'--grens\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n'
+        return part * parts + b"--grens--\r\n"
+
+    headers = {"content-type": "multipart/form-data; boundary=grens"}
+    # The control: as many parts as allowed reach the CSRF check (403 without a token).
+    allowed = client.post("/inloggen", content=multipart(limits.MAX_FORM_FIELDS), headers=headers)
+    assert allowed.status_code == 403
+    response = client.post(
+        "/inloggen", content=multipart(limits.MAX_FORM_FIELDS + 1), headers=headers
+    )
+    assert response.status_code == 413
+    assert "te groot" in response.text
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read() -> None:
+    """``Content-Length`` is judged before the body is read: a client announcing a gigabyte is not
+    read up to the limit first (the streamed count alone would read 1 MiB before refusing)."""
+    reached: list[str] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        reached.append("app")
+
+    async def receive() -> dict[str, object]:
+        reached.append("receive")
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: object) -> None:
+        raise AssertionError("nothing is sent by the middleware itself")
+
+    middleware = limits.RequestLimitsMiddleware(app)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/auth/login",
+        "raw_path": b"/api/v1/auth/login",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000000000")],
+    }
+    with pytest.raises(limits.RequestRefused) as refused:
+        await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert refused.value.status_code == 413
+    assert reached == []
+    # The control: the same request with a true length is read and passed on.
+    scope["headers"] = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+    await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert reached == ["receive", "app"]
+
+
 def test_streamed_body_without_content_length_is_counted(client: TestClient[Litestar]) -> None:
     def chunks() -> object:
         for _ in range(40):
