@@ -129,6 +129,9 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
     [
         ({"Origin": "https://evil.example"}, 403),
         ({"Origin": "null"}, 403),
+        # Another host whose name merely contains ours (or ours in its path) is another site.
+        ({"Origin": "http://testserver.local.evil.example"}, 403),
+        ({"Origin": "http://evil.example/testserver.local"}, 403),
         ({"Sec-Fetch-Site": "cross-site"}, 403),
         ({"Sec-Fetch-Site": "same-site"}, 403),
         ({"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"}, 401),
@@ -158,6 +161,29 @@ def test_api_posts_from_another_origin_are_refused_but_trusted_origins_pass(
     assert evil.status_code == 403
     own = client.post("/api/v1/auth/logout", headers={**headers, "Origin": settings.base_url})
     assert own.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PATCH", "/api/v1/rounds/1"),
+        ("PUT", "/api/v1/proposals/1/supports"),
+        ("DELETE", "/api/v1/proposals/1/supports"),
+    ],
+)
+@pytest.mark.parametrize(
+    "extra", [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
+)
+def test_every_unsafe_method_from_another_site_is_refused(
+    client: TestClient[Litestar], settings: Settings, method: str, path: str, extra: dict[str, str]
+) -> None:
+    """Not only POST: PUT, PATCH and DELETE from another site are refused before anything else
+    (403), where the same request from this site gets as far as the login check (401)."""
+    own = client.request(method, path, headers={"Origin": settings.base_url})
+    assert own.status_code == 401
+    foreign = client.request(method, path, headers=extra)
+    assert foreign.status_code == 403
+    _assert_secure(foreign)
 
 
 def test_access_log_leaves_the_address_out_of_casts(
