@@ -14,8 +14,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.app import create_app
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
+from tests.conftest import make_settings
 from tests.voting.factories import issue_codes, open_round, redeem
 
 HEADERS = {
@@ -64,6 +66,18 @@ def test_pages_and_api_answers_with_personal_data_are_not_stored(
     page = client.get("/voorstellen")
     assert page.status_code == 200
     _assert_secure(page)
+
+
+def test_hsts_is_sent_outside_development_and_tests(
+    client: TestClient[Litestar], database_url: str, tmp_path: Path
+) -> None:
+    """Production answers (errors too) pin HTTPS; the plain-HTTP test app does not (the control)."""
+    assert "strict-transport-security" not in client.get("/health").headers
+    settings = make_settings(database_url, tmp_path / "prod", env="production")
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as prod:
+        for path in ("/health", "/bestaat-niet"):
+            hsts = prod.get(path).headers["strict-transport-security"]
+            assert hsts == "max-age=63072000; includeSubDomains", path
 
 
 def test_static_files_may_be_cached(client: TestClient[Litestar]) -> None:
