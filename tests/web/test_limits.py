@@ -20,7 +20,8 @@ from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from burgerbegroting.web import limits
-from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.accounts.factories import bearer, count_rows, csrf_token, make_user
+from tests.proposals.factories import make_people, make_round, valid_body
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
@@ -293,6 +294,26 @@ def test_query_id_beyond_the_column_range_is_a_400(
     assert (
         client.get("/api/v1/review/proposals?round=2147483647", headers=headers).status_code == 200
     )
+
+
+@pytest.mark.parametrize("field", ["theme_id", "district_id"])
+@pytest.mark.parametrize("value", [2**31, 2**63])
+def test_body_id_beyond_the_column_range_is_a_4xx_naming_the_field(
+    client: TestClient[Litestar], settings: Settings, field: str, value: int
+) -> None:
+    """An id in a JSON body is range-checked by its type (``db.Id``) before any query: on
+    PostgreSQL a value beyond the int4 column reached the driver (a 500)."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    url = f"/api/v1/rounds/{ids.round_id}/proposals"
+    headers = people.headers(settings, "resident")
+    response = client.post(url, json=valid_body(ids, **{field: value}), headers=headers)
+    assert response.status_code in {400, 422}, response.text
+    assert field in response.text
+    assert count_rows(settings, "proposals") == 0
+    # The control: the same body with the largest id the column holds is simply not found.
+    response = client.post(url, json=valid_body(ids, **{field: 2**31 - 1}), headers=headers)
+    assert response.status_code == 422, response.text
 
 
 @pytest.mark.parametrize("sub", ["²", "99999999999999999999", "١٢"])
