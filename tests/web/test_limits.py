@@ -287,9 +287,10 @@ def test_query_id_beyond_the_column_range_is_a_400(
 ) -> None:
     moderator = make_user(settings, "toetser@example.nl", roles={Role.MODERATOR})
     headers = bearer(settings, moderator, staff=True)
-    response = client.get("/api/v1/review/proposals?round=2147483648", headers=headers)
-    assert response.status_code == 400
-    assert response.json()["detail"] == "Een getal in het adres is te groot."
+    for value in ("2147483648", "-2147483649", "+2147483648"):
+        response = client.get(f"/api/v1/review/proposals?round={value}", headers=headers)
+        assert response.status_code == 400, value
+        assert response.json()["detail"] == "Een getal in het adres is te groot."
     # The largest id the column holds is simply not found.
     assert (
         client.get("/api/v1/review/proposals?round=2147483647", headers=headers).status_code == 200
