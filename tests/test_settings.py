@@ -1,3 +1,4 @@
+import random
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,23 @@ def test_production_refuses_guessable_secrets_of_any_length(secret: str) -> None
         "BB_SECRET_KEY": secret,
     }
     with pytest.raises(SettingsError, match="BB_SECRET_KEY"):
+        Settings.from_env(env)
+
+
+def test_production_refuses_a_long_secret_of_few_different_characters() -> None:
+    """48 characters drawn from 11 letters with no two neighbours in the alphabet: it does not
+    repeat, has no runs and shows about 160 bits by its letter frequencies, so only the check on
+    the number of different characters refuses it."""
+    letters = "acegikmoqsu"
+    draw = random.Random(10)
+    secret = "".join(draw.choice(letters) for _ in range(48))
+    assert len(set(secret)) == len(letters)
+    env = {
+        "BB_ENV": "production",
+        "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
+        "BB_SECRET_KEY": secret,
+    }
+    with pytest.raises(SettingsError, match="too few different characters"):
         Settings.from_env(env)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -10,8 +11,10 @@ from litestar.testing import TestClient
 from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.csrf import CSRF_COOKIE, session_csrf_token
 from burgerbegroting.accounts.middleware import SESSION_COOKIE
+from burgerbegroting.app import create_app
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import make_user
+from tests.conftest import make_settings
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -62,3 +65,28 @@ def test_pages_give_a_logged_in_visitor_the_session_token_and_it_works(
 
 def test_tokens_differ_per_session(settings: Settings) -> None:
     assert session_csrf_token(settings, "a") != session_csrf_token(settings, "b")
+
+
+def _csrf_set_cookie(response: object) -> str:
+    headers = response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
+    (header,) = [h for h in headers if h.startswith(f"{CSRF_COOKIE}=")]
+    return str(header)
+
+
+def test_csrf_cookies_are_secure_httponly_and_lax_in_production(
+    client: TestClient[Litestar], database_url: str, tmp_path: Path
+) -> None:
+    """Both CSRF cookies (Litestar's for anonymous visitors, the session-bound one for logged-in
+    visitors) carry ``Secure`` in production, like the session cookie; not in the plain-HTTP test
+    app (the control)."""
+    assert "Secure" not in _csrf_set_cookie(client.get("/inloggen"))
+    settings = make_settings(database_url, tmp_path / "prod", env="production")
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as prod:
+        anonymous = _csrf_set_cookie(prod.get("/inloggen"))
+        sid = _log_in(prod, settings, "niet-van-deze-sessie")
+        bound = _csrf_set_cookie(prod.get("/uitloggen"))
+    assert bound.startswith(f"{CSRF_COOKIE}={session_csrf_token(settings, sid)};")
+    for header in (anonymous, bound):
+        assert "; Secure" in header, header
+        assert "; HttpOnly" in header, header
+        assert "SameSite=lax" in header or "SameSite=Lax" in header, header

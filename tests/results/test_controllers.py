@@ -103,7 +103,9 @@ def test_closed_results_are_for_council_auditors_and_admins_then_public(
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "private, no-store"
         assert response.json()["published"] is False
-        assert client.get(page, headers=headers).status_code == 200
+        shown = client.get(page, headers=headers)
+        assert shown.status_code == 200
+        assert shown.headers["cache-control"] == "private, no-store"
     overview = client.get("/uitslag", headers=council)
     assert f"/rondes/{vr.round_id}/uitslag" in overview.text
     round_page = client.get(f"/rondes/{vr.round_id}")
@@ -113,6 +115,11 @@ def test_closed_results_are_for_council_auditors_and_admins_then_public(
     public = client.get(api)
     assert public.status_code == 200
     assert public.headers["cache-control"] == "public, max-age=60"
+    # The page carries the visitor's name and CSRF token: never "public", even when published.
+    for headers in ({}, council):
+        shown = client.get(page, headers=headers)
+        assert shown.status_code == 200
+        assert shown.headers["cache-control"] == "no-store"
     body = public.json()
     assert body["published"] is True
     (election,) = body["elections"]

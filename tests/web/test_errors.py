@@ -4,6 +4,7 @@ through the catalogue), each under the key Litestar gives."""
 from __future__ import annotations
 
 import enum
+import logging
 from datetime import date, datetime
 from typing import Annotated
 
@@ -11,8 +12,11 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.testing import TestClient
 
 from burgerbegroting import i18n
+from burgerbegroting.accounts import service
 from burgerbegroting.web.errors import validation_message
 
 
@@ -94,3 +98,27 @@ def test_no_english_framework_text_gets_through(message: str) -> None:
     ):
         assert answer == "Ongeldige waarde."
     assert answer.endswith(".")
+
+
+def test_an_unexpected_error_is_a_dutch_500_logged_without_query_values_or_body(
+    client: TestClient[Litestar],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The error log names the exception type, method and path; never the query string (one-time
+    tokens) or the body (passwords, codes, ballots)."""
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("kapot")
+
+    monkeypatch.setattr(service, "confirm_email", broken)
+    with caplog.at_level(logging.ERROR, logger="burgerbegroting.web"):
+        response = client.post(
+            "/api/v1/auth/confirm?token=GEHEIM-IN-ADRES", json={"token": "GEHEIM-IN-BODY"}
+        )
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "GEHEIM" not in response.text
+    (record,) = [r for r in caplog.records if r.name == "burgerbegroting.web"]
+    assert record.getMessage() == "unhandled RuntimeError on POST /api/v1/auth/confirm"
+    assert "GEHEIM" not in caplog.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -19,7 +20,8 @@ from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from burgerbegroting.web import limits
-from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.accounts.factories import bearer, count_rows, csrf_token, make_user
+from tests.proposals.factories import make_people, make_round, valid_body
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
@@ -42,6 +44,75 @@ def test_form_over_the_size_limit_is_refused(client: TestClient[Litestar]) -> No
     body = b"email=" + b"a" * limits.MAX_FORM_BYTES
     response = client.post("/registreren", content=body, headers=FORM)
     assert response.status_code == 413
+
+
+def test_one_field_over_the_field_limit_is_refused_before_parsing(
+    client: TestClient[Litestar],
+) -> None:
+    """A single field longer than ``MAX_FIELD_BYTES`` in a form under the body limit: 413 before
+    the CSRF check parses it (which would answer 403, as the control one byte shorter shows)."""
+    name = b"email="
+    longest = name + b"a" * (limits.MAX_FIELD_BYTES - len(name))
+    assert len(longest) == limits.MAX_FIELD_BYTES
+    assert client.post("/inloggen", content=longest, headers=FORM).status_code == 403
+    response = client.post("/inloggen", content=longest + b"a", headers=FORM)
+    assert len(longest) + 1 < limits.MAX_FORM_BYTES
+    assert response.status_code == 413
+    assert "te groot" in response.text
+
+
+def test_multipart_form_with_too_many_parts_is_refused_before_parsing(
+    client: TestClient[Litestar],
+) -> None:
+    """The field count holds for multipart forms too (Litestar's CSRF check parses them as well)."""
+
+    def multipart(parts: int) -> bytes:
+        part = b'--grens\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n'
+        return part * parts + b"--grens--\r\n"
+
+    headers = {"content-type": "multipart/form-data; boundary=grens"}
+    # The control: as many parts as allowed reach the CSRF check (403 without a token).
+    allowed = client.post("/inloggen", content=multipart(limits.MAX_FORM_FIELDS), headers=headers)
+    assert allowed.status_code == 403
+    response = client.post(
+        "/inloggen", content=multipart(limits.MAX_FORM_FIELDS + 1), headers=headers
+    )
+    assert response.status_code == 413
+    assert "te groot" in response.text
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read() -> None:
+    """``Content-Length`` is judged before the body is read: a client announcing a gigabyte is not
+    read up to the limit first (the streamed count alone would read 1 MiB before refusing)."""
+    reached: list[str] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        reached.append("app")
+
+    async def receive() -> dict[str, object]:
+        reached.append("receive")
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: object) -> None:
+        raise AssertionError("nothing is sent by the middleware itself")
+
+    middleware = limits.RequestLimitsMiddleware(app)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/auth/login",
+        "raw_path": b"/api/v1/auth/login",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000000000")],
+    }
+    with pytest.raises(limits.RequestRefused) as refused:
+        await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert refused.value.status_code == 413
+    assert reached == []
+    # The control: the same request with a true length is read and passed on.
+    scope["headers"] = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+    await middleware(scope, receive, send)  # type: ignore[arg-type]
+    assert reached == ["receive", "app"]
 
 
 def test_streamed_body_without_content_length_is_counted(client: TestClient[Litestar]) -> None:
@@ -189,18 +260,61 @@ def test_nul_or_invalid_utf8_in_path_or_query_is_a_400(
     assert client.get(path).status_code == 400
 
 
+@pytest.mark.parametrize("query", [b"q=a%00b", b"x=%FF", b"a%00=1", b"q=%C0%AF"])
+def test_nul_or_invalid_utf8_in_the_query_string_is_refused_apart_from_the_path(
+    query: bytes,
+) -> None:
+    """Uvicorn's ``raw_path`` holds the path only; the test client's holds the query string too,
+    so the path check alone made the requests above look covered. The query string is checked
+    on its own (the clean path and query are the control)."""
+
+    def scope(query_string: bytes) -> Any:
+        return {
+            "type": "http",
+            "path": "/voorstellen",
+            "raw_path": b"/voorstellen",
+            "query_string": query_string,
+        }
+
+    limits.check_query_and_path(scope(b"q=ab&x=%C3%A9"))
+    with pytest.raises(limits.RequestRefused) as refused:
+        limits.check_query_and_path(scope(query))
+    assert refused.value.status_code == 400
+
+
 def test_query_id_beyond_the_column_range_is_a_400(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
     moderator = make_user(settings, "toetser@example.nl", roles={Role.MODERATOR})
     headers = bearer(settings, moderator, staff=True)
-    response = client.get("/api/v1/review/proposals?round=2147483648", headers=headers)
-    assert response.status_code == 400
-    assert response.json()["detail"] == "Een getal in het adres is te groot."
+    for value in ("2147483648", "-2147483649", "+2147483648"):
+        response = client.get(f"/api/v1/review/proposals?round={value}", headers=headers)
+        assert response.status_code == 400, value
+        assert response.json()["detail"] == "Een getal in het adres is te groot."
     # The largest id the column holds is simply not found.
     assert (
         client.get("/api/v1/review/proposals?round=2147483647", headers=headers).status_code == 200
     )
+
+
+@pytest.mark.parametrize("field", ["theme_id", "district_id"])
+@pytest.mark.parametrize("value", [2**31, 2**63])
+def test_body_id_beyond_the_column_range_is_a_4xx_naming_the_field(
+    client: TestClient[Litestar], settings: Settings, field: str, value: int
+) -> None:
+    """An id in a JSON body is range-checked by its type (``db.Id``) before any query: on
+    PostgreSQL a value beyond the int4 column reached the driver (a 500)."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    url = f"/api/v1/rounds/{ids.round_id}/proposals"
+    headers = people.headers(settings, "resident")
+    response = client.post(url, json=valid_body(ids, **{field: value}), headers=headers)
+    assert response.status_code in {400, 422}, response.text
+    assert field in response.text
+    assert count_rows(settings, "proposals") == 0
+    # The control: the same body with the largest id the column holds is simply not found.
+    response = client.post(url, json=valid_body(ids, **{field: 2**31 - 1}), headers=headers)
+    assert response.status_code == 422, response.text
 
 
 @pytest.mark.parametrize("sub", ["²", "99999999999999999999", "١٢"])

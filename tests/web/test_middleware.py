@@ -14,8 +14,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from burgerbegroting.app import create_app
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
+from tests.conftest import make_settings
 from tests.voting.factories import issue_codes, open_round, redeem
 
 HEADERS = {
@@ -42,14 +44,25 @@ def _assert_secure(response: object) -> None:
         ("POST", "/inloggen", {"content-type": "application/x-www-form-urlencoded"}, 403),
         ("GET", "/api/v1/auth/me", {"Authorization": "Bearer nep"}, 401),
         ("GET", "/api/v1/rounds/2147483648", {}, 404),
+        # Refusals raised before routing by the request limits.
+        ("GET", "/static/a%00b.css", {}, 400),
+        ("POST", "/api/v1/auth/login", {"content-type": "text/plain"}, 415),
+        (
+            "POST",
+            "/inloggen",
+            {"content-type": "application/x-www-form-urlencoded", "x": "413"},
+            413,
+        ),
     ],
 )
 def test_error_responses_carry_the_security_headers(
     client: TestClient[Litestar], method: str, path: str, headers: dict[str, str], status: int
 ) -> None:
-    response = client.request(
-        method, path, headers=headers, content=b"a=b" if method == "POST" else None
-    )
+    headers = dict(headers)  # the parameter is shared by both backends' runs
+    body = b"a=b" if method == "POST" else None
+    if headers.pop("x", None) == "413":
+        body = b"&".join([b"a=b"] * 1001)
+    response = client.request(method, path, headers=headers, content=body)
     assert response.status_code == status
     _assert_secure(response)
 
@@ -64,6 +77,18 @@ def test_pages_and_api_answers_with_personal_data_are_not_stored(
     page = client.get("/voorstellen")
     assert page.status_code == 200
     _assert_secure(page)
+
+
+def test_hsts_is_sent_outside_development_and_tests(
+    client: TestClient[Litestar], database_url: str, tmp_path: Path
+) -> None:
+    """Production answers (errors too) pin HTTPS; the plain-HTTP test app does not (the control)."""
+    assert "strict-transport-security" not in client.get("/health").headers
+    settings = make_settings(database_url, tmp_path / "prod", env="production")
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as prod:
+        for path in ("/health", "/bestaat-niet"):
+            hsts = prod.get(path).headers["strict-transport-security"]
+            assert hsts == "max-age=63072000; includeSubDomains", path
 
 
 def test_static_files_may_be_cached(client: TestClient[Litestar]) -> None:
@@ -129,6 +154,9 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
     [
         ({"Origin": "https://evil.example"}, 403),
         ({"Origin": "null"}, 403),
+        # Another host whose name merely contains ours (or ours in its path) is another site.
+        ({"Origin": "http://testserver.local.evil.example"}, 403),
+        ({"Origin": "http://evil.example/testserver.local"}, 403),
         ({"Sec-Fetch-Site": "cross-site"}, 403),
         ({"Sec-Fetch-Site": "same-site"}, 403),
         ({"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"}, 401),
@@ -158,6 +186,29 @@ def test_api_posts_from_another_origin_are_refused_but_trusted_origins_pass(
     assert evil.status_code == 403
     own = client.post("/api/v1/auth/logout", headers={**headers, "Origin": settings.base_url})
     assert own.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PATCH", "/api/v1/rounds/1"),
+        ("PUT", "/api/v1/proposals/1/supports"),
+        ("DELETE", "/api/v1/proposals/1/supports"),
+    ],
+)
+@pytest.mark.parametrize(
+    "extra", [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}]
+)
+def test_every_unsafe_method_from_another_site_is_refused(
+    client: TestClient[Litestar], settings: Settings, method: str, path: str, extra: dict[str, str]
+) -> None:
+    """Not only POST: PUT, PATCH and DELETE from another site are refused before anything else
+    (403), where the same request from this site gets as far as the login check (401)."""
+    own = client.request(method, path, headers={"Origin": settings.base_url})
+    assert own.status_code == 401
+    foreign = client.request(method, path, headers=extra)
+    assert foreign.status_code == 403
+    _assert_secure(foreign)
 
 
 def test_access_log_leaves_the_address_out_of_casts(

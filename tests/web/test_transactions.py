@@ -14,6 +14,8 @@ from litestar.testing import TestClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting.errors import Conflict
+from burgerbegroting.proposals import service
 from burgerbegroting.settings import Settings
 from tests.proposals.factories import make_people, make_round, table_counts, valid_body
 
@@ -73,6 +75,30 @@ def test_error_answers_roll_back(client: Client, settings: Settings) -> None:
         headers=people.headers(settings, "resident"),
     )
     assert response.status_code == 422
+    assert table_counts(settings) == before
+
+
+def test_a_refusal_after_a_write_rolls_the_write_back(
+    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test above refuses before anything is written, so it holds whatever the commit rule;
+    here the proposal is flushed first and a refusal (409) follows: nothing may be stored."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    original = service.create_proposal
+
+    async def create_then_refuse(*args: Any, **kwargs: Any) -> Any:
+        await original(*args, **kwargs)  # INSERT and flush, in the request's transaction
+        raise Conflict("geweigerd na het schrijven")
+
+    monkeypatch.setattr(service, "create_proposal", create_then_refuse)
+    before = table_counts(settings)
+    response = client.post(
+        f"/api/v1/rounds/{ids.round_id}/proposals",
+        json=valid_body(ids, submit=True),
+        headers=people.headers(settings, "resident"),
+    )
+    assert response.status_code == 409
     assert table_counts(settings) == before
 
 
