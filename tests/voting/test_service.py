@@ -546,3 +546,42 @@ def test_every_receipt_of_a_voided_voter_says_voided_and_the_schema_lists_the_fo
         "unknown",
         "voided",
     ]
+
+
+def test_another_rounds_code_and_a_revoked_code_are_refused_on_paper_and_for_revocation(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A paper ballot and a revocation name the code of their own round only; a revoked code
+    takes no paper ballot. Each is a 422 on the code field (not the writer's later 401 to a staff
+    member), nothing is stored, and the other round's code still votes in its own round."""
+    vr = open_round(settings)
+    other = open_round(settings, admin_email="ander@example.nl")
+    admin = admin_headers(settings, vr)
+    [foreign] = issue_codes(settings, other, 1)
+    [lost] = issue_codes(settings, vr, 1)
+    revoke_url = f"/api/v1/rounds/{vr.round_id}/codes/revoke"
+    revoked = client.post(
+        revoke_url,
+        json={"code": lost, "reason": "brief kwijt", "void_ballot": False},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    stored = "SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM voters)"
+    assert scalar(settings, stored) == 0
+    for code in (foreign, lost):
+        paper = client.post(
+            f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+            json={"code": code, "ballot": {"projects": [vr.projects[1]]}},
+            headers=admin,
+        )
+        assert paper.status_code == 422, (code, paper.status_code, paper.text)
+        assert "code" in paper.json()["errors"], paper.text
+    refused = client.post(
+        revoke_url,
+        json={"code": foreign, "reason": "brief kwijt", "void_ballot": False},
+        headers=admin,
+    )
+    assert refused.status_code == 422, refused.text
+    assert scalar(settings, "SELECT count(*) FROM voting_codes WHERE revoked_at IS NOT NULL") == 1
+    assert scalar(settings, stored) == 0
+    assert client.post("/api/v1/auth/code", json={"code": foreign}).status_code == 200
