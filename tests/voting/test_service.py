@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -197,10 +199,15 @@ def test_account_voting_one_ballot_per_account_in_the_declared_district(
     assert scalar(settings, "SELECT count(*) FROM ballots") == 3
     assert scalar(settings, "SELECT count(*) FROM voters") == 1
     assert scalar(settings, "SELECT district_id FROM voters") == vr.districts[1]
-    # No user id, e-mail or name is stored with the voter.
+    # No user id, e-mail or name is stored with the voter: the key is an HMAC that needs the
+    # instance secret (a bare "account-{round}-{user}" passed the two checks this had before).
     row = scalar(settings, "SELECT voter_key FROM voters")
     assert str(resident) != row
     assert "stemmer" not in row
+    assert re.fullmatch(r"[0-9a-f]{64}", row), row
+    assert row == codes_mod.voter_key_for_account(settings, vr.round_id, resident)
+    other_secret = dataclasses.replace(settings, secret_key=settings.secret_key[::-1] + "-x")
+    assert row != codes_mod.voter_key_for_account(other_secret, vr.round_id, resident)
 
 
 def test_account_voting_with_a_minimum_age_stores_a_declared_age_band(
@@ -585,3 +592,27 @@ def test_another_rounds_code_and_a_revoked_code_are_refused_on_paper_and_for_rev
     assert scalar(settings, "SELECT count(*) FROM voting_codes WHERE revoked_at IS NOT NULL") == 1
     assert scalar(settings, stored) == 0
     assert client.post("/api/v1/auth/code", json={"code": foreign}).status_code == 200
+
+
+def test_an_account_voter_of_a_district_that_does_not_take_part_cannot_vote(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A resident declaring a district whose residents may not vote in this round is refused
+    (409), with no voter row and no ballot; a resident of a taking-part district votes."""
+    vr = open_round(settings, vote_by_account=True, ineligible_districts=(1,))
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    outside = bearer(settings, make_user(settings, "buiten@example.nl"))
+    refused = client.put(
+        url, json={"projects": [vr.projects[0]], "district_id": vr.districts[1]}, headers=outside
+    )
+    assert refused.status_code == 409, refused.text
+    assert "doet niet mee" in refused.json()["detail"]
+    assert (
+        scalar(settings, "SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM voters)")
+        == 0
+    )
+    inside = bearer(settings, make_user(settings, "binnen@example.nl"))
+    allowed = client.put(
+        url, json={"projects": [vr.projects[0]], "district_id": vr.districts[0]}, headers=inside
+    )
+    assert allowed.status_code == 200, allowed.text
