@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
@@ -616,3 +618,54 @@ def test_an_account_voter_of_a_district_that_does_not_take_part_cannot_vote(
         url, json={"projects": [vr.projects[0]], "district_id": vr.districts[0]}, headers=inside
     )
     assert allowed.status_code == 200, allowed.text
+
+
+def test_the_voter_roll_in_the_log_counts_only_live_codes(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Each ``roll`` event commits to the codes that can still vote: after a code and then a
+    batch are revoked, its count and digest (SHA-256 of the sorted keyed hashes, one a line)
+    cover the live codes only."""
+    vr = open_round(settings)
+    admin = admin_headers(settings, vr)
+    lost, *_kept = issue_codes(settings, vr, 3)
+    issue_codes(settings, vr, 2)  # a second batch, revoked below
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": lost, "reason": "brief kwijt", "void_ballot": False},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    second_batch = scalar(settings, "SELECT max(id) FROM code_batches")
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/{second_batch}/revoke",
+        json={"reason": "Brieven naar verkeerde adressen"},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    last_roll = json.loads(
+        scalar(
+            settings,
+            "SELECT payload FROM log_events WHERE kind = 'roll' ORDER BY height DESC LIMIT 1",
+        )
+    )
+    live = sorted(
+        run(
+            settings,
+            lambda session: _live_code_hashes(session, vr.round_id),
+        )
+    )
+    assert len(live) == 2
+    digest = hashlib.sha256("\n".join(live).encode("ascii")).hexdigest()
+    assert last_roll["roll"] == {"districts": [{"district_id": None, "codes": 2, "digest": digest}]}
+
+
+async def _live_code_hashes(session: AsyncSession, round_id: int) -> list[str]:
+    rows = await session.execute(
+        text(
+            "SELECT v.code_hash FROM voting_codes v JOIN code_batches b ON b.id = v.batch_id "
+            "WHERE v.round_id = :r AND v.revoked_at IS NULL AND b.revoked_at IS NULL"
+        ),
+        {"r": round_id},
+    )
+    return [row[0] for row in rows]
