@@ -103,6 +103,25 @@ def test_an_idempotency_key_makes_a_retry_return_the_first_answer(
     assert scalar(settings, "SELECT count(*) FROM ballots") == 1
 
 
+def test_one_idempotency_key_used_by_two_voters_casts_both_ballots(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A key belongs to one voter: a second voter sending the same key and the same ballot casts
+    their own ballot and gets their own receipt, never the first voter's (which would drop their
+    vote and hand them a receipt of someone else's ballot)."""
+    vr = open_round(settings)
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    receipts = []
+    for code in issue_codes(settings, vr, 2):
+        voter = {**redeem(client, code), "Idempotency-Key": "stem-1"}
+        cast = client.put(url, json={"projects": [vr.projects[0]]}, headers=voter)
+        assert cast.status_code == 200, cast.text
+        receipts.append(cast.json()["receipt"])
+    assert receipts[0] != receipts[1]
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE current_ballot_id IS NOT NULL") == 2
+    assert len(replay(settings, vr.round_id).current_in_db) == 2
+
+
 def test_an_idempotency_key_reused_for_another_ballot_is_refused(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
