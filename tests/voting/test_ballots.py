@@ -107,6 +107,23 @@ def test_cumulative_points_refuse_a_negative_amount_beside_valid_ones() -> None:
     assert (problem.value.rule, problem.value.pointer) == ("points-value", "/points/2")
 
 
+def test_blank_only_where_allowed_and_choose_one_takes_exactly_one() -> None:
+    """The booth page refuses a blank ballot itself before these rules run, so the API and paper
+    ballots rely on them alone."""
+    allowed = ballots.election_rules(definition(), None)
+    assert ballots.normalise(allowed, {"blank": True}) == {"blank": True}
+    refused = ballots.election_rules(definition(ballot={"blank_allowed": False}), None)
+    with pytest.raises(ballots.BallotProblem) as problem:
+        ballots.normalise(refused, {"blank": True})
+    assert problem.value.rule == "blank-not-allowed"
+    choose_one = ballots.election_rules(definition(ballot={"type": "choose-1"}), None)
+    assert ballots.normalise(choose_one, {"projects": [3]}) == {"projects": [3]}
+    for raw in ({"projects": [3, 4]}, {"projects": [2, 3, 4]}):
+        with pytest.raises(ballots.BallotProblem) as problem:
+            ballots.normalise(choose_one, raw)
+        assert problem.value.rule == "choose-one", raw
+
+
 def test_ranked_scores_count_the_points_per_place_not_borda() -> None:
     ranked = {"type": "ranked", "max_projects": None}
     cheap = [
