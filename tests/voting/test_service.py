@@ -688,3 +688,29 @@ async def _live_code_hashes(session: AsyncSession, round_id: int) -> list[str]:
         {"r": round_id},
     )
     return [row[0] for row in rows]
+
+
+def test_casting_clears_the_saved_choices_so_the_booth_shows_the_cast_ballot(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Choices saved as a draft, then another ballot cast (from another tab, or the API): the
+    booth shows the ballot that counts, not the stale draft."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    token = run(
+        settings,
+        lambda session: service.redeem_code(session, settings, code=code, client_ip="1.2.3.4"),
+    )
+
+    async def draft_then_cast(session: AsyncSession) -> service.Booth:
+        ctx = await service.voter_context(session, token, vr.round_id, lock=True)
+        await service.save_draft(session, ctx, {"projects": [vr.projects[0]]})
+        await service.cast(session, settings, ctx, {"projects": [vr.projects[1]]})
+        await session.commit()
+        fresh = await service.voter_context(session, token, vr.round_id)
+        return await service.booth(session, fresh)
+
+    booth = run(settings, draft_then_cast)
+    assert booth.current == {"projects": [vr.projects[1]]}
+    assert booth.draft is None
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE draft IS NOT NULL") == 0
