@@ -63,11 +63,13 @@ def open_round(
     phase: Phase = Phase.VOTING,
     title: str = "Burgerbegroting Stemtest",
     titles: Sequence[str] | None = None,
+    ineligible_districts: Sequence[int] = (),
 ) -> VotingRound:
     """A round with accepted projects, moved into voting with the rounds service (frozen, with
     the log's genesis). ``project_districts[i]`` is an index into ``districts`` (or None).
     ``tie_break="explicit"`` publishes the order "highest project id first". ``titles[i]`` names
-    project i (default "Project {i + 1}")."""
+    project i (default "Project {i + 1}"). ``ineligible_districts`` are indexes into ``districts``
+    whose residents may not vote."""
     admin_id = make_user(settings, admin_email, roles=(Role.ADMIN,), display_name="Beheerder")
 
     async def work(session: AsyncSession) -> VotingRound:
@@ -97,7 +99,13 @@ def open_round(
             list(district_budgets) if district_budgets is not None else [None] * len(districts)
         )
         district_rows = [
-            District(round_id=round_.id, name=n, position=i, budget_cents=budgets[i])
+            District(
+                round_id=round_.id,
+                name=n,
+                position=i,
+                budget_cents=budgets[i],
+                eligible=i not in ineligible_districts,
+            )
             for i, n in enumerate(districts)
         ]
         theme_rows = [

@@ -286,6 +286,9 @@ def test_bad_point_amounts_are_refused_with_a_message_and_nothing_is_stored(
     before = _stored(settings)
     bodies = [
         f'{{"points": {{"{p}": -1}}}}',
+        # A negative amount beside a valid one: refused, not dropped (-1 alone is refused anyway,
+        # as "nothing chosen").
+        f'{{"points": {{"{p}": 5, "{vr.projects[1]}": -1}}}}',
         f'{{"points": {{"{p}": 1e309}}}}',
         f'{{"points": {{"{p}": NaN}}}}',
         f'{{"points": {{"{p}": "NaN"}}}}',

@@ -69,6 +69,61 @@ def test_knapsack_rules_each_refusal_names_its_rule() -> None:
         assert problem.value.rule == rule, raw
 
 
+def test_knapsack_limits_hold_exactly_at_their_boundaries() -> None:
+    """Each limit refuses one step past its boundary and accepts the boundary itself: the cases
+    above are far from theirs (a share of 10 % against 50 %), so a limit applied loosely (half the
+    share, twice the theme cap, a minimum of one project) would still refuse them."""
+    d = definition(
+        ballot={"min_projects": 2, "min_budget_share_permille": 500},
+        themes=[{"id": 1, "name": "A", "max_spend_cents": 700}],
+    )
+    rules = ballots.election_rules(d, None)
+    accepted: tuple[dict[str, Any], ...] = (
+        {"projects": [2, 4]},
+        {"projects": [2, 3]},
+        {"projects": [1, 4]},
+    )
+    for raw in accepted:  # 500 of 1000: exactly the share; 700: exactly the theme cap
+        assert ballots.normalise(rules, raw) == raw
+    cases: dict[str, dict[str, Any]] = {
+        "min-projects": {"projects": [1]},  # 600 of 1000 fits, but one project of at least two
+        "min-budget-share": {"projects": [3, 4]},  # 400 of 1000: under half
+        "theme-cap": {"projects": [2, 3, 4]},  # 800 in theme 1, capped at 700
+    }
+    for rule, raw in cases.items():
+        with pytest.raises(ballots.BallotProblem) as problem:
+            ballots.normalise(rules, raw)
+        assert problem.value.rule == rule, raw
+
+
+def test_cumulative_points_refuse_a_negative_amount_beside_valid_ones() -> None:
+    """-1 points is refused, not dropped like 0: the API's schema refuses it first, but the
+    pages and the auditor's check of exported ballots rely on this rule alone."""
+    d = definition(ballot={"type": "cumulative", "cumulative_points": 10})
+    rules = ballots.election_rules(d, None)
+    assert ballots.normalise(rules, {"points": {"1": 5, "2": 0}}) == {"points": {"1": 5}}
+    with pytest.raises(ballots.BallotProblem) as problem:
+        ballots.normalise(rules, {"points": {"1": 5, "2": -1}})
+    assert (problem.value.rule, problem.value.pointer) == ("points-value", "/points/2")
+
+
+def test_blank_only_where_allowed_and_choose_one_takes_exactly_one() -> None:
+    """The booth page refuses a blank ballot itself before these rules run, so the API and paper
+    ballots rely on them alone."""
+    allowed = ballots.election_rules(definition(), None)
+    assert ballots.normalise(allowed, {"blank": True}) == {"blank": True}
+    refused = ballots.election_rules(definition(ballot={"blank_allowed": False}), None)
+    with pytest.raises(ballots.BallotProblem) as problem:
+        ballots.normalise(refused, {"blank": True})
+    assert problem.value.rule == "blank-not-allowed"
+    choose_one = ballots.election_rules(definition(ballot={"type": "choose-1"}), None)
+    assert ballots.normalise(choose_one, {"projects": [3]}) == {"projects": [3]}
+    for raw in ({"projects": [3, 4]}, {"projects": [2, 3, 4]}):
+        with pytest.raises(ballots.BallotProblem) as problem:
+            ballots.normalise(choose_one, raw)
+        assert problem.value.rule == "choose-one", raw
+
+
 def test_ranked_scores_count_the_points_per_place_not_borda() -> None:
     ranked = {"type": "ranked", "max_projects": None}
     cheap = [

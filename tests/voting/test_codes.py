@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from litestar import Litestar
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting import models as _all_models  # noqa: F401 - every table on Base.metadata
 from burgerbegroting.db import Base
+from burgerbegroting.errors import NotAuthenticated
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import codes, service
 from tests.proposals.factories import run
@@ -94,6 +97,29 @@ def test_plain_codes_are_never_stored(settings: Settings) -> None:
         assert code not in dump
         assert code.replace("-", "") not in dump
     assert len(set(issued)) == 25
+
+
+def test_a_stored_code_hash_is_keyed_with_the_instance_secret(settings: Settings) -> None:
+    """The stored hash needs the instance secret: the same tables under another secret accept
+    none of the codes (a copy of the database is no list of usable codes), while the right
+    secret does. Fails when the HMAC's key does not come from the secret."""
+    vr = open_round(settings)
+    first, second = issue_codes(settings, vr, 2)
+    other = dataclasses.replace(settings, secret_key=settings.secret_key[::-1] + "-andere")
+
+    async def redeem_with(session: AsyncSession, with_settings: Settings, code: str) -> int:
+        token = await service.redeem_code(session, with_settings, code=code, client_ip=code)
+        return token.voter_id
+
+    with pytest.raises(NotAuthenticated):
+        run(other, lambda session: redeem_with(session, other, first))
+    assert run(settings, lambda session: redeem_with(session, settings, second)) > 0
+    # Two secrets never give one code the same stored form.
+    code = codes.normalise(first)
+    assert code is not None
+    assert codes.hash_code(codes.code_key(settings), code) != codes.hash_code(
+        codes.code_key(other), code
+    )
 
 
 def test_a_batch_larger_than_one_insert_chunk_is_stored_whole(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
@@ -97,6 +101,25 @@ def test_an_idempotency_key_makes_a_retry_return_the_first_answer(
     assert first.status_code == again.status_code == 200
     assert first.json()["receipt"] == again.json()["receipt"]
     assert scalar(settings, "SELECT count(*) FROM ballots") == 1
+
+
+def test_one_idempotency_key_used_by_two_voters_casts_both_ballots(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A key belongs to one voter: a second voter sending the same key and the same ballot casts
+    their own ballot and gets their own receipt, never the first voter's (which would drop their
+    vote and hand them a receipt of someone else's ballot)."""
+    vr = open_round(settings)
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    receipts = []
+    for code in issue_codes(settings, vr, 2):
+        voter = {**redeem(client, code), "Idempotency-Key": "stem-1"}
+        cast = client.put(url, json={"projects": [vr.projects[0]]}, headers=voter)
+        assert cast.status_code == 200, cast.text
+        receipts.append(cast.json()["receipt"])
+    assert receipts[0] != receipts[1]
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE current_ballot_id IS NOT NULL") == 2
+    assert len(replay(settings, vr.round_id).current_in_db) == 2
 
 
 def test_an_idempotency_key_reused_for_another_ballot_is_refused(
@@ -197,10 +220,15 @@ def test_account_voting_one_ballot_per_account_in_the_declared_district(
     assert scalar(settings, "SELECT count(*) FROM ballots") == 3
     assert scalar(settings, "SELECT count(*) FROM voters") == 1
     assert scalar(settings, "SELECT district_id FROM voters") == vr.districts[1]
-    # No user id, e-mail or name is stored with the voter.
+    # No user id, e-mail or name is stored with the voter: the key is an HMAC that needs the
+    # instance secret (a bare "account-{round}-{user}" passed the two checks this had before).
     row = scalar(settings, "SELECT voter_key FROM voters")
     assert str(resident) != row
     assert "stemmer" not in row
+    assert re.fullmatch(r"[0-9a-f]{64}", row), row
+    assert row == codes_mod.voter_key_for_account(settings, vr.round_id, resident)
+    other_secret = dataclasses.replace(settings, secret_key=settings.secret_key[::-1] + "-x")
+    assert row != codes_mod.voter_key_for_account(other_secret, vr.round_id, resident)
 
 
 def test_account_voting_with_a_minimum_age_stores_a_declared_age_band(
@@ -546,3 +574,143 @@ def test_every_receipt_of_a_voided_voter_says_voided_and_the_schema_lists_the_fo
         "unknown",
         "voided",
     ]
+
+
+def test_another_rounds_code_and_a_revoked_code_are_refused_on_paper_and_for_revocation(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A paper ballot and a revocation name the code of their own round only; a revoked code
+    takes no paper ballot. Each is a 422 on the code field (not the writer's later 401 to a staff
+    member), nothing is stored, and the other round's code still votes in its own round."""
+    vr = open_round(settings)
+    other = open_round(settings, admin_email="ander@example.nl")
+    admin = admin_headers(settings, vr)
+    [foreign] = issue_codes(settings, other, 1)
+    [lost] = issue_codes(settings, vr, 1)
+    revoke_url = f"/api/v1/rounds/{vr.round_id}/codes/revoke"
+    revoked = client.post(
+        revoke_url,
+        json={"code": lost, "reason": "brief kwijt", "void_ballot": False},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    stored = "SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM voters)"
+    assert scalar(settings, stored) == 0
+    for code in (foreign, lost):
+        paper = client.post(
+            f"/api/v1/rounds/{vr.round_id}/paper-ballots",
+            json={"code": code, "ballot": {"projects": [vr.projects[1]]}},
+            headers=admin,
+        )
+        assert paper.status_code == 422, (code, paper.status_code, paper.text)
+        assert "code" in paper.json()["errors"], paper.text
+    refused = client.post(
+        revoke_url,
+        json={"code": foreign, "reason": "brief kwijt", "void_ballot": False},
+        headers=admin,
+    )
+    assert refused.status_code == 422, refused.text
+    assert scalar(settings, "SELECT count(*) FROM voting_codes WHERE revoked_at IS NOT NULL") == 1
+    assert scalar(settings, stored) == 0
+    assert client.post("/api/v1/auth/code", json={"code": foreign}).status_code == 200
+
+
+def test_an_account_voter_of_a_district_that_does_not_take_part_cannot_vote(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """A resident declaring a district whose residents may not vote in this round is refused
+    (409), with no voter row and no ballot; a resident of a taking-part district votes."""
+    vr = open_round(settings, vote_by_account=True, ineligible_districts=(1,))
+    url = f"/api/v1/rounds/{vr.round_id}/ballot"
+    outside = bearer(settings, make_user(settings, "buiten@example.nl"))
+    refused = client.put(
+        url, json={"projects": [vr.projects[0]], "district_id": vr.districts[1]}, headers=outside
+    )
+    assert refused.status_code == 409, refused.text
+    assert "doet niet mee" in refused.json()["detail"]
+    assert (
+        scalar(settings, "SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM voters)")
+        == 0
+    )
+    inside = bearer(settings, make_user(settings, "binnen@example.nl"))
+    allowed = client.put(
+        url, json={"projects": [vr.projects[0]], "district_id": vr.districts[0]}, headers=inside
+    )
+    assert allowed.status_code == 200, allowed.text
+
+
+def test_the_voter_roll_in_the_log_counts_only_live_codes(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Each ``roll`` event commits to the codes that can still vote: after a code and then a
+    batch are revoked, its count and digest (SHA-256 of the sorted keyed hashes, one a line)
+    cover the live codes only."""
+    vr = open_round(settings)
+    admin = admin_headers(settings, vr)
+    lost, *_kept = issue_codes(settings, vr, 3)
+    issue_codes(settings, vr, 2)  # a second batch, revoked below
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/revoke",
+        json={"code": lost, "reason": "brief kwijt", "void_ballot": False},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    second_batch = scalar(settings, "SELECT max(id) FROM code_batches")
+    revoked = client.post(
+        f"/api/v1/rounds/{vr.round_id}/codes/{second_batch}/revoke",
+        json={"reason": "Brieven naar verkeerde adressen"},
+        headers=admin,
+    )
+    assert revoked.status_code == 200, revoked.text
+    last_roll = json.loads(
+        scalar(
+            settings,
+            "SELECT payload FROM log_events WHERE kind = 'roll' ORDER BY height DESC LIMIT 1",
+        )
+    )
+    live = sorted(
+        run(
+            settings,
+            lambda session: _live_code_hashes(session, vr.round_id),
+        )
+    )
+    assert len(live) == 2
+    digest = hashlib.sha256("\n".join(live).encode("ascii")).hexdigest()
+    assert last_roll["roll"] == {"districts": [{"district_id": None, "codes": 2, "digest": digest}]}
+
+
+async def _live_code_hashes(session: AsyncSession, round_id: int) -> list[str]:
+    rows = await session.execute(
+        text(
+            "SELECT v.code_hash FROM voting_codes v JOIN code_batches b ON b.id = v.batch_id "
+            "WHERE v.round_id = :r AND v.revoked_at IS NULL AND b.revoked_at IS NULL"
+        ),
+        {"r": round_id},
+    )
+    return [row[0] for row in rows]
+
+
+def test_casting_clears_the_saved_choices_so_the_booth_shows_the_cast_ballot(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    """Choices saved as a draft, then another ballot cast (from another tab, or the API): the
+    booth shows the ballot that counts, not the stale draft."""
+    vr = open_round(settings)
+    [code] = issue_codes(settings, vr, 1)
+    token = run(
+        settings,
+        lambda session: service.redeem_code(session, settings, code=code, client_ip="1.2.3.4"),
+    )
+
+    async def draft_then_cast(session: AsyncSession) -> service.Booth:
+        ctx = await service.voter_context(session, token, vr.round_id, lock=True)
+        await service.save_draft(session, ctx, {"projects": [vr.projects[0]]})
+        await service.cast(session, settings, ctx, {"projects": [vr.projects[1]]})
+        await session.commit()
+        fresh = await service.voter_context(session, token, vr.round_id)
+        return await service.booth(session, fresh)
+
+    booth = run(settings, draft_then_cast)
+    assert booth.current == {"projects": [vr.projects[1]]}
+    assert booth.draft is None
+    assert scalar(settings, "SELECT count(*) FROM voters WHERE draft IS NOT NULL") == 0
