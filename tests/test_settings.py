@@ -10,6 +10,15 @@ from burgerbegroting.settings import DEV_SECRET, Settings, SettingsError
 REAL_SECRET = "q9Xv2LmT0rBzK8wYh3NcJ5sFdG7pA1eUoR4iV6tWbQ"  # secrets.token_urlsafe(32)
 
 
+def production(secret: str) -> dict[str, str]:
+    """A production environment with a PostgreSQL database and ``secret``."""
+    return {
+        "BB_ENV": "production",
+        "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
+        "BB_SECRET_KEY": secret,
+    }
+
+
 def test_development_defaults_to_sqlite_under_var_and_the_labelled_dev_secret() -> None:
     settings = Settings.from_env({"BB_VAR_DIR": "/tmp/bb-var"})
     assert settings.env == "development"
@@ -55,13 +64,8 @@ def test_production_refuses_to_start_without_real_secret_and_explicit_database(
     ],
 )
 def test_production_refuses_guessable_secrets_of_any_length(secret: str) -> None:
-    env = {
-        "BB_ENV": "production",
-        "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
-        "BB_SECRET_KEY": secret,
-    }
     with pytest.raises(SettingsError, match="BB_SECRET_KEY"):
-        Settings.from_env(env)
+        Settings.from_env(production(secret))
 
 
 def test_production_refuses_a_long_secret_of_few_different_characters() -> None:
@@ -72,24 +76,14 @@ def test_production_refuses_a_long_secret_of_few_different_characters() -> None:
     draw = random.Random(10)
     secret = "".join(draw.choice(letters) for _ in range(48))
     assert len(set(secret)) == len(letters)
-    env = {
-        "BB_ENV": "production",
-        "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
-        "BB_SECRET_KEY": secret,
-    }
     with pytest.raises(SettingsError, match="too few different characters"):
-        Settings.from_env(env)
+        Settings.from_env(production(secret))
 
 
 @pytest.mark.parametrize("make", [lambda: secrets.token_urlsafe(48), lambda: secrets.token_hex(32)])
 def test_production_accepts_random_secrets(make: Callable[[], str]) -> None:
     for _ in range(50):
-        env = {
-            "BB_ENV": "production",
-            "BB_DATABASE_URL": "postgresql+asyncpg://db/bb",
-            "BB_SECRET_KEY": make(),
-        }
-        assert Settings.from_env(env).is_production
+        assert Settings.from_env(production(make())).is_production
 
 
 def test_production_with_real_secrets_uses_secure_cookies() -> None:
