@@ -49,7 +49,7 @@ from burgerbegroting.cli import upgrade_database
 from burgerbegroting.db import create_engine
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import letters, service
+from burgerbegroting.voting import letters, roll
 from burgerbegroting.voting.codes import new_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ async def _service_issue(url: str, settings: Settings, round_id: int) -> tuple[f
         async with AsyncSession(engine, expire_on_commit=False) as session:
             start = time.perf_counter()
             cpu_start = time.process_time()
-            batch = await service.issue_codes(
+            batch = await roll.issue_codes(
                 session, settings, round_id, district_id=None, count=CODES, actor_id=None
             )
             await session.commit()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burgerbegroting.i18n import _, format_money
-from burgerbegroting.voting.service import Booth, BoothProject
+from burgerbegroting.voting.booths import Booth, BoothProject
 
 MAX_POINTS_DIGITS = 6
 ACTIONS = frozenset({"bijwerken", "controleren", "blanco"})
