@@ -4,7 +4,7 @@ PDF letters.
 On a fresh migrated SQLite file (and a fresh PostgreSQL database when ``BB_TEST_POSTGRES_URL`` is
 set), with one round open for submissions:
 
-* service: ``voting.service.issue_codes`` for 100,000 codes in one transaction, commit included
+* service: ``voting.roll.issue_codes`` for 100,000 codes in one transaction, commit included
   (the CLI's path), then the mail-merge CSV of those codes;
 * API: ``POST /api/v1/rounds/{id}/codes`` with ``count: 100000`` through Litestar's in-process
   ``TestClient`` (the codes come back as JSON), and the codes page's CSV download
