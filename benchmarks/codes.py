@@ -4,7 +4,7 @@ PDF letters.
 On a fresh migrated SQLite file (and a fresh PostgreSQL database when ``BB_TEST_POSTGRES_URL`` is
 set), with one round open for submissions:
 
-* service: ``voting.service.issue_codes`` for 100,000 codes in one transaction, commit included
+* service: ``voting.roll.issue_codes`` for 100,000 codes in one transaction, commit included
   (the CLI's path), then the mail-merge CSV of those codes;
 * API: ``POST /api/v1/rounds/{id}/codes`` with ``count: 100000`` through Litestar's in-process
   ``TestClient`` (the codes come back as JSON), and the codes page's CSV download
@@ -49,7 +49,7 @@ from burgerbegroting.cli import upgrade_database
 from burgerbegroting.db import create_engine
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import letters, service
+from burgerbegroting.voting import letters, roll
 from burgerbegroting.voting.codes import new_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ async def _service_issue(url: str, settings: Settings, round_id: int) -> tuple[f
         async with AsyncSession(engine, expire_on_commit=False) as session:
             start = time.perf_counter()
             cpu_start = time.process_time()
-            batch = await service.issue_codes(
+            batch = await roll.issue_codes(
                 session, settings, round_id, district_id=None, count=CODES, actor_id=None
             )
             await session.commit()

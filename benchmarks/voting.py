@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.cli import upgrade_database
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import service as voting_service
+from burgerbegroting.voting import roll
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.models import Voter, VotingCode
 
@@ -109,7 +109,7 @@ async def _make_voters(settings: Settings, round_id: int, n: int) -> tuple[list[
     engine = create_engine(settings.database_url)
     try:
         async with AsyncSession(engine) as session:
-            batch = await voting_service.issue_codes(
+            batch = await roll.issue_codes(
                 session, settings, round_id, district_id=None, count=n, actor_id=None
             )
             code_ids = (

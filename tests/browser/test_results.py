@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.db import create_engine
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import service as voting
+from burgerbegroting.voting import casting, context, voters
 from tests.accounts.factories import make_user
 from tests.browser.conftest import LiveServer
 from tests.browser.test_accounts_keyboard import check_page, enter_and_wait, tab_to, tab_to_field
@@ -53,13 +53,13 @@ def _cast_all(settings: Settings, round_id: int, ballots: list[tuple[str, list[i
         try:
             for i, (code, projects) in enumerate(ballots):
                 async with AsyncSession(engine, expire_on_commit=False) as session:
-                    token = await voting.redeem_code(
+                    token = await voters.redeem_code(
                         session, settings, code=code, client_ip=f"10.9.{i // 250}.{i % 250}"
                     )
                     await session.commit()
                 async with AsyncSession(engine, expire_on_commit=False) as session:
-                    ctx = await voting.voter_context(session, token, round_id, lock=True)
-                    await voting.cast(session, settings, ctx, {"projects": projects})
+                    ctx = await context.voter_context(session, token, round_id, lock=True)
+                    await casting.cast(session, settings, ctx, {"projects": projects})
                     await session.commit()
         finally:
             await engine.dispose()

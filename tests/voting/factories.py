@@ -17,7 +17,7 @@ from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.counting import format_order
 from burgerbegroting.rounds.models import District, Phase, Round, Theme
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import service
+from burgerbegroting.voting import roll
 from tests.accounts.factories import bearer, make_user
 from tests.proposals.factories import run
 
@@ -158,7 +158,7 @@ def issue_codes(
     settings: Settings, vr: VotingRound, count: int, *, district_id: int | None = None
 ) -> list[str]:
     async def work(session: AsyncSession) -> list[str]:
-        batch = await service.issue_codes(
+        batch = await roll.issue_codes(
             session,
             settings,
             vr.round_id,

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from burgerbegroting import db
 from burgerbegroting.app import create_app
 from burgerbegroting.db import create_engine
+from burgerbegroting.errors import DomainError
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import batching, service
+from burgerbegroting.voting import batching, casting, context
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.batching import CastBatcher
 from burgerbegroting.voting.models import BallotLog
@@ -46,12 +47,12 @@ async def _prepare(
     token: voter_tokens.VoterToken,
     raw: dict[str, Any],
     idempotency_key: str | None = None,
-) -> service.PreparedCast | service.CastResult:
+) -> casting.PreparedCast | casting.CastResult:
     # As the controller does: a read-only transaction, ended before the cast waits for its writer.
     with db.read_only():
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            ctx = await service.voter_context(session, token, token.round_id, lock=False)
-            prepared = await service.prepare_cast(
+            ctx = await context.voter_context(session, token, token.round_id, lock=False)
+            prepared = await casting.prepare_cast(
                 session, settings, ctx, raw, idempotency_key=idempotency_key
             )
             await session.commit()
@@ -67,25 +68,25 @@ async def _batched_cast(
     idempotency_key: str | None = None,
 ) -> str:
     prepared = await _prepare(engine, settings, token, raw, idempotency_key)
-    assert isinstance(prepared, service.PreparedCast)
+    assert isinstance(prepared, casting.PreparedCast)
     return (await batcher.submit(prepared)).receipt
 
 
 def _record_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
-    real = service.append_casts
+    real = casting.append_casts
 
     async def recording(
         session: AsyncSession,
         round_id: int,
-        casts: Sequence[service.PreparedCast],
+        casts: Sequence[casting.PreparedCast],
         *,
         lock_voters: bool,
-    ) -> list[service.CastResult | Any]:
+    ) -> list[casting.CastResult | Any]:
         sizes.append(len(casts))
         return await real(session, round_id, casts, lock_voters=lock_voters)
 
-    monkeypatch.setattr(service, "append_casts", recording)
+    monkeypatch.setattr(casting, "append_casts", recording)
     return sizes
 
 
@@ -239,7 +240,7 @@ def test_batched_casts_racing_the_close_never_commit_after_the_end_event(
     receipts = [r for r in ok if r != "closed"]
     # A cast either made it before the end event or was refused: closed, or (checked before the
     # close, then found the round closed) not open any more.
-    assert all(isinstance(e, service.DomainError) for e in errors), errors
+    assert all(isinstance(e, DomainError) for e in errors), errors
     result = replay(settings, vr.round_id)
     assert result.closed
     assert set(receipts) == set(result.current_in_db)
@@ -297,13 +298,13 @@ def test_one_failing_cast_does_not_take_its_batch_down(
             casts = []
             for t in tokens:
                 prepared = await _prepare(engine, settings, t, {"projects": [vr.projects[0]]})
-                assert isinstance(prepared, service.PreparedCast)
+                assert isinstance(prepared, casting.PreparedCast)
                 casts.append(prepared)
             casts[4] = replace(casts[4], election_key=db.MAX_ID)
             outcomes = await asyncio.gather(
                 *(batcher.submit(c) for c in casts), return_exceptions=True
             )
-            ok = [o.receipt for o in outcomes if isinstance(o, service.CastResult)]
+            ok = [o.receipt for o in outcomes if isinstance(o, casting.CastResult)]
             errors = [o for o in outcomes if isinstance(o, BaseException)]
             return ok, errors
         finally:
@@ -325,15 +326,15 @@ def _put_at_once(
     code: str,
     round_id: int,
     ballots: list[dict[str, Any]],
-) -> tuple[list[httpx.Response], list[service.PreparedCast]]:
+) -> tuple[list[httpx.Response], list[casting.PreparedCast]]:
     """``PUT /ballot`` once per ballot, all at once, in one voter session with one
     ``Idempotency-Key``. Every request waits for the others before handing its cast to the round's
     writer, so all were checked before any was written. The answers, and the casts submitted."""
-    submitted: list[service.PreparedCast] = []
+    submitted: list[casting.PreparedCast] = []
     all_submitted = asyncio.Event()
     real_submit = CastBatcher.submit
 
-    async def submit_together(self: CastBatcher, cast: service.PreparedCast) -> Any:
+    async def submit_together(self: CastBatcher, cast: casting.PreparedCast) -> Any:
         submitted.append(cast)
         if len(submitted) == len(ballots):
             all_submitted.set()

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from burgerbegroting.voting import booth_form
-from burgerbegroting.voting.service import Booth, BoothProject
+from burgerbegroting.voting.booths import Booth, BoothProject
 
 COSTS = {11: 6_000_000, 12: 3_000_000, 13: 3_000_000, 14: 2_000_000}
 

@@ -17,7 +17,7 @@ from burgerbegroting import models as _all_models  # noqa: F401 - every table on
 from burgerbegroting.db import Base
 from burgerbegroting.errors import NotAuthenticated
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import codes, service
+from burgerbegroting.voting import codes, roll, voters
 from tests.proposals.factories import run
 from tests.voting.factories import admin_headers, issue_codes, open_round, redeem, scalar
 
@@ -108,7 +108,7 @@ def test_a_stored_code_hash_is_keyed_with_the_instance_secret(settings: Settings
     other = dataclasses.replace(settings, secret_key=settings.secret_key[::-1] + "-andere")
 
     async def redeem_with(session: AsyncSession, with_settings: Settings, code: str) -> int:
-        token = await service.redeem_code(session, with_settings, code=code, client_ip=code)
+        token = await voters.redeem_code(session, with_settings, code=code, client_ip=code)
         return token.voter_id
 
     with pytest.raises(NotAuthenticated):
@@ -125,11 +125,11 @@ def test_a_stored_code_hash_is_keyed_with_the_instance_secret(settings: Settings
 def test_a_batch_larger_than_one_insert_chunk_is_stored_whole(
     client: TestClient[Litestar], settings: Settings
 ) -> None:
-    # Codes are written in chunks of ``service._INSERT_CHUNK`` (COPY on PostgreSQL, a multi-row
+    # Codes are written in chunks of ``roll._INSERT_CHUNK`` (COPY on PostgreSQL, a multi-row
     # INSERT elsewhere): every chunk lands, with its batch, round and district, and a code from
     # the first and from the last chunk opens a session.
     vr = open_round(settings)
-    count = service._INSERT_CHUNK + 3
+    count = roll._INSERT_CHUNK + 3
     issued = issue_codes(settings, vr, count, district_id=vr.districts[1])
     assert len(set(issued)) == count
     assert scalar(settings, "SELECT count(DISTINCT code_hash) FROM voting_codes") == count

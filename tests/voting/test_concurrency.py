@@ -31,9 +31,9 @@ from burgerbegroting.db import create_engine
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import casting, context, voters
 from burgerbegroting.voting import codes as codes_mod
 from burgerbegroting.voting import log as log_mod
-from burgerbegroting.voting import service
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.models import BallotLog, Voter
 from tests.proposals.factories import run
@@ -48,7 +48,7 @@ async def _redeem_all(settings: Settings, codes: list[str]) -> list[voter_tokens
         for i, code in enumerate(codes):
             async with AsyncSession(engine, expire_on_commit=False) as session:
                 tokens.append(
-                    await service.redeem_code(session, settings, code=code, client_ip=f"test-{i}")
+                    await voters.redeem_code(session, settings, code=code, client_ip=f"test-{i}")
                 )
                 await session.commit()
     finally:
@@ -65,8 +65,8 @@ async def _cast(
     lock: bool = True,
 ) -> str:
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        ctx = await service.voter_context(session, token, token.round_id, lock=lock)
-        result = await service.cast(session, settings, ctx, raw)
+        ctx = await context.voter_context(session, token, token.round_id, lock=lock)
+        result = await casting.cast(session, settings, ctx, raw)
         await session.commit()
         return result.receipt
 
@@ -313,13 +313,13 @@ def test_a_cast_checked_while_voting_and_written_after_the_close_is_refused(
         engine = create_engine(settings.database_url)
         try:
             async with AsyncSession(engine, expire_on_commit=False) as session:
-                stale = await service.voter_context(session, token, vr.round_id, lock=True)
+                stale = await context.voter_context(session, token, vr.round_id, lock=True)
                 await session.rollback()
             assert stale.round.phase == Phase.VOTING.value
             await _close(engine, vr.round_id, vr.admin_id)
             async with AsyncSession(engine, expire_on_commit=False) as session:
                 try:
-                    await service.cast(session, settings, stale, {"projects": [vr.projects[0]]})
+                    await casting.cast(session, settings, stale, {"projects": [vr.projects[0]]})
                     await session.commit()
                 except Exception as error:  # noqa: BLE001 - the refusal is the expected outcome
                     await session.rollback()
@@ -349,7 +349,7 @@ def test_a_cast_checked_while_voting_and_written_after_the_close_is_refused(
 async def _naive_voter_for_code(
     session: AsyncSession, settings: Settings, code_row: Any, batch: Any
 ) -> Voter:
-    """What ``service._voter_for_code`` would be without the constraint it relies on: look the
+    """What ``voters.voter_for_code`` would be without the constraint it relies on: look the
     voter up, and insert one when there is none (check, then act)."""
     key = codes_mod.voter_key_for_code(settings, code_row.code_hash)
     query = select(Voter).where(Voter.round_id == code_row.round_id, Voter.voter_key == key)
@@ -377,7 +377,7 @@ def _without_one_voter_per_code(
     """Remove what makes one code one voter: the UNIQUE constraints on ``voters`` (PostgreSQL;
     SQLite cannot drop a table's constraint, so there its ``BEGIN IMMEDIATE`` goes instead) and
     the conflict-free insert, replaced by check-then-insert."""
-    monkeypatch.setattr(service, "_voter_for_code", _naive_voter_for_code)
+    monkeypatch.setattr(voters, "voter_for_code", _naive_voter_for_code)
     if db.is_sqlite(settings.database_url):
         return _locks_removed(monkeypatch, settings)
 
@@ -403,7 +403,7 @@ def _redeem_twenty_and_cast(
 
             async def redeem(i: int) -> voter_tokens.VoterToken:
                 async with AsyncSession(engine, expire_on_commit=False) as session:
-                    token = await service.redeem_code(
+                    token = await voters.redeem_code(
                         session, settings, code=code, client_ip=f"ip-{i}"
                     )
                     await session.commit()

@@ -19,8 +19,8 @@ from burgerbegroting.app import create_app
 from burgerbegroting.errors import NotAuthenticated, RateLimited
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.voting import booths, casting, context, voters
 from burgerbegroting.voting import codes as codes_mod
-from burgerbegroting.voting import service
 from burgerbegroting.voting import tokens as voter_tokens
 from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
@@ -302,7 +302,7 @@ def _redeem_as(settings: Settings, code: str, client_ip: str) -> str:
 
     async def work(session: AsyncSession) -> str:
         try:
-            await service.redeem_code(session, settings, code=code, client_ip=client_ip)
+            await voters.redeem_code(session, settings, code=code, client_ip=client_ip)
         except (NotAuthenticated, RateLimited) as error:
             await session.rollback()
             return type(error).__name__
@@ -318,7 +318,7 @@ def test_one_address_cannot_use_up_the_global_code_limit(
     # Per address 2 attempts, globally 2 × 3 = 6 per window. One address hammering gets refused
     # by its own limit; its refused attempts must not count against everyone else.
     settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
-    monkeypatch.setattr(service, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
+    monkeypatch.setattr(voters, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
     vr = open_round(settings)
     [code] = issue_codes(settings, vr, 1)
     answers = [_redeem_as(settings, "AAAA-BBBB-CCCC-DDDD", "192.0.2.1") for _ in range(10)]
@@ -350,7 +350,7 @@ def test_the_global_code_limit_stops_many_addresses(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(database_url, tmp_path / "var", code_attempts_per_window=2)
-    monkeypatch.setattr(service, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
+    monkeypatch.setattr(voters, "GLOBAL_CODE_ATTEMPTS_FACTOR", 3)
     vr = open_round(settings)
     [code] = issue_codes(settings, vr, 1)
     answers = [_redeem_as(settings, "AAAA-BBBB-CCCC-DDDD", f"192.0.2.{i}") for i in range(1, 7)]
@@ -699,16 +699,16 @@ def test_casting_clears_the_saved_choices_so_the_booth_shows_the_cast_ballot(
     [code] = issue_codes(settings, vr, 1)
     token = run(
         settings,
-        lambda session: service.redeem_code(session, settings, code=code, client_ip="1.2.3.4"),
+        lambda session: voters.redeem_code(session, settings, code=code, client_ip="1.2.3.4"),
     )
 
-    async def draft_then_cast(session: AsyncSession) -> service.Booth:
-        ctx = await service.voter_context(session, token, vr.round_id, lock=True)
-        await service.save_draft(session, ctx, {"projects": [vr.projects[0]]})
-        await service.cast(session, settings, ctx, {"projects": [vr.projects[1]]})
+    async def draft_then_cast(session: AsyncSession) -> booths.Booth:
+        ctx = await context.voter_context(session, token, vr.round_id, lock=True)
+        await booths.save_draft(session, ctx, {"projects": [vr.projects[0]]})
+        await casting.cast(session, settings, ctx, {"projects": [vr.projects[1]]})
         await session.commit()
-        fresh = await service.voter_context(session, token, vr.round_id)
-        return await service.booth(session, fresh)
+        fresh = await context.voter_context(session, token, vr.round_id)
+        return await booths.booth(session, fresh)
 
     booth = run(settings, draft_then_cast)
     assert booth.current == {"projects": [vr.projects[1]]}

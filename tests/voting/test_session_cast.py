@@ -1,7 +1,7 @@
 """Casts checked without reading the database.
 
 Once a worker holds a round's frozen definition, a voter session's cast is checked against it
-without a database read (``service.prepare_session_cast``); the round's writer then checks what
+without a database read (``casting.prepare_session_cast``); the round's writer then checks what
 that read would have: the voter belongs to the round and the session's district, the session was
 not ended, the code was not revoked, voting is open. Each test first proves that the fast path is
 the one taken (the context read is made to fail), then that the writer refuses what it must, with
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from burgerbegroting.accounts import service as accounts_service
 from burgerbegroting.rounds.models import Round
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import service
+from burgerbegroting.voting import context
 from burgerbegroting.voting import tokens as voter_tokens
 from tests.proposals.factories import run
 from tests.voting.factories import (
@@ -58,7 +58,7 @@ def fast(
     async def no_read(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the context was read: the fast path was not taken")
 
-    monkeypatch.setattr(service, "voter_context", no_read)
+    monkeypatch.setattr(context, "voter_context", no_read)
     return vr, codes, first
 
 
@@ -238,10 +238,10 @@ def test_a_worker_keeps_only_a_definition_its_fingerprint_commits_to() -> None:
     text = '{"budget":{"total_cents":100}}'
     honest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     wrong = hashlib.sha256(b"something else").hexdigest()
-    assert service._frozen(987_654, wrong, text)[0] == {"budget": {"total_cents": 100}}
-    assert (987_654, wrong) not in service._FROZEN  # used once, never kept
-    service._frozen(987_654, honest, text)
-    assert (987_654, honest) in service._FROZEN
+    assert context._frozen(987_654, wrong, text)[0] == {"budget": {"total_cents": 100}}
+    assert (987_654, wrong) not in context._FROZEN  # used once, never kept
+    context._frozen(987_654, honest, text)
+    assert (987_654, honest) in context._FROZEN
 
 
 def test_a_session_of_another_round_is_refused_before_the_writer(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.errors import DomainError
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import service
+from burgerbegroting.voting import casting, context, roll, voters
 from burgerbegroting.voting import tokens as voter_tokens
 from tests.proposals.factories import run
 from tests.voting.factories import VotingRound, close, issue_codes, open_round
@@ -68,7 +68,7 @@ def booth_machine(settings: Settings) -> type[RuleBasedStateMachine]:
                 return
 
             async def work(session: AsyncSession) -> voter_tokens.VoterToken:
-                return await service.redeem_code(session, settings, code=code, client_ip=code)
+                return await voters.redeem_code(session, settings, code=code, client_ip=code)
 
             try:
                 self.tokens[code] = run(settings, work)
@@ -96,9 +96,9 @@ def booth_machine(settings: Settings) -> type[RuleBasedStateMachine]:
                 and sum(vr.costs[p] for p in chosen) <= 10_000_000
             )
 
-            async def work(session: AsyncSession) -> service.CastResult:
-                ctx = await service.voter_context(session, token, vr.round_id, lock=True)
-                return await service.cast(session, settings, ctx, raw)
+            async def work(session: AsyncSession) -> casting.CastResult:
+                ctx = await context.voter_context(session, token, vr.round_id, lock=True)
+                return await casting.cast(session, settings, ctx, raw)
 
             try:
                 run(settings, work)
@@ -118,7 +118,7 @@ def booth_machine(settings: Settings) -> type[RuleBasedStateMachine]:
             vr = self.vr
 
             async def work(session: AsyncSession) -> bool:
-                return await service.revoke_code(
+                return await roll.revoke_code(
                     session,
                     settings,
                     vr.round_id,

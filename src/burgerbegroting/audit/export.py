@@ -56,7 +56,7 @@ from burgerbegroting.results.models import RoundResult
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting.models import BallotLog, LogEvent
-from burgerbegroting.voting.service import current_ballots
+from burgerbegroting.voting.public_checks import current_ballots
 
 __all__ = [
     "ExportFile",

@@ -51,7 +51,7 @@ from burgerbegroting.results.texts import REASON_TEXTS, RULE_TEXTS, TIE_BREAK_TE
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.voting.ballots import election_tie_break, engine_election
-from burgerbegroting.voting.service import current_ballots
+from burgerbegroting.voting.public_checks import current_ballots
 from burgerbegroting.voting.tally.model import Election, supporters
 from burgerbegroting.voting.tally.rules import count
 

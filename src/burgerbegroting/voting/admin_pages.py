@@ -34,7 +34,7 @@ from burgerbegroting.i18n import _
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting import codes, letters, service
+from burgerbegroting.voting import booths, codes, letters, paper, roll
 from burgerbegroting.voting.canonical import normalise_receipt
 from burgerbegroting.voting.models import AGE_BANDS
 from burgerbegroting.web.deps import DbSession
@@ -163,7 +163,7 @@ class CodesPagesController(Controller):
             return await self._page(request, db_session, round_id, values=raw, errors=errors)
         settings = settings_of(request)
         try:
-            batch = await service.issue_codes(
+            batch = await roll.issue_codes(
                 db_session,
                 settings,
                 round_id,
@@ -222,7 +222,7 @@ class CodesPagesController(Controller):
         except FormInputError:
             return await self._page(request, db_session, round_id, errors=_bad_form(), status=400)
         try:
-            await service.revoke_batch(
+            await roll.revoke_batch(
                 db_session, round_id, batch_id, reason=raw["reason"], actor_id=_actor(request)
             )
         except DomainError as error:
@@ -251,7 +251,7 @@ class CodesPagesController(Controller):
             return await self._page(request, db_session, round_id, errors=_bad_form(), status=400)
         void = raw.get("void_ballot", "") == "1"
         try:
-            voided = await service.revoke_code(
+            voided = await roll.revoke_code(
                 db_session,
                 settings_of(request),
                 round_id,
@@ -283,7 +283,7 @@ class CodesPagesController(Controller):
         status: int | None = None,
     ) -> Template:
         # The batches first: reading them reloads the round, which would unload its districts.
-        batches = await service.list_batches(db_session, round_id)
+        batches = await roll.list_batches(db_session, round_id)
         round_ = await rounds.get_round(db_session, round_id)
         errors = errors or {}
         return render(
@@ -298,7 +298,7 @@ class CodesPagesController(Controller):
                 "age_bands": [(band, band) for band in AGE_BANDS],
                 "outputs": [(value, _(label)) for value, label in OUTPUT_CHOICES],
                 "max_pdf": letters.MAX_PDF_LETTERS,
-                "max_codes": service.MAX_CODES_PER_BATCH,
+                "max_codes": roll.MAX_CODES_PER_BATCH,
                 "values": values or {},
                 "errors": errors,
                 "notice": notice,
@@ -314,7 +314,7 @@ def _paper_field(key: str) -> bool:
     return key in _PAPER_FIXED or _BALLOT_FIELD.match(key) is not None
 
 
-def ballot_from_form(booth: service.Booth, form: dict[str, str]) -> dict[str, Any]:
+def ballot_from_form(booth: booths.Booth, form: dict[str, str]) -> dict[str, Any]:
     """The booth's JSON shape from the paper form's fields; ``ValidationFailed`` for what the
     form itself cannot express (a number that is no number, two projects on one place)."""
     blank = form.get("blank", "") == "1"
@@ -403,7 +403,7 @@ class PaperBallotPagesController(Controller):
         code = raw.get("code", "")
         settings = settings_of(request)
         try:
-            booth = await service.paper_booth(db_session, settings, round_id, code=code)
+            booth = await paper.paper_booth(db_session, settings, round_id, code=code)
         except DomainError as error:
             await db_session.rollback()
             return await self._page(
@@ -422,7 +422,7 @@ class PaperBallotPagesController(Controller):
             return await self._page(request, db_session, round_id, booth=booth, values=shown)
         try:
             ballot = ballot_from_form(booth, raw)
-            result = await service.enter_paper_ballot(
+            result = await paper.enter_paper_ballot(
                 db_session, settings, round_id, code=code, ballot=ballot, actor_id=_actor(request)
             )
         except DomainError as error:
@@ -430,7 +430,7 @@ class PaperBallotPagesController(Controller):
             errors = _form_errors(dict(error.fields)) if error.fields else {}
             if isinstance(error, Conflict) or not errors:
                 errors = {"": error.message, **errors}
-            booth = await service.paper_booth(db_session, settings, round_id, code=code)
+            booth = await paper.paper_booth(db_session, settings, round_id, code=code)
             return await self._page(
                 request,
                 db_session,
@@ -452,7 +452,7 @@ class PaperBallotPagesController(Controller):
         db_session: AsyncSession,
         round_id: int,
         *,
-        booth: service.Booth | None = None,
+        booth: booths.Booth | None = None,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         receipt: str | None = None,

@@ -1,7 +1,7 @@
 """The ballot rules of a round, as pure functions over its frozen definition.
 
 Standard library and the counting engine only (an import-linter contract keeps it so): the booth
-(``voting.service``) checks every cast with these functions, and the independent verifier
+(``voting.casting``) checks every cast with these functions, and the independent verifier
 (``audit.verify``) re-checks every ballot of an export with the very same ones, without the app.
 
 **Elections.** A round in ``city`` scope is one election over all accepted projects, keyed

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from burgerbegroting import db
 from burgerbegroting.errors import DomainError
-from burgerbegroting.voting import service
+from burgerbegroting.voting import casting
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ MAX_BATCH = 200
 
 @dataclass
 class _Waiting:
-    cast: service.PreparedCast
-    answer: asyncio.Future[service.CastResult]
+    cast: casting.PreparedCast
+    answer: asyncio.Future[casting.CastResult]
 
 
 class CastBatcher:
@@ -50,7 +50,7 @@ class CastBatcher:
         self._waiting: dict[int, list[_Waiting]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
 
-    async def submit(self, cast: service.PreparedCast) -> service.CastResult:
+    async def submit(self, cast: casting.PreparedCast) -> casting.CastResult:
         """Write ``cast``; its result once committed, or the refusal raised."""
         waiting = _Waiting(cast, asyncio.get_running_loop().create_future())
         self._waiting.setdefault(cast.round_id, []).append(waiting)
@@ -94,7 +94,7 @@ class CastBatcher:
     async def _write(self, round_id: int, batch: list[_Waiting]) -> None:
         try:
             async with self._sessions() as session:
-                answers = await service.append_casts(
+                answers = await casting.append_casts(
                     session, round_id, [w.cast for w in batch], lock_voters=True
                 )
                 await session.commit()
@@ -119,7 +119,7 @@ class CastBatcher:
             _settle(waiting, answer)
 
 
-def _settle(waiting: _Waiting, answer: service.CastResult | BaseException) -> None:
+def _settle(waiting: _Waiting, answer: casting.CastResult | BaseException) -> None:
     if waiting.answer.done():
         return
     if isinstance(answer, BaseException):

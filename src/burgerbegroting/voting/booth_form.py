@@ -1,7 +1,7 @@
 """The booth page's form, without the web: field names, reading a posted form into the API's ballot
 shape, the voter's current choices, the budget meter and the rules in plain Dutch.
 
-Pure functions over ``service.Booth``, so the page (``voting.pages``) stays a thin controller and
+Pure functions over ``booths.Booth``, so the page (``voting.pages``) stays a thin controller and
 these rules are tested on their own. Every ballot type has one field per project, each sent once
 (``web.forms.read_form`` refuses repeated names):
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from burgerbegroting.i18n import _, format_money
-from burgerbegroting.voting.service import Booth, BoothProject
+from burgerbegroting.voting.booths import Booth, BoothProject
 
 MAX_POINTS_DIGITS = 6
 ACTIONS = frozenset({"bijwerken", "controleren", "blanco"})

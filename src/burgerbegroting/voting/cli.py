@@ -35,7 +35,7 @@ from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from burgerbegroting.voting import codes as codes_mod
-from burgerbegroting.voting import letters, service
+from burgerbegroting.voting import letters, roll
 from burgerbegroting.voting.models import AGE_BANDS, VotingCode
 
 DEMO_CODES = 5
@@ -122,7 +122,7 @@ async def _issue(args: argparse.Namespace, settings: Settings, temps: dict[Path,
     engine = create_engine(settings.database_url)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            batch = await service.issue_codes(
+            batch = await roll.issue_codes(
                 session,
                 settings,
                 args.round_id,
@@ -182,7 +182,7 @@ async def ensure_demo_codes(session: AsyncSession, settings: Settings, round_id:
     ).scalar_one_or_none()
     if issued is None:
         pending = iter(codes)
-        await service.issue_codes(
+        await roll.issue_codes(
             session,
             settings,
             round_id,

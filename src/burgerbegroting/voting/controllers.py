@@ -27,7 +27,7 @@ from burgerbegroting.db import is_sqlite, read_only
 from burgerbegroting.errors import Forbidden, NotAuthenticated
 from burgerbegroting.i18n import _
 from burgerbegroting.settings import Settings
-from burgerbegroting.voting import service
+from burgerbegroting.voting import booths, casting, context, paper, public_checks, roll, voters
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.batching import CastBatcher
 from burgerbegroting.voting.schemas import (
@@ -122,18 +122,18 @@ async def resolve_voter(
     allow_cookie: bool,
     district_id: int | None = None,
     age_band: str | None = None,
-) -> service.VoterContext:
+) -> context.VoterContext:
     """The voter of this request for ``round_id`` (voter session first, then account)."""
     settings = settings_of(request)
     raw = voter_token_of(request, allow_cookie=allow_cookie)
     if raw is not None:
         token = read_voter_token(settings, raw)
         # Ended sessions are refused by the context query itself (one statement per request).
-        return await service.voter_context(db_session, token, round_id, lock=lock)
+        return await context.voter_context(db_session, token, round_id, lock=lock)
     user = current_user(request)
     if user is not None and user.has(Role.RESIDENT):
         confirmed = await accounts_service.get_user(db_session, user.id)
-        return await service.account_voter_context(
+        return await voters.account_voter_context(
             db_session,
             settings,
             user_id=user.id,
@@ -151,8 +151,8 @@ async def resolve_voter(
 
 
 async def _submit(
-    batcher: CastBatcher, db_session: AsyncSession, prepared: service.PreparedCast
-) -> service.CastResult:
+    batcher: CastBatcher, db_session: AsyncSession, prepared: casting.PreparedCast
+) -> casting.CastResult:
     try:
         return await batcher.submit(prepared)
     except IntegrityError:
@@ -160,7 +160,7 @@ async def _submit(
         if prepared.idempotency_hash is None:
             raise
         with read_only():
-            earlier = await service.replay_earlier(
+            earlier = await casting.replay_earlier(
                 db_session, prepared.idempotency_hash, prepared.content
             )
             await db_session.commit()
@@ -169,7 +169,7 @@ async def _submit(
         return earlier
 
 
-def booth_out(booth: service.Booth) -> BoothOut:
+def booth_out(booth: booths.Booth) -> BoothOut:
     return BoothOut(
         round_id=booth.round_id,
         round_title=booth.round_title,
@@ -221,7 +221,7 @@ class VotingCodesApiController(Controller):
         data: JSONBody[IssueCodesIn],
     ) -> Response[IssuedCodesOut]:
         require_json(request)
-        batch = await service.issue_codes(
+        batch = await roll.issue_codes(
             db_session,
             settings_of(request),
             round_id,
@@ -256,7 +256,7 @@ class VotingCodesApiController(Controller):
                 revoked_at=b.revoked_at,
                 revoke_reason=b.revoke_reason,
             )
-            for b in await service.list_batches(db_session, round_id)
+            for b in await roll.list_batches(db_session, round_id)
         ]
 
     @post("/{batch_id:int}/revoke", status_code=200, summary="Revoke a whole batch of codes")
@@ -269,7 +269,7 @@ class VotingCodesApiController(Controller):
         data: JSONBody[RevokeBatchIn],
     ) -> RevokeCodeOut:
         require_json(request)
-        await service.revoke_batch(
+        await roll.revoke_batch(
             db_session, round_id, batch_id, reason=data.reason, actor_id=_user_id(request)
         )
         return RevokeCodeOut(revoked=True, ballot_voided=False)
@@ -287,7 +287,7 @@ class VotingCodesApiController(Controller):
         data: JSONBody[RevokeCodeIn],
     ) -> RevokeCodeOut:
         require_json(request)
-        voided = await service.revoke_code(
+        voided = await roll.revoke_code(
             db_session,
             settings_of(request),
             round_id,
@@ -309,7 +309,7 @@ class VoterAuthApiController(Controller):
     ) -> Response[VoterSessionOut]:
         require_json(request)
         settings = settings_of(request)
-        token = await service.redeem_code(
+        token = await voters.redeem_code(
             db_session, settings, code=data.code, client_ip=client_ip(request)
         )
         return Response(
@@ -340,7 +340,7 @@ class BallotApiController(Controller):
         self, request: AnyRequest, db_session: DbSession, round_id: FromPath[int]
     ) -> Response[BoothOut]:
         ctx = await resolve_voter(request, db_session, round_id, lock=False, allow_cookie=True)
-        booth = await service.booth(db_session, ctx)
+        booth = await booths.booth(db_session, ctx)
         return Response(booth_out(booth), headers={"Cache-Control": "no-store"})
 
     @put("/ballot", status_code=200, summary="Cast or replace my ballot; the last one counts")
@@ -355,18 +355,18 @@ class BallotApiController(Controller):
         settings = settings_of(request)
         idempotency_key = request.headers.get("idempotency-key")
         batcher: CastBatcher | None = getattr(request.app.state, "cast_batcher", None)
-        result: service.CastResult
+        result: casting.CastResult
         raw_token = voter_token_of(request, allow_cookie=False) if batcher is not None else None
         if batcher is not None and raw_token is not None:
             # A voting-code session: checked here, written by the round's writer with the casts
             # that arrived meanwhile (voting/batching.py). When this worker knows the round, the
             # ballot is checked against its frozen rules without reading the database; the
             # writer checks the voter, the session and the code as it writes
-            # (service.prepare_session_cast). Otherwise (and for a retry with an
+            # (casting.prepare_session_cast). Otherwise (and for a retry with an
             # Idempotency-Key) the context is read first, in a read-only transaction.
-            prepared: service.PreparedCast | service.CastResult | None = None
+            prepared: casting.PreparedCast | casting.CastResult | None = None
             if idempotency_key is None:
-                prepared = service.prepare_session_cast(
+                prepared = casting.prepare_session_cast(
                     read_voter_token(settings, raw_token), round_id, data.raw()
                 )
             if prepared is None:
@@ -379,11 +379,11 @@ class BallotApiController(Controller):
                     ctx = await resolve_voter(
                         request, db_session, round_id, lock=False, allow_cookie=False
                     )
-                    prepared = await service.prepare_cast(
+                    prepared = await casting.prepare_cast(
                         db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key
                     )
                     await db_session.commit()
-            if isinstance(prepared, service.CastResult):
+            if isinstance(prepared, casting.CastResult):
                 result = prepared
             else:
                 result = await _submit(batcher, db_session, prepared)
@@ -397,7 +397,7 @@ class BallotApiController(Controller):
                 district_id=data.district_id,
                 age_band=data.age_band,
             )
-            result = await service.cast(
+            result = await casting.cast(
                 db_session, settings, ctx, data.raw(), idempotency_key=idempotency_key
             )
         return Response(
@@ -419,7 +419,7 @@ class BallotApiController(Controller):
         data: JSONBody[PaperBallotIn],
     ) -> CastOut:
         require_json(request)
-        result = await service.enter_paper_ballot(
+        result = await paper.enter_paper_ballot(
             db_session,
             settings_of(request),
             round_id,
@@ -439,7 +439,9 @@ class BallotApiController(Controller):
     async def receipt(
         self, db_session: DbSession, round_id: FromPath[int], receipt: FromPath[str]
     ) -> ReceiptStatusOut:
-        return ReceiptStatusOut(status=await service.receipt_status(db_session, round_id, receipt))
+        return ReceiptStatusOut(
+            status=await public_checks.receipt_status(db_session, round_id, receipt)
+        )
 
     @get(
         "/log/head",
@@ -447,7 +449,7 @@ class BallotApiController(Controller):
         summary="Height and head hash of the ballot log (public once voting opened)",
     )
     async def log_head(self, db_session: DbSession, round_id: FromPath[int]) -> LogHeadOut:
-        head = await service.log_head(db_session, round_id)
+        head = await public_checks.log_head(db_session, round_id)
         return LogHeadOut(
             round_id=round_id, height=head.height, head=head.head, closed=head.closed_at is not None
         )

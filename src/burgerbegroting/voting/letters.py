@@ -1,6 +1,6 @@
 """What the municipality prints from a batch of voting codes: a mail-merge CSV and letters (PDF).
 
-Plain codes exist only in the answer that issued them (``service.issue_codes``): this module turns
+Plain codes exist only in the answer that issued them (``roll.issue_codes``): this module turns
 that answer into files and stores nothing. No name or address is in them: the municipality (or
 its printer) merges the CSV with the population register, which this system never sees (AVG).
 

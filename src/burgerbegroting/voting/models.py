@@ -66,7 +66,7 @@ class EventKind(StrEnum):
 
 
 ReceiptStatus = Literal["counted", "superseded", "voided", "unknown"]
-"""What a receipt lookup says (``service.receipt_status``): the API's ``status`` and the lookup
+"""What a receipt lookup says (``public_checks.receipt_status``): the API's ``status`` and the lookup
 page's wording (``pages.RECEIPT_STATUS``) list exactly these."""
 
 

@@ -1,7 +1,7 @@
 """The voting booth pages: enter the code, choose, review, confirm, the receipt, receipt lookup.
 
 Everything works without JavaScript: the booth is one POST form (CSRF) whose "Bijwerken" button
-saves the choices server-side (``service.save_draft``) and shows the page again with the budget
+saves the choices server-side (``booths.save_draft``) and shows the page again with the budget
 meter brought up to date, so a lost connection loses nothing. ``/static/js/booth.js`` makes the
 meter follow every change live, filters the list without a round trip, and saves the choices as
 they are made (``POST /stemmen/{id}/concept``: the form's own fields with its CSRF token and the
@@ -51,7 +51,7 @@ from burgerbegroting.i18n import _, format_money, ngettext
 from burgerbegroting.i18n import lazy_gettext as N_  # noqa: N812 - the gettext convention
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase, Round
-from burgerbegroting.voting import booth_form, service
+from burgerbegroting.voting import booth_form, booths, casting, context, public_checks, voters
 from burgerbegroting.voting import tokens as voter_tokens
 from burgerbegroting.voting.canonical import canonical_json
 from burgerbegroting.voting.controllers import (
@@ -216,14 +216,14 @@ def _filter_values(theme: str | None, district: str | None) -> dict[str, str]:
 async def _booth_page(
     request: AnyRequest,
     db_session: DbSession,
-    ctx: service.VoterContext,
+    ctx: context.VoterContext,
     *,
     filters: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     form_values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    booth = await service.booth(db_session, ctx)
+    booth = await booths.booth(db_session, ctx)
     content = booth.draft if booth.draft is not None else booth.current
     if form_values is not None:
         # Values no control produces are shown as typed; the meter then shows the last draft.
@@ -268,12 +268,12 @@ async def _booth_page(
     )
 
 
-def _code_voter(ctx: service.VoterContext) -> bool:
+def _code_voter(ctx: context.VoterContext) -> bool:
     """A voter who came with a code (not an account) can end the voter session with "Stoppen"."""
     return ctx.voter.code_id is not None
 
 
-def _ballot_errors(booth: service.Booth, error: DomainError) -> dict[str, str]:
+def _ballot_errors(booth: booths.Booth, error: DomainError) -> dict[str, str]:
     if not error.fields:
         return {"": error.message}
     return {booth_form.error_id(booth, pointer): msg for pointer, msg in error.fields.items()}
@@ -315,7 +315,7 @@ class VotingPagesController(Controller):
             message = _("Vul de stemcode uit uw brief in.")
             return await _code_page(request, db_session, errors={"code": message}, status_code=422)
         try:
-            token = await service.redeem_code(
+            token = await voters.redeem_code(
                 db_session, settings, code=form["code"], client_ip=client_ip(request)
             )
         except RateLimited as error:
@@ -378,7 +378,7 @@ class VotingPagesController(Controller):
         district_id: int | None = None,
         age_band: str | None = None,
         chosen: bool = False,
-    ) -> service.VoterContext | Template | Redirect:
+    ) -> context.VoterContext | Template | Redirect:
         """The page's voter, or the page to show instead (code form, login, the district and age
         question of a first account vote; ``chosen``: its answer was just sent)."""
         try:
@@ -436,7 +436,7 @@ class VotingPagesController(Controller):
         if round_.phase != Phase.VOTING.value:
             return _not_open(request, round_)
         found = await self._voter(request, db_session, round_)
-        if not isinstance(found, service.VoterContext):
+        if not isinstance(found, context.VoterContext):
             return found
         return await _booth_page(request, db_session, found, filters=_filter_values(thema, wijk))
 
@@ -460,7 +460,7 @@ class VotingPagesController(Controller):
         found = await self._voter(
             request, db_session, round_, district_id=district_id, age_band=age_band, chosen=True
         )
-        if not isinstance(found, service.VoterContext):
+        if not isinstance(found, context.VoterContext):
             return found
         await db_session.commit()
         return Redirect(f"/stemmen/{round_id}", status_code=303)
@@ -474,10 +474,10 @@ class VotingPagesController(Controller):
         if round_.phase != Phase.VOTING.value:
             return _not_open(request, round_, status_code=409)
         found = await self._voter(request, db_session, round_)
-        if not isinstance(found, service.VoterContext):
+        if not isinstance(found, context.VoterContext):
             return found
         ctx = found
-        booth = await service.booth(db_session, ctx)
+        booth = await booths.booth(db_session, ctx)
         try:
             form = await read_form(
                 request, booth_form.accepts(booth).__contains__, limit=FORM_VALUE_LIMIT
@@ -516,7 +516,7 @@ class VotingPagesController(Controller):
             return await _booth_page(
                 request, db_session, ctx, filters=filters, errors=refusal.fields, status_code=422
             )
-        await service.save_draft(db_session, ctx, raw)
+        await booths.save_draft(db_session, ctx, raw)
         if action == "bijwerken":
             await db_session.commit()
             query = urlencode({k: v for k, v in filters.items() if v})
@@ -524,7 +524,7 @@ class VotingPagesController(Controller):
                 f"/stemmen/{round_id}{'?' + query if query else ''}#stand", status_code=303
             )
         try:
-            service.check_ballot(ctx, raw)
+            booths.check_ballot(ctx, raw)
         except ValidationFailed as error:
             # The choices are kept (the draft); no ballot is stored.
             await db_session.commit()
@@ -545,7 +545,7 @@ class VotingPagesController(Controller):
     ) -> None:
         """Keep the choices as the voter makes them (``booth.js``, a moment after each change and
         when the page is left): the booth form's own fields, stored like "Bijwerken" stores them
-        (``service.save_draft``: never a ballot, never a log event; a draft over the budget is
+        (``booths.save_draft``: never a ballot, never a log event; a draft over the budget is
         still a draft, the meter shows it). 204, or a refusal with nothing stored: problem
         details for ``fetch`` (it asks for JSON), the error page otherwise."""
         round_ = await _voting_round(db_session, round_id)
@@ -554,7 +554,7 @@ class VotingPagesController(Controller):
         # The booth's own check of the voter (an ended session, a revoked code, another round's
         # session, a staff account): its refusal is the answer, nothing is written.
         found = await resolve_voter(request, db_session, round_.id, lock=False, allow_cookie=True)
-        booth = await service.booth(db_session, found)
+        booth = await booths.booth(db_session, found)
         try:
             form = await read_form(
                 request, booth_form.accepts(booth).__contains__, limit=FORM_VALUE_LIMIT
@@ -568,7 +568,7 @@ class VotingPagesController(Controller):
         except booth_form.BoothInputError as error:
             first = next(iter(error.fields.values()))
             raise ValidationFailed(first, fields=error.fields) from error
-        await service.save_draft(db_session, found, raw)
+        await booths.save_draft(db_session, found, raw)
         await db_session.commit()
 
     @get("/stemmen/{round_id:int}/controleren")
@@ -579,14 +579,14 @@ class VotingPagesController(Controller):
         if round_.phase != Phase.VOTING.value:
             return _not_open(request, round_)
         found = await self._voter(request, db_session, round_)
-        if not isinstance(found, service.VoterContext):
+        if not isinstance(found, context.VoterContext):
             return found
         ctx = found
-        booth = await service.booth(db_session, ctx)
+        booth = await booths.booth(db_session, ctx)
         if booth.draft is None:
             return Redirect(f"/stemmen/{round_id}", status_code=303)
         try:
-            content = service.check_ballot(ctx, booth.draft)
+            content = booths.check_ballot(ctx, booth.draft)
         except ValidationFailed as error:
             return await _booth_page(
                 request, db_session, ctx, errors=_ballot_errors(booth, error), status_code=422
@@ -603,7 +603,7 @@ class VotingPagesController(Controller):
         if round_.phase != Phase.VOTING.value:
             return _not_open(request, round_, status_code=409)
         found = await self._voter(request, db_session, round_, lock=True)
-        if not isinstance(found, service.VoterContext):
+        if not isinstance(found, context.VoterContext):
             return found
         ctx = found
         raw: Any = None
@@ -620,12 +620,12 @@ class VotingPagesController(Controller):
             )
         key = form["sleutel"].strip() or None
         try:
-            result = await service.cast(
+            result = await casting.cast(
                 db_session, settings_of(request), ctx, raw, idempotency_key=key
             )
         except ValidationFailed as error:
             # Refused before anything was written: the page shows why, with the choices kept.
-            booth = await service.booth(db_session, ctx)
+            booth = await booths.booth(db_session, ctx)
             return await _booth_page(
                 request, db_session, ctx, errors=_ballot_errors(booth, error), status_code=422
             )
@@ -648,9 +648,9 @@ class VotingPagesController(Controller):
         if round_.phase != Phase.VOTING.value:
             return _not_open(request, round_)
         found = await self._voter(request, db_session, round_)
-        if not isinstance(found, service.VoterContext):
+        if not isinstance(found, context.VoterContext):
             return found
-        booth = await service.booth(db_session, found)
+        booth = await booths.booth(db_session, found)
         if booth.receipt is None:
             return Redirect(f"/stemmen/{round_id}", status_code=303)
         return render(
@@ -691,7 +691,7 @@ class VotingPagesController(Controller):
             errors["ontvangstbewijs"] = _("Vul uw ontvangstbewijs in.")
         if errors or round_id is None:
             return await _lookup_page(request, db_session, form, errors, status_code=422)
-        status = await service.receipt_status(db_session, round_id, form["ontvangstbewijs"])
+        status = await public_checks.receipt_status(db_session, round_id, form["ontvangstbewijs"])
         label, explanation = RECEIPT_STATUS[status]
         return await _lookup_page(
             request,
@@ -730,7 +730,7 @@ def _districts_of(round_: Round) -> list[tuple[str, str]]:
     ]
 
 
-def _summary(booth: service.Booth, content: dict[str, Any]) -> dict[str, Any]:
+def _summary(booth: booths.Booth, content: dict[str, Any]) -> dict[str, Any]:
     """The chosen projects of a canonical ballot, in its order, with costs and the total."""
     by_id = {p.id: p for p in booth.projects}
     rows: list[dict[str, Any]] = []
@@ -754,7 +754,7 @@ def _summary(booth: service.Booth, content: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _review_page(request: AnyRequest, booth: service.Booth, content: dict[str, Any]) -> Template:
+def _review_page(request: AnyRequest, booth: booths.Booth, content: dict[str, Any]) -> Template:
     return render(
         request,
         "voting/review.html",
