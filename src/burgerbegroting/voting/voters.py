@@ -215,15 +215,3 @@ def _account_age_band_problem(age_band: str | None, min_age: int) -> str | None:
             age=min_age,
         )
     return None
-
-
-async def account_voter_exists(
-    session: AsyncSession, settings: Settings, *, user_id: int, round_id: int
-) -> bool:
-    voter_key = codes_mod.voter_key_for_account(settings, round_id, user_id)
-    found = (
-        await session.execute(
-            select(Voter.id).where(Voter.round_id == round_id, Voter.voter_key == voter_key)
-        )
-    ).scalar_one_or_none()
-    return found is not None
