@@ -13,9 +13,11 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from burgerbegroting.accounts import recovery, selfservice
+from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.models import User
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.db import utcnow
+from burgerbegroting.proposals import invitations
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import (
     RESIDENT_PASSWORD,
@@ -461,6 +463,56 @@ def test_deleting_an_account_keeps_proposals_as_former_participant(
     assert login.status_code == 401
     # the address is free again
     assert make_user(settings, "anna@example.nl") != anna
+
+
+def _invite(settings: Settings, proposal_id: int, by: int, by_email: str, email: str) -> int:
+    author = CurrentUser(id=by, email=by_email, display_name="x", roles=frozenset({Role.RESIDENT}))
+
+    async def work(session: Any) -> int:
+        invitation, _mail = await invitations.invite(
+            session, settings, proposal_id=proposal_id, user=author, email=email
+        )
+        return int(invitation.id)
+
+    return run(settings, work)
+
+
+def _accept(settings: Settings, invitation_id: int, user_id: int, email: str) -> None:
+    user = CurrentUser(id=user_id, email=email, display_name="x", roles=frozenset({Role.RESIDENT}))
+
+    async def work(session: Any) -> None:
+        await invitations.respond(
+            session, settings, user=user, accept=True, invitation_id=invitation_id, email=email
+        )
+
+    run(settings, work)
+
+
+def test_deleting_keeps_a_draft_written_with_others_and_withdraws_invitations_to_me(
+    client: Client, settings: Settings, anna: int
+) -> None:
+    ids = make_round(settings)
+    bram = make_user(settings, "bram@example.nl", display_name="Bram")
+    shared = create_proposal(client, settings, ids, bearer(settings, anna), submit=False)
+    _accept(
+        settings,
+        _invite(settings, shared["id"], anna, "anna@example.nl", "bram@example.nl"),
+        bram,
+        "bram@example.nl",
+    )
+    brams = create_proposal(client, settings, ids, bearer(settings, bram), submit=False)
+    to_anna = _invite(settings, brams["id"], bram, "bram@example.nl", "anna@example.nl")
+    to_carol = _invite(settings, brams["id"], bram, "bram@example.nl", "carol@example.nl")
+    _login(client, "anna@example.nl")
+    export = json.loads(client.get("/mijn-account/gegevens.json").content)
+    assert [i["proposal_id"] for i in export["invitations_received"]] == [brams["id"]]
+    assert "carol" not in json.dumps(export)
+    done = _post(client, "/mijn-account/verwijderen", {"password": RESIDENT_PASSWORD})
+    assert done.status_code == 303
+    # the draft Bram wrote along with stays, credited to Bram and "oud-deelnemer"
+    assert scalar(settings, f"SELECT status FROM proposals WHERE id = {shared['id']}") == "draft"
+    assert scalar(settings, f"SELECT count(*) FROM proposal_invitations WHERE id = {to_anna}") == 0
+    assert scalar(settings, f"SELECT count(*) FROM proposal_invitations WHERE id = {to_carol}") == 1
 
 
 def test_staff_cannot_delete_their_own_account(client: Client, settings: Settings) -> None:

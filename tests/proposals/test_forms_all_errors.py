@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from litestar import Litestar
@@ -10,6 +11,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.web import drafts
 from tests.accounts.factories import csrf_token
 from tests.proposals.factories import (
     People,
@@ -291,3 +293,76 @@ def test_a_resident_cannot_post_a_review(
         headers=people.headers(settings, "other"),
     )
     assert response.status_code == 403
+
+
+def _kept_review(
+    client: Client,
+    settings: Settings,
+    people: People,
+    *,
+    made_for: int,
+    opened: int,
+    minutes_ago: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """The review form of ``opened`` with a draft cookie made for ``made_for``'s form."""
+    made_at = time.time() - minutes_ago * 60
+    with monkeypatch.context() as patched:
+        patched.setattr(drafts.time, "time", lambda: made_at)
+        cookie = drafts.draft_cookie(
+            settings,
+            f"/voorstellen/{made_for}/toetsing",
+            {"decision": "rejected", "public_reasoning": "Bewaarde toelichting."},
+        )
+    assert cookie is not None
+    client.cookies.set(drafts.DRAFT_COOKIE, cookie.value, path=f"/voorstellen/{opened}/toetsing")
+    return _review_page(client, settings, people, opened)
+
+
+def test_kept_review_text_lasts_thirty_minutes(
+    client: Client, settings: Settings, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_round(settings)
+    proposal_id = _submitted(client, settings, people, ids)
+    fresh = _kept_review(
+        client,
+        settings,
+        people,
+        made_for=proposal_id,
+        opened=proposal_id,
+        minutes_ago=28,
+        monkeypatch=monkeypatch,
+    )
+    assert 'id="teruggezet"' in fresh
+    assert "Bewaarde toelichting." in fresh
+    client.cookies.clear()
+    stale = _kept_review(
+        client,
+        settings,
+        people,
+        made_for=proposal_id,
+        opened=proposal_id,
+        minutes_ago=31,
+        monkeypatch=monkeypatch,
+    )
+    assert 'id="teruggezet"' not in stale
+    assert "Bewaarde toelichting." not in stale
+
+
+def test_kept_review_text_fills_only_the_form_it_was_typed_in(
+    client: Client, settings: Settings, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_round(settings)
+    first = _submitted(client, settings, people, ids)
+    second = _submitted(client, settings, people, ids)
+    page = _kept_review(
+        client,
+        settings,
+        people,
+        made_for=first,
+        opened=second,
+        minutes_ago=1,
+        monkeypatch=monkeypatch,
+    )
+    assert 'id="teruggezet"' not in page
+    assert "Bewaarde toelichting." not in page
