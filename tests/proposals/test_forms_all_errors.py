@@ -100,6 +100,32 @@ def test_unreadable_and_missing_fields_are_reported_together(
     assert "Kies een thema van deze ronde." in html
 
 
+def test_a_refused_submit_keeps_everything_that_was_typed(
+    client: Client, settings: Settings, people: People
+) -> None:
+    ids = make_round(settings)
+    html = _post(
+        client,
+        f"/rondes/{ids.round_id}/voorstellen",
+        {
+            **EMPTY,
+            "title": "Koffieochtend voor ouderen",
+            "description": "Elke dinsdag in het buurthuis.",
+            "estimated_cost": "veel",
+            "target_group": "Ouderen in Noord",
+            "location": "Buurthuis De Linde",
+            "action": "submit",
+        },
+        people.headers(settings, "resident"),
+    )
+    assert _summary_links(html)  # refused ...
+    assert 'value="Koffieochtend voor ouderen"' in html  # ... with the typed text kept
+    assert "Elke dinsdag in het buurthuis.</textarea>" in html
+    assert 'value="veel"' in html
+    assert "Ouderen in Noord" in html
+    assert 'value="Buurthuis De Linde"' in html
+
+
 def test_a_draft_with_a_bad_amount_reports_only_that(
     client: Client, settings: Settings, people: People
 ) -> None:
