@@ -19,7 +19,7 @@ from burgerbegroting.audit.models import AuditEntry
 from burgerbegroting.i18n import TIMEZONE
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
-from tests.proposals.factories import run
+from tests.proposals.factories import create_proposal, make_people, make_round, run
 from tests.rounds.factories import api_round_data
 
 Client = TestClient[Litestar]
@@ -205,3 +205,26 @@ def test_the_csv_holds_every_matching_line_not_one_page(
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 1 + lines  # ... the download every line
     assert len({row[0] for row in rows[1:]}) == lines
+
+
+def test_a_review_in_the_log_names_the_proposal_with_its_link_and_statuses_in_dutch(
+    client: Client, settings: Settings
+) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    proposal = create_proposal(
+        client, settings, ids, people.headers(settings, "resident"), title="Koffieochtend"
+    )
+    reviewed = client.post(
+        f"/api/v1/proposals/{proposal['id']}/review",
+        json={"decision": "rejected", "public_reasoning": "Past niet in het sociaal domein."},
+        headers=people.headers(settings, "moderator"),
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    rows = _rows(_log(client, people.headers(settings, "admin"), "?actie=proposal.review"))
+    assert len(rows) == 1
+    row = rows[0]
+    assert "Voorstel getoetst" in row
+    assert f'<a class="utrecht-link" href="/voorstellen/{proposal["id"]}">Koffieochtend</a>' in row
+    assert re.search(r"<li>Status: Ingediend .*→.* Afgewezen</li>", row, flags=re.S), row
+    assert "rejected" not in row
