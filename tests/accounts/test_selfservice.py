@@ -167,6 +167,9 @@ def test_a_reset_link_is_valid_for_sixty_minutes_and_no_longer(
     refused = _post(client, "/wachtwoord-herstellen", {"token": too_old, "password": NEW_PASSWORD})
     assert refused.status_code == 422
     assert "al gebruikt of verlopen" in refused.text
+    # a dead link is not offered again: the page asks for a new one instead of a password
+    assert 'name="password"' not in refused.text
+    assert 'href="/wachtwoord-vergeten"' in refused.text
     accepted = _post(
         client, "/wachtwoord-herstellen", {"token": still_valid, "password": NEW_PASSWORD}
     )
