@@ -346,6 +346,24 @@ def test_an_address_change_link_expires_after_the_confirmation_hours(
     assert scalar(settings, f"SELECT email FROM users WHERE id = {anna}") == "anna@nieuw.nl"
 
 
+def test_an_address_link_opened_without_a_session_leads_to_the_login(
+    client: Client, settings: Settings, anna: int
+) -> None:
+    _login(client, "anna@example.nl")
+    _post(
+        client,
+        "/mijn-account/e-mail",
+        {"email": "anna@nieuw.nl", "current_password": RESIDENT_PASSWORD},
+    )
+    token = _link(settings, "/mijn-account/e-mail-bevestigen")
+    client.cookies.clear()  # the mail is opened in another browser
+    assert not _logged_in(client)
+    confirmed = _post(client, "/mijn-account/e-mail-bevestigen", {"token": token})
+    assert confirmed.status_code == 303
+    assert confirmed.headers["location"] == "/inloggen"
+    assert scalar(settings, f"SELECT email FROM users WHERE id = {anna}") == "anna@nieuw.nl"
+
+
 def test_an_address_with_an_account_is_not_revealed_on_the_page(
     client: Client, settings: Settings, anna: int
 ) -> None:
