@@ -261,3 +261,23 @@ def test_a_reason_longer_than_1000_characters_is_refused(
     )
     assert just_fits.status_code == 303
     assert _roles(settings, anna) == {"resident", "council"}
+
+
+def test_a_session_from_before_closing_stays_ended_after_reopening(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    anna = make_user(settings, "anna@example.nl")
+    before = bearer(settings, anna)
+    assert (
+        _post(
+            client, f"/beheer/gebruikers/{anna}/sluiten", {"reason": "Misbruik"}, admin
+        ).status_code
+        == 303
+    )
+    assert (
+        _post(
+            client, f"/beheer/gebruikers/{anna}/heropenen", {"reason": "Opgelost"}, admin
+        ).status_code
+        == 303
+    )
+    assert client.get("/api/v1/auth/me", headers=before).status_code == 401
