@@ -319,6 +319,8 @@ def test_a_resident_cannot_post_a_review(
         headers=people.headers(settings, "other"),
     )
     assert response.status_code == 403
+    # refused at the door (the guard), not by the service behind a rendered review form
+    assert 'id="toetsformulier"' not in response.text
 
 
 def _kept_review(
