@@ -17,7 +17,7 @@ from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
 from tests.proposals.factories import make_round, run
-from tests.voting.factories import open_round
+from tests.voting.factories import close, open_round
 
 Client = TestClient[Litestar]
 PUBLIC_PAGES = ["/", "/rondes", "/voorstellen", "/toegankelijkheid", "/privacy", "/bestaat-niet"]
@@ -186,3 +186,12 @@ def test_home_lists_a_voting_round_too_and_before_rounds_still_collecting(
     assert voting_at < collecting_at  # the furthest along first
     banner = html[html.index('class="bb-phase-banner"') : html.index('<main id="inhoud"')]
     assert f'href="/rondes/{voting.round_id}"' in banner
+
+
+def test_a_closed_round_is_not_listed_as_running(client: Client, settings: Settings) -> None:
+    running = make_round(settings, title="Sociaal domein 2027")
+    closed = open_round(settings)
+    close(settings, closed)
+    html = client.get("/").text
+    assert f'aria-labelledby="ronde-{running.round_id}"' in html
+    assert f'aria-labelledby="ronde-{closed.round_id}"' not in html
