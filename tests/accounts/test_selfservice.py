@@ -436,6 +436,10 @@ def test_my_data_download_holds_account_proposals_and_supports(
         f"/api/v1/proposals/{proposal['id']}/supports", headers=bearer(settings, anna)
     ).status_code in {200, 201, 204}
     mine = create_proposal(client, settings, ids, bearer(settings, anna), title="Mijn eigen plan")
+    carol = make_user(settings, "carol@example.nl", display_name="Carol")
+    assert client.put(  # someone else's support is not in Anna's data
+        f"/api/v1/proposals/{mine['id']}/supports", headers=bearer(settings, carol)
+    ).status_code in {200, 201, 204}
     _login(client, "anna@example.nl")
     response = client.get("/mijn-account/gegevens.json")
     assert response.status_code == 200

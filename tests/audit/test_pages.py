@@ -18,7 +18,7 @@ from burgerbegroting.audit import service as audit_service
 from burgerbegroting.audit.models import AuditEntry
 from burgerbegroting.i18n import TIMEZONE
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import bearer, make_user
+from tests.accounts.factories import bearer, csrf_token, make_user
 from tests.proposals.factories import create_proposal, make_people, make_round, run
 from tests.rounds.factories import api_round_data
 
@@ -228,3 +228,20 @@ def test_a_review_in_the_log_names_the_proposal_with_its_link_and_statuses_in_du
     assert f'<a class="utrecht-link" href="/voorstellen/{proposal["id"]}">Koffieochtend</a>' in row
     assert re.search(r"<li>Status: Ingediend .*→.* Afgewezen</li>", row, flags=re.S), row
     assert "rejected" not in row
+
+
+def test_the_log_filters_by_account_as_subject(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    _round(client, admin, "Een ronde")
+    anna = make_user(settings, "anna@example.nl")
+    closed = client.post(
+        f"/beheer/gebruikers/{anna}/sluiten",
+        data={"reason": "Op verzoek", "_csrf_token": csrf_token(client)},
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert closed.status_code == 303
+    rows = _rows(_log(client, admin, f"?soort=account&nummer={anna}"))
+    assert len(rows) == 1
+    assert "Account gesloten" in rows[0]
