@@ -80,6 +80,8 @@ def test_inviting_staff_sends_a_link_that_sets_the_password_and_confirms(
     assert _roles(settings, new_id) == {"moderator"}
     assert scalar(settings, f"SELECT confirmed_at FROM users WHERE id = {new_id}") is None
     assert _log_actions(settings) == 1
+    assert scalar(settings, "SELECT action FROM audit_log") == "user.invite"
+    assert "Medewerker uitgenodigd" in client.get("/beheer/logboek", headers=admin).text
     mail = mails(settings)[-1]
     assert mail["To"] == "tim@gemeente.nl"
     token = re.search(r"/wachtwoord-herstellen\?token=(\S+)", mail_text(mail))
