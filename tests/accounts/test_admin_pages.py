@@ -80,6 +80,8 @@ def test_inviting_staff_sends_a_link_that_sets_the_password_and_confirms(
     assert _roles(settings, new_id) == {"moderator"}
     assert scalar(settings, f"SELECT confirmed_at FROM users WHERE id = {new_id}") is None
     assert _log_actions(settings) == 1
+    assert scalar(settings, "SELECT action FROM audit_log") == "user.invite"
+    assert "Medewerker uitgenodigd" in client.get("/beheer/logboek", headers=admin).text
     mail = mails(settings)[-1]
     assert mail["To"] == "tim@gemeente.nl"
     token = re.search(r"/wachtwoord-herstellen\?token=(\S+)", mail_text(mail))
@@ -183,3 +185,101 @@ def test_closing_an_account_ends_its_sessions_and_login_until_reopened(
     assert reopened.status_code == 303
     assert _post(client, "/inloggen", login, {}).status_code == 303
     assert _log_actions(settings) == 2
+
+
+def test_closing_needs_a_reason_and_changes_nothing_without_one(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    anna = make_user(settings, "anna@example.nl")
+    session = bearer(settings, anna)
+    response = _post(client, f"/beheer/gebruikers/{anna}/sluiten", {"reason": "  "}, admin)
+    assert response.status_code == 422
+    assert scalar(settings, f"SELECT deactivated_at FROM users WHERE id = {anna}") is None
+    assert client.get("/api/v1/auth/me", headers=session).status_code == 200
+    assert _log_actions(settings) == 0
+
+
+def test_an_invitation_needs_a_staff_role(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    response = _post(
+        client,
+        "/beheer/gebruikers/uitnodigen",
+        {"display_name": "Rik", "email": "rik@example.nl", "rol_resident": "1"},
+        admin,
+    )
+    assert response.status_code == 422
+    assert "Kies minstens één rol voor een medewerker." in response.text
+    assert scalar(settings, "SELECT count(*) FROM users WHERE email = 'rik@example.nl'") == 0
+    assert mails(settings) == []
+
+
+def test_the_user_list_shows_staff_and_finds_residents_only_by_search(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    make_user(settings, "toetser@gemeente.nl", roles=(Role.MODERATOR,), display_name="Tim")
+    make_user(settings, "anna@example.nl", display_name="Anna de Vries")
+    listing = client.get("/beheer/gebruikers", headers=admin).text
+    assert "toetser@gemeente.nl" in listing
+    assert "anna@example.nl" not in listing
+    found = client.get("/beheer/gebruikers?q=Vries", headers=admin).text
+    assert "anna@example.nl" in found
+    assert "toetser@gemeente.nl" not in found
+
+
+def test_saving_the_same_roles_logs_nothing_and_keeps_sessions(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    anna = make_user(settings, "anna@example.nl")
+    session = bearer(settings, anna)
+    same = _post(
+        client,
+        f"/beheer/gebruikers/{anna}/rollen",
+        {"rol_resident": "1", "reason": "Niets veranderd"},
+        admin,
+    )
+    assert same.status_code == 303
+    assert _log_actions(settings) == 0
+    assert client.get("/api/v1/auth/me", headers=session).status_code == 200
+
+
+def test_a_reason_longer_than_1000_characters_is_refused(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    anna = make_user(settings, "anna@example.nl")
+    too_long = _post(
+        client,
+        f"/beheer/gebruikers/{anna}/rollen",
+        {"rol_resident": "1", "rol_council": "1", "reason": "x" * 1001},
+        admin,
+    )
+    assert too_long.status_code == 422
+    assert _roles(settings, anna) == {"resident"}
+    just_fits = _post(
+        client,
+        f"/beheer/gebruikers/{anna}/rollen",
+        {"rol_resident": "1", "rol_council": "1", "reason": "x" * 1000},
+        admin,
+    )
+    assert just_fits.status_code == 303
+    assert _roles(settings, anna) == {"resident", "council"}
+
+
+def test_a_session_from_before_closing_stays_ended_after_reopening(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    anna = make_user(settings, "anna@example.nl")
+    before = bearer(settings, anna)
+    assert (
+        _post(
+            client, f"/beheer/gebruikers/{anna}/sluiten", {"reason": "Misbruik"}, admin
+        ).status_code
+        == 303
+    )
+    assert (
+        _post(
+            client, f"/beheer/gebruikers/{anna}/heropenen", {"reason": "Opgelost"}, admin
+        ).status_code
+        == 303
+    )
+    assert client.get("/api/v1/auth/me", headers=before).status_code == 401

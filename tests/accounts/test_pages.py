@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.accounts import tokens
 from burgerbegroting.accounts.middleware import SESSION_COOKIE
+from burgerbegroting.accounts.roles import Role
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import (
     RESIDENT_PASSWORD,
@@ -291,6 +292,35 @@ def test_resident_cookie_slides_after_half_its_lifetime(
     client.cookies.set(SESSION_COOKIE, fresh.encoded)
     again = client.get("/uitloggen")
     assert SESSION_COOKIE not in again.headers.get("set-cookie", "")
+
+
+def test_staff_cookie_slides_with_activity_but_keeps_the_short_staff_lifetime(
+    client: TestClient[Litestar], settings: Settings
+) -> None:
+    uid = make_user(settings, "toetser@gemeente.nl", roles=(Role.MODERATOR,))
+    lifetime = settings.staff_token_minutes * 60
+    assert lifetime < settings.resident_token_minutes * 60  # the control below means something
+    now = int(time.time())
+    old = jwt.encode(
+        {
+            "iss": settings.base_url,
+            "aud": tokens.SESSION_AUDIENCE,
+            "sub": str(uid),
+            "iat": now - lifetime * 2 // 3,
+            "exp": now + lifetime // 3,
+            "jti": "oud-jti",
+            "sid": "sessie-staf",
+            "auth_time": now - lifetime * 2 // 3,
+        },
+        tokens.session_key(settings),
+        algorithm="HS256",
+    )
+    client.cookies.set(SESSION_COOKIE, old)
+    response = client.get("/toetsing")
+    assert response.status_code == 200  # still logged in, as a moderator
+    payload = jwt.decode(response.cookies[SESSION_COOKIE], options={"verify_signature": False})
+    assert payload["sid"] == "sessie-staf"
+    assert payload["exp"] - payload["iat"] == lifetime  # 15 idle minutes, from now
 
 
 def test_sessions_end_at_the_absolute_limit(

@@ -5,15 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.roles import Role
+from burgerbegroting.audit import service as audit_service
+from burgerbegroting.audit.models import AuditEntry
+from burgerbegroting.i18n import TIMEZONE
 from burgerbegroting.settings import Settings
-from tests.accounts.factories import bearer, make_user
+from tests.accounts.factories import bearer, csrf_token, make_user
+from tests.proposals.factories import create_proposal, make_people, make_round, run
 from tests.rounds.factories import api_round_data
 
 Client = TestClient[Litestar]
@@ -146,3 +152,96 @@ def test_log_and_download_are_for_admins_and_auditors_only(
     )
     assert client.get("/beheer/logboek", headers=council).status_code == 403
     assert client.get("/beheer/logboek/export.csv", headers=council).status_code == 403
+
+
+def _add_entries(settings: Settings, *moments: datetime, action: str = "round.update") -> None:
+    async def work(session: AsyncSession) -> None:
+        for moment in moments:
+            session.add(
+                AuditEntry(
+                    occurred_at=moment,
+                    actor_id=None,
+                    action=action,
+                    subject_type="round",
+                    subject_id="999",
+                    details={},
+                )
+            )
+
+    run(settings, work)
+
+
+def test_the_until_date_counts_that_whole_day(client: Client, admin: dict[str, str]) -> None:
+    _round(client, admin, "Vandaag aangemaakt")
+    today = datetime.now(TIMEZONE).date()
+    assert len(_rows(_log(client, admin, f"?tot={today.isoformat()}"))) == 1
+    assert len(_rows(_log(client, admin, f"?van={today.isoformat()}&tot={today.isoformat()}"))) == 1
+    yesterday = today - timedelta(days=1)
+    assert "Geen handelingen" in _log(client, admin, f"?tot={yesterday.isoformat()}")
+
+
+def test_date_filters_are_days_in_dutch_time(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    # 23:30 UTC on 1 March is 00:30 on 2 March in the Netherlands (CET, UTC+1).
+    _add_entries(settings, datetime(2027, 3, 1, 23, 30, tzinfo=UTC))
+    assert len(_rows(_log(client, admin, "?van=2027-03-02&tot=2027-03-02"))) == 1
+    assert "Geen handelingen" in _log(client, admin, "?van=2027-03-01&tot=2027-03-01")
+    csv_text = client.get(
+        "/beheer/logboek/export.csv?van=2027-03-01&tot=2027-03-01", headers=admin
+    ).content.decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(csv_text), delimiter=";"))) == 1  # the header only
+
+
+def test_the_csv_holds_every_matching_line_not_one_page(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    start = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+    lines = audit_service.PAGE_SIZE + 5
+    _add_entries(settings, *(start + timedelta(minutes=i) for i in range(lines)))
+    page = _log(client, admin)
+    assert len(_rows(page)) == audit_service.PAGE_SIZE  # the page shows one page ...
+    response = client.get("/beheer/logboek/export.csv", headers=admin)
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 1 + lines  # ... the download every line
+    assert len({row[0] for row in rows[1:]}) == lines
+
+
+def test_a_review_in_the_log_names_the_proposal_with_its_link_and_statuses_in_dutch(
+    client: Client, settings: Settings
+) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    proposal = create_proposal(
+        client, settings, ids, people.headers(settings, "resident"), title="Koffieochtend"
+    )
+    reviewed = client.post(
+        f"/api/v1/proposals/{proposal['id']}/review",
+        json={"decision": "rejected", "public_reasoning": "Past niet in het sociaal domein."},
+        headers=people.headers(settings, "moderator"),
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    rows = _rows(_log(client, people.headers(settings, "admin"), "?actie=proposal.review"))
+    assert len(rows) == 1
+    row = rows[0]
+    assert "Voorstel getoetst" in row
+    assert f'<a class="utrecht-link" href="/voorstellen/{proposal["id"]}">Koffieochtend</a>' in row
+    assert re.search(r"<li>Status: Ingediend .*→.* Afgewezen</li>", row, flags=re.S), row
+    assert "rejected" not in row
+
+
+def test_the_log_filters_by_account_as_subject(
+    client: Client, settings: Settings, admin: dict[str, str]
+) -> None:
+    _round(client, admin, "Een ronde")
+    anna = make_user(settings, "anna@example.nl")
+    closed = client.post(
+        f"/beheer/gebruikers/{anna}/sluiten",
+        data={"reason": "Op verzoek", "_csrf_token": csrf_token(client)},
+        headers=admin,
+        follow_redirects=False,
+    )
+    assert closed.status_code == 303
+    rows = _rows(_log(client, admin, f"?soort=account&nummer={anna}"))
+    assert len(rows) == 1
+    assert "Account gesloten" in rows[0]

@@ -321,6 +321,54 @@ def test_my_account_with_the_keyboard_only(
     shot(page, "delete-account")
 
 
+async def _resident(database_url: str, email: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            user = await create_user(
+                session,
+                email=email,
+                password=PASSWORD,
+                display_name="Vertrekkende Inwoner",
+                roles=[Role.RESIDENT],
+                confirmed=True,
+            )
+            await session.commit()
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+def test_deleting_my_account_with_the_keyboard_only_at_320_px(
+    new_page: Any, live_server: LiveServer, everyday: Everyday
+) -> None:
+    email = f"vertrek-{everyday.tag}@example.org"
+    user_id: int = run_async(_resident, live_server.database_url, email)
+    page = new_page(width=320, height=640)
+    token = tokens.issue_session_token(live_server.settings, user_id=user_id, staff=False)
+    page.context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token.encoded, "url": live_server.base_url}]
+    )
+    page.goto(live_server.url("/mijn-account"))
+    tab_to(page, lambda f: f["href"] == "/mijn-account/verwijderen", "the delete link")
+    enter_and_wait(page)
+    check_page(page)
+    tab_to_field(page, "password")
+    page.keyboard.type("niet-mijn-wachtwoord")
+    enter_and_wait(page)
+    assert page.locator("#foutoverzicht").is_visible()
+    assert "Het wachtwoord klopt niet." in page.locator("main").inner_text()
+    check_page(page)
+    tab_to_field(page, "password")
+    page.keyboard.type(PASSWORD)
+    enter_and_wait(page)
+    page.wait_for_url(re.compile(r"/account-verwijderd$"))
+    check_page(page)
+    shot(page, "account-deleted-320")
+    page.goto(live_server.url("/mijn-account"))
+    assert "/inloggen" in page.url  # logged out: the account page asks for a login again
+
+
 def test_staff_log_reads_like_sentences(
     new_page: Any, live_server: LiveServer, everyday: Everyday
 ) -> None:

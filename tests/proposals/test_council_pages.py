@@ -16,7 +16,7 @@ from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
 from tests.conftest import make_settings
-from tests.proposals.factories import make_round, run
+from tests.proposals.factories import create_proposal, make_round, run
 from tests.results.helpers import cast
 from tests.voting.factories import close, issue_codes, open_round
 
@@ -77,3 +77,23 @@ def test_council_page_links_closed_and_published_rounds_to_their_results(
         assert report.status_code == 200
     anonymous = client.get(f"/rondes/{closed.round_id}/uitslag", follow_redirects=False)
     assert anonymous.status_code == 303  # to the login page: not public before publication
+
+
+def test_council_page_counts_public_proposals_only_and_leaves_out_draft_rounds(
+    client: Client, settings: Settings
+) -> None:
+    ids = make_round(settings, title="Sociaal domein 2027")
+    make_round(settings, title="Nog geheim concept", phase=Phase.DRAFT)
+    author = make_user(settings, "anna@example.nl")
+    create_proposal(client, settings, ids, bearer(settings, author))
+    create_proposal(client, settings, ids, bearer(settings, author), submit=False)
+    council = bearer(
+        settings, make_user(settings, "raad@gemeente.nl", roles=(Role.COUNCIL,)), staff=True
+    )
+    html = client.get("/raad", headers=council).text
+    assert "Sociaal domein 2027" in html
+    assert "Nog geheim concept" not in html
+    section = html[html.index(f'aria-labelledby="raad-ronde-{ids.round_id}"') :]
+    facts = section[: section.index("</dl>")]
+    assert re.search(r"Ingediend: 1</dd>", facts), facts  # the draft is not counted
+    assert "Concept" not in facts

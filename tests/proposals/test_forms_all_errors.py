@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from litestar import Litestar
@@ -10,6 +11,7 @@ from litestar.testing import TestClient
 
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
+from burgerbegroting.web import drafts
 from tests.accounts.factories import csrf_token
 from tests.proposals.factories import (
     People,
@@ -96,6 +98,32 @@ def test_unreadable_and_missing_fields_are_reported_together(
     assert links == [f for f in REQUIRED if f != "title"]
     assert "Geef een bedrag in euro" in html  # the amount's own message, not "missing"
     assert "Kies een thema van deze ronde." in html
+
+
+def test_a_refused_submit_keeps_everything_that_was_typed(
+    client: Client, settings: Settings, people: People
+) -> None:
+    ids = make_round(settings)
+    html = _post(
+        client,
+        f"/rondes/{ids.round_id}/voorstellen",
+        {
+            **EMPTY,
+            "title": "Koffieochtend voor ouderen",
+            "description": "Elke dinsdag in het buurthuis.",
+            "estimated_cost": "veel",
+            "target_group": "Ouderen in Noord",
+            "location": "Buurthuis De Linde",
+            "action": "submit",
+        },
+        people.headers(settings, "resident"),
+    )
+    assert _summary_links(html)  # refused ...
+    assert 'value="Koffieochtend voor ouderen"' in html  # ... with the typed text kept
+    assert "Elke dinsdag in het buurthuis.</textarea>" in html
+    assert 'value="veel"' in html
+    assert "Ouderen in Noord" in html
+    assert 'value="Buurthuis De Linde"' in html
 
 
 def test_a_draft_with_a_bad_amount_reports_only_that(
@@ -291,3 +319,78 @@ def test_a_resident_cannot_post_a_review(
         headers=people.headers(settings, "other"),
     )
     assert response.status_code == 403
+    # refused at the door (the guard), not by the service behind a rendered review form
+    assert 'id="toetsformulier"' not in response.text
+
+
+def _kept_review(
+    client: Client,
+    settings: Settings,
+    people: People,
+    *,
+    made_for: int,
+    opened: int,
+    minutes_ago: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """The review form of ``opened`` with a draft cookie made for ``made_for``'s form."""
+    made_at = time.time() - minutes_ago * 60
+    with monkeypatch.context() as patched:
+        patched.setattr(drafts.time, "time", lambda: made_at)
+        cookie = drafts.draft_cookie(
+            settings,
+            f"/voorstellen/{made_for}/toetsing",
+            {"decision": "rejected", "public_reasoning": "Bewaarde toelichting."},
+        )
+    assert cookie is not None
+    client.cookies.set(drafts.DRAFT_COOKIE, cookie.value, path=f"/voorstellen/{opened}/toetsing")
+    return _review_page(client, settings, people, opened)
+
+
+def test_kept_review_text_lasts_thirty_minutes(
+    client: Client, settings: Settings, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_round(settings)
+    proposal_id = _submitted(client, settings, people, ids)
+    fresh = _kept_review(
+        client,
+        settings,
+        people,
+        made_for=proposal_id,
+        opened=proposal_id,
+        minutes_ago=28,
+        monkeypatch=monkeypatch,
+    )
+    assert 'id="teruggezet"' in fresh
+    assert "Bewaarde toelichting." in fresh
+    client.cookies.clear()
+    stale = _kept_review(
+        client,
+        settings,
+        people,
+        made_for=proposal_id,
+        opened=proposal_id,
+        minutes_ago=31,
+        monkeypatch=monkeypatch,
+    )
+    assert 'id="teruggezet"' not in stale
+    assert "Bewaarde toelichting." not in stale
+
+
+def test_kept_review_text_fills_only_the_form_it_was_typed_in(
+    client: Client, settings: Settings, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_round(settings)
+    first = _submitted(client, settings, people, ids)
+    second = _submitted(client, settings, people, ids)
+    page = _kept_review(
+        client,
+        settings,
+        people,
+        made_for=first,
+        opened=second,
+        minutes_ago=1,
+        monkeypatch=monkeypatch,
+    )
+    assert 'id="teruggezet"' not in page
+    assert "Bewaarde toelichting." not in page

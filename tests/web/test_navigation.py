@@ -17,6 +17,7 @@ from burgerbegroting.rounds.models import Phase, Round
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import bearer, make_user
 from tests.proposals.factories import make_round, run
+from tests.voting.factories import close, open_round
 
 Client = TestClient[Litestar]
 PUBLIC_PAGES = ["/", "/rondes", "/voorstellen", "/toegankelijkheid", "/privacy", "/bestaat-niet"]
@@ -171,3 +172,26 @@ def test_favicon_is_an_icon_not_a_404(client: Client) -> None:
     assert response.headers["content-type"].startswith("image/x-icon")
     assert response.content[:4] == b"\x00\x00\x01\x00"  # the ICO file signature
     assert 'rel="icon" href="/favicon.ico"' in client.get("/").text
+
+
+def test_home_lists_a_voting_round_too_and_before_rounds_still_collecting(
+    client: Client, settings: Settings
+) -> None:
+    collecting = make_round(settings, title="Sociaal domein 2027")
+    voting = open_round(settings)
+    html = client.get("/").text
+    assert "Lopende rondes" in html
+    voting_at = html.index(f'aria-labelledby="ronde-{voting.round_id}"')
+    collecting_at = html.index(f'aria-labelledby="ronde-{collecting.round_id}"')
+    assert voting_at < collecting_at  # the furthest along first
+    banner = html[html.index('class="bb-phase-banner"') : html.index('<main id="inhoud"')]
+    assert f'href="/rondes/{voting.round_id}"' in banner
+
+
+def test_a_closed_round_is_not_listed_as_running(client: Client, settings: Settings) -> None:
+    running = make_round(settings, title="Sociaal domein 2027")
+    closed = open_round(settings)
+    close(settings, closed)
+    html = client.get("/").text
+    assert f'aria-labelledby="ronde-{running.round_id}"' in html
+    assert f'aria-labelledby="ronde-{closed.round_id}"' not in html
