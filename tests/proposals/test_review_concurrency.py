@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from sqlalchemy import Select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -202,5 +204,84 @@ async def test_without_its_lock_the_change_misses_the_frozen_definition(
         try:
             with pytest.raises(OperationalError, match="locked"):
                 await _race(settings, change)
+        finally:
+            db.reset_read_only(token)
+
+
+async def _opposite_merges(settings: Settings) -> tuple[list[str], list[str]]:
+    """Two moderators merge the same two proposals into each other at once: the first merge is
+    written and held open while the second starts, then commits. Returns how each ended and the
+    two proposals' statuses afterwards."""
+    engines = [create_engine(settings.database_url) for _ in range(2)]
+    try:
+        ids = await _round_in_review(engines[0])
+        first, second = ids["first"], ids["second"]
+        moderator = _user(ids["moderator"], Role.MODERATOR)
+
+        async def merge(session: AsyncSession, source: int, target: int) -> None:
+            await review.merge_proposals(
+                session,
+                settings,
+                source_id=source,
+                target_id=target,
+                moderator=moderator,
+                reason="Dubbel.",
+            )
+
+        async def second_merge() -> str:
+            async with AsyncSession(engines[1], expire_on_commit=False) as session:
+                try:
+                    await merge(session, second, first)
+                    await session.commit()
+                except Conflict:
+                    return "conflict"
+            return "merged"
+
+        async with AsyncSession(engines[0], expire_on_commit=False) as session:
+            await merge(session, first, second)
+            other = asyncio.create_task(second_merge())
+            await asyncio.sleep(0.5)  # the second merge runs now, while the first is uncommitted
+            await session.commit()
+        outcomes = ["merged", await other]
+        async with AsyncSession(engines[0]) as check:
+            statuses = [
+                (await service.load(check, proposal_id)).status for proposal_id in (first, second)
+            ]
+        return outcomes, statuses
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_two_opposite_merges_at_once_make_one_merge(settings: Settings) -> None:
+    """Merging A into B while another moderator merges B into A: the row locks make the second
+    see the first, so one proposal stays (never both merged, each pointing at the other)."""
+    outcomes, statuses = await _opposite_merges(settings)
+    assert outcomes == ["merged", "conflict"]
+    assert statuses == ["merged", "accepted"]
+
+
+async def test_without_the_row_locks_opposite_merges_both_land(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control. PostgreSQL: without FOR UPDATE on the two proposals both merges commit and
+    both proposals end up merged. SQLite: with a deferred BEGIN the two writers cannot both finish."""
+    if settings.database_url.startswith("postgresql"):
+        original = Select.with_for_update
+
+        def no_row_locks(self: Select[Any], **kwargs: Any) -> Select[Any]:
+            if kwargs.get("read"):  # the round's FOR SHARE stays; only the row locks go
+                return original(self, **kwargs)
+            return self
+
+        monkeypatch.setattr(Select, "with_for_update", no_row_locks)
+        outcomes, statuses = await _opposite_merges(settings)
+        assert outcomes == ["merged", "merged"]
+        assert statuses == ["merged", "merged"]
+    else:
+        token = db.set_read_only(True)  # every transaction begins deferred
+        try:
+            with pytest.raises(OperationalError, match="locked"):
+                await _opposite_merges(settings)
         finally:
             db.reset_read_only(token)
