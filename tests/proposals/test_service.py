@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
-from burgerbegroting.errors import Conflict, NotFound, ValidationFailed
+from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from burgerbegroting.proposals import gallery, review, service
 from burgerbegroting.proposals.forms import format_euro_input, parse_euro
 from burgerbegroting.proposals.models import ProposalAuthor
@@ -171,6 +171,48 @@ def test_drafts_of_others_are_not_found(settings: Settings) -> None:
             session, proposal_id=draft.id, user=_actor(people.resident)
         )
         assert view.can_edit
+
+    run(settings, work)
+
+
+def test_others_writing_to_a_draft_learn_nothing_of_it_but_a_public_proposal_says_403(
+    settings: Settings,
+) -> None:
+    """Editing, submitting, withdrawing or inviting on someone else's draft is "not found", as
+    reading it is; only on a public proposal does a stranger learn it is not theirs."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    stranger = _actor(people.other)
+
+    async def work(session: AsyncSession) -> None:
+        draft = await service.create_proposal(
+            session,
+            round_id=ids.round_id,
+            user=_actor(people.resident),
+            data=service.ProposalInput(title="Alleen een titel"),
+            submit=False,
+        )
+        public = await service.create_proposal(
+            session,
+            round_id=ids.round_id,
+            user=_actor(people.resident),
+            data=_input(ids.themes[0]),
+            submit=True,
+        )
+        writes = [
+            lambda pid: service.update_proposal(
+                session, proposal_id=pid, user=stranger, data=_input(ids.themes[0])
+            ),
+            lambda pid: service.submit_proposal(session, proposal_id=pid, user=stranger),
+            lambda pid: service.withdraw_proposal(session, proposal_id=pid, user=stranger),
+        ]
+        for write in writes:
+            with pytest.raises(NotFound):
+                await write(draft.id)
+            with pytest.raises(Forbidden):
+                await write(public.id)
+        assert (await service.load(session, draft.id)).status == "draft"
+        assert (await service.load(session, public.id)).status == "submitted"
 
     run(settings, work)
 
