@@ -3,6 +3,8 @@ which decisions need what, and the support threshold for taking a proposal into 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,14 @@ from burgerbegroting.proposals import review, service
 from burgerbegroting.proposals.models import Proposal, ProposalStatus
 from burgerbegroting.settings import Settings
 from tests.accounts.factories import mails
-from tests.proposals.factories import People, RoundIds, make_people, make_round, run
+from tests.proposals.factories import (
+    People,
+    RoundIds,
+    make_people,
+    make_round,
+    run,
+    with_session,
+)
 
 
 def _actor(user_id: int, *roles: Role) -> CurrentUser:
@@ -163,3 +172,88 @@ def test_below_the_support_threshold_a_proposal_is_not_taken_into_review(
         return proposal.status
 
     assert run(settings, status) == ProposalStatus.IN_REVIEW.value
+
+
+def test_a_draft_or_withdrawn_proposal_cannot_be_decided_on(settings: Settings) -> None:
+    """A draft is private to its authors and a withdrawn proposal was taken back: a moderator
+    can put neither on the ballot (nor reject it)."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    withdrawn = _submitted(settings, people, ids)
+
+    async def setup(session: AsyncSession) -> int:
+        await service.withdraw_proposal(
+            session, proposal_id=withdrawn, user=_actor(people.resident)
+        )
+        draft = await service.create_proposal(
+            session,
+            round_id=ids.round_id,
+            user=_actor(people.resident),
+            data=service.ProposalInput(title="Nog niet af"),
+            submit=False,
+        )
+        return draft.id
+
+    draft = run(settings, setup)
+    for proposal_id in (draft, withdrawn):
+        for decision in ("accepted", "rejected", "in_review"):
+            with pytest.raises(Conflict, match="kan niet worden getoetst"):
+                _decide(
+                    settings,
+                    people,
+                    proposal_id,
+                    decision=decision,
+                    municipal_cost_cents=350_000,
+                    public_reasoning="Besluit.",
+                )
+
+    async def statuses(session: AsyncSession) -> list[str]:
+        return [(await service.load(session, i)).status for i in (draft, withdrawn)]
+
+    assert run(settings, statuses) == ["draft", "withdrawn"]
+    assert mails(settings) == []
+
+
+def test_a_draft_or_withdrawn_proposal_cannot_be_merged_either_way(settings: Settings) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    public = _submitted(settings, people, ids)
+    withdrawn = _submitted(settings, people, ids)
+
+    async def setup(session: AsyncSession) -> int:
+        await service.withdraw_proposal(
+            session, proposal_id=withdrawn, user=_actor(people.resident)
+        )
+        draft = await service.create_proposal(
+            session,
+            round_id=ids.round_id,
+            user=_actor(people.resident),
+            data=service.ProposalInput(title="Nog niet af"),
+            submit=False,
+        )
+        return draft.id
+
+    draft = run(settings, setup)
+
+    async def merge(source: int, target: int) -> None:
+        async def work(session: AsyncSession) -> None:
+            await review.merge_proposals(
+                session,
+                settings,
+                source_id=source,
+                target_id=target,
+                moderator=_actor(people.moderator, Role.MODERATOR),
+                reason="Dubbel.",
+            )
+
+        await with_session(settings, work)
+
+    for hidden in (draft, withdrawn):
+        for source, target in ((hidden, public), (public, hidden)):
+            with pytest.raises(Conflict, match="kan niet worden samengevoegd"):
+                asyncio.run(merge(source, target))
+
+    async def statuses(session: AsyncSession) -> list[str]:
+        return [(await service.load(session, i)).status for i in (public, draft, withdrawn)]
+
+    assert run(settings, statuses) == ["submitted", "draft", "withdrawn"]
