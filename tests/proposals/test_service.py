@@ -331,6 +331,34 @@ def test_supports_are_given_and_withdrawn_only_while_they_count(settings: Settin
     assert run(settings, voting) == 1
 
 
+def test_credits_are_fixed_once_voting_opened(settings: Settings) -> None:
+    """Neither the author nor the co-author can take a co-author off a proposal on the ballot."""
+    people = make_people(settings)
+    ids = make_round(settings)
+    author, coauthor = _actor(people.resident), _actor(people.other)
+
+    async def submit(session: AsyncSession) -> int:
+        p = await service.create_proposal(
+            session, round_id=ids.round_id, user=author, data=_input(ids.themes[0]), submit=True
+        )
+        session.add(ProposalAuthor(proposal_id=p.id, user_id=coauthor.id, role="coauthor"))
+        return p.id
+
+    proposal_id = run(settings, submit)
+    move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
+    move_round(settings, ids.round_id, Phase.VOTING, people.admin)
+
+    async def remove(session: AsyncSession) -> set[int]:
+        for who in (author, coauthor):
+            with pytest.raises(Conflict, match="stemming is geopend"):
+                await service.remove_coauthor(
+                    session, proposal_id=proposal_id, user=who, coauthor_id=coauthor.id
+                )
+        return await service.author_ids(session, proposal_id)
+
+    assert run(settings, remove) == {author.id, coauthor.id}
+
+
 _TEXTS = ("title", "summary", "description", "societal_effect", "target_group", "location")
 
 
