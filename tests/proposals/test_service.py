@@ -13,10 +13,11 @@ from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from burgerbegroting.proposals import gallery, review, service
 from burgerbegroting.proposals.forms import format_euro_input, parse_euro
-from burgerbegroting.proposals.models import MAX_COST_CENTS, ProposalAuthor
+from burgerbegroting.proposals.models import MAX_COST_CENTS, ProposalAuthor, ProposalStatus
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
 from tests.proposals.factories import BUDGET_CENTS, make_people, make_round, move_round, run
+from tests.rounds.factories import add_proposal
 
 
 def _actor(user_id: int, *roles: Role) -> CurrentUser:
@@ -357,6 +358,52 @@ def test_credits_are_fixed_once_voting_opened(settings: Settings) -> None:
         return await service.author_ids(session, proposal_id)
 
     assert run(settings, remove) == {author.id, coauthor.id}
+
+
+def test_gallery_search_needs_every_word_and_pages_cover_every_proposal_once(
+    settings: Settings,
+) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    titles = ["Moestuin in Noord", "Moestuin in Zuid", "Speeltuin in Noord"] + [
+        f"Plan nummer {i:02d}" for i in range(19)
+    ]
+
+    async def work(session: AsyncSession) -> tuple[list[str], list[list[int]], list[int]]:
+        created = [
+            await add_proposal(
+                session,
+                round_id=ids.round_id,
+                author_id=people.resident,
+                theme_id=ids.themes[0],
+                status=ProposalStatus.SUBMITTED,
+                title=title,
+            )
+            for title in titles
+        ]
+
+        async def page(**filters: object) -> gallery.GalleryPage:
+            return await gallery.list_proposals(
+                session,
+                round_id=ids.round_id,
+                user=None,
+                filters=gallery.GalleryFilters(**filters),  # type: ignore[arg-type]
+            )
+
+        found = await page(q="noord MOESTUIN")
+        pages = [await page(page=n) for n in (1, 2, 3)]
+        assert [p.total for p in pages] == [len(titles)] * 3
+        assert [p.pages for p in pages] == [2, 2, 2]
+        return (
+            [row.proposal.title for row in found.rows],
+            [[row.proposal.id for row in p.rows] for p in pages],
+            [c.id for c in created],
+        )
+
+    found, pages, created = run(settings, work)
+    assert found == ["Moestuin in Noord"]
+    assert [len(p) for p in pages] == [gallery.PAGE_SIZE, len(titles) - gallery.PAGE_SIZE, 0]
+    assert pages[0] + pages[1] == sorted(created, reverse=True)
 
 
 _TEXTS = ("title", "summary", "description", "societal_effect", "target_group", "location")

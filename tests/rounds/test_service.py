@@ -374,6 +374,9 @@ async def test_tampering_after_freeze_is_detected(session: AsyncSession) -> None
         {"vote_by_account": True},
         {"themes": [{"name": "Schuldhulp"}]},
         {"voting_starts_at": T0 + timedelta(days=61)},
+        {"supports_enabled": False, "support_threshold": None},
+        {"support_threshold": 3},
+        {"blank_ballot_allowed": False},
     ],
 )
 async def test_count_affecting_edits_after_voting_opens_are_conflicts(
@@ -732,3 +735,20 @@ async def test_an_active_round_goes_before_a_newer_closed_one(session: AsyncSess
     summary = await service.current_round_summary(session)
     assert summary is not None
     assert (summary.id, summary.phase) == (active.id, Phase.SUBMISSION)
+
+
+async def test_a_theme_may_be_capped_at_the_whole_budget(session: AsyncSession) -> None:
+    round_ = await _create(session, themes=[{"name": "Alles", "max_spend_cents": 45_000_000}])
+    assert round_.themes[0].max_spend_cents == round_.total_budget_cents
+    with pytest.raises(ValidationFailed) as refused:
+        await service.update_round(
+            session,
+            round_.id,
+            {
+                "themes": [
+                    {"id": round_.themes[0].id, "name": "Alles", "max_spend_cents": 45_000_001}
+                ]
+            },
+            actor_id=None,
+        )
+    assert set(_fields(refused)) == {"themes.0.max_spend_cents"}
