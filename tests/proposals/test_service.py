@@ -332,6 +332,34 @@ def test_supports_are_given_and_withdrawn_only_while_they_count(settings: Settin
     assert run(settings, voting) == 1
 
 
+def test_only_the_author_or_the_co_author_themself_removes_a_co_author(
+    settings: Settings,
+) -> None:
+    people = make_people(settings)
+    ids = make_round(settings)
+    author, coauthor = _actor(people.resident), _actor(people.other)
+    stranger, moderator = _actor(people.admin), _actor(people.moderator, Role.MODERATOR)
+
+    async def work(session: AsyncSession) -> set[int]:
+        p = await service.create_proposal(
+            session, round_id=ids.round_id, user=author, data=_input(ids.themes[0]), submit=True
+        )
+        session.add(ProposalAuthor(proposal_id=p.id, user_id=coauthor.id, role="coauthor"))
+        await session.flush()
+        for who in (stranger, moderator):
+            with pytest.raises(Forbidden):
+                await service.remove_coauthor(
+                    session, proposal_id=p.id, user=who, coauthor_id=coauthor.id
+                )
+        assert await service.author_ids(session, p.id) == {author.id, coauthor.id}
+        await service.remove_coauthor(
+            session, proposal_id=p.id, user=coauthor, coauthor_id=coauthor.id
+        )
+        return await service.author_ids(session, p.id)
+
+    assert run(settings, work) == {author.id}
+
+
 def test_credits_are_fixed_once_voting_opened(settings: Settings) -> None:
     """Neither the author nor the co-author can take a co-author off a proposal on the ballot."""
     people = make_people(settings)
