@@ -32,6 +32,7 @@ class Frozen:
     accepted: int
     rejected: int
     author: int
+    other_round: int  # a round in preparation, not frozen
 
     def fill(self, statement: str) -> str:
         return statement.format(**self.__dict__)
@@ -47,9 +48,11 @@ async def _frozen_round(database_url: str) -> Frozen:
                 round_data(
                     budget_scope="city",
                     districts=[{"name": "Centrum"}, {"name": "Leeg"}],
+                    vote_by_account=True,
                 ),
                 actor_id=admin,
             )
+            other = await service.create_round(session, round_data(), actor_id=admin)
             for phase in (Phase.SUBMISSION, Phase.REVIEW):
                 await service.move_phase(session, round_.id, phase, actor_id=admin, reason="t")
             author = await create_user(session, Role.RESIDENT, email="anna@example.nl")
@@ -80,6 +83,7 @@ async def _frozen_round(database_url: str) -> Frozen:
                 accepted=accepted.id,
                 rejected=rejected.id,
                 author=author,
+                other_round=other.id,
             )
     finally:
         await engine.dispose()
@@ -125,7 +129,12 @@ REFUSED = [
     "UPDATE rounds SET greedy_threshold = 5 WHERE id = {round}",
     "UPDATE rounds SET greedy_no_skip = true WHERE id = {round}",
     "UPDATE rounds SET min_age = 18 WHERE id = {round}",
-    "UPDATE rounds SET vote_by_account = true WHERE id = {round}",
+    "UPDATE rounds SET vote_by_account = false WHERE id = {round}",
+    "UPDATE rounds SET vote_by_code = false WHERE id = {round}",
+    "UPDATE rounds SET approval_max_k = 3 WHERE id = {round}",
+    "UPDATE rounds SET cumulative_points = 5 WHERE id = {round}",
+    "UPDATE rounds SET leftover = 'fund-by-score' WHERE id = {round}",
+    "UPDATE rounds SET supports_enabled = false WHERE id = {round}",
     "UPDATE rounds SET support_threshold = 1 WHERE id = {round}",
     "UPDATE rounds SET fingerprint = '" + "0" * 64 + "' WHERE id = {round}",
     "UPDATE rounds SET frozen_definition = '{{}}' WHERE id = {round}",
@@ -139,16 +148,19 @@ REFUSED = [
     "UPDATE districts SET name = 'Anders' WHERE id = {district}",
     "UPDATE districts SET budget_cents = 100 WHERE id = {district}",
     "UPDATE districts SET eligible = false WHERE id = {empty_district}",
+    "UPDATE districts SET round_id = {other_round} WHERE id = {empty_district}",
     "INSERT INTO themes (round_id, name, position) VALUES ({round}, 'Nieuw', 9)",
     "DELETE FROM themes WHERE id = {empty_theme}",
     "UPDATE themes SET name = 'Anders' WHERE id = {theme}",
     "UPDATE themes SET max_spend_cents = 100 WHERE id = {theme}",
+    "UPDATE themes SET round_id = {other_round} WHERE id = {empty_theme}",
     # Accepted proposals: cost, theme, district, title, status; accepting or adding one.
     "UPDATE proposals SET municipal_cost_cents = 1 WHERE id = {accepted}",
     "UPDATE proposals SET theme_id = {empty_theme} WHERE id = {accepted}",
     "UPDATE proposals SET district_id = {empty_district} WHERE id = {accepted}",
     "UPDATE proposals SET title = 'Een ander plan' WHERE id = {accepted}",
     "UPDATE proposals SET status = 'withdrawn' WHERE id = {accepted}",
+    "UPDATE proposals SET round_id = {other_round} WHERE id = {accepted}",
     "UPDATE proposals SET status = 'accepted', municipal_cost_cents = 5 WHERE id = {rejected}",
     "DELETE FROM proposals WHERE id = {accepted}",
     "INSERT INTO proposals (round_id, theme_id, author_id, status, title, summary, description,"
@@ -214,3 +226,61 @@ def test_an_unfrozen_round_is_not_held(database_url: str) -> None:
         f"DELETE FROM rounds WHERE id = {round_id}",
     ):
         asyncio.run(_execute(database_url, statement))
+
+
+async def _frozen_ranked_round(database_url: str) -> tuple[int, int, int]:
+    """(round, first project, second project) of a frozen round with a ranked ballot, its own
+    points per place and an explicit tie-break order: the settings only such a round can hold."""
+    engine = create_engine(database_url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            round_ = await service.create_round(
+                session,
+                round_data(
+                    budget_scope="city",
+                    districts=[{"name": "Centrum"}],
+                    ballot_type="ranked",
+                    max_projects=3,
+                    ranked_scores=[3, 2, 1],
+                    tie_break="explicit",
+                ),
+                actor_id=None,
+            )
+            for phase in (Phase.SUBMISSION, Phase.REVIEW):
+                await service.move_phase(session, round_.id, phase, actor_id=None, reason="t")
+            author = await create_user(session, Role.RESIDENT, email="anna@example.nl")
+            first, second = [
+                await add_proposal(
+                    session,
+                    round_id=round_.id,
+                    author_id=author,
+                    theme_id=round_.themes[0].id,
+                    title=title,
+                )
+                for title in ("Eerste plan", "Tweede plan")
+            ]
+            await service.update_round(
+                session, round_.id, {"tie_break_order": [first.id, second.id]}, actor_id=None
+            )
+            await service.move_phase(session, round_.id, Phase.VOTING, actor_id=None, reason="t")
+            await session.commit()
+            return round_.id, first.id, second.id
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE rounds SET tie_break_order = '[{second}, {first}]' WHERE id = {round}",
+        "UPDATE rounds SET ranked_scores = '5,2,1' WHERE id = {round}",
+    ],
+)
+def test_the_database_refuses_changes_to_a_frozen_ranked_rounds_order_and_points(
+    database_url: str, statement: str
+) -> None:
+    round_id, first, second = asyncio.run(_frozen_ranked_round(database_url))
+    with pytest.raises(IntegrityError, match="round is frozen"):
+        asyncio.run(
+            _execute(database_url, statement.format(round=round_id, first=first, second=second))
+        )

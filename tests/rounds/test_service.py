@@ -374,6 +374,9 @@ async def test_tampering_after_freeze_is_detected(session: AsyncSession) -> None
         {"vote_by_account": True},
         {"themes": [{"name": "Schuldhulp"}]},
         {"voting_starts_at": T0 + timedelta(days=61)},
+        {"supports_enabled": False, "support_threshold": None},
+        {"support_threshold": 3},
+        {"blank_ballot_allowed": False},
     ],
 )
 async def test_count_affecting_edits_after_voting_opens_are_conflicts(
@@ -609,3 +612,143 @@ async def test_without_its_lock_the_phase_move_race_is_lost(
             db.reset_read_only(token)
         assert sorted(map(str, outcomes)) != ["conflict", "moved"]
         assert "OperationalError" in outcomes
+
+
+# Every input of the count, changed alone: (what, how). Round columns are changed in memory (the
+# definition is built from the loaded round); the districts' and themes' first rows likewise.
+_FROZEN_INPUTS: list[tuple[str, Any]] = [
+    *(
+        (f"round.{name}", value)
+        for name, value in [
+            ("total_budget_cents", 45_000_001),
+            ("budget_scope", "city"),
+            ("ballot_type", "approval"),
+            ("approval_max_k", 3),
+            ("cumulative_points", 10),
+            ("min_projects", 2),
+            ("max_projects", 9),
+            ("min_budget_share_permille", 500),
+            ("blank_ballot_allowed", False),
+            ("counting_rule", "mes"),
+            ("tie_break", "explicit"),
+            ("tie_break_seed", "lot"),
+            ("tie_break_order", "[1]"),
+            ("greedy_threshold", 2),
+            ("greedy_no_skip", True),
+            ("leftover", "fund-by-score"),
+            ("ranked_scores", "3,2,1"),
+            ("min_age", 16),
+            ("vote_by_code", False),
+            ("vote_by_account", True),
+            ("supports_enabled", False),
+            ("support_threshold", 11),
+        ]
+    ),
+    ("district.name", "Oost"),
+    ("district.budget_cents", 15_000_001),
+    ("district.eligible", False),
+    ("theme.name", "Schuldhulp"),
+    ("theme.max_spend_cents", 1),
+]
+
+
+@pytest.mark.parametrize(("what", "value"), _FROZEN_INPUTS, ids=[w for w, _ in _FROZEN_INPUTS])
+async def test_every_input_of_the_count_is_in_the_fingerprint(
+    session: AsyncSession, what: str, value: Any
+) -> None:
+    round_ = await _create(session)
+    before = await service.fingerprint_now(session, round_)
+    kind, name = what.split(".")
+    target = {"round": round_, "district": round_.districts[0], "theme": round_.themes[1]}[kind]
+    assert getattr(target, name) != value
+    setattr(target, name, value)
+    with session.no_autoflush:  # in memory only: some values alone break the round's CHECKs
+        assert await service.fingerprint_now(session, round_) != before
+
+
+async def test_the_order_districts_and_themes_are_listed_in_is_not_in_the_fingerprint(
+    session: AsyncSession,
+) -> None:
+    """Their display order (position) may change; the canonical definition lists them by id."""
+    round_ = await _create(session)
+    before = await service.fingerprint_now(session, round_)
+    district_ids = [d.id for d in round_.districts]
+    reordered = await service.update_round(
+        session,
+        round_.id,
+        {
+            "districts": [
+                {"id": d.id, "name": d.name, "budget_cents": d.budget_cents}
+                for d in reversed(round_.districts)
+            ],
+            "themes": [
+                {"id": t.id, "name": t.name, "max_spend_cents": t.max_spend_cents}
+                for t in reversed(round_.themes)
+            ],
+        },
+        actor_id=None,
+    )
+    assert [d.id for d in reordered.districts] == district_ids[::-1]
+    assert await service.fingerprint_now(session, reordered) == before
+
+
+async def test_a_tie_break_order_may_name_only_proposals_of_its_own_round(
+    session: AsyncSession,
+) -> None:
+    round_ = await _create(session)
+    other = await service.create_round(session, round_data(title="Jongerenronde"), actor_id=None)
+    author = await create_user(session, Role.RESIDENT)
+    own = await add_proposal(
+        session, round_id=round_.id, author_id=author, theme_id=round_.themes[0].id
+    )
+    foreign = await add_proposal(
+        session, round_id=other.id, author_id=author, theme_id=other.themes[0].id
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        await service.update_round(
+            session,
+            round_.id,
+            {"tie_break": "explicit", "tie_break_order": [own.id, foreign.id]},
+            actor_id=None,
+        )
+    assert set(refused.value.fields) == {"tie_break_order"}
+    assert f": {foreign.id}." in refused.value.fields["tie_break_order"]
+    accepted = await service.update_round(
+        session, round_.id, {"tie_break": "explicit", "tie_break_order": [own.id]}, actor_id=None
+    )
+    assert accepted.tie_break_order == f"[{own.id}]"
+
+
+async def test_a_phase_starts_at_its_scheduled_moment_not_later(session: AsyncSession) -> None:
+    round_ = await _create(session)
+    assert round_.submission_starts_at == T0
+    assert await service.advance_due_phases(session, T0 - timedelta(microseconds=1)) == []
+    moves = await service.advance_due_phases(session, T0)
+    assert moves == [service.PhaseMove(round_.id, Phase.DRAFT, Phase.SUBMISSION)]
+
+
+async def test_an_active_round_goes_before_a_newer_closed_one(session: AsyncSession) -> None:
+    active = await _create(session)
+    await _to_phase(session, active.id, Phase.SUBMISSION)
+    closed = await service.create_round(session, round_data(title="Nieuwer"), actor_id=None)
+    await _to_phase(session, closed.id, Phase.CLOSED)
+    summary = await service.current_round_summary(session)
+    assert summary is not None
+    assert (summary.id, summary.phase) == (active.id, Phase.SUBMISSION)
+
+
+async def test_a_theme_may_be_capped_at_the_whole_budget(session: AsyncSession) -> None:
+    round_ = await _create(session, themes=[{"name": "Alles", "max_spend_cents": 45_000_000}])
+    assert round_.themes[0].max_spend_cents == round_.total_budget_cents
+    with pytest.raises(ValidationFailed) as refused:
+        await service.update_round(
+            session,
+            round_.id,
+            {
+                "themes": [
+                    {"id": round_.themes[0].id, "name": "Alles", "max_spend_cents": 45_000_001}
+                ]
+            },
+            actor_id=None,
+        )
+    assert set(_fields(refused)) == {"themes.0.max_spend_cents"}

@@ -43,7 +43,7 @@ from burgerbegroting.proposals.service import (
     clean,
     competing_budget,
     districts_scope,
-    load_for_update,
+    load_with_round,
     review_open,
     support_count,
     support_threshold,
@@ -97,8 +97,7 @@ async def review_proposal(
     """Record a moderator's decision; the authors are told by e-mail; the audit log keeps it."""
     if not moderator.has(Role.MODERATOR):
         raise Forbidden(_("Alleen toetsers kunnen voorstellen beoordelen."))
-    proposal = await load_for_update(session, proposal_id)
-    round_ = await rounds.get_round(session, proposal.round_id)
+    proposal, round_ = await load_with_round(session, proposal_id)
     assert_not_frozen(round_)
     errors: dict[str, str] = {}
     if data.decision not in DECISIONS:
@@ -208,7 +207,11 @@ async def merge_proposals(
         errors["into_id"] = _("Een voorstel kan niet met zichzelf worden samengevoegd.")
     if errors:
         raise ValidationFailed(_("Controleer de gemarkeerde velden."), fields=errors)
-    # Lock both rows in id order so two opposite merges cannot deadlock.
+    # The source's round first (held against a phase move, as in ``load_with_round``), then both
+    # rows in id order so two opposite merges cannot deadlock.
+    source_round = await session.scalar(select(Proposal.round_id).where(Proposal.id == source_id))
+    if source_round is not None:
+        await rounds.get_round_held(session, source_round)
     locked = {
         p.id: p
         for p in (

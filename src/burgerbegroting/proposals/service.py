@@ -233,6 +233,17 @@ async def load_for_update(session: AsyncSession, proposal_id: int) -> Proposal:
     return proposal
 
 
+async def load_with_round(session: AsyncSession, proposal_id: int) -> tuple[Proposal, Round]:
+    """The proposal, locked, and its round, held against a phase move (``rounds.get_round_held``):
+    for writes that can change which proposals are on the ballot. The round is locked first, in
+    the order a phase move takes them, so the two cannot deadlock."""
+    round_id = await session.scalar(select(Proposal.round_id).where(Proposal.id == proposal_id))
+    if round_id is None:
+        raise NotFound(_("Dit voorstel bestaat niet."))
+    round_ = await rounds.get_round_held(session, round_id)
+    return await load_for_update(session, proposal_id), round_
+
+
 async def author_ids(session: AsyncSession, proposal_id: int) -> set[int]:
     rows = await session.scalars(
         select(ProposalAuthor.user_id).where(ProposalAuthor.proposal_id == proposal_id)
@@ -460,12 +471,11 @@ async def create_proposal(
 
 
 async def editable(session: AsyncSession, proposal_id: int, user: Actor) -> tuple[Proposal, Round]:
-    proposal = await load_for_update(session, proposal_id)
+    proposal, round_ = await load_with_round(session, proposal_id)
     if not await _is_author(session, proposal, user):
         if proposal.status in PUBLIC_STATUSES:
             raise Forbidden(_("Alleen de indieners van dit voorstel kunnen het wijzigen."))
         raise NotFound(_("Dit voorstel bestaat niet."))
-    round_ = await rounds.get_round(session, proposal.round_id)
     assert_not_frozen(round_)
     return proposal, round_
 

@@ -87,6 +87,7 @@ __all__ = [
     "current_round_summary",
     "fingerprint_now",
     "get_round",
+    "get_round_held",
     "get_visible_round",
     "iso_utc",
     "list_rounds",
@@ -118,6 +119,28 @@ async def get_round(session: AsyncSession, round_id: int) -> Round:
     result = await session.execute(
         select(Round)
         .where(Round.id == round_id)
+        .options(selectinload(Round.districts), selectinload(Round.themes))
+        .execution_options(populate_existing=True)
+    )
+    round_ = result.scalar_one_or_none()
+    if round_ is None:
+        raise _not_found()
+    return round_
+
+
+async def get_round_held(session: AsyncSession, round_id: int) -> Round:
+    """Like ``get_round``, for a transaction that changes which of the round's proposals are on
+    the ballot (a decision, a merge, a withdrawal): FOR SHARE on PostgreSQL holds off a phase move
+    (FOR NO KEY UPDATE) until this transaction ends, and waits for one under way, so the change is
+    either in the definition that opening voting freezes or is refused because the round is frozen
+    (without it the opening could read the projects before the change commits). Writers of
+    different proposals share the lock. SQLite serialises writers anyway (BEGIN IMMEDIATE)."""
+    if not 0 < round_id <= MAX_ID:
+        raise _not_found()
+    result = await session.execute(
+        select(Round)
+        .where(Round.id == round_id)
+        .with_for_update(read=True)
         .options(selectinload(Round.districts), selectinload(Round.themes))
         .execution_options(populate_existing=True)
     )
