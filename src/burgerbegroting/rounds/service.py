@@ -135,19 +135,7 @@ async def get_round_held(session: AsyncSession, round_id: int) -> Round:
     either in the definition that opening voting freezes or is refused because the round is frozen
     (without it the opening could read the projects before the change commits). Writers of
     different proposals share the lock. SQLite serialises writers anyway (BEGIN IMMEDIATE)."""
-    if not 0 < round_id <= MAX_ID:
-        raise _not_found()
-    result = await session.execute(
-        select(Round)
-        .where(Round.id == round_id)
-        .with_for_update(read=True)
-        .options(selectinload(Round.districts), selectinload(Round.themes))
-        .execution_options(populate_existing=True)
-    )
-    round_ = result.scalar_one_or_none()
-    if round_ is None:
-        raise _not_found()
-    return round_
+    return await _round_with_lock(session, round_id, read=True)
 
 
 async def get_visible_round(session: AsyncSession, round_id: int, *, include_drafts: bool) -> Round:
@@ -511,12 +499,20 @@ async def _locked_round(session: AsyncSession, round_id: int) -> Round:
     # IMMEDIATE). Not plain FOR UPDATE: that also blocks the KEY SHARE lock every insert referring
     # to the round takes for its foreign key, so a cast holding the log head and inserting its
     # ballot deadlocked with a close holding the round and waiting for the log head.
+    return await _round_with_lock(session, round_id, key_share=True)
+
+
+async def _round_with_lock(
+    session: AsyncSession, round_id: int, *, read: bool = False, key_share: bool = False
+) -> Round:
+    """The round with its districts and themes, read afresh under a row lock: ``read`` is FOR
+    SHARE, ``key_share`` FOR NO KEY UPDATE (PostgreSQL; SQLite ignores both)."""
     if not 0 < round_id <= MAX_ID:
         raise _not_found()
     result = await session.execute(
         select(Round)
         .where(Round.id == round_id)
-        .with_for_update(key_share=True)
+        .with_for_update(read=read, key_share=key_share)
         .options(selectinload(Round.districts), selectinload(Round.themes))
         .execution_options(populate_existing=True)
     )

@@ -20,7 +20,7 @@ from burgerbegroting.voting import voters
 from burgerbegroting.voting.booths import Booth, booth
 from burgerbegroting.voting.casting import CastResult, cast
 from burgerbegroting.voting.context import BoothVoter, build_context, orm_context
-from burgerbegroting.voting.models import Channel, Voter
+from burgerbegroting.voting.models import Channel, CodeBatch, Voter, VotingCode
 from burgerbegroting.voting.roll import find_code
 from burgerbegroting.voting.round_access import (
     BoothRound,
@@ -43,6 +43,23 @@ def _require_paper_codes(round_: Round) -> None:
         )
 
 
+async def _paper_code(
+    session: AsyncSession, settings: Settings, round_id: int, code: str
+) -> tuple[Round, tuple[VotingCode, CodeBatch]]:
+    """The round, open for voting and taking paper ballots on codes, and the live code printed on
+    the ballot with its batch; a code that is unknown, of another round or revoked is refused."""
+    round_ = await load_round(session, round_id)
+    require_voting(round_)
+    _require_paper_codes(round_)
+    found = await find_code(session, settings, code, round_id=round_id)
+    if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
+        raise ValidationFailed(
+            _("Deze stemcode is niet geldig voor deze ronde (onbekend of ingetrokken)."),
+            fields={"code": _("Ongeldige stemcode.")},
+        )
+    return round_, found
+
+
 async def enter_paper_ballot(
     session: AsyncSession,
     settings: Settings,
@@ -54,15 +71,7 @@ async def enter_paper_ballot(
 ) -> CastResult:
     """Enter a paper (or assisted) ballot against the code printed on it: the same checks, the
     same log, the same one-current-ballot rule as online (the later ballot supersedes)."""
-    round_ = await load_round(session, round_id)
-    require_voting(round_)
-    _require_paper_codes(round_)
-    found = await find_code(session, settings, code, round_id=round_id)
-    if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
-        raise ValidationFailed(
-            _("Deze stemcode is niet geldig voor deze ronde (onbekend of ingetrokken)."),
-            fields={"code": _("Ongeldige stemcode.")},
-        )
+    round_, found = await _paper_code(session, settings, round_id, code)
     voter = await voters.voter_for_code(session, settings, found[0], found[1])
     locked = (
         await session.execute(
@@ -93,15 +102,7 @@ async def paper_booth(
     code's election, never the code's current ballot (staff entering a paper ballot must not learn
     how its voter voted online). Stores nothing: the voter row is made only when the ballot is
     entered (``enter_paper_ballot``)."""
-    round_ = await load_round(session, round_id)
-    require_voting(round_)
-    _require_paper_codes(round_)
-    found = await find_code(session, settings, code, round_id=round_id)
-    if found is None or found[0].revoked_at is not None or found[1].revoked_at is not None:
-        raise ValidationFailed(
-            _("Deze stemcode is niet geldig voor deze ronde (onbekend of ingetrokken)."),
-            fields={"code": _("Ongeldige stemcode.")},
-        )
+    round_, found = await _paper_code(session, settings, round_id, code)
     # A transient voter (never added to the session) with only what the rules depend on.
     voter = BoothVoter(None, None, None, found[0].district_id, None, None)
     return await booth(session, build_context(voter, BoothRound.of(round_), definition_of(round_)))
