@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.db import create_engine
 from burgerbegroting.proposals.models import Proposal, ProposalStatus
@@ -30,6 +31,16 @@ class RoundIds:
     round_id: int
     themes: list[int]
     districts: list[int]
+
+
+def actor(user_id: int, *roles: Role) -> CurrentUser:
+    """The signed-in user a service call is made as (a resident unless ``roles`` are given)."""
+    return CurrentUser(
+        id=user_id,
+        email=f"u{user_id}@example.nl",
+        display_name=f"U{user_id}",
+        roles=frozenset(roles or (Role.RESIDENT,)),
+    )
 
 
 async def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

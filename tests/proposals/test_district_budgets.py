@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, ValidationFailed
 from burgerbegroting.proposals import review, service
@@ -18,19 +17,10 @@ from burgerbegroting.proposals.models import Proposal, ProposalStatus
 from burgerbegroting.rounds import service as rounds
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.proposals.factories import make_people, run
+from tests.proposals.factories import actor, make_people, run
 from tests.rounds.factories import round_data
 
 DISTRICT_BUDGET = 15_000_000  # € 150.000 for each of Centrum, Noord and Zuid (total € 450.000)
-
-
-def _actor(user_id: int, *roles: Role) -> CurrentUser:
-    return CurrentUser(
-        id=user_id,
-        email=f"u{user_id}@example.nl",
-        display_name=f"U{user_id}",
-        roles=frozenset(roles or (Role.RESIDENT,)),
-    )
 
 
 def _round(settings: Settings, **overrides: Any) -> tuple[int, list[int], int]:
@@ -60,7 +50,7 @@ def _input(theme: int, **changes: object) -> service.ProposalInput:
 def _create(settings: Settings, round_id: int, user: int, data: service.ProposalInput) -> int:
     async def work(session: AsyncSession) -> int:
         proposal = await service.create_proposal(
-            session, round_id=round_id, user=_actor(user), data=data, submit=True
+            session, round_id=round_id, user=actor(user), data=data, submit=True
         )
         return proposal.id
 
@@ -98,7 +88,7 @@ def test_a_proposal_cannot_be_made_city_wide_by_an_edit(settings: Settings) -> N
         await service.update_proposal(
             session,
             proposal_id=proposal_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=_input(theme, city_wide=True),
         )
 
@@ -150,7 +140,7 @@ def _review(settings: Settings, proposal_id: int, moderator: int, cost: int) -> 
             session,
             settings,
             proposal_id=proposal_id,
-            moderator=_actor(moderator, Role.MODERATOR),
+            moderator=actor(moderator, Role.MODERATOR),
             data=review.ReviewInput(
                 decision=ProposalStatus.ACCEPTED.value,
                 municipal_cost_cents=cost,

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.audit.models import AuditEntry
 from burgerbegroting.errors import Conflict, ValidationFailed
@@ -20,6 +19,7 @@ from tests.accounts.factories import mails
 from tests.proposals.factories import (
     People,
     RoundIds,
+    actor,
     make_people,
     make_round,
     run,
@@ -27,21 +27,12 @@ from tests.proposals.factories import (
 )
 
 
-def _actor(user_id: int, *roles: Role) -> CurrentUser:
-    return CurrentUser(
-        id=user_id,
-        email=f"u{user_id}@example.nl",
-        display_name=f"U{user_id}",
-        roles=frozenset(roles or (Role.RESIDENT,)),
-    )
-
-
 def _submitted(settings: Settings, people: People, ids: RoundIds) -> int:
     async def work(session: AsyncSession) -> int:
         proposal = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=service.ProposalInput(
                 title="Buurtmaaltijd elke week",
                 summary="Samen eten.",
@@ -59,13 +50,31 @@ def _submitted(settings: Settings, people: People, ids: RoundIds) -> int:
     return run(settings, work)
 
 
+def _withdrawn_and_draft(settings: Settings, people: People, ids: RoundIds) -> tuple[int, int]:
+    """A proposal submitted and then withdrawn by its author, and a draft never submitted."""
+    withdrawn = _submitted(settings, people, ids)
+
+    async def setup(session: AsyncSession) -> int:
+        await service.withdraw_proposal(session, proposal_id=withdrawn, user=actor(people.resident))
+        draft = await service.create_proposal(
+            session,
+            round_id=ids.round_id,
+            user=actor(people.resident),
+            data=service.ProposalInput(title="Nog niet af"),
+            submit=False,
+        )
+        return draft.id
+
+    return withdrawn, run(settings, setup)
+
+
 def _decide(settings: Settings, people: People, proposal_id: int, **data: object) -> None:
     async def work(session: AsyncSession) -> None:
         await review.review_proposal(
             session,
             settings,
             proposal_id=proposal_id,
-            moderator=_actor(people.moderator, Role.MODERATOR),
+            moderator=actor(people.moderator, Role.MODERATOR),
             data=review.ReviewInput(**data),  # type: ignore[arg-type]
         )
 
@@ -161,7 +170,7 @@ def test_below_the_support_threshold_a_proposal_is_not_taken_into_review(
         _decide(settings, people, proposal_id, decision="in_review")
 
     async def support(session: AsyncSession) -> None:
-        await service.add_support(session, proposal_id=proposal_id, user=_actor(people.other))
+        await service.add_support(session, proposal_id=proposal_id, user=actor(people.other))
 
     run(settings, support)
     _decide(settings, people, proposal_id, decision="in_review")
@@ -179,22 +188,7 @@ def test_a_draft_or_withdrawn_proposal_cannot_be_decided_on(settings: Settings) 
     can put neither on the ballot (nor reject it)."""
     people = make_people(settings)
     ids = make_round(settings)
-    withdrawn = _submitted(settings, people, ids)
-
-    async def setup(session: AsyncSession) -> int:
-        await service.withdraw_proposal(
-            session, proposal_id=withdrawn, user=_actor(people.resident)
-        )
-        draft = await service.create_proposal(
-            session,
-            round_id=ids.round_id,
-            user=_actor(people.resident),
-            data=service.ProposalInput(title="Nog niet af"),
-            submit=False,
-        )
-        return draft.id
-
-    draft = run(settings, setup)
+    withdrawn, draft = _withdrawn_and_draft(settings, people, ids)
     for proposal_id in (draft, withdrawn):
         for decision in ("accepted", "rejected", "in_review"):
             with pytest.raises(Conflict, match="kan niet worden getoetst"):
@@ -218,22 +212,7 @@ def test_a_draft_or_withdrawn_proposal_cannot_be_merged_either_way(settings: Set
     people = make_people(settings)
     ids = make_round(settings)
     public = _submitted(settings, people, ids)
-    withdrawn = _submitted(settings, people, ids)
-
-    async def setup(session: AsyncSession) -> int:
-        await service.withdraw_proposal(
-            session, proposal_id=withdrawn, user=_actor(people.resident)
-        )
-        draft = await service.create_proposal(
-            session,
-            round_id=ids.round_id,
-            user=_actor(people.resident),
-            data=service.ProposalInput(title="Nog niet af"),
-            submit=False,
-        )
-        return draft.id
-
-    draft = run(settings, setup)
+    withdrawn, draft = _withdrawn_and_draft(settings, people, ids)
 
     async def merge(source: int, target: int) -> None:
         async def work(session: AsyncSession) -> None:
@@ -242,7 +221,7 @@ def test_a_draft_or_withdrawn_proposal_cannot_be_merged_either_way(settings: Set
                 settings,
                 source_id=source,
                 target_id=target,
-                moderator=_actor(people.moderator, Role.MODERATOR),
+                moderator=actor(people.moderator, Role.MODERATOR),
                 reason="Dubbel.",
             )
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from burgerbegroting.proposals import gallery, review, service
@@ -16,17 +15,8 @@ from burgerbegroting.proposals.forms import format_euro_input, parse_euro
 from burgerbegroting.proposals.models import MAX_COST_CENTS, ProposalAuthor, ProposalStatus
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.proposals.factories import BUDGET_CENTS, make_people, make_round, move_round, run
+from tests.proposals.factories import BUDGET_CENTS, actor, make_people, make_round, move_round, run
 from tests.rounds.factories import add_proposal
-
-
-def _actor(user_id: int, *roles: Role) -> CurrentUser:
-    return CurrentUser(
-        id=user_id,
-        email=f"u{user_id}@example.nl",
-        display_name=f"U{user_id}",
-        roles=frozenset(roles or (Role.RESIDENT,)),
-    )
 
 
 def _input(theme: int, **changes: object) -> service.ProposalInput:
@@ -49,8 +39,8 @@ def test_changes_requested_can_be_edited_and_resubmitted_in_review_phase(
 ) -> None:
     people = make_people(settings)
     ids = make_round(settings)
-    author = _actor(people.resident)
-    moderator = _actor(people.moderator, Role.MODERATOR)
+    author = actor(people.resident)
+    moderator = actor(people.moderator, Role.MODERATOR)
 
     async def submit(session: AsyncSession) -> int:
         p = await service.create_proposal(
@@ -96,8 +86,8 @@ def test_changes_requested_can_be_edited_and_resubmitted_in_review_phase(
 def test_merge_credits_merged_in_authors_and_keeps_one_row_per_person(settings: Settings) -> None:
     people = make_people(settings)
     ids = make_round(settings)
-    anna, bram = _actor(people.resident), _actor(people.other)
-    moderator = _actor(people.moderator, Role.MODERATOR)
+    anna, bram = actor(people.resident), actor(people.other)
+    moderator = actor(people.moderator, Role.MODERATOR)
 
     async def work(session: AsyncSession) -> list[tuple[int, str]]:
         a = await service.create_proposal(
@@ -134,8 +124,8 @@ def test_merge_credits_merged_in_authors_and_keeps_one_row_per_person(settings: 
 def test_merge_refuses_proposals_of_different_rounds(settings: Settings) -> None:
     people = make_people(settings)
     first, second = make_round(settings), make_round(settings, title="Andere ronde")
-    anna = _actor(people.resident)
-    moderator = _actor(people.moderator, Role.MODERATOR)
+    anna = actor(people.resident)
+    moderator = actor(people.moderator, Role.MODERATOR)
 
     async def work(session: AsyncSession) -> None:
         a = await service.create_proposal(
@@ -161,15 +151,15 @@ def test_drafts_of_others_are_not_found(settings: Settings) -> None:
         draft = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=service.ProposalInput(title="Alleen een titel"),
             submit=False,
         )
-        for viewer in (None, _actor(people.other), _actor(people.moderator, Role.MODERATOR)):
+        for viewer in (None, actor(people.other), actor(people.moderator, Role.MODERATOR)):
             with pytest.raises(NotFound):
                 await gallery.get_proposal_view(session, proposal_id=draft.id, user=viewer)
         view = await gallery.get_proposal_view(
-            session, proposal_id=draft.id, user=_actor(people.resident)
+            session, proposal_id=draft.id, user=actor(people.resident)
         )
         assert view.can_edit
 
@@ -183,20 +173,20 @@ def test_others_writing_to_a_draft_learn_nothing_of_it_but_a_public_proposal_say
     reading it is; only on a public proposal does a stranger learn it is not theirs."""
     people = make_people(settings)
     ids = make_round(settings)
-    stranger = _actor(people.other)
+    stranger = actor(people.other)
 
     async def work(session: AsyncSession) -> None:
         draft = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=service.ProposalInput(title="Alleen een titel"),
             submit=False,
         )
         public = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=_input(ids.themes[0]),
             submit=True,
         )
@@ -223,7 +213,7 @@ def test_a_draft_cannot_be_submitted_once_the_submission_phase_is_over(
 ) -> None:
     people = make_people(settings)
     ids = make_round(settings)
-    author = _actor(people.resident)
+    author = actor(people.resident)
 
     async def draft(session: AsyncSession) -> int:
         p = await service.create_proposal(
@@ -250,14 +240,14 @@ def test_a_draft_is_in_the_gallery_of_its_author_only(settings: Settings) -> Non
         draft = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=_input(ids.themes[0]),
             submit=False,
         )
         public = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.other),
+            user=actor(people.other),
             data=_input(ids.themes[1], title="Moestuin voor iedereen"),
             submit=True,
         )
@@ -265,9 +255,9 @@ def test_a_draft_is_in_the_gallery_of_its_author_only(settings: Settings) -> Non
         seen = {}
         for name, viewer in [
             ("anonymous", None),
-            ("author", _actor(people.resident)),
-            ("other", _actor(people.other)),
-            ("moderator", _actor(people.moderator, Role.MODERATOR)),
+            ("author", actor(people.resident)),
+            ("other", actor(people.other)),
+            ("moderator", actor(people.moderator, Role.MODERATOR)),
         ]:
             page = await gallery.list_proposals(
                 session, round_id=ids.round_id, user=viewer, filters=gallery.GalleryFilters()
@@ -287,8 +277,8 @@ def test_supports_are_given_and_withdrawn_only_while_they_count(settings: Settin
     decide what is reviewed, so afterwards the count stays as it was."""
     people = make_people(settings)
     ids = make_round(settings)
-    bram = _actor(people.other)
-    moderator = _actor(people.moderator, Role.MODERATOR)
+    bram = actor(people.other)
+    moderator = actor(people.moderator, Role.MODERATOR)
 
     async def submit(session: AsyncSession) -> list[int]:
         proposals = []
@@ -296,7 +286,7 @@ def test_supports_are_given_and_withdrawn_only_while_they_count(settings: Settin
             p = await service.create_proposal(
                 session,
                 round_id=ids.round_id,
-                user=_actor(people.resident),
+                user=actor(people.resident),
                 data=_input(ids.themes[0], title=title),
                 submit=True,
             )
@@ -322,7 +312,7 @@ def test_supports_are_given_and_withdrawn_only_while_they_count(settings: Settin
     move_round(settings, ids.round_id, Phase.VOTING, people.admin)
 
     async def voting(session: AsyncSession) -> int:
-        carla = _actor(people.admin)
+        carla = actor(people.admin)
         with pytest.raises(Conflict, match="indienings- en toetsingsfase"):
             await service.add_support(session, proposal_id=kept, user=carla)
         with pytest.raises(Conflict, match="indienings- en toetsingsfase"):
@@ -337,8 +327,8 @@ def test_only_the_author_or_the_co_author_themself_removes_a_co_author(
 ) -> None:
     people = make_people(settings)
     ids = make_round(settings)
-    author, coauthor = _actor(people.resident), _actor(people.other)
-    stranger, moderator = _actor(people.admin), _actor(people.moderator, Role.MODERATOR)
+    author, coauthor = actor(people.resident), actor(people.other)
+    stranger, moderator = actor(people.admin), actor(people.moderator, Role.MODERATOR)
 
     async def work(session: AsyncSession) -> set[int]:
         p = await service.create_proposal(
@@ -364,7 +354,7 @@ def test_credits_are_fixed_once_voting_opened(settings: Settings) -> None:
     """Neither the author nor the co-author can take a co-author off a proposal on the ballot."""
     people = make_people(settings)
     ids = make_round(settings)
-    author, coauthor = _actor(people.resident), _actor(people.other)
+    author, coauthor = actor(people.resident), actor(people.other)
 
     async def submit(session: AsyncSession) -> int:
         p = await service.create_proposal(
@@ -450,7 +440,7 @@ def test_a_text_of_exactly_its_limit_is_stored_and_one_more_character_is_refused
             await service.create_proposal(
                 session,
                 round_id=ids.round_id,
-                user=_actor(people.resident),
+                user=actor(people.resident),
                 data=_input(ids.themes[0], **{name: "x" * (limit + 1)}),
                 submit=True,
             )
@@ -459,7 +449,7 @@ def test_a_text_of_exactly_its_limit_is_stored_and_one_more_character_is_refused
         stored = await service.create_proposal(
             session,
             round_id=ids.round_id,
-            user=_actor(people.resident),
+            user=actor(people.resident),
             data=_input(ids.themes[0], **{name: "x" * limit}),
             submit=True,
         )
@@ -483,7 +473,7 @@ def test_a_title_has_at_least_five_characters(
             await service.create_proposal(
                 session,
                 round_id=ids.round_id,
-                user=_actor(people.resident),
+                user=actor(people.resident),
                 data=_input(ids.themes[0], title=title),
                 submit=False,
             )
@@ -514,7 +504,7 @@ def test_estimated_cost_bounds(settings: Settings, cents: int, message: str | No
             await service.create_proposal(
                 session,
                 round_id=ids.round_id,
-                user=_actor(people.resident),
+                user=actor(people.resident),
                 data=_input(ids.themes[0], estimated_cost_cents=cents),
                 submit=True,
             )
