@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from burgerbegroting.accounts.auth import CurrentUser
 from burgerbegroting.accounts.roles import Role
 from burgerbegroting.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from burgerbegroting.proposals import gallery, review, service
@@ -15,7 +16,15 @@ from burgerbegroting.proposals.forms import format_euro_input, parse_euro
 from burgerbegroting.proposals.models import MAX_COST_CENTS, ProposalAuthor, ProposalStatus
 from burgerbegroting.rounds.models import Phase
 from burgerbegroting.settings import Settings
-from tests.proposals.factories import BUDGET_CENTS, actor, make_people, make_round, move_round, run
+from tests.proposals.factories import (
+    BUDGET_CENTS,
+    RoundIds,
+    actor,
+    make_people,
+    make_round,
+    move_round,
+    run,
+)
 from tests.rounds.factories import add_proposal
 
 
@@ -34,6 +43,18 @@ def _input(theme: int, **changes: object) -> service.ProposalInput:
     return service.ProposalInput(**values)  # type: ignore[arg-type]
 
 
+def _created(settings: Settings, ids: RoundIds, author: CurrentUser, *, submit: bool) -> int:
+    """A proposal of ``author`` in the round's first theme: submitted, or left a draft."""
+
+    async def work(session: AsyncSession) -> int:
+        p = await service.create_proposal(
+            session, round_id=ids.round_id, user=author, data=_input(ids.themes[0]), submit=submit
+        )
+        return p.id
+
+    return run(settings, work)
+
+
 def test_changes_requested_can_be_edited_and_resubmitted_in_review_phase(
     settings: Settings,
 ) -> None:
@@ -42,13 +63,7 @@ def test_changes_requested_can_be_edited_and_resubmitted_in_review_phase(
     author = actor(people.resident)
     moderator = actor(people.moderator, Role.MODERATOR)
 
-    async def submit(session: AsyncSession) -> int:
-        p = await service.create_proposal(
-            session, round_id=ids.round_id, user=author, data=_input(ids.themes[0]), submit=True
-        )
-        return p.id
-
-    proposal_id = run(settings, submit)
+    proposal_id = _created(settings, ids, author, submit=True)
     move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
 
     async def in_review(session: AsyncSession) -> None:
@@ -215,13 +230,7 @@ def test_a_draft_cannot_be_submitted_once_the_submission_phase_is_over(
     ids = make_round(settings)
     author = actor(people.resident)
 
-    async def draft(session: AsyncSession) -> int:
-        p = await service.create_proposal(
-            session, round_id=ids.round_id, user=author, data=_input(ids.themes[0]), submit=False
-        )
-        return p.id
-
-    proposal_id = run(settings, draft)
+    proposal_id = _created(settings, ids, author, submit=False)
     move_round(settings, ids.round_id, Phase.REVIEW, people.admin)
 
     async def late(session: AsyncSession) -> str:
